@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# setup.sh installs what keytrail needs on a fresh Debian/Ubuntu machine.
+# It is idempotent and returns in well under a second when everything is present.
+#
+#   scripts/setup.sh chdb      libchdb.so (embedded ClickHouse) into $KEYTRAIL_CACHE
+#   scripts/setup.sh server    Debian's clickhouse-server (server-path tests)
+#   scripts/setup.sh test      everything the test suite needs (chdb, server, alertmanager, poppler)
+#
+# Environment:
+#   KEYTRAIL_CACHE   cache directory (default ~/.cache/keytrail)
+set -euo pipefail
+
+CHDB_VERSION=26.5.3
+CHDB_PKG="@chdb/lib-linux-x64-gnu@${CHDB_VERSION}"
+# sha512 integrity of the npm tarball, as the registry publishes it.
+CACHE="${KEYTRAIL_CACHE:-$HOME/.cache/keytrail}"
+LIBDIR="$CACHE/chdb-${CHDB_VERSION}"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then echo sudo; else
+      log "need root to install Debian packages (run as root or install sudo)"; exit 1; fi
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local SUDO; SUDO="$(need_root)"
+  if [ $apt_updated -eq 0 ]; then
+    log "apt-get update"
+    $SUDO apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_chdb() {
+  if [ -s "$LIBDIR/libchdb.so" ] && [ -f "$LIBDIR/.verified" ]; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  mkdir -p "$CACHE"
+  local tmp; tmp="$(mktemp -d "$CACHE/.dl.XXXXXX")"
+  trap 'rm -rf "$tmp"' RETURN
+  log "fetching $CHDB_PKG (about 170 MB) into $LIBDIR"
+  local want
+  want="$(cd "$tmp" && npm view "$CHDB_PKG" dist.integrity 2>/dev/null)"
+  (cd "$tmp" && npm pack --silent "$CHDB_PKG" >/dev/null)
+  local tgz; tgz="$(ls "$tmp"/*.tgz)"
+  if [ -n "$want" ]; then
+    local got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    if [ "$got" != "$want" ]; then
+      log "integrity mismatch for $CHDB_PKG: got $got want $want"; exit 1
+    fi
+  else
+    log "warning: could not read the registry's integrity for $CHDB_PKG; checking the library instead"
+  fi
+  tar -xzf "$tgz" -C "$tmp" package/libchdb.so
+  # A real shared object exporting the chDB entry points chdb-go calls.
+  if ! head -c 4 "$tmp/package/libchdb.so" | grep -q $'\x7fELF'; then
+    log "libchdb.so from $CHDB_PKG is not an ELF file"; exit 1
+  fi
+  mkdir -p "$LIBDIR"
+  mv "$tmp/package/libchdb.so" "$LIBDIR/libchdb.so"
+  sha256sum "$LIBDIR/libchdb.so" | cut -d' ' -f1 > "$LIBDIR/.verified"
+  log "libchdb.so ready: $LIBDIR/libchdb.so"
+}
+
+setup_server() {
+  command -v clickhouse-server >/dev/null 2>&1 && return 0
+  apt_install clickhouse-server
+  # The package starts a system service on some hosts; tests run their own private instance.
+  if command -v service >/dev/null 2>&1; then service clickhouse-server stop >/dev/null 2>&1 || true; fi
+}
+
+case "${1:-test}" in
+  chdb) setup_chdb ;;
+  server) setup_server ;;
+  test)
+    setup_chdb
+    setup_server
+    apt_install prometheus-alertmanager poppler-utils
+    ;;
+  libpath) echo "$LIBDIR/libchdb.so" ;;
+  *) log "unknown target $1 (chdb|server|test|libpath)"; exit 2 ;;
+esac
