@@ -171,7 +171,8 @@ type AuthEvent struct {
 	App          string // the application signed in to
 	SessionID    string
 	IP           string
-	Detail       string // provider detail kept for evidence (method detail, key type)
+	Detail       string   // provider detail kept for evidence (method detail, key type)
+	Methods      []string // every authentication method the event names (Entra authenticationDetails, Google login_challenge_method, OIDC amr)
 	RawSHA256    string
 	ReceivedAt   time.Time
 }

@@ -1,0 +1,234 @@
+package schema
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/store"
+)
+
+//go:embed migrations/*.sql
+var files embed.FS
+
+// Migration is one versioned schema change.
+type Migration struct {
+	Version  int
+	Name     string
+	SQL      string // the template text
+	Checksum string // SHA-256 of the template text
+}
+
+var fileRE = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
+
+// Migrations returns every embedded migration in version order.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(files, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range entries {
+		m := fileRE.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("migration file %s: name must be NNNN_name.sql", e.Name())
+		}
+		b, err := files.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		v, _ := strconv.Atoi(m[1])
+		out = append(out, Migration{Version: v, Name: m[2], SQL: string(b), Checksum: model.SHA256Hex(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration versions must run 1..n without gaps; found %d at position %d", m.Version, i+1)
+		}
+	}
+	return out, nil
+}
+
+// Latest is the newest schema version this binary knows.
+func Latest() int {
+	ms, err := Migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
+}
+
+// Render expands a migration template for dialect d and splits it into
+// statements.
+func Render(d store.Dialect, text string) ([]string, error) {
+	t, err := template.New("migration").Funcs(template.FuncMap{
+		"ts":    d.TimeType,
+		"month": d.Month,
+		"day":   d.Day,
+	}).Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("parse migration template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, nil); err != nil {
+		return nil, fmt.Errorf("render migration template: %w", err)
+	}
+	return SplitStatements(buf.String()), nil
+}
+
+// SplitStatements splits SQL text on semicolons that end a line, dropping
+// comment-only and empty statements.
+func SplitStatements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		s := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if s == "" {
+			return
+		}
+		only := true
+		for _, line := range strings.Split(s, "\n") {
+			l := strings.TrimSpace(line)
+			if l != "" && !strings.HasPrefix(l, "--") {
+				only = false
+				break
+			}
+		}
+		if !only {
+			out = append(out, s)
+		}
+	}
+	for _, line := range strings.Split(sql, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasSuffix(trimmed, ";") && !strings.HasPrefix(trimmed, "--") {
+			cur.WriteString(strings.TrimSuffix(strings.TrimRight(line, " \t"), ";"))
+			flush()
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+	}
+	flush()
+	return out
+}
+
+const ledgerDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    UInt32,
+    name       String,
+    checksum   String,
+    applied_at {{ts}}
+) ENGINE = ReplacingMergeTree
+ORDER BY version`
+
+// Applied is a migration recorded in the ledger.
+type Applied struct {
+	Version   int
+	Name      string
+	Checksum  string
+	AppliedAt time.Time
+}
+
+// Ledger returns the migrations recorded as applied, in version order. A store
+// without a ledger has none.
+func Ledger(ctx context.Context, s store.Store) ([]Applied, error) {
+	rows, err := s.Query(ctx, "SELECT version, name, checksum, applied_at FROM schema_migrations FINAL ORDER BY version")
+	if err != nil {
+		if c, ok := store.Code(err); ok && c == store.CodeUnknownTable {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read schema ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []Applied
+	for rows.Next() {
+		var a Applied
+		if err := rows.Scan(&a.Version, &a.Name, &a.Checksum, &a.AppliedAt); err != nil {
+			return nil, fmt.Errorf("read schema ledger: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Version returns the newest applied schema version (0 for an empty store).
+func Version(ctx context.Context, s store.Store) (int, error) {
+	applied, err := Ledger(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	if len(applied) == 0 {
+		return 0, nil
+	}
+	return applied[len(applied)-1].Version, nil
+}
+
+// Migrate applies every migration the store lacks, in order, and records each
+// in the ledger after all its statements succeeded. It returns the versions it
+// applied. A migration whose recorded checksum differs from the embedded one is
+// reported, not re-applied.
+func Migrate(ctx context.Context, s store.Store) ([]int, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	stmts, err := Render(s.Dialect(), ledgerDDL)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range stmts {
+		if err := s.Exec(ctx, st); err != nil {
+			return nil, fmt.Errorf("create schema ledger: %w", err)
+		}
+	}
+	applied, err := Ledger(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	done := map[int]Applied{}
+	for _, a := range applied {
+		done[a.Version] = a
+	}
+	var ran []int
+	for _, m := range ms {
+		if a, ok := done[m.Version]; ok {
+			if a.Checksum != m.Checksum {
+				return ran, fmt.Errorf("migration %04d_%s was applied with checksum %s but this binary has %s: the schema file changed after release", m.Version, m.Name, a.Checksum[:12], m.Checksum[:12])
+			}
+			continue
+		}
+		stmts, err := Render(s.Dialect(), m.SQL)
+		if err != nil {
+			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		for i, st := range stmts {
+			if err := s.Exec(ctx, st); err != nil {
+				return ran, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		err = s.Insert(ctx, "schema_migrations", []string{"version", "name", "checksum", "applied_at"},
+			[][]any{{uint32(m.Version), m.Name, m.Checksum, time.Now().UTC()}})
+		if err != nil {
+			return ran, fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		ran = append(ran, m.Version)
+	}
+	return ran, nil
+}
+
+// Tables lists keytrail's tables in a stable order.
+var Tables = []string{
+	"raw_records", "auth_events", "authenticators", "airflow_events", "dag_runs",
+	"identities", "correlations", "alerts", "dead_letters", "cursors", "reports",
+	"retention_log", "schema_migrations",
+}

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect is what differs between the ClickHouse versions keytrail runs on.
+// It is the one place where types are adapted: everything else writes the
+// same SQL for every engine.
+type Dialect struct {
+	// Major and Minor are the engine's version.
+	Major, Minor int
+	// DateTime64 is true when the engine has DateTime64 (ClickHouse ≥ 20.1).
+	// Without it timestamps are stored as Int64 milliseconds since the epoch.
+	DateTime64 bool
+}
+
+// DialectFor returns the dialect of an engine version string such as "18.16.1".
+func DialectFor(version string) Dialect {
+	parts := strings.SplitN(version, ".", 3)
+	d := Dialect{}
+	if len(parts) > 0 {
+		d.Major, _ = strconv.Atoi(parts[0])
+	}
+	if len(parts) > 1 {
+		d.Minor, _ = strconv.Atoi(parts[1])
+	}
+	d.DateTime64 = d.Major > 20 || (d.Major == 20 && d.Minor >= 1)
+	return d
+}
+
+// TimeType is the column type for a millisecond timestamp.
+func (d Dialect) TimeType() string {
+	if d.DateTime64 {
+		return "DateTime64(3, 'UTC')"
+	}
+	return "Int64"
+}
+
+// Month is the partition expression for a month of the timestamp column col.
+func (d Dialect) Month(col string) string {
+	if d.DateTime64 {
+		return "toYYYYMM(" + col + ")"
+	}
+	return "toYYYYMM(toDateTime(intDiv(" + col + ", 1000), 'UTC'))"
+}
+
+// Day is an expression for the UTC day (a Date) of the timestamp column col.
+func (d Dialect) Day(col string) string {
+	if d.DateTime64 {
+		return "toDate(" + col + ", 'UTC')"
+	}
+	return "toDate(toDateTime(intDiv(" + col + ", 1000), 'UTC'), 'UTC')"
+}
+
+// TimeLiteral renders t as a literal of TimeType. The zero time is NULL.
+func (d Dialect) TimeLiteral(t time.Time) string {
+	if t.IsZero() {
+		return "NULL"
+	}
+	if d.DateTime64 {
+		return "toDateTime64('" + t.UTC().Format("2006-01-02 15:04:05.000") + "', 3, 'UTC')"
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+// String describes the dialect.
+func (d Dialect) String() string {
+	return fmt.Sprintf("clickhouse %d.%d (timestamps as %s)", d.Major, d.Minor, d.TimeType())
+}
