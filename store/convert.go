@@ -198,7 +198,7 @@ func Assign(dest, src any) error {
 }
 
 func toInt64(v any) (int64, error) {
-	switch x := v.(type) {
+	switch x := Normalize(v).(type) {
 	case int64:
 		return x, nil
 	case uint64:
@@ -222,7 +222,7 @@ func toInt64(v any) (int64, error) {
 }
 
 func toBool(v any) (bool, error) {
-	switch x := v.(type) {
+	switch x := Normalize(v).(type) {
 	case bool:
 		return x, nil
 	case int64:

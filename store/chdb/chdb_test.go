@@ -1,0 +1,59 @@
+//go:build !nochdb
+
+package chdb_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/store"
+	_ "github.com/keytrail/keytrail/store/chdb"
+	"github.com/keytrail/keytrail/store/storetest"
+)
+
+var dataDir string
+
+func TestMain(m *testing.M) {
+	d, err := os.MkdirTemp("", "keytrail-chdb-test-")
+	if err != nil {
+		panic(err)
+	}
+	dataDir = d
+	code := m.Run()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
+
+func backend() storetest.Backend {
+	return storetest.Backend{
+		Name: "chdb",
+		Open: func(tb testing.TB, db string) store.Store {
+			s, err := store.Open(context.Background(), "chdb://"+dataDir+"?database="+db)
+			require.NoError(tb, err)
+			tb.Cleanup(func() { s.Close() })
+			return s
+		},
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, backend())
+}
+
+func TestInfo(t *testing.T) {
+	s := backend().Open(t, storetest.FreshDB(t))
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "chdb", info.Backend)
+	require.True(t, s.Dialect().DateTime64, "chDB %s has DateTime64", info.Version)
+}
+
+func TestSecondPathRefused(t *testing.T) {
+	s := backend().Open(t, storetest.FreshDB(t))
+	defer s.Close()
+	_, err := store.Open(context.Background(), "chdb://"+t.TempDir())
+	require.Error(t, err)
+}

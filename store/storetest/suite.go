@@ -1,0 +1,396 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/schema"
+	"github.com/keytrail/keytrail/store"
+)
+
+// Backend opens a fresh, empty database on the engine under test.
+type Backend struct {
+	Name string
+	// Open returns a store on a new database named db.
+	Open func(tb testing.TB, db string) store.Store
+	// Kill and Restart crash and restart the engine; nil for the embedded one.
+	Kill    func()
+	Restart func() error
+}
+
+var dbSeq struct {
+	sync.Mutex
+	n int
+}
+
+// FreshDB returns a database name unique within the test binary.
+func FreshDB(tb testing.TB) string {
+	dbSeq.Lock()
+	defer dbSeq.Unlock()
+	dbSeq.n++
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, tb.Name())
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return fmt.Sprintf("kt_%s_%d_%d", name, time.Now().UnixNano()%1e6, dbSeq.n)
+}
+
+// Migrated opens a fresh database and applies every migration.
+func Migrated(tb testing.TB, b Backend) store.Store {
+	tb.Helper()
+	s := b.Open(tb, FreshDB(tb))
+	_, err := schema.Migrate(context.Background(), s)
+	require.NoError(tb, err)
+	return s
+}
+
+// Run runs the conformance suite against b.
+func Run(t *testing.T, b Backend) {
+	t.Run("MigrateTwice", func(t *testing.T) { testMigrateTwice(t, b) })
+	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, b) })
+	t.Run("Idempotent", func(t *testing.T) { testIdempotent(t, b) })
+	t.Run("ConcurrentInserts", func(t *testing.T) { testConcurrent(t, b) })
+	t.Run("BoundValues", func(t *testing.T) { testBoundValues(t, b) })
+	t.Run("BadSQL", func(t *testing.T) { testBadSQL(t, b) })
+	t.Run("Deadline", func(t *testing.T) { testDeadline(t, b) })
+	if b.Kill != nil {
+		t.Run("KilledMidQuery", func(t *testing.T) { testKilled(t, b) })
+	}
+}
+
+func testMigrateTwice(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := b.Open(t, FreshDB(t))
+	v, err := schema.Version(ctx, s)
+	require.NoError(t, err)
+	require.Equal(t, 0, v)
+
+	ran, err := schema.Migrate(ctx, s)
+	require.NoError(t, err)
+	require.NotEmpty(t, ran)
+	ran, err = schema.Migrate(ctx, s)
+	require.NoError(t, err)
+	require.Empty(t, ran, "second migrate must apply nothing")
+
+	v, err = schema.Version(ctx, s)
+	require.NoError(t, err)
+	require.Equal(t, schema.Latest(), v)
+	ledger, err := schema.Ledger(ctx, s)
+	require.NoError(t, err)
+	require.Len(t, ledger, schema.Latest(), "each migration recorded once")
+	for _, table := range schema.Tables {
+		_, err := store.CountRows(ctx, s, "SELECT count() FROM "+store.QuoteIdent(table))
+		require.NoError(t, err, "table %s", table)
+	}
+}
+
+// hostile strings every String column must carry unchanged.
+var hostile = []string{
+	"",
+	"plain",
+	"Łukasz Żółć — 李雷 — Zoë — مرحبا — 🔑🗝️",
+	"quote ' double \" backtick ` backslash \\ end\\",
+	"tab\tnewline\ncr\rnul\x00bell\x07",
+	"?placeholder? -- comment /* block */",
+	"\xff\xfe not utf-8 \xc3",
+	strings.Repeat("0123456789abcdef", 100*1024/16), // 100 KB
+}
+
+func ms(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func testRoundTrip(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := Migrated(t, b)
+	t0 := ms("2026-03-04T05:06:07.089Z")
+	t1 := ms("2026-03-04T05:06:07.001Z")
+	for i, h := range hostile {
+		id := fmt.Sprintf("ev-%d", i)
+		ts := t0.Add(time.Duration(i) * time.Millisecond)
+
+		raw := model.RawRecord{Source: model.SourceOkta, Instance: h, EventID: id, TS: ts, ReceivedAt: t1, Raw: []byte(h), SHA256: model.SHA256Hex([]byte(h))}
+		roundTrip(t, ctx, s, store.RawRecords, raw, "WHERE event_id = ?", id)
+
+		var hw *bool
+		if i%3 == 1 {
+			hw = model.Bool(true)
+		} else if i%3 == 2 {
+			hw = model.Bool(false)
+		}
+		var methods []string
+		if i%2 == 0 {
+			methods = []string{h, "FIDO2 security key", ""}
+		} else {
+			methods = []string{}
+		}
+		auth := model.AuthEvent{Source: model.SourceEntra, Instance: "prod", EventID: id, TS: ts, Person: h, Subject: "sub-" + id, Email: h,
+			EventType: h, Category: model.CategoryLogin, Outcome: model.OutcomeSuccess, Factor: model.FactorWebAuthn, Hardware: hw,
+			AAGUID: "cb69481e-8ff7-4039-93ec-0a2729a154a8", CredentialID: h, App: h, SessionID: h, IP: "2001:db8::1", Detail: h,
+			Methods: methods, RawSHA256: raw.SHA256, ReceivedAt: t1}
+		roundTrip(t, ctx, s, store.AuthEvents, auth, "WHERE event_id = ?", id)
+
+		reg := model.Authenticator{Source: model.SourceOkta, Instance: "prod", EventID: id, TS: ts, Person: h, Subject: h, Email: h,
+			Action: model.AuthenticatorRegister, CredentialID: h, AAGUID: h, Model: h, Hardware: hw, BackupEligible: hw, RawSHA256: h, ReceivedAt: t1}
+		roundTrip(t, ctx, s, store.Authenticators, reg, "WHERE event_id = ?", id)
+
+		var ld time.Time
+		if i%2 == 0 {
+			ld = ts
+		}
+		af := model.AirflowEvent{Instance: "af", EventLogID: int64(1e12) + int64(i), TS: ts, Event: h, Channel: model.ChannelUI,
+			Action: model.ActionTrigger, Human: i%2 == 0, Privileged: i%2 == 1, Actor: h, Person: h, DagID: h, TaskID: h, RunID: h,
+			MapIndex: -1, TryNumber: int64(i), LogicalDate: ld, Extra: h, RawSHA256: h, ReceivedAt: t1}
+		roundTrip(t, ctx, s, store.AirflowEvents, af, "WHERE event_log_id = ?", af.EventLogID)
+
+		run := model.DagRun{Instance: "af", DagID: h, RunID: id, RunType: model.RunManual, TriggeredBy: h, TriggeringUser: h, Person: h,
+			TS: ts, LogicalDate: ld, StartDate: ld, EndDate: time.Time{}, State: h, Conf: h, RawSHA256: h, ReceivedAt: t1}
+		roundTrip(t, ctx, s, store.DagRuns, run, "WHERE run_id = ?", id)
+
+		ident := model.Identity{Person: h, Source: model.SourceGoogle, Subject: id, Origin: model.OriginMapping, UpdatedAt: ts}
+		roundTrip(t, ctx, s, store.Identities, ident, "WHERE subject = ?", id)
+
+		corr := model.Correlation{ActionID: id, ActionTS: ts, Instance: h, Kind: model.KindAudit, Channel: model.ChannelAPI, Action: model.ActionClear,
+			Privileged: true, DagID: h, RunID: h, Actor: h, Person: h, Verdict: model.VerdictStale, InheritedFrom: h, InheritedVerdict: model.VerdictVerified,
+			AssertionID: h, AssertionTS: ld, AssertionAgeMS: -4999, Factor: model.FactorWebAuthn, AuthenticatorAAGUID: h, AuthenticatorModel: h,
+			PolicyVersion: "p1", Reason: h, ComputedAt: t1}
+		roundTrip(t, ctx, s, store.Correlations, corr, "WHERE action_id = ?", id)
+
+		alert := model.Alert{AlertID: id, ActionID: h, ActionTS: ts, Verdict: model.VerdictNoAssertion, Status: model.AlertFiring, Target: h,
+			Summary: h, PolicyVersion: "p1", Attempts: 3, LastError: h, CreatedAt: t1, SentAt: ld, ResolvedAt: time.Time{}}
+		roundTrip(t, ctx, s, store.Alerts, alert, "WHERE alert_id = ?", id)
+
+		dl := model.DeadLetter{Source: model.SourceAirflow, Instance: id, Origin: h, ReceivedAt: t1, Error: h, Raw: []byte(h), SHA256: model.SHA256Hex([]byte(h))}
+		roundTrip(t, ctx, s, store.DeadLetters, dl, "WHERE instance = ?", id)
+
+		cur := model.Cursor{Collector: id, Position: h, UpdatedAt: ts}
+		roundTrip(t, ctx, s, store.Cursors, cur, "WHERE collector = ?", id)
+
+		rep := store.ReportRecord{ReportID: id, GeneratedAt: ts, PeriodFrom: t1, PeriodTo: ts, Scope: h, PolicyVersion: h, Manifest: h, ManifestSHA256: h}
+		roundTrip(t, ctx, s, store.Reports, rep, "WHERE report_id = ?", id)
+
+		ret := store.RetentionEntry{ExecutedAt: ts, Table: id, Partition: h, Rows: uint64(i), Bytes: 1 << 40, Cutoff: t1, Operator: h}
+		roundTrip(t, ctx, s, store.RetentionLog, ret, "WHERE table_name = ?", id)
+	}
+}
+
+func roundTrip[T any](t *testing.T, ctx context.Context, s store.Store, tbl store.Table[T], v T, where string, args ...any) {
+	t.Helper()
+	require.NoError(t, tbl.Write(ctx, s, []T{v}), "write %s", tbl.Name)
+	got, err := tbl.All(ctx, s, where, args...)
+	require.NoError(t, err, "read %s", tbl.Name)
+	require.Len(t, got, 1, "table %s", tbl.Name)
+	require.Equal(t, normalizeEmpty(v), normalizeEmpty(got[0]), "table %s", tbl.Name)
+}
+
+// normalizeEmpty treats nil and empty slices alike; the engines store no
+// difference between them.
+func normalizeEmpty[T any](v T) T {
+	if a, ok := any(&v).(*model.AuthEvent); ok && len(a.Methods) == 0 {
+		a.Methods = nil
+	}
+	return v
+}
+
+func testIdempotent(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := Migrated(t, b)
+	ev := model.AuthEvent{Source: model.SourceOkta, Instance: "prod", EventID: "dup-1", TS: ms("2026-01-31T23:59:59.999Z"),
+		Subject: "00u1", Category: model.CategoryMFA, Outcome: model.OutcomeSuccess, Factor: model.FactorWebAuthn, ReceivedAt: ms("2026-02-01T00:00:00Z")}
+	for i := 0; i < 3; i++ {
+		require.NoError(t, store.AuthEvents.Write(ctx, s, []model.AuthEvent{ev}))
+	}
+	n, err := store.CountRows(ctx, s, "SELECT count() FROM auth_events FINAL WHERE event_id = ?", "dup-1")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "an event written three times is counted once")
+
+	// Same for Airflow rows keyed by instance + event_log_id, and raw records.
+	af := model.AirflowEvent{Instance: "af1", EventLogID: 42, TS: ms("2026-01-01T00:00:00.5Z"), Event: "trigger", ReceivedAt: ms("2026-01-01T00:00:01Z")}
+	require.NoError(t, store.AirflowEvents.Write(ctx, s, []model.AirflowEvent{af, af}))
+	af.Person = "updated"
+	require.NoError(t, store.AirflowEvents.Write(ctx, s, []model.AirflowEvent{af}))
+	got, err := store.AirflowEvents.All(ctx, s, "WHERE instance = ?", "af1")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, "updated", got[0].Person, "the newest write of a row wins")
+}
+
+func testConcurrent(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := Migrated(t, b)
+	const workers, batches, per = 4, 5, 500
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	base := ms("2026-05-01T00:00:00Z")
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for bi := 0; bi < batches; bi++ {
+				evs := make([]model.AuthEvent, per)
+				for i := range evs {
+					n := (w*batches+bi)*per + i
+					evs[i] = model.AuthEvent{Source: model.SourceKeycloak, Instance: "kc", EventID: fmt.Sprintf("c-%d", n),
+						TS: base.Add(time.Duration(n) * time.Second), Subject: fmt.Sprintf("u%d", n%17), Category: model.CategoryLogin,
+						Outcome: model.OutcomeSuccess, Factor: model.FactorPassword, ReceivedAt: base}
+				}
+				if err := store.AuthEvents.Write(ctx, s, evs); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	n, err := store.CountRows(ctx, s, "SELECT count() FROM auth_events FINAL")
+	require.NoError(t, err)
+	require.EqualValues(t, workers*batches*per, n)
+	n, err = store.CountRows(ctx, s, "SELECT uniqExact(event_id) FROM auth_events")
+	require.NoError(t, err)
+	require.EqualValues(t, workers*batches*per, n)
+}
+
+func testBoundValues(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := Migrated(t, b)
+	for _, h := range hostile {
+		rows, err := s.Query(ctx, "SELECT ? AS v, length(?) AS n", h, h)
+		require.NoError(t, err)
+		require.True(t, rows.Next())
+		var got string
+		var n uint64
+		require.NoError(t, rows.Scan(&got, &n))
+		require.NoError(t, rows.Close())
+		require.Equal(t, h, got)
+		require.EqualValues(t, len(h), n)
+	}
+	// A bound value is data, never SQL.
+	evil := "x' OR 1=1 --"
+	n, err := store.CountRows(ctx, s, "SELECT count() FROM schema_migrations WHERE name = ?", evil)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, n)
+
+	tm := ms("2026-07-08T09:10:11.012Z")
+	rows, err := s.Query(ctx, "SELECT ? AS t, ? AS i, ? AS u, ? AS f, ? AS arr", tm, int64(-5), uint64(1<<63), 1.5, []string{"a", "b'c"})
+	require.NoError(t, err)
+	require.True(t, rows.Next())
+	var gt time.Time
+	var gi int64
+	var gu uint64
+	var gf float64
+	var garr []string
+	require.NoError(t, rows.Scan(&gt, &gi, &gu, &gf, &garr))
+	require.NoError(t, rows.Close())
+	require.True(t, tm.Equal(gt), "time %v != %v", gt, tm)
+	require.Equal(t, int64(-5), gi)
+	require.Equal(t, uint64(1<<63), gu)
+	require.Equal(t, 1.5, gf)
+	require.Equal(t, []string{"a", "b'c"}, garr)
+
+	_, err = s.Query(ctx, "SELECT ?, ?", 1)
+	require.ErrorIs(t, err, store.ErrBind)
+}
+
+func testBadSQL(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := Migrated(t, b)
+	_, err := s.Query(ctx, "SELEC 1")
+	require.Error(t, err)
+	code, ok := store.Code(err)
+	require.True(t, ok, "error carries an engine code: %v", err)
+	require.Equal(t, store.CodeSyntaxError, code)
+
+	_, err = s.Query(ctx, "SELECT * FROM no_such_table")
+	code, ok = store.Code(err)
+	require.True(t, ok, "error carries an engine code: %v", err)
+	require.Equal(t, store.CodeUnknownTable, code)
+
+	// The store still works after errors.
+	n, err := store.CountRows(ctx, s, "SELECT 7")
+	require.NoError(t, err)
+	require.EqualValues(t, 7, n)
+}
+
+// longQuery runs for minutes on any engine.
+const longQuery = "SELECT count() FROM numbers(100000000000) WHERE NOT ignore(sipHash64(number))"
+
+func testDeadline(t *testing.T, b Backend) {
+	s := Migrated(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := store.CountRows(ctx, s, longQuery)
+	took := time.Since(start)
+	require.Error(t, err)
+	require.Less(t, took, 5*time.Second, "a query past its deadline returns promptly (took %v)", took)
+	// The engine is usable again soon after.
+	require.Eventually(t, func() bool {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := store.CountRows(c, s, "SELECT 1")
+		return err == nil && n == 1
+	}, 20*time.Second, 100*time.Millisecond)
+}
+
+func testKilled(t *testing.T, b Backend) {
+	s := Migrated(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := store.CountRows(ctx, s, longQuery)
+		errc <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	b.Kill()
+	select {
+	case err := <-errc:
+		require.Error(t, err)
+		require.Less(t, time.Since(start), 5500*time.Millisecond)
+	case <-time.After(10 * time.Second):
+		t.Fatal("query against a killed server did not return within its deadline")
+	}
+	// A new query while the server is down fails within its deadline.
+	c2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	start = time.Now()
+	_, err := store.CountRows(c2, s, "SELECT 1")
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 4*time.Second)
+
+	require.NoError(t, b.Restart())
+	require.Eventually(t, func() bool {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := store.CountRows(c, s, "SELECT count() FROM schema_migrations")
+		return err == nil && n >= 1
+	}, 30*time.Second, 100*time.Millisecond, "a restarted server serves the same store again")
+	if errors.Is(err, context.Canceled) {
+		t.Log("cancelled")
+	}
+}
