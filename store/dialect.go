@@ -69,5 +69,5 @@ func (d Dialect) TimeLiteral(t time.Time) string {
 
 // String describes the dialect.
 func (d Dialect) String() string {
-	return fmt.Sprintf("clickhouse %d.%d (timestamps as %s)", d.Major, d.Minor, d.TimeType())
+	return fmt.Sprintf("timestamps as %s", d.TimeType())
 }

@@ -69,6 +69,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("BoundValues", func(t *testing.T) { testBoundValues(t, b) })
 	t.Run("BadSQL", func(t *testing.T) { testBadSQL(t, b) })
 	t.Run("Deadline", func(t *testing.T) { testDeadline(t, b) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, b) })
 	if b.Kill != nil {
 		t.Run("KilledMidQuery", func(t *testing.T) { testKilled(t, b) })
 	}
@@ -393,4 +394,40 @@ func testKilled(t *testing.T, b Backend) {
 	if errors.Is(err, context.Canceled) {
 		t.Log("cancelled")
 	}
+}
+
+func testRetention(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := Migrated(t, b)
+	mk := func(id, ts string) model.AuthEvent {
+		return model.AuthEvent{Source: model.SourceOkta, Instance: "p", EventID: id, TS: ms(ts), Subject: "u", ReceivedAt: ms(ts)}
+	}
+	require.NoError(t, store.AuthEvents.Write(ctx, s, []model.AuthEvent{
+		mk("jan1", "2026-01-05T00:00:00Z"), mk("jan2", "2026-01-31T23:59:59.999Z"),
+		mk("feb", "2026-02-01T00:00:00Z"), mk("mar", "2026-03-20T00:00:00Z"),
+	}))
+	cutoff := ms("2026-02-15T00:00:00Z")
+	parts, err := schema.Retain(ctx, s, cutoff, "tester", true)
+	require.NoError(t, err)
+	require.Len(t, parts, 1, "only January ends before the cutoff month")
+	require.Equal(t, "202601", parts[0].Partition)
+	require.EqualValues(t, 2, parts[0].Rows)
+	n, err := store.CountRows(ctx, s, "SELECT count() FROM auth_events")
+	require.NoError(t, err)
+	require.EqualValues(t, 4, n, "a dry run drops nothing")
+
+	_, err = schema.Retain(ctx, s, cutoff, "tester", false)
+	require.NoError(t, err)
+	left, err := store.AuthEvents.All(ctx, s, "ORDER BY event_id")
+	require.NoError(t, err)
+	require.Len(t, left, 2)
+	require.Equal(t, "feb", left[0].EventID)
+	log, err := store.RetentionLog.All(ctx, s, "")
+	require.NoError(t, err)
+	require.Len(t, log, 1)
+	require.Equal(t, "auth_events", log[0].Table)
+	require.Equal(t, "202601", log[0].Partition)
+	require.EqualValues(t, 2, log[0].Rows)
+	require.Equal(t, "tester", log[0].Operator)
+	require.True(t, cutoff.Equal(log[0].Cutoff))
 }
