@@ -12,7 +12,6 @@ set -euo pipefail
 
 CHDB_VERSION=26.5.3
 CHDB_PKG="@chdb/lib-linux-x64-gnu@${CHDB_VERSION}"
-# sha512 integrity of the npm tarball, as the registry publishes it.
 CACHE="${KEYTRAIL_CACHE:-$HOME/.cache/keytrail}"
 LIBDIR="$CACHE/chdb-${CHDB_VERSION}"
 
@@ -74,6 +73,14 @@ setup_chdb() {
   log "libchdb.so ready: $LIBDIR/libchdb.so"
 }
 
+# chdb-go loads $CHDB_LIB_PATH, else /usr/local/lib/libchdb.so. The Makefile
+# sets the variable; the link lets a plain `go test` or a copied binary find it.
+link_chdb() {
+  local target=/usr/local/lib/libchdb.so
+  [ -e "$target" ] && return 0
+  if [ -w /usr/local/lib ]; then ln -s "$LIBDIR/libchdb.so" "$target" && log "linked $target"; fi
+}
+
 setup_server() {
   command -v clickhouse-server >/dev/null 2>&1 && return 0
   apt_install clickhouse-server
@@ -82,10 +89,11 @@ setup_server() {
 }
 
 case "${1:-test}" in
-  chdb) setup_chdb ;;
+  chdb) setup_chdb; link_chdb ;;
   server) setup_server ;;
   test)
     setup_chdb
+    link_chdb
     setup_server
     apt_install prometheus-alertmanager poppler-utils
     ;;

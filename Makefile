@@ -1,0 +1,50 @@
+# keytrail — make demo runs the main job, make test runs every test.
+# Both install what they need (scripts/setup.sh) on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+KEYTRAIL_CACHE ?= $(HOME)/.cache/keytrail
+export KEYTRAIL_CACHE
+export CHDB_LIB_PATH ?= $(KEYTRAIL_CACHE)/chdb-26.5.3/libchdb.so
+BIN := bin/keytrail
+GO_TEST_FLAGS ?= -count=1 -timeout 25m
+
+.PHONY: all setup setup-test build test test-short vet migrate status bench fuzz clean
+
+all: build
+
+setup:
+	@scripts/setup.sh chdb
+
+setup-test:
+	@scripts/setup.sh test
+
+build: setup
+	go build -o $(BIN) ./cmd/keytrail
+
+# All tests, on the embedded engine and a private ClickHouse server; a missing
+# engine is a failure, never a skip.
+test: setup-test
+	go vet ./...
+	KEYTRAIL_REQUIRE_ENGINES=1 go test $(GO_TEST_FLAGS) ./...
+
+migrate: build
+	$(BIN) migrate
+
+status: build
+	$(BIN) status
+
+# Benchmarks print figures; they assert nothing about speed.
+bench: setup-test
+	KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 ./...
+
+# Short fuzzing of every decoder of outside input.
+FUZZTIME ?= 15s
+fuzz: setup
+	@for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
