@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/schema"
+	"github.com/keytrail/keytrail/store/storetest"
+)
+
+var chdbDir string
+
+func TestMain(m *testing.M) {
+	d, err := os.MkdirTemp("", "keytrail-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	chdbDir = d
+	code := m.Run()
+	storetest.StopShared()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
+
+// cli runs keytrail with args and returns its exit code, stdout and stderr.
+func cli(t testing.TB, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// stores returns the store URLs every CLI test runs against: the embedded
+// engine and a private ClickHouse server, each on a fresh database.
+func stores(t *testing.T) map[string]string {
+	srv := storetest.SharedServer(t)
+	return map[string]string{
+		"chdb":       "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t),
+		"clickhouse": srv.URL(storetest.FreshDB(t)),
+	}
+}
+
+func TestMigrateStatusSQL(t *testing.T) {
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := cli(t, "", "--store", url, "status")
+			require.Equal(t, 0, code, errs)
+			require.Contains(t, out, "schema:   not created")
+
+			code, out, errs = cli(t, "", "--store", url, "migrate")
+			require.Equal(t, 0, code, errs)
+			require.Contains(t, out, "applied migration 0001")
+			code, out, _ = cli(t, "", "--store", url, "migrate")
+			require.Equal(t, 0, code)
+			require.Contains(t, out, "up to date")
+
+			code, out, errs = cli(t, "", "--store", url, "status", "--json")
+			require.Equal(t, 0, code, errs)
+			var st Status
+			require.NoError(t, json.Unmarshal([]byte(out), &st))
+			require.Equal(t, name, st.Backend)
+			require.Equal(t, schema.Latest(), st.SchemaVersion)
+			require.Len(t, st.Tables, len(schema.Tables))
+			require.EqualValues(t, schema.Latest(), st.Tables["schema_migrations"])
+
+			code, out, errs = cli(t, "", "--store", url, "sql", "SELECT name, version FROM schema_migrations WHERE name = ?", "init")
+			require.Equal(t, 0, code, errs)
+			require.Equal(t, "init\t1\n", out)
+
+			code, out, errs = cli(t, "", "--store", url, "sql", "--format", "jsonl", "SELECT ? AS who, 2 AS n", "Zoë\t'")
+			require.Equal(t, 0, code, errs)
+			var row map[string]any
+			require.NoError(t, json.Unmarshal([]byte(out), &row))
+			require.Equal(t, "Zoë\t'", row["who"])
+
+			code, _, errs = cli(t, "", "--store", url, "sql", "SELEC 1")
+			require.Equal(t, 1, code)
+			require.Contains(t, errs, "62")
+
+			code, out, errs = cli(t, "", "--store", url, "retention", "--before", "2000-01-01", "--dry-run")
+			require.Equal(t, 0, code, errs)
+			require.Contains(t, out, "would drop 0 partitions")
+		})
+	}
+}
+
+func TestStoreFromEnv(t *testing.T) {
+	url := "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)
+	t.Setenv("KEYTRAIL_STORE", url)
+	code, out, errs := cli(t, "", "migrate")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "applied migration")
+}
+
+func TestUsageErrors(t *testing.T) {
+	code, _, errs := cli(t, "", "nope")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "unknown command")
+	code, _, _ = cli(t, "")
+	require.Equal(t, 2, code)
+	code, out, _ := cli(t, "", "help")
+	require.Equal(t, 0, code)
+	for _, c := range []string{"migrate", "status", "sql", "retention"} {
+		require.Contains(t, out, c)
+	}
+	code, _, errs = cli(t, "", "--store", "chdb://"+chdbDir, "sql")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "missing QUERY")
+}
+
+func TestPasswordNeverPrinted(t *testing.T) {
+	port, err := storetest.FreePort()
+	require.NoError(t, err)
+	url := "clickhouse://default:s3cr3t-pw@127.0.0.1:" + itoa(port) + "/x?dial_timeout=300ms"
+	code, out, errs := cli(t, "", "--store", url, "status")
+	require.Equal(t, 1, code)
+	require.NotContains(t, out+errs, "s3cr3t-pw")
+	require.Contains(t, errs, "xxxxx")
+}
+
+func TestDefaultStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	t.Setenv("KEYTRAIL_DATA_DIR", dir)
+	t.Setenv("KEYTRAIL_STORE", "")
+	code, out, errs := cli(t, "", "help")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "chdb://"+dir+"/chdb", "help names the default store")
+}
+
+func itoa(n int) string {
+	b := []byte{}
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
