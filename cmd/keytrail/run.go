@@ -199,3 +199,13 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("bad time %q: want RFC 3339, YYYY-MM-DD, or an age such as 24h or 30d", s)
 }
+
+// EnvVars lists every environment variable keytrail reads. The compose file
+// test checks keytrail's container sets nothing else.
+var EnvVars = []string{
+	"KEYTRAIL_STORE",     // store URL (default: embedded store under the data dir)
+	"KEYTRAIL_DATA_DIR",  // data directory of the embedded store (default ~/.local/share/keytrail)
+	"KEYTRAIL_LOG_LEVEL", // debug, info, warn, error (default info)
+	"CHDB_LIB_PATH",      // libchdb.so for the embedded store (scripts/setup.sh installs it)
+	"XDG_DATA_HOME",      // base of the default data dir
+}

@@ -19,16 +19,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+func openOn(srv *storetest.Server) func(tb testing.TB, db string) store.Store {
+	return func(tb testing.TB, db string) store.Store {
+		s, err := store.Open(context.Background(), srv.URL(db))
+		require.NoError(tb, err)
+		tb.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
 func backend(t *testing.T) storetest.Backend {
 	srv := storetest.SharedServer(t)
 	return storetest.Backend{
 		Name: "clickhouse",
-		Open: func(tb testing.TB, db string) store.Store {
-			s, err := store.Open(context.Background(), srv.URL(db))
-			require.NoError(tb, err)
-			tb.Cleanup(func() { s.Close() })
-			return s
-		},
+		Open: openOn(srv),
 		Kill:    srv.Kill,
 		Restart: srv.Start,
 	}
@@ -57,4 +61,3 @@ func TestUnreachable(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+type composeFile struct {
+	Services map[string]struct {
+		Image       string                                `yaml:"image"`
+		Build       *struct{ Context, Dockerfile string } `yaml:"build"`
+		Command     []string                              `yaml:"command"`
+		Environment map[string]string                     `yaml:"environment"`
+		Ports       []string                              `yaml:"ports"`
+		Volumes     []string                              `yaml:"volumes"`
+		DependsOn   map[string]any                        `yaml:"depends_on"`
+	} `yaml:"services"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+// TestComposeFile checks docker-compose.yml without a Docker engine: every
+// file it mounts or builds exists, ports parse, named volumes are declared,
+// dependencies exist, and keytrail's environment is what keytrail reads.
+func TestComposeFile(t *testing.T) {
+	root := filepath.Join("..", "..")
+	b, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	require.NoError(t, err)
+	var c composeFile
+	require.NoError(t, yaml.Unmarshal(b, &c))
+	for _, want := range []string{"clickhouse", "kafka", "grafana", "keytrail"} {
+		require.Contains(t, c.Services, want)
+	}
+	for name, svc := range c.Services {
+		require.True(t, svc.Image != "" || svc.Build != nil, "service %s has an image or a build", name)
+		if svc.Build != nil {
+			_, err := os.Stat(filepath.Join(root, svc.Build.Context, svc.Build.Dockerfile))
+			require.NoError(t, err, "service %s Dockerfile", name)
+		}
+		for _, p := range svc.Ports {
+			parts := strings.Split(p, ":")
+			require.GreaterOrEqual(t, len(parts), 2, "port %s", p)
+			for _, n := range parts[len(parts)-2:] {
+				v, err := strconv.Atoi(n)
+				require.NoError(t, err, "port %s", p)
+				require.True(t, v > 0 && v < 65536, "port %s", p)
+			}
+		}
+		for _, v := range svc.Volumes {
+			src := strings.SplitN(v, ":", 2)[0]
+			if strings.HasPrefix(src, ".") || strings.HasPrefix(src, "/") {
+				_, err := os.Stat(filepath.Join(root, src))
+				require.NoError(t, err, "service %s mounts %s", name, src)
+			} else {
+				require.Contains(t, c.Volumes, src, "service %s uses undeclared volume %s", name, src)
+			}
+		}
+		for dep := range svc.DependsOn {
+			require.Contains(t, c.Services, dep, "service %s depends on %s", name, dep)
+		}
+	}
+
+	kt := c.Services["keytrail"]
+	for k := range kt.Environment {
+		require.True(t, slices.Contains(EnvVars, k), "keytrail's compose env sets %s, which keytrail does not read", k)
+	}
+	require.Contains(t, commands, kt.Command[0], "compose runs a real keytrail command")
+	// The store URL names the compose ClickHouse service on its native port.
+	raw := os.Expand(kt.Environment["KEYTRAIL_STORE"], func(v string) string {
+		if i := strings.Index(v, ":-"); i >= 0 {
+			return v[i+2:]
+		}
+		return ""
+	})
+	raw = strings.ReplaceAll(raw, "{", "")
+	raw = strings.ReplaceAll(raw, "}", "")
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	require.Equal(t, "clickhouse", u.Scheme)
+	require.Contains(t, c.Services, u.Hostname())
+	require.Equal(t, "9000", u.Port())
+	require.Equal(t, c.Services["clickhouse"].Environment["CLICKHOUSE_DB"], strings.Trim(u.Path, "/"))
+	require.Equal(t, c.Services["clickhouse"].Environment["CLICKHOUSE_USER"], u.User.Username())
+}
