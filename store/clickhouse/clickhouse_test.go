@@ -31,8 +31,8 @@ func openOn(srv *storetest.Server) func(tb testing.TB, db string) store.Store {
 func backend(t *testing.T) storetest.Backend {
 	srv := storetest.SharedServer(t)
 	return storetest.Backend{
-		Name: "clickhouse",
-		Open: openOn(srv),
+		Name:    "clickhouse",
+		Open:    openOn(srv),
 		Kill:    srv.Kill,
 		Restart: srv.Start,
 	}
