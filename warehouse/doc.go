@@ -1,0 +1,6 @@
+// Package warehouse adapts the ClickHouse store (package store) to the small
+// interfaces that ingest, correlate and report declare for themselves, so
+// those packages never import a database driver. Every query here binds its
+// values; reads of ReplacingMergeTree tables use FINAL so a replayed event
+// counts once.
+package warehouse
