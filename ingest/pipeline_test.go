@@ -17,7 +17,7 @@ import (
 // toyNormalizer accepts {"id":…, "ts":…} objects.
 type toyNormalizer struct{}
 
-func (toyNormalizer) Source() model.Source   { return model.SourceOkta }
+func (toyNormalizer) Source() model.Source  { return model.SourceOkta }
 func (toyNormalizer) Envelopes() [][]string { return [][]string{{"data", "events"}} }
 func (toyNormalizer) Normalize(raw []byte, instance string) (Output, error) {
 	var v struct {
