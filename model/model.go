@@ -355,6 +355,18 @@ type Manifest struct {
 	Queries       []ManifestQuery  `json:"queries"`
 	Coverage      []SourceCoverage `json:"coverage"`
 	Files         []ManifestFile   `json:"files"`
+	Organisation  string           `json:"organisation,omitempty"`
+	DataDigest    string           `json:"data_digest,omitempty"` // SHA-256 of the data files' sha256sum listing (see report)
+	Sample        *ManifestSample  `json:"sample,omitempty"`
+	PublicKey     string           `json:"public_key,omitempty"` // base64 raw Ed25519 key that signs the manifest
+}
+
+// ManifestSample records how an evidence pack's sample was drawn.
+type ManifestSample struct {
+	Size      int    `json:"size"`
+	Seed      string `json:"seed"`
+	Algorithm string `json:"algorithm"`
+	Rows      int    `json:"rows"`
 }
 
 // ManifestQuery is one query an evidence pack was built from.

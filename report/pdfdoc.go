@@ -1,0 +1,305 @@
+package report
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jung-kurt/gofpdf"
+)
+
+// Page geometry in millimetres (A4 portrait).
+const (
+	pageW      = 210.0
+	pageH      = 297.0
+	marginL    = 15.0
+	marginR    = 15.0
+	contentTop = 22.0
+	contentBot = 282.0 // the footer sits below
+	contentW   = pageW - marginL - marginR
+	cellPad    = 1.2
+)
+
+// doc wraps gofpdf with Unicode-safe text primitives: every string is sanitized,
+// split into runs by the font that has its glyphs, measured and cut to fit.
+type doc struct {
+	f    *gofpdf.Fpdf
+	bold bool
+	size float64 // points
+}
+
+func (d *doc) font(bold bool, size float64) {
+	d.bold, d.size = bold, size
+	d.apply(false)
+}
+
+func (d *doc) apply(cjk bool) {
+	switch {
+	case cjk:
+		d.f.SetFont(famCJK, "", d.size)
+	case d.bold:
+		d.f.SetFont(famSans, "B", d.size)
+	default:
+		d.f.SetFont(famSans, "", d.size)
+	}
+}
+
+// lineH is the line height for the current size.
+func (d *doc) lineH() float64 { return d.size * 0.3528 * 1.3 }
+
+// spansWidth measures runs in their fonts.
+func (d *doc) spansWidth(sp []span) float64 {
+	w := 0.0
+	for _, s := range sp {
+		d.apply(s.cjk)
+		w += d.f.GetStringWidth(s.text)
+	}
+	d.apply(false)
+	return w
+}
+
+// width measures already-sanitized text.
+func (d *doc) width(s string) float64 { return d.spansWidth(spans(s, d.bold)) }
+
+// fit cuts sanitized text s to width w, ending it with an ellipsis when cut.
+func (d *doc) fit(s string, w float64) string {
+	if d.width(s) <= w {
+		return s
+	}
+	ell := d.width("…")
+	total := 0.0
+	var b strings.Builder
+	for _, sp := range spans(s, d.bold) {
+		d.apply(sp.cjk)
+		for _, r := range sp.text {
+			rw := d.f.GetStringWidth(string(r))
+			if total+rw+ell > w {
+				d.apply(false)
+				return b.String() + "…"
+			}
+			total += rw
+			b.WriteRune(r)
+		}
+	}
+	d.apply(false)
+	return b.String()
+}
+
+// put draws s (raw; sanitized here) in the box at (x, y) of size w×h, aligned
+// "L", "C" or "R", cut to fit.
+func (d *doc) put(x, y, w, h float64, s, align string) {
+	s = d.fit(sanitize(s), w-2*cellPad)
+	sp := spans(s, d.bold)
+	tw := d.spansWidth(sp)
+	x0 := x + cellPad
+	switch align {
+	case "R":
+		x0 = x + w - cellPad - tw
+	case "C":
+		x0 = x + (w-tw)/2
+	}
+	for _, seg := range sp {
+		d.apply(seg.cjk)
+		sw := d.f.GetStringWidth(seg.text)
+		d.f.SetXY(x0, y)
+		d.f.CellFormat(sw, h, seg.text, "", 0, "L", false, 0, "")
+		x0 += sw
+	}
+	d.apply(false)
+}
+
+// wrap breaks raw text into lines no wider than w (sanitized, at most maxLines;
+// 0 = unlimited). Newlines in s start new lines.
+func (d *doc) wrap(s string, w float64, maxLines int) []string {
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		para = sanitizeLong(para)
+		line := ""
+		emit := func(l string) { out = append(out, l) }
+		for _, word := range strings.Fields(para) {
+			cand := word
+			if line != "" {
+				cand = line + " " + word
+			}
+			if d.width(cand) <= w {
+				line = cand
+				continue
+			}
+			if line != "" {
+				emit(line)
+				line = ""
+			}
+			for d.width(word) > w {
+				cut := d.fit(word, w)
+				cut = strings.TrimSuffix(cut, "…")
+				if cut == "" {
+					_, n := utf8.DecodeRuneInString(word)
+					cut = word[:n]
+				}
+				emit(cut)
+				word = word[len(cut):]
+			}
+			line = word
+		}
+		emit(line)
+	}
+	if maxLines > 0 && len(out) > maxLines {
+		out = out[:maxLines]
+		out[maxLines-1] = d.fit(out[maxLines-1]+" …", w)
+	}
+	return out
+}
+
+// sanitizeLong sanitizes paragraph text, allowing more runes than a cell.
+func sanitizeLong(s string) string { return sanitizeN(s, 20000) }
+
+// ensure starts a new page unless h millimetres fit below the cursor.
+func (d *doc) ensure(h float64) bool {
+	if d.f.GetY()+h > contentBot {
+		d.newPage()
+		return true
+	}
+	return false
+}
+
+func (d *doc) newPage() {
+	bold, size := d.bold, d.size
+	d.f.AddPage()
+	d.font(bold, size)
+	d.f.SetXY(marginL, contentTop)
+}
+
+// para writes wrapped text across the content width.
+func (d *doc) para(s string) {
+	d.paraAt(marginL, contentW, s)
+}
+
+func (d *doc) paraAt(x, w float64, s string) {
+	h := d.lineH()
+	for _, l := range d.wrap(s, w-2*cellPad, 0) {
+		d.ensure(h)
+		y := d.f.GetY()
+		d.put(x, y, w, h, l, "L")
+		d.f.SetXY(marginL, y+h)
+	}
+}
+
+// gap moves the cursor down.
+func (d *doc) gap(h float64) { d.f.SetXY(marginL, d.f.GetY()+h) }
+
+// kv writes a label and a wrapped value.
+func (d *doc) kv(label, value string, labelW float64) {
+	bold, size := d.bold, d.size
+	h := d.lineH()
+	lines := d.wrap(value, contentW-labelW-2*cellPad, 0)
+	d.ensure(h * float64(max(1, len(lines))))
+	y := d.f.GetY()
+	d.font(true, size)
+	d.put(marginL, y, labelW, h, label, "L")
+	d.font(bold, size)
+	for i, l := range lines {
+		d.put(marginL+labelW, y+float64(i)*h, contentW-labelW, h, l, "L")
+	}
+	d.f.SetXY(marginL, y+h*float64(max(1, len(lines))))
+}
+
+// section starts a numbered section with a bookmark.
+func (d *doc) section(title string) {
+	d.ensure(30)
+	if d.f.GetY() > contentTop+1 {
+		d.gap(4)
+	}
+	y := d.f.GetY()
+	d.f.Bookmark(title, 0, y)
+	d.font(true, 14)
+	d.f.SetTextColor(20, 40, 80)
+	d.put(marginL, y, contentW, 8, title, "L")
+	d.f.SetTextColor(0, 0, 0)
+	d.f.SetDrawColor(20, 40, 80)
+	d.f.SetLineWidth(0.4)
+	d.f.Line(marginL, y+8.5, marginL+contentW, y+8.5)
+	d.f.SetLineWidth(0.2)
+	d.f.SetXY(marginL, y+11)
+	d.font(false, 9.5)
+}
+
+// subheading writes a bold line.
+func (d *doc) subheading(title string) {
+	d.ensure(14)
+	d.gap(2)
+	d.font(true, 10.5)
+	y := d.f.GetY()
+	d.put(marginL, y, contentW, 6, title, "L")
+	d.f.SetXY(marginL, y+7)
+	d.font(false, 9.5)
+}
+
+// column of a table.
+type column struct {
+	title string
+	w     float64
+	align string
+	wrap  int // > 0: wrap to at most this many lines
+}
+
+// table draws rows in a size-point font with a header that repeats on every
+// page. row(i) returns the cells of row i.
+func (d *doc) table(size float64, cols []column, n int, row func(i int) []string) {
+	header := func() {
+		d.font(true, size)
+		h := d.lineH() + 1.5
+		y := d.f.GetY()
+		d.f.SetFillColor(20, 40, 80)
+		d.f.Rect(marginL, y, contentW, h, "F")
+		d.f.SetTextColor(255, 255, 255)
+		x := marginL
+		for _, c := range cols {
+			d.put(x, y, c.w, h, c.title, c.align)
+			x += c.w
+		}
+		d.f.SetTextColor(0, 0, 0)
+		d.f.SetXY(marginL, y+h)
+		d.font(false, size)
+	}
+	d.font(false, size)
+	d.ensure(2 * (d.lineH() + 1.5))
+	header()
+	lh := d.lineH()
+	for i := 0; i < n; i++ {
+		cells := row(i)
+		lines := make([][]string, len(cols))
+		rows := 1
+		for j, c := range cols {
+			v := ""
+			if j < len(cells) {
+				v = cells[j]
+			}
+			if c.wrap > 0 {
+				lines[j] = d.wrap(v, c.w-2*cellPad, c.wrap)
+			} else {
+				lines[j] = []string{v}
+			}
+			rows = max(rows, len(lines[j]))
+		}
+		h := float64(rows)*lh + 1
+		if d.ensure(h) {
+			header()
+		}
+		y := d.f.GetY()
+		if i%2 == 1 {
+			d.f.SetFillColor(236, 240, 246)
+			d.f.Rect(marginL, y, contentW, h, "F")
+		}
+		x := marginL
+		for j, c := range cols {
+			for k, l := range lines[j] {
+				d.put(x, y+0.5+float64(k)*lh, c.w, lh, l, c.align)
+			}
+			x += c.w
+		}
+		d.f.SetDrawColor(200, 205, 215)
+		d.f.Line(marginL, y+h, marginL+contentW, y+h)
+		d.f.SetXY(marginL, y+h)
+	}
+	d.font(false, 9.5)
+	d.gap(2)
+}

@@ -1,0 +1,269 @@
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keytrail/keytrail/model"
+)
+
+// TimeFormat is the layout of every time in the pack's CSV and JSONL files:
+// RFC 3339 in UTC with exactly three fractional digits.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// PopulationHeader is the field list of population.csv, population.jsonl,
+// exceptions.csv and (after its two leading columns) sample.csv, in order. It is
+// also the format of `keytrail export correlations`.
+var PopulationHeader = []string{
+	"action_id", "action_ts", "instance", "channel", "action", "privileged",
+	"dag_id", "run_id", "actor", "person", "verdict", "inherited_from",
+	"assertion_id", "assertion_ts", "assertion_age_s", "factor",
+	"authenticator_aaguid", "authenticator_model", "policy_version", "reason",
+}
+
+// FormatTime formats t as TimeFormat in UTC; the zero time formats as "".
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeFormat)
+}
+
+// formatAge formats a duration in milliseconds as seconds with three decimals.
+func formatAge(ms int64) string {
+	b := make([]byte, 0, 24)
+	return string(appendAge(b, ms))
+}
+
+func appendAge(b []byte, ms int64) []byte {
+	u := uint64(ms)
+	if ms < 0 {
+		b = append(b, '-')
+		u = uint64(-ms)
+	}
+	b = strconv.AppendUint(b, u/1000, 10)
+	frac := u % 1000
+	b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}
+
+// hasAssertion reports whether c names a backing assertion.
+func hasAssertion(c model.Correlation) bool {
+	return !c.AssertionTS.IsZero()
+}
+
+// IsException reports whether c is an exception: neither verified nor a run
+// inherited from a verified action.
+func IsException(c model.Correlation) bool {
+	if c.Verdict == model.VerdictVerified {
+		return false
+	}
+	return !(c.Verdict == model.VerdictInherited && c.InheritedVerdict == model.VerdictVerified)
+}
+
+// csvSafe guards a free-text CSV cell against formula injection in spreadsheet
+// applications: a value starting with =, +, -, @, tab or carriage return gets a
+// leading apostrophe (OWASP's recommendation). JSONL values are never altered.
+func csvSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+// AppendCSVRecord appends the population fields of c, in PopulationHeader order,
+// to dst and returns it. Free-text fields go through formula-injection guarding.
+func AppendCSVRecord(dst []string, c model.Correlation) []string {
+	age, ats := "", ""
+	if hasAssertion(c) {
+		age = formatAge(c.AssertionAgeMS)
+		ats = FormatTime(c.AssertionTS)
+	}
+	return append(dst,
+		csvSafe(c.ActionID),
+		FormatTime(c.ActionTS),
+		csvSafe(c.Instance),
+		csvSafe(string(c.Channel)),
+		csvSafe(string(c.Action)),
+		strconv.FormatBool(c.Privileged),
+		csvSafe(c.DagID),
+		csvSafe(c.RunID),
+		csvSafe(c.Actor),
+		csvSafe(c.Person),
+		csvSafe(string(c.Verdict)),
+		csvSafe(c.InheritedFrom),
+		csvSafe(c.AssertionID),
+		ats,
+		age,
+		csvSafe(string(c.Factor)),
+		csvSafe(c.AuthenticatorAAGUID),
+		csvSafe(c.AuthenticatorModel),
+		csvSafe(c.PolicyVersion),
+		csvSafe(c.Reason),
+	)
+}
+
+// WriteCSVRow writes c as one population CSV record to w. The caller writes
+// PopulationHeader first and flushes w.
+func WriteCSVRow(w *csv.Writer, c model.Correlation) error {
+	var buf [20]string
+	if err := w.Write(AppendCSVRecord(buf[:0], c)); err != nil {
+		return fmt.Errorf("write csv row %s: %w", c.ActionID, err)
+	}
+	return nil
+}
+
+// AppendJSONRow appends c as one JSON object (keys in PopulationHeader order,
+// newline-terminated) to dst. privileged is a boolean, assertion_age_s a number
+// and assertion_ts/assertion_age_s are null when no assertion backs the action;
+// every other field is a string.
+func AppendJSONRow(dst []byte, c model.Correlation) []byte {
+	str := func(b []byte, key, v string, first bool) []byte {
+		if !first {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		return appendJSONString(b, v)
+	}
+	b := append(dst, '{')
+	b = str(b, "action_id", c.ActionID, true)
+	b = str(b, "action_ts", FormatTime(c.ActionTS), false)
+	b = str(b, "instance", c.Instance, false)
+	b = str(b, "channel", string(c.Channel), false)
+	b = str(b, "action", string(c.Action), false)
+	b = append(b, `,"privileged":`...)
+	b = strconv.AppendBool(b, c.Privileged)
+	b = str(b, "dag_id", c.DagID, false)
+	b = str(b, "run_id", c.RunID, false)
+	b = str(b, "actor", c.Actor, false)
+	b = str(b, "person", c.Person, false)
+	b = str(b, "verdict", string(c.Verdict), false)
+	b = str(b, "inherited_from", c.InheritedFrom, false)
+	b = str(b, "assertion_id", c.AssertionID, false)
+	if hasAssertion(c) {
+		b = str(b, "assertion_ts", FormatTime(c.AssertionTS), false)
+		b = append(b, `,"assertion_age_s":`...)
+		b = appendAge(b, c.AssertionAgeMS)
+	} else {
+		b = append(b, `,"assertion_ts":null,"assertion_age_s":null`...)
+	}
+	b = str(b, "factor", string(c.Factor), false)
+	b = str(b, "authenticator_aaguid", c.AuthenticatorAAGUID, false)
+	b = str(b, "authenticator_model", c.AuthenticatorModel, false)
+	b = str(b, "policy_version", c.PolicyVersion, false)
+	b = str(b, "reason", c.Reason, false)
+	return append(b, '}', '\n')
+}
+
+// WriteJSONRow writes c as one line of population JSONL to w.
+func WriteJSONRow(w io.Writer, c model.Correlation) error {
+	var buf [512]byte
+	if _, err := w.Write(AppendJSONRow(buf[:0], c)); err != nil {
+		return fmt.Errorf("write jsonl row %s: %w", c.ActionID, err)
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
+// control characters, U+2028 and U+2029 are escaped; HTML characters are not.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// authenticatorHeader is the field list of authenticators.csv.
+var authenticatorHeader = []string{
+	"person", "email", "source", "instance", "credential_id", "aaguid", "model",
+	"hardware", "backup_eligible", "registered_at", "removed_at",
+	"first_used_at", "last_used_at", "uses", "status",
+}
+
+// triState formats a tri-state flag as true, false or unknown.
+func triState(b *bool) string {
+	if b == nil {
+		return "unknown"
+	}
+	return strconv.FormatBool(*b)
+}
+
+// authenticatorStatus summarises what happened to a credential in the period.
+func authenticatorStatus(a AuthenticatorRow, from, to time.Time) string {
+	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(from) && t.Before(to) }
+	switch {
+	case in(a.RegisteredAt) && in(a.RemovedAt):
+		return "registered_and_removed"
+	case in(a.RemovedAt):
+		return "removed"
+	case in(a.RegisteredAt):
+		return "registered"
+	case a.Uses > 0:
+		return "used"
+	}
+	return "listed"
+}
+
+func authenticatorRecord(a AuthenticatorRow, from, to time.Time) []string {
+	return []string{
+		csvSafe(a.Person), csvSafe(a.Email), csvSafe(string(a.Source)), csvSafe(a.Instance),
+		csvSafe(a.CredentialID), csvSafe(a.AAGUID), csvSafe(a.Model),
+		triState(a.Hardware), triState(a.BackupEligible),
+		FormatTime(a.RegisteredAt), FormatTime(a.RemovedAt),
+		FormatTime(a.FirstUsedAt), FormatTime(a.LastUsedAt),
+		strconv.FormatInt(a.Uses, 10), authenticatorStatus(a, from, to),
+	}
+}

@@ -1,0 +1,369 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/keytrail/keytrail/model"
+)
+
+// ErrMismatch is returned by Result.Err when a pack does not verify.
+var ErrMismatch = errors.New("evidence pack does not verify")
+
+// maxDifferences bounds the differences a Result lists.
+const maxDifferences = 100
+
+// Difference is one way a pack differs from its manifest, its signature or the store.
+type Difference struct {
+	File   string `json:"file"`
+	Detail string `json:"detail"`
+}
+
+func (d Difference) String() string { return d.File + ": " + d.Detail }
+
+// Result is the outcome of verifying a pack.
+type Result struct {
+	OK              bool           `json:"ok"`
+	Manifest        model.Manifest `json:"-"`
+	KeyFingerprint  string         `json:"key_fingerprint"`
+	KeyFromManifest bool           `json:"key_from_manifest"` // no key was given: integrity only, not authenticity
+	FilesChecked    int            `json:"files_checked"`
+	RowsChecked     int64          `json:"rows_checked"` // population rows recomputed through a Source
+	Differences     []Difference   `json:"differences"`  // in the order found, at most 100
+	Unlisted        []string       `json:"unlisted"`     // files in the directory the manifest does not list (not a failure)
+}
+
+func (r *Result) add(file, format string, args ...any) {
+	r.OK = false
+	if len(r.Differences) < maxDifferences {
+		r.Differences = append(r.Differences, Difference{File: file, Detail: fmt.Sprintf(format, args...)})
+	}
+}
+
+// Err returns nil when the pack verified, else ErrMismatch naming the first differences.
+func (r Result) Err() error {
+	if r.OK {
+		return nil
+	}
+	var parts []string
+	for i, d := range r.Differences {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(r.Differences)-3))
+			break
+		}
+		parts = append(parts, d.String())
+	}
+	return fmt.Errorf("%w: %s", ErrMismatch, strings.Join(parts, "; "))
+}
+
+// Verify checks the pack in dir: the Ed25519 signature in manifest.sig over the
+// exact bytes of manifest.json, that manifest.json is canonical, and the size and
+// SHA-256 of every file it lists, and the data digest. pub is the key the pack
+// must be signed with; when nil, the manifest's own public_key is used, which
+// proves integrity but not who signed (Result.KeyFromManifest). The error is
+// non-nil only when verification could not be carried out; mismatches are in the
+// Result (see Result.Err).
+func Verify(dir string, pub ed25519.PublicKey) (Result, error) {
+	r := Result{OK: true}
+	if st, err := os.Stat(dir); err != nil {
+		return r, fmt.Errorf("open pack: %w", err)
+	} else if !st.IsDir() {
+		return r, fmt.Errorf("open pack: %s is not a directory", dir)
+	}
+	body, err := os.ReadFile(filepath.Join(dir, FileManifest))
+	if err != nil {
+		r.add(FileManifest, "cannot read: %v", err)
+		return r, nil
+	}
+	var m model.Manifest
+	if err := json.Unmarshal(body, &m); err != nil {
+		r.add(FileManifest, "not valid JSON: %v", err)
+	}
+	r.Manifest = m
+
+	if pub == nil {
+		r.KeyFromManifest = true
+		k, err := base64.StdEncoding.DecodeString(m.PublicKey)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			r.add(FileManifest, "no valid public_key to verify the signature with")
+		} else {
+			pub = k
+		}
+	} else if m.PublicKey != "" && m.PublicKey != base64.StdEncoding.EncodeToString(pub) {
+		r.add(FileManifest, "public_key %s is not the expected key %s", m.PublicKey, base64.StdEncoding.EncodeToString(pub))
+	}
+	if pub != nil {
+		r.KeyFingerprint = Fingerprint(pub)
+		sig, err := os.ReadFile(filepath.Join(dir, FileSignature))
+		switch {
+		case err != nil:
+			r.add(FileSignature, "cannot read: %v", err)
+		case len(sig) != ed25519.SignatureSize:
+			r.add(FileSignature, "is %d bytes, want a %d-byte Ed25519 signature", len(sig), ed25519.SignatureSize)
+		case !ed25519.Verify(pub, body, sig):
+			r.add(FileSignature, "signature does not match manifest.json under key %s", r.KeyFingerprint)
+		}
+	}
+	if r.OK {
+		if canon, err := CanonicalManifest(m); err != nil || !bytes.Equal(canon, body) {
+			r.add(FileManifest, "not in canonical form")
+		}
+	}
+
+	listed := map[string]bool{FileManifest: true, FileSignature: true}
+	for _, f := range m.Files {
+		listed[f.Name] = true
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." {
+			r.add(FileManifest, "lists an unsafe file name %q", f.Name)
+			continue
+		}
+		r.FilesChecked++
+		sum, n, err := hashFile(filepath.Join(dir, f.Name))
+		switch {
+		case err != nil:
+			r.add(f.Name, "cannot read: %v", err)
+		case n != f.Bytes:
+			r.add(f.Name, "size %d bytes, manifest says %d", n, f.Bytes)
+		case sum != f.SHA256:
+			r.add(f.Name, "SHA-256 %s, manifest says %s", sum, f.SHA256)
+		}
+	}
+	if m.DataDigest != "" && DataDigest(m.Files) != m.DataDigest {
+		r.add(FileManifest, "data_digest %s does not match the listed data files (%s)", m.DataDigest, DataDigest(m.Files))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return r, fmt.Errorf("list pack: %w", err)
+	}
+	for _, e := range entries {
+		if !listed[e.Name()] {
+			r.Unlisted = append(r.Unlisted, e.Name())
+		}
+	}
+	return r, nil
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// countingHash is a SHA-256 writer that counts bytes.
+type countingHash struct {
+	h interface {
+		io.Writer
+		Sum([]byte) []byte
+	}
+	n int64
+}
+
+func newCountingHash() *countingHash { return &countingHash{h: sha256.New()} }
+
+func (c *countingHash) Write(b []byte) (int, error) {
+	c.n += int64(len(b))
+	return c.h.Write(b)
+}
+
+func (c *countingHash) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
+
+// QueryOf returns the Query a manifest was built for.
+func QueryOf(m model.Manifest) Query {
+	q := Query{From: m.PeriodFrom, To: m.PeriodTo, Instance: m.Scope}
+	if m.Scope == (Query{}).Scope() {
+		q.Instance = ""
+	}
+	return q
+}
+
+// VerifyWithSource runs Verify and then recomputes the pack's data through src
+// for the manifest's period and scope: population.csv and population.jsonl row
+// by row (naming the first differing row and field), authenticators.csv, the
+// coverage, and the row count of every query the manifest records.
+func VerifyWithSource(ctx context.Context, dir string, pub ed25519.PublicKey, src Source) (Result, error) {
+	r, err := Verify(dir, pub)
+	if err != nil {
+		return r, err
+	}
+	m := r.Manifest
+	q := QueryOf(m)
+	want := map[string]model.ManifestFile{}
+	for _, f := range m.Files {
+		want[f.Name] = f
+	}
+
+	// Population, compared against the file on disk record by record.
+	disk, derr := os.Open(filepath.Join(dir, FilePopulationCSV))
+	var cr *csv.Reader
+	if derr == nil {
+		defer disk.Close()
+		cr = csv.NewReader(disk)
+		cr.FieldsPerRecord = -1
+		cr.ReuseRecord = true
+		if _, err := cr.Read(); err != nil { // header
+			cr = nil
+		}
+	}
+	csvHash, jsonHash := newCountingHash(), newCountingHash()
+	cw := csv.NewWriter(csvHash)
+	if err := cw.Write(PopulationHeader); err != nil {
+		return r, fmt.Errorf("recompute population: %w", err)
+	}
+	var rows int64
+	rowDiffs := 0
+	rec := make([]string, 0, len(PopulationHeader))
+	jbuf := make([]byte, 0, 1024)
+	err = src.Correlations(ctx, q, func(c model.Correlation) error {
+		rows++
+		rec = AppendCSVRecord(rec[:0], c)
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		jbuf = AppendJSONRow(jbuf[:0], c)
+		jsonHash.Write(jbuf)
+		if cr == nil || rowDiffs >= 5 {
+			return nil
+		}
+		got, err := cr.Read()
+		if err != nil {
+			rowDiffs++
+			r.add(FilePopulationCSV, "row %d (action_id %s) is in the store but not in the pack", rows, c.ActionID)
+			cr = nil
+			return nil
+		}
+		if i := firstDiff(got, rec); i >= 0 {
+			rowDiffs++
+			name := "extra field"
+			if i < len(PopulationHeader) {
+				name = PopulationHeader[i]
+			}
+			r.add(FilePopulationCSV, "row %d (action_id %s): field %s is %q in the pack, %q in the store", rows, c.ActionID, name, field(got, i), field(rec, i))
+		}
+		return nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("recompute population: %w", err)
+	}
+	if cr != nil && rowDiffs < 5 {
+		if got, err := cr.Read(); err == nil {
+			r.add(FilePopulationCSV, "row %d (action_id %s) is in the pack but not in the store", rows+1, field(got, 0))
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return r, fmt.Errorf("recompute population: %w", err)
+	}
+	r.RowsChecked = rows
+	checkRecomputed(&r, want[FilePopulationCSV], FilePopulationCSV, csvHash)
+	checkRecomputed(&r, want[FilePopulationJSONL], FilePopulationJSONL, jsonHash)
+
+	// Authenticators.
+	authHash := newCountingHash()
+	aw := csv.NewWriter(authHash)
+	if err := aw.Write(authenticatorHeader); err != nil {
+		return r, fmt.Errorf("recompute authenticators: %w", err)
+	}
+	var authRows int64
+	err = src.Authenticators(ctx, q, func(a AuthenticatorRow) error {
+		authRows++
+		return aw.Write(authenticatorRecord(a, q.From, q.To))
+	})
+	if err != nil {
+		return r, fmt.Errorf("recompute authenticators: %w", err)
+	}
+	aw.Flush()
+	if err := aw.Error(); err != nil {
+		return r, fmt.Errorf("recompute authenticators: %w", err)
+	}
+	checkRecomputed(&r, want[FileAuthenticators], FileAuthenticators, authHash)
+
+	// Coverage and query row counts.
+	cov, err := src.Coverage(ctx, q)
+	if err != nil {
+		return r, fmt.Errorf("recompute coverage: %w", err)
+	}
+	if a, b := coverageJSON(cov), coverageJSON(m.Coverage); a != b {
+		r.add(FileManifest, "coverage differs from the store: manifest %s, store %s", b, a)
+	}
+	counts := map[string]int64{QueryCorrelations: rows, QueryAuthenticators: authRows, QueryCoverage: int64(len(cov))}
+	for _, mq := range m.Queries {
+		if n, ok := counts[mq.Name]; ok && n != mq.Rows {
+			r.add(FileManifest, "query %s returned %d rows, manifest says %d", mq.Name, n, mq.Rows)
+		}
+	}
+	cur := map[string]string{}
+	for _, sq := range src.Queries(q) {
+		cur[sq.Name] = model.SHA256Hex([]byte(sq.SQL))
+	}
+	for _, mq := range m.Queries {
+		if h, ok := cur[mq.Name]; ok && h != mq.SHA256 {
+			r.add(FileManifest, "query %s text changed since the pack was made (SHA-256 %s, manifest %s)", mq.Name, h, mq.SHA256)
+		}
+	}
+	return r, nil
+}
+
+func checkRecomputed(r *Result, want model.ManifestFile, name string, got *countingHash) {
+	if want.Name == "" {
+		r.add(FileManifest, "does not list %s", name)
+		return
+	}
+	if s := got.sum(); s != want.SHA256 || got.n != want.Bytes {
+		r.add(name, "recomputed from the store: SHA-256 %s (%d bytes), manifest says %s (%d bytes)", s, got.n, want.SHA256, want.Bytes)
+	}
+}
+
+func coverageJSON(cov []model.SourceCoverage) string {
+	c := append([]model.SourceCoverage(nil), cov...)
+	for i := range c {
+		c[i].First, c[i].Last = model.Millis(c[i].First), model.Millis(c[i].Last)
+	}
+	sort.SliceStable(c, func(i, j int) bool {
+		if c[i].Source != c[j].Source {
+			return c[i].Source < c[j].Source
+		}
+		return c[i].Instance < c[j].Instance
+	})
+	if len(c) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+func firstDiff(a, b []string) int {
+	for i := 0; i < max(len(a), len(b)); i++ {
+		if field(a, i) != field(b, i) || i >= len(a) || i >= len(b) {
+			return i
+		}
+	}
+	return -1
+}
+
+func field(rec []string, i int) string {
+	if i < len(rec) {
+		return rec[i]
+	}
+	return ""
+}

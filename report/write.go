@@ -1,0 +1,447 @@
+package report
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/keytrail/keytrail/model"
+)
+
+// Defaults of Options.
+const (
+	DefaultSampleSize         = 25
+	DefaultExceptionsTableCap = 500
+	DefaultInventoryTableCap  = 500
+	DefaultClockSkew          = 5 * time.Second
+	DefaultVersion            = "dev"
+)
+
+// Options parameterise an evidence pack.
+type Options struct {
+	From     time.Time // start of the period, inclusive; required
+	To       time.Time // end of the period, exclusive; required, after From
+	Instance string    // Airflow instance; "" (default) means every instance
+
+	Organisation  string // printed on the cover; default "(organisation not set)"
+	ReportID      string // default "KT-" + 12 hex digits derived from period, scope, organisation and GeneratedAt
+	Version       string // keytrail version; default "dev"
+	PolicyVersion string // the correlation policy's version; default: the versions seen in the rows, comma-joined
+	PolicyText    string // the policy as written, printed under Methodology; default: a note that none was given
+	ClockSkew     time.Duration // the policy's clock skew, for the clock control (A.8.17); default 5s
+
+	// GeneratedAt is the generation time printed and recorded; default now. Pin it
+	// for byte-identical packs.
+	GeneratedAt time.Time
+
+	SampleSize int    // 25, 40 or 60; default 25
+	Seed       string // sampling seed; default the report id
+
+	SigningKey ed25519.PrivateKey // required; signs manifest.json
+
+	ExceptionsTableCap int // exception rows printed in the PDF; default 500 (exceptions.csv is always complete)
+	InventoryTableCap  int // authenticator rows printed in the PDF; default 500
+}
+
+// Validate reports every problem with o, joined.
+func (o Options) Validate() error {
+	var errs []error
+	if o.From.IsZero() || o.To.IsZero() {
+		errs = append(errs, errors.New("period from and to are required"))
+	} else if !o.To.After(o.From) {
+		errs = append(errs, fmt.Errorf("period end %s is not after its start %s", FormatTime(o.To), FormatTime(o.From)))
+	}
+	if o.SampleSize != 0 && !slices.Contains(SampleSizes, o.SampleSize) {
+		errs = append(errs, fmt.Errorf("sample size %d: want one of %v", o.SampleSize, SampleSizes))
+	}
+	if len(o.SigningKey) != ed25519.PrivateKeySize {
+		errs = append(errs, errors.New("an Ed25519 signing key is required"))
+	}
+	if o.ExceptionsTableCap < 0 || o.InventoryTableCap < 0 {
+		errs = append(errs, errors.New("table caps must not be negative"))
+	}
+	if o.ClockSkew < 0 {
+		errs = append(errs, errors.New("clock skew must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns o with every default applied.
+func (o Options) withDefaults() Options {
+	o.From, o.To = model.Millis(o.From), model.Millis(o.To)
+	if o.GeneratedAt.IsZero() {
+		o.GeneratedAt = time.Now()
+	}
+	o.GeneratedAt = model.Millis(o.GeneratedAt)
+	if o.Organisation == "" {
+		o.Organisation = "(organisation not set)"
+	}
+	if o.Version == "" {
+		o.Version = DefaultVersion
+	}
+	if o.ReportID == "" {
+		id := model.SHA256Hex([]byte(strings.Join([]string{FormatTime(o.From), FormatTime(o.To), o.Instance, o.Organisation, FormatTime(o.GeneratedAt)}, "\x00")))
+		o.ReportID = "KT-" + strings.ToUpper(id[:12])
+	}
+	if o.SampleSize == 0 {
+		o.SampleSize = DefaultSampleSize
+	}
+	if o.Seed == "" {
+		o.Seed = o.ReportID
+	}
+	if o.ClockSkew == 0 {
+		o.ClockSkew = DefaultClockSkew
+	}
+	if o.ExceptionsTableCap == 0 {
+		o.ExceptionsTableCap = DefaultExceptionsTableCap
+	}
+	if o.InventoryTableCap == 0 {
+		o.InventoryTableCap = DefaultInventoryTableCap
+	}
+	return o
+}
+
+func (o Options) query() Query { return Query{From: o.From, To: o.To, Instance: o.Instance} }
+
+// packFile is a pack file being written: buffered, hashed and counted on the way.
+type packFile struct {
+	name string
+	f    *os.File
+	bw   *bufio.Writer
+	h    hash.Hash
+	n    int64
+}
+
+func createFile(dir, name string) (*packFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	p := &packFile{name: name, f: f, h: sha256.New()}
+	p.bw = bufio.NewWriterSize(hashWriter{p}, 256<<10)
+	return p, nil
+}
+
+type hashWriter struct{ p *packFile }
+
+func (w hashWriter) Write(b []byte) (int, error) {
+	w.p.h.Write(b)
+	n, err := w.p.f.Write(b)
+	w.p.n += int64(n)
+	return n, err
+}
+
+func (p *packFile) Write(b []byte) (int, error) { return p.bw.Write(b) }
+
+// close flushes and closes the file and returns its manifest entry.
+func (p *packFile) close() (model.ManifestFile, error) {
+	err := p.bw.Flush()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return model.ManifestFile{}, fmt.Errorf("write %s: %w", p.name, err)
+	}
+	return model.ManifestFile{Name: p.name, SHA256: hex.EncodeToString(p.h.Sum(nil)), Bytes: p.n}, nil
+}
+
+// abort closes the file after a failure, ignoring errors.
+func (p *packFile) abort() { _ = p.f.Close() }
+
+// pack is everything the PDF renders.
+type pack struct {
+	opts          Options
+	summary       Summary
+	manifest      model.Manifest // without the PDF's own entry
+	exceptions    []model.Correlation
+	excTruncated  bool
+	auths         []AuthenticatorRow
+	authTruncated bool
+	sample        []sampled
+	pub           ed25519.PublicKey
+}
+
+// Write builds the evidence pack for opts from src into outDir (created if
+// missing; existing pack files are overwritten): population.csv,
+// population.jsonl, exceptions.csv, authenticators.csv, sample.csv,
+// evidence.pdf, manifest.json and, last, manifest.sig. Rows are streamed: memory
+// is bounded by the PDF table caps and the sample size, not by the population.
+// It returns the manifest as written.
+func Write(ctx context.Context, src Source, opts Options, outDir string) (model.Manifest, error) {
+	m, _, err := writePack(ctx, src, opts, outDir)
+	return m, err
+}
+
+// writePack is Write, also returning the report model.
+func writePack(ctx context.Context, src Source, opts Options, outDir string) (model.Manifest, Summary, error) {
+	if err := opts.Validate(); err != nil {
+		return model.Manifest{}, Summary{}, fmt.Errorf("report options: %w", err)
+	}
+	if err := fontCoverage(); err != nil {
+		return model.Manifest{}, Summary{}, fmt.Errorf("load fonts: %w", err)
+	}
+	opts = opts.withDefaults()
+	q := opts.query()
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return model.Manifest{}, Summary{}, fmt.Errorf("create pack directory: %w", err)
+	}
+	// A stale signature must never vouch for a half-written pack.
+	if err := os.Remove(filepath.Join(outDir, FileSignature)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return model.Manifest{}, Summary{}, fmt.Errorf("remove old signature: %w", err)
+	}
+
+	cov, err := src.Coverage(ctx, q)
+	if err != nil {
+		return model.Manifest{}, Summary{}, fmt.Errorf("query coverage: %w", err)
+	}
+	agg := newAggregator(opts.From, opts.To, opts.ClockSkew)
+	agg.addCoverage(cov)
+	p := &pack{opts: opts, pub: opts.SigningKey.Public().(ed25519.PublicKey)}
+
+	var files []model.ManifestFile
+	popRows, samp, err := writePopulation(ctx, src, q, opts, outDir, agg, p, &files)
+	if err != nil {
+		return model.Manifest{}, Summary{}, err
+	}
+	authRows, err := writeAuthenticators(ctx, src, q, opts, outDir, agg, p, &files)
+	if err != nil {
+		return model.Manifest{}, Summary{}, err
+	}
+	p.sample = samp.rows()
+	mf, err := writeSample(outDir, opts.Seed, p.sample)
+	if err != nil {
+		return model.Manifest{}, Summary{}, err
+	}
+	files = append(files, mf)
+
+	agg.s.ReportID, agg.s.Organisation, agg.s.Scope = opts.ReportID, opts.Organisation, q.Scope()
+	agg.s.PeriodFrom, agg.s.PeriodTo = opts.From, opts.To
+	agg.s.Sample = SampleInfo{Size: opts.SampleSize, Seed: opts.Seed, Drawn: len(p.sample)}
+	p.summary = agg.finish()
+
+	queries := src.Queries(q)
+	for i := range queries {
+		queries[i].SHA256 = model.SHA256Hex([]byte(queries[i].SQL))
+		switch queries[i].Name {
+		case QueryCorrelations:
+			queries[i].Rows = popRows
+		case QueryAuthenticators:
+			queries[i].Rows = authRows
+		case QueryCoverage:
+			queries[i].Rows = int64(len(cov))
+		}
+	}
+	policy := opts.PolicyVersion
+	if policy == "" {
+		policy = strings.Join(p.summary.PolicyVersions, ",")
+	}
+	sortFiles(files)
+	p.manifest = model.Manifest{
+		ReportID:      opts.ReportID,
+		GeneratedAt:   opts.GeneratedAt,
+		PeriodFrom:    opts.From,
+		PeriodTo:      opts.To,
+		Scope:         q.Scope(),
+		Version:       opts.Version,
+		PolicyVersion: policy,
+		Queries:       queries,
+		Coverage:      cov,
+		Organisation:  opts.Organisation,
+		DataDigest:    DataDigest(files),
+		Sample:        &model.ManifestSample{Size: opts.SampleSize, Seed: opts.Seed, Algorithm: SampleAlgorithm, Rows: len(p.sample)},
+		PublicKey:     base64.StdEncoding.EncodeToString(p.pub),
+	}
+	p.manifest.Files = files
+
+	pdfFile, err := createFile(outDir, FilePDF)
+	if err != nil {
+		return model.Manifest{}, Summary{}, err
+	}
+	if err := renderPDF(p, pdfFile); err != nil {
+		pdfFile.abort()
+		return model.Manifest{}, Summary{}, fmt.Errorf("render %s: %w", FilePDF, err)
+	}
+	mf, err = pdfFile.close()
+	if err != nil {
+		return model.Manifest{}, Summary{}, err
+	}
+	m := p.manifest
+	m.Files = append(append([]model.ManifestFile(nil), files...), mf)
+	sortFiles(m.Files)
+
+	body, err := CanonicalManifest(m)
+	if err != nil {
+		return model.Manifest{}, Summary{}, err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, FileManifest), body, 0o644); err != nil {
+		return model.Manifest{}, Summary{}, fmt.Errorf("write %s: %w", FileManifest, err)
+	}
+	sig := ed25519.Sign(opts.SigningKey, body)
+	if err := os.WriteFile(filepath.Join(outDir, FileSignature), sig, 0o644); err != nil {
+		return model.Manifest{}, Summary{}, fmt.Errorf("write %s: %w", FileSignature, err)
+	}
+	return m, p.summary, nil
+}
+
+// writePopulation streams the correlations into population.csv,
+// population.jsonl and exceptions.csv, feeding the aggregator and the sampler.
+func writePopulation(ctx context.Context, src Source, q Query, opts Options, dir string, agg *aggregator, p *pack, files *[]model.ManifestFile) (int64, *sampler, error) {
+	var open []*packFile
+	fail := func(err error) (int64, *sampler, error) {
+		for _, f := range open {
+			f.abort()
+		}
+		return 0, nil, err
+	}
+	mk := func(name string) (*packFile, error) {
+		f, err := createFile(dir, name)
+		if err == nil {
+			open = append(open, f)
+		}
+		return f, err
+	}
+	popCSV, err := mk(FilePopulationCSV)
+	if err != nil {
+		return fail(err)
+	}
+	popJSON, err := mk(FilePopulationJSONL)
+	if err != nil {
+		return fail(err)
+	}
+	excCSV, err := mk(FileExceptions)
+	if err != nil {
+		return fail(err)
+	}
+	pw, ew := csv.NewWriter(popCSV), csv.NewWriter(excCSV)
+	if err := pw.Write(PopulationHeader); err != nil {
+		return fail(fmt.Errorf("write %s header: %w", FilePopulationCSV, err))
+	}
+	if err := ew.Write(PopulationHeader); err != nil {
+		return fail(fmt.Errorf("write %s header: %w", FileExceptions, err))
+	}
+	samp := newSampler(opts.Seed, opts.SampleSize)
+	var rows int64
+	rec := make([]string, 0, len(PopulationHeader))
+	jbuf := make([]byte, 0, 1024)
+	err = src.Correlations(ctx, q, func(c model.Correlation) error {
+		rows++
+		rec = AppendCSVRecord(rec[:0], c)
+		if err := pw.Write(rec); err != nil {
+			return fmt.Errorf("write %s: %w", FilePopulationCSV, err)
+		}
+		jbuf = AppendJSONRow(jbuf[:0], c)
+		if _, err := popJSON.Write(jbuf); err != nil {
+			return fmt.Errorf("write %s: %w", FilePopulationJSONL, err)
+		}
+		if IsException(c) {
+			if err := ew.Write(rec); err != nil {
+				return fmt.Errorf("write %s: %w", FileExceptions, err)
+			}
+			if len(p.exceptions) < opts.ExceptionsTableCap {
+				p.exceptions = append(p.exceptions, c)
+			} else {
+				p.excTruncated = true
+			}
+		}
+		agg.addCorrelation(c)
+		samp.add(c)
+		return nil
+	})
+	if err != nil {
+		return fail(fmt.Errorf("stream correlations: %w", err))
+	}
+	pw.Flush()
+	ew.Flush()
+	if err := errors.Join(pw.Error(), ew.Error()); err != nil {
+		return fail(fmt.Errorf("flush population csv: %w", err))
+	}
+	for _, f := range open {
+		mf, err := f.close()
+		if err != nil {
+			return fail(err)
+		}
+		*files = append(*files, mf)
+	}
+	return rows, samp, nil
+}
+
+// writeAuthenticators streams the authenticator inventory into authenticators.csv.
+func writeAuthenticators(ctx context.Context, src Source, q Query, opts Options, dir string, agg *aggregator, p *pack, files *[]model.ManifestFile) (int64, error) {
+	f, err := createFile(dir, FileAuthenticators)
+	if err != nil {
+		return 0, err
+	}
+	w := csv.NewWriter(f)
+	if err := w.Write(authenticatorHeader); err != nil {
+		f.abort()
+		return 0, fmt.Errorf("write %s header: %w", FileAuthenticators, err)
+	}
+	var rows int64
+	err = src.Authenticators(ctx, q, func(a AuthenticatorRow) error {
+		rows++
+		if err := w.Write(authenticatorRecord(a, q.From, q.To)); err != nil {
+			return fmt.Errorf("write %s: %w", FileAuthenticators, err)
+		}
+		agg.addAuthenticator(a)
+		if len(p.auths) < opts.InventoryTableCap {
+			p.auths = append(p.auths, a)
+		} else {
+			p.authTruncated = true
+		}
+		return nil
+	})
+	if err != nil {
+		f.abort()
+		return 0, fmt.Errorf("stream authenticators: %w", err)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.abort()
+		return 0, fmt.Errorf("flush %s: %w", FileAuthenticators, err)
+	}
+	mf, err := f.close()
+	if err != nil {
+		return 0, err
+	}
+	*files = append(*files, mf)
+	return rows, nil
+}
+
+// sampleHeader is the field list of sample.csv.
+var sampleHeader = append([]string{"sample_rank", "sample_key"}, PopulationHeader...)
+
+func writeSample(dir, seed string, rows []sampled) (model.ManifestFile, error) {
+	f, err := createFile(dir, FileSample)
+	if err != nil {
+		return model.ManifestFile{}, err
+	}
+	w := csv.NewWriter(f)
+	werr := w.Write(sampleHeader)
+	for i, r := range rows {
+		if werr != nil {
+			break
+		}
+		rec := AppendCSVRecord([]string{strconv.Itoa(i + 1), hex.EncodeToString(r.key[:])}, r.row)
+		werr = w.Write(rec)
+	}
+	w.Flush()
+	if err := errors.Join(werr, w.Error()); err != nil {
+		f.abort()
+		return model.ManifestFile{}, fmt.Errorf("write %s: %w", FileSample, err)
+	}
+	return f.close()
+}
