@@ -1,0 +1,67 @@
+package schema
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/store"
+)
+
+func TestMigrationsWellFormed(t *testing.T) {
+	ms, err := Migrations()
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	require.Equal(t, len(ms), Latest())
+	for _, d := range []store.Dialect{store.DialectFor("18.16.1"), store.DialectFor("26.5.1")} {
+		for _, m := range ms {
+			stmts, err := Render(d, m.SQL)
+			require.NoError(t, err)
+			require.NotEmpty(t, stmts)
+			for _, st := range stmts {
+				require.NotContains(t, st, "{{", "template fully rendered")
+				if strings.HasPrefix(strings.TrimSpace(stripComments(st)), "CREATE") {
+					require.Contains(t, st, "IF NOT EXISTS", "every CREATE is idempotent: %s", firstLine(st))
+				}
+				if !d.DateTime64 {
+					require.NotContains(t, st, "DateTime64", "old servers get Int64 timestamps")
+					require.NotContains(t, st, "LowCardinality")
+				}
+			}
+		}
+	}
+}
+
+func TestEveryTableCreated(t *testing.T) {
+	ms, err := Migrations()
+	require.NoError(t, err)
+	var all strings.Builder
+	for _, m := range ms {
+		all.WriteString(m.SQL)
+	}
+	all.WriteString(ledgerDDL)
+	for _, table := range Tables {
+		require.Contains(t, all.String(), "CREATE TABLE IF NOT EXISTS "+table+" ", "table %s has DDL", table)
+	}
+	for _, table := range RetainedTables {
+		require.Contains(t, Tables, table)
+	}
+}
+
+func TestSplitStatements(t *testing.T) {
+	got := SplitStatements("-- header;\nCREATE A (x);\n\n-- only a comment\nCREATE B;\nSELECT 'a;b'")
+	require.Equal(t, []string{"-- header;\nCREATE A (x)", "-- only a comment\nCREATE B", "SELECT 'a;b'"}, got, "a semicolon in a comment line does not end a statement")
+}
+
+func stripComments(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func firstLine(s string) string { return strings.SplitN(stripComments(s), "\n", 2)[0] }
