@@ -25,7 +25,7 @@ func TestMigrationsWellFormed(t *testing.T) {
 					require.Contains(t, st, "IF NOT EXISTS", "every CREATE is idempotent: %s", firstLine(st))
 				}
 				if !d.DateTime64 {
-					require.NotContains(t, st, "DateTime64", "old servers get Int64 timestamps")
+					require.NotContains(t, stripComments(st), "DateTime64", "old servers get Int64 timestamps")
 					require.NotContains(t, st, "LowCardinality")
 				}
 			}

@@ -1,9 +1,10 @@
 -- keytrail schema, version 1.
--- {{ts}} is the millisecond timestamp type of the engine (DateTime64(3, 'UTC'),
--- or Int64 milliseconds on servers older than 20.1); {{month "col"}} is the
--- month of such a column. Tables are ReplacingMergeTree keyed by the provider's
--- own identifiers, so a replayed event is stored once; the `version` column
--- (write time in ms) decides which copy of a re-written row wins.
+-- Timestamp columns use the engine's millisecond type and tables are
+-- partitioned by month (see store.Dialect: DateTime64(3, 'UTC'), or Int64
+-- milliseconds on servers older than 20.1). Tables are ReplacingMergeTree
+-- keyed by the provider's own identifiers, so a replayed event is stored once;
+-- the version column (write time in ms) decides which copy of a re-written
+-- row wins.
 
 -- Every provider record exactly as received.
 CREATE TABLE IF NOT EXISTS raw_records (
