@@ -25,6 +25,9 @@ import (
 // exactly these bytes and manifest.sig signs them.
 func CanonicalManifest(m model.Manifest) ([]byte, error) {
 	m.GeneratedAt, m.PeriodFrom, m.PeriodTo = model.Millis(m.GeneratedAt), model.Millis(m.PeriodFrom), model.Millis(m.PeriodTo)
+	// Copy the slices normalised below so the caller's manifest is untouched.
+	m.Queries = append([]model.ManifestQuery(nil), m.Queries...)
+	m.Coverage = append([]model.SourceCoverage(nil), m.Coverage...)
 	if m.Queries == nil {
 		m.Queries = []model.ManifestQuery{}
 	}

@@ -353,13 +353,13 @@ func drawExceptions(d *doc, p *pack) {
 		d.font(false, 9.5)
 	}
 	d.table(6.8, []column{
-		{title: "Time (UTC)", w: 28},
-		{title: "Action", w: 17},
-		{title: "Actor", w: 24, wrap: 2},
+		{title: "Time (UTC)", w: 27},
+		{title: "Action", w: 16},
+		{title: "Actor", w: 23, wrap: 2},
 		{title: "Person", w: 30, wrap: 2},
 		{title: "DAG / run", w: 30, wrap: 2},
-		{title: "Verdict", w: 21, wrap: 2},
-		{title: "Reason", w: 30, wrap: 2},
+		{title: "Verdict", w: 25, wrap: 2},
+		{title: "Reason", w: 29, wrap: 2},
 	}, len(p.exceptions), func(i int) []string {
 		c := p.exceptions[i]
 		dag := c.DagID
@@ -398,8 +398,8 @@ func drawInventory(d *doc, p *pack) {
 	d.table(7.5, []column{
 		{title: "Person", w: 32},
 		{title: "Source", w: 16},
-		{title: "Model / AAGUID", w: 40},
-		{title: "Hardware", w: 16},
+		{title: "Model / AAGUID", w: 37},
+		{title: "Hardware", w: 19},
 		{title: "Registered", w: 20},
 		{title: "Removed", w: 20},
 		{title: "Last used", w: 21},
@@ -464,12 +464,12 @@ func drawCompleteness(d *doc, p *pack) {
 		return
 	}
 	d.table(7.5, []column{
-		{title: "Source", w: 18},
-		{title: "Instance", w: 26},
-		{title: "First event", w: 30},
-		{title: "Last event", w: 30},
-		{title: "Events", w: 18, align: "R"},
-		{title: "Cursor", w: 38},
+		{title: "Source", w: 16},
+		{title: "Instance", w: 24},
+		{title: "First event", w: 31},
+		{title: "Last event", w: 31},
+		{title: "Events", w: 16, align: "R"},
+		{title: "Cursor", w: 42},
 		{title: "Lag", w: 20, align: "R"},
 	}, len(cov), func(i int) []string {
 		c := cov[i]

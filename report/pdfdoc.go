@@ -186,11 +186,11 @@ func (d *doc) paraAt(x, w float64, s string) {
 // gap moves the cursor down.
 func (d *doc) gap(h float64) { d.f.SetXY(marginL, d.f.GetY()+h) }
 
-// kv writes a label and a wrapped value.
+// kv writes a label and a value wrapped to at most 8 lines.
 func (d *doc) kv(label, value string, labelW float64) {
 	bold, size := d.bold, d.size
 	h := d.lineH()
-	lines := d.wrap(value, contentW-labelW-2*cellPad, 0)
+	lines := d.wrap(value, contentW-labelW-2*cellPad, 8)
 	d.ensure(h * float64(max(1, len(lines))))
 	y := d.f.GetY()
 	d.font(true, size)

@@ -90,7 +90,7 @@ func testOptions() Options {
 }
 
 var people = []struct{ actor, person string }{
-	{"okta_00u1", "łukasz@acme.example"},
+	{"Łukasz", "łukasz@acme.example"},
 	{"李雷", "li.lei@acme.example"},
 	{"zoe", "zoë@acme.example"},
 	{"svc-deploy", ""},

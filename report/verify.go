@@ -248,7 +248,7 @@ func VerifyWithSource(ctx context.Context, dir string, pub ed25519.PublicKey, sr
 		got, err := cr.Read()
 		if err != nil {
 			rowDiffs++
-			r.add(FilePopulationCSV, "row %d (action_id %s) is in the store but not in the pack", rows, c.ActionID)
+			r.add(FilePopulationCSV, "row %d (action_id %s) is in the store but not in the pack", rows, short(c.ActionID))
 			cr = nil
 			return nil
 		}
@@ -258,7 +258,7 @@ func VerifyWithSource(ctx context.Context, dir string, pub ed25519.PublicKey, sr
 			if i < len(PopulationHeader) {
 				name = PopulationHeader[i]
 			}
-			r.add(FilePopulationCSV, "row %d (action_id %s): field %s is %q in the pack, %q in the store", rows, c.ActionID, name, field(got, i), field(rec, i))
+			r.add(FilePopulationCSV, "row %d (action_id %s): field %s is %s in the pack, %s in the store", rows, short(c.ActionID), name, short(field(got, i)), short(field(rec, i)))
 		}
 		return nil
 	})
@@ -267,7 +267,7 @@ func VerifyWithSource(ctx context.Context, dir string, pub ed25519.PublicKey, sr
 	}
 	if cr != nil && rowDiffs < 5 {
 		if got, err := cr.Read(); err == nil {
-			r.add(FilePopulationCSV, "row %d (action_id %s) is in the pack but not in the store", rows+1, field(got, 0))
+			r.add(FilePopulationCSV, "row %d (action_id %s) is in the pack but not in the store", rows+1, short(field(got, 0)))
 		}
 	}
 	cw.Flush()
@@ -304,7 +304,7 @@ func VerifyWithSource(ctx context.Context, dir string, pub ed25519.PublicKey, sr
 		return r, fmt.Errorf("recompute coverage: %w", err)
 	}
 	if a, b := coverageJSON(cov), coverageJSON(m.Coverage); a != b {
-		r.add(FileManifest, "coverage differs from the store: manifest %s, store %s", b, a)
+		r.add(FileManifest, "coverage differs from the store (%d sources in the store, %d in the manifest)", len(cov), len(m.Coverage))
 	}
 	counts := map[string]int64{QueryCorrelations: rows, QueryAuthenticators: authRows, QueryCoverage: int64(len(cov))}
 	for _, mq := range m.Queries {
@@ -334,27 +334,36 @@ func checkRecomputed(r *Result, want model.ManifestFile, name string, got *count
 	}
 }
 
+// coverageJSON renders coverage for comparison: entries as JSON (so invalid
+// UTF-8 compares as the manifest stores it), sorted.
 func coverageJSON(cov []model.SourceCoverage) string {
-	c := append([]model.SourceCoverage(nil), cov...)
-	for i := range c {
-		c[i].First, c[i].Last = model.Millis(c[i].First), model.Millis(c[i].Last)
-	}
-	sort.SliceStable(c, func(i, j int) bool {
-		if c[i].Source != c[j].Source {
-			return c[i].Source < c[j].Source
+	parts := make([]string, 0, len(cov))
+	for _, c := range cov {
+		c.First, c.Last = model.Millis(c.First), model.Millis(c.Last)
+		b, err := json.Marshal(c)
+		if err != nil {
+			b = []byte(err.Error())
 		}
-		return c[i].Instance < c[j].Instance
-	})
-	if len(c) == 0 {
-		return "[]"
+		// Invalid UTF-8 marshals as an escaped U+FFFD, a decoded one raw.
+		parts = append(parts, strings.ReplaceAll(string(b), `\ufffd`, "\uFFFD"))
 	}
-	b, _ := json.Marshal(c)
-	return string(b)
+	sort.Strings(parts)
+	return "[" + strings.Join(parts, ",") + "]"
 }
 
+// short quotes s, cut to 60 bytes, for a difference's detail.
+func short(s string) string {
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// firstDiff returns the index of the first differing field, or -1. encoding/csv
+// reads a quoted CRLF back as LF, so CRLF compares equal to LF.
 func firstDiff(a, b []string) int {
 	for i := 0; i < max(len(a), len(b)); i++ {
-		if field(a, i) != field(b, i) || i >= len(a) || i >= len(b) {
+		if i >= len(a) || i >= len(b) || strings.ReplaceAll(a[i], "\r\n", "\n") != strings.ReplaceAll(b[i], "\r\n", "\n") {
 			return i
 		}
 	}
