@@ -1,0 +1,104 @@
+package airflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// optString is a JSON field that may be absent, null, a string, or (in
+// database exports) a number; numbers keep their JSON text.
+type optString struct {
+	set   bool // the key was present, even if null
+	null  bool
+	value string
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *optString) UnmarshalJSON(b []byte) error {
+	s.set = true
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		s.null = true
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &s.value)
+	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+		s.value = string(b)
+		return nil
+	}
+	return fmt.Errorf("want a string, got %s", truncate(string(b), 32))
+}
+
+// optInt is a JSON field that may be absent, null, an integer, or an integer
+// written as a string (CSV-to-JSON exports).
+type optInt struct {
+	set   bool
+	valid bool
+	value int64
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *optInt) UnmarshalJSON(b []byte) error {
+	n.set = true
+	b = bytes.TrimSpace(b)
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		// 3.0 == 3 in JSON; accept integral floats.
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return fmt.Errorf("want an integer, got %s", truncate(s, 32))
+		}
+		v = int64(f)
+	}
+	n.valid, n.value = true, v
+	return nil
+}
+
+// record holds every field of an event log row or a DAG run that keytrail
+// reads, under all the names Airflow versions and exports use.
+type record struct {
+	// event logs
+	EventLogID       optInt          `json:"event_log_id"`
+	ID               optInt          `json:"id"`
+	When             optString       `json:"when"`
+	Dttm             optString       `json:"dttm"`
+	Event            optString       `json:"event"`
+	TaskID           optString       `json:"task_id"`
+	MapIndex         optInt          `json:"map_index"`
+	TryNumber        optInt          `json:"try_number"`
+	Owner            optString       `json:"owner"`
+	OwnerDisplayName optString       `json:"owner_display_name"`
+	Extra            json.RawMessage `json:"extra"`
+	ExecutionDate    optString       `json:"execution_date"`
+	LogicalDate      optString       `json:"logical_date"`
+	DagID            optString       `json:"dag_id"`
+	RunID            optString       `json:"run_id"`
+	// DAG runs
+	DagRunID           optString       `json:"dag_run_id"`
+	RunType            optString       `json:"run_type"`
+	State              optString       `json:"state"`
+	QueuedAt           optString       `json:"queued_at"`
+	StartDate          optString       `json:"start_date"`
+	EndDate            optString       `json:"end_date"`
+	RunAfter           optString       `json:"run_after"`
+	Conf               json.RawMessage `json:"conf"`
+	TriggeredBy        optString       `json:"triggered_by"`
+	TriggeringUserName optString       `json:"triggering_user_name"`
+}
