@@ -353,13 +353,13 @@ func drawExceptions(d *doc, p *pack) {
 		d.font(false, 9.5)
 	}
 	d.table(6.8, []column{
-		{title: "Time (UTC)", w: 27},
-		{title: "Action", w: 16},
+		{title: "Time (UTC)", w: 29.5},
+		{title: "Action", w: 15},
 		{title: "Actor", w: 23, wrap: 2},
-		{title: "Person", w: 30, wrap: 2},
-		{title: "DAG / run", w: 30, wrap: 2},
+		{title: "Person", w: 29, wrap: 2},
+		{title: "DAG / run", w: 29, wrap: 2},
 		{title: "Verdict", w: 25, wrap: 2},
-		{title: "Reason", w: 29, wrap: 2},
+		{title: "Reason", w: 29.5, wrap: 2},
 	}, len(p.exceptions), func(i int) []string {
 		c := p.exceptions[i]
 		dag := c.DagID

@@ -459,6 +459,9 @@ func TestPopulationFormat(t *testing.T) {
 	require.Nil(t, m["assertion_age_s"])
 	require.Nil(t, m["assertion_ts"])
 	require.Equal(t, "", AppendCSVRecord(nil, c)[14])
+	for _, tm := range []time.Time{time.Date(1, 1, 1, 0, 0, 0, 1e6, time.UTC), time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.UTC), time.Date(10001, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		require.Equal(t, tm.UTC().Format(TimeFormat), FormatTime(tm))
+	}
 	require.Equal(t, "12.345", formatAge(12345))
 	require.Equal(t, "0.007", formatAge(7))
 

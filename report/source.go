@@ -68,10 +68,10 @@ type AuthenticatorRow struct {
 	Source         model.Source // the IdP
 	Instance       string       // the IdP instance
 	CredentialID   string
-	AAGUID         string // lower-case; empty when the IdP exposes none
-	Model          string // e.g. "YubiKey 5 NFC"; empty when unknown
-	Hardware       *bool  // nil when undecided
-	BackupEligible *bool  // nil when unknown
+	AAGUID         string    // lower-case; empty when the IdP exposes none
+	Model          string    // e.g. "YubiKey 5 NFC"; empty when unknown
+	Hardware       *bool     // nil when undecided
+	BackupEligible *bool     // nil when unknown
 	RegisteredAt   time.Time // zero when registered before collection started
 	RemovedAt      time.Time // zero when not removed
 	FirstUsedAt    time.Time // first successful assertion in the period; zero when unused

@@ -183,13 +183,13 @@ func fixtureSource() *memSource {
 // hostileStrings are names a PDF must survive.
 var hostileStrings = []string{
 	"مرحبا بالعالم שלום",                      // RTL
-	"\u202Eevil\u202C override",              // bidi override
-	"emoji 😀🔑👩‍💻 and flags 🇵🇱",                  // astral plane, ZWJ
-	strings.Repeat("Ł", 10000),               // 10 000-character name
+	"\u202Eevil\u202C override",               // bidi override
+	"emoji 😀🔑👩‍💻 and flags 🇵🇱",                // astral plane, ZWJ
+	strings.Repeat("Ł", 10000),                // 10 000-character name
 	"ctl\x00\x01\x07\x1b[31mred\x7f\u0085end", // control characters, ANSI escape
 	"bad utf8 \xff\xfe\xc3",                   // invalid UTF-8
 	"=HYPERLINK(\"http://x\")",                // formula
 	"tab\tnew\nline\r\n",                      // whitespace
-	"李雷 Łukasz Zoë Ærøskøbing ÆØÅ 한국어 日本語",     // mixed scripts
+	"李雷 Łukasz Zoë Ærøskøbing ÆØÅ 한국어 日本語",    // mixed scripts
 	"\u200b\ufeffzero\u2060width",             // zero-width
 }

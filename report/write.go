@@ -37,11 +37,11 @@ type Options struct {
 	To       time.Time // end of the period, exclusive; required, after From
 	Instance string    // Airflow instance; "" (default) means every instance
 
-	Organisation  string // printed on the cover; default "(organisation not set)"
-	ReportID      string // default "KT-" + 12 hex digits derived from period, scope, organisation and GeneratedAt
-	Version       string // keytrail version; default "dev"
-	PolicyVersion string // the correlation policy's version; default: the versions seen in the rows, comma-joined
-	PolicyText    string // the policy as written, printed under Methodology; default: a note that none was given
+	Organisation  string        // printed on the cover; default "(organisation not set)"
+	ReportID      string        // default "KT-" + 12 hex digits derived from period, scope, organisation and GeneratedAt
+	Version       string        // keytrail version; default "dev"
+	PolicyVersion string        // the correlation policy's version; default: the versions seen in the rows, comma-joined
+	PolicyText    string        // the policy as written, printed under Methodology; default: a note that none was given
 	ClockSkew     time.Duration // the policy's clock skew, for the clock control (A.8.17); default 5s
 
 	// GeneratedAt is the generation time printed and recorded; default now. Pin it
