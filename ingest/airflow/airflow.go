@@ -113,6 +113,9 @@ func (n *Normalizer) Normalize(raw []byte, instance string) (ingest.Output, erro
 	}
 	var rec record
 	if err := json.Unmarshal(trimmed, &rec); err != nil {
+		if field := badField(trimmed); field != "" {
+			return ingest.Output{}, fmt.Errorf("airflow: field %s: %w: %w", field, ErrBadField, err)
+		}
 		return ingest.Output{}, fmt.Errorf("airflow: decode record: %w: %w", ErrShape, err)
 	}
 	isEvent := rec.Event.set

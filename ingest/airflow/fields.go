@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -101,4 +102,26 @@ type record struct {
 	Conf               json.RawMessage `json:"conf"`
 	TriggeredBy        optString       `json:"triggered_by"`
 	TriggeringUserName optString       `json:"triggering_user_name"`
+}
+
+// badField names the first field of obj whose value has the wrong type, or
+// "" when the object itself does not decode. Only used on the error path.
+func badField(obj []byte) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return ""
+	}
+	rt := reflect.TypeOf(record{})
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		name := f.Tag.Get("json")
+		v, ok := m[name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(v, reflect.New(f.Type).Interface()); err != nil {
+			return name
+		}
+	}
+	return ""
 }
