@@ -493,7 +493,7 @@ func TestConcurrentNormalize(t *testing.T) {
 	data, count := bigNDJSON(1 << 20)
 	pieces := ingest.Split(data, nil)
 	require.Len(t, pieces, count)
-	n := &Normalizer{Resolver: resolver(t)}
+	n := &Normalizer{Resolver: resolver(t), Classifier: NewClassifier()}
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
@@ -507,9 +507,9 @@ func TestConcurrentNormalize(t *testing.T) {
 				n.Classifier.Classify("made_up", "", "")
 			}
 		}()
-		n.Classifier = NewClassifier()
 	}
 	wg.Wait()
+	require.Equal(t, int64(4*count), n.Unknown()["made_up"])
 }
 
 // bigNDJSON returns at least size bytes of NDJSON event log rows cycling
