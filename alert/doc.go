@@ -1,0 +1,37 @@
+// Package alert notifies on privileged Airflow actions that were not backed by a
+// hardware-key assertion, and resolves those notifications when a late assertion
+// turns the verdict to verified.
+//
+// A Notifier receives the correlator's model.Correlation values through Handle.
+// The rule (Unverified) fires for a privileged action whose verdict is anything but
+// verified, or inherited from a verified action. Each (ActionID, PolicyVersion) pair
+// is one alert with a stable AlertID; a later correlation for the same pair that is
+// verified resolves it. Resolution is terminal: once an alert is resolved, later
+// unverified correlations for the same pair are ignored, and correlations computed
+// before the latest one seen (ComputedAt) are ignored as out of order.
+//
+// Delivery is per target (generic JSON webhook, Slack-compatible incoming webhook,
+// Prometheus Alertmanager API v2, Kafka topic), each with its own queue, worker,
+// token-bucket rate limit and retry policy:
+//
+//   - Dedup: a (AlertID, status, target) triple is queued at most once while it is
+//     remembered; Handle may be called any number of times with the same
+//     correlation. State is forgotten dedup_window after its last change, which
+//     bounds memory; a correlation replayed after that notifies again
+//     (at-least-once). A delivery that finally fails forgets its mark, so the
+//     next Handle for that alert queues it again.
+//   - Rate limit: each request to a target takes one token. Alerts that arrive while
+//     no token is available wait in the target's queue (max_queue) and are
+//     coalesced: the next request carries up to max_batch of them. When the
+//     queue is full Handle returns ErrQueueFull and records the alert with that
+//     error; nothing is dropped silently.
+//   - Retry: network errors, HTTP 408, 429 and 5xx are retried with exponential
+//     backoff and full jitter (Retry-After is honoured up to max_backoff); other
+//     4xx are permanent. Each attempt has its own timeout.
+//   - Record: every queued alert and every delivery attempt's outcome is passed to
+//     the Recorder, so the alerts table holds alerts that could not be delivered too.
+//
+// Close stops intake, flushes the queues (ignoring the rate limit) and waits for
+// in-flight deliveries until its context ends; alerts still undelivered then are
+// recorded with an error and counted.
+package alert
