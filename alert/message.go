@@ -1,13 +1,13 @@
 package alert
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
-
-	"crypto/sha256"
 
 	"github.com/keytrail/keytrail/model"
 )
@@ -27,13 +27,14 @@ func verified(c model.Correlation) bool {
 }
 
 // AlertID is the stable id of the alert for an action under a policy version: the
-// first 16 bytes of SHA-256 over both, hex.
+// first 16 bytes, hex, of SHA-256 over both, each length-prefixed.
 func AlertID(actionID, policyVersion string) string {
 	h := sha256.New()
-	h.Write([]byte("keytrail-alert\x00"))
-	h.Write([]byte(actionID))
-	h.Write([]byte{0})
-	h.Write([]byte(policyVersion))
+	h.Write([]byte("keytrail-alert/v1"))
+	for _, s := range []string{actionID, policyVersion} {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
