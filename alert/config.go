@@ -75,10 +75,14 @@ type Target struct {
 	// Retry overrides Config.Retry field by field (zero fields inherit).
 	Retry *Retry `yaml:"retry"`
 
-	Webhook      *HTTPTarget         `yaml:"webhook"`
-	Slack        *HTTPTarget         `yaml:"slack"`
+	// Webhook posts WebhookPayload JSON to a URL.
+	Webhook *HTTPTarget `yaml:"webhook"`
+	// Slack posts {"text", "blocks"} to a Slack-compatible incoming webhook.
+	Slack *HTTPTarget `yaml:"slack"`
+	// Alertmanager posts postableAlerts to Alertmanager's API v2.
 	Alertmanager *AlertmanagerTarget `yaml:"alertmanager"`
-	Kafka        *KafkaTarget        `yaml:"kafka"`
+	// Kafka writes one Message per alert to a topic.
+	Kafka *KafkaTarget `yaml:"kafka"`
 }
 
 // HTTPTarget is an HTTP endpoint: a generic JSON webhook or a Slack-compatible
@@ -128,7 +132,7 @@ const (
 	KindKafka        = "kafka"
 )
 
-// Defaults.
+// Defaults of Config fields.
 const (
 	DefaultDedupWindow    = 24 * time.Hour
 	DefaultSeverity       = "warning"

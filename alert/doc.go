@@ -25,9 +25,16 @@
 //     coalesced: the next request carries up to max_batch of them. When the
 //     queue is full Handle returns ErrQueueFull and records the alert with that
 //     error; nothing is dropped silently.
-//   - Retry: network errors, HTTP 408, 429 and 5xx are retried with exponential
-//     backoff and full jitter (Retry-After is honoured up to max_backoff); other
-//     4xx are permanent. Each attempt has its own timeout.
+//   - Retry: network errors, Kafka errors, HTTP 408, 429 and 5xx are retried with
+//     exponential backoff b (initial_backoff doubled per attempt, capped at
+//     max_backoff) jittered uniformly in [b/2, b]; Retry-After is honoured up to
+//     max_backoff. Other 4xx and 3xx (redirects are not followed) are permanent.
+//     Each attempt has its own timeout. A batch is retried as a whole.
+//   - Resolve: Alertmanager gets the firing alert's labels again with endsAt=now;
+//     the webhook, Slack and Kafka targets get a "resolved" message. Firing alerts
+//     are posted to Alertmanager with endsAt = now + alert_ttl, so they stay
+//     active without re-sending. A resolve goes only to targets that were sent
+//     (or still queue) the firing alert, behind it in the same queue.
 //   - Record: every queued alert and every delivery attempt's outcome is passed to
 //     the Recorder, so the alerts table holds alerts that could not be delivered too.
 //
