@@ -1,6 +1,7 @@
 package alert_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,19 @@ func TestNewNeedsEnv(t *testing.T) {
 	cfg = quick(alert.Target{Name: "w", Webhook: &alert.HTTPTarget{URL: "http://h/x", SecretEnv: "TOKEN"}})
 	_, err = alert.New(cfg, alert.Options{Getenv: func(string) string { return "" }})
 	require.ErrorContains(t, err, "TOKEN (secret_env) is empty")
+}
+
+func FuzzLoad(f *testing.F) {
+	example, err := os.ReadFile("testdata/alerts.example.yaml")
+	require.NoError(f, err)
+	f.Add(string(example))
+	f.Add("targets:\n  - name: a\n    kafka: {brokers: ['h:1']}\n")
+	f.Add("rate_limit: {max: 1, per: 1ns}\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := alert.Load(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		require.NoError(t, c.Validate(), "Load returned an invalid config")
+	})
 }

@@ -19,7 +19,9 @@
 //     correlation. State is forgotten dedup_window after its last change, which
 //     bounds memory; a correlation replayed after that notifies again
 //     (at-least-once). A delivery that finally fails forgets its mark, so the
-//     next Handle for that alert queues it again.
+//     next Handle for that alert queues it again. A verified correlation that
+//     arrives after the firing alert was forgotten sends no resolve, so keep
+//     Alertmanager's alert_ttl no longer than dedup_window (both default 24h).
 //   - Rate limit: each request to a target takes one token. Alerts that arrive while
 //     no token is available wait in the target's queue (max_queue) and are
 //     coalesced: the next request carries up to max_batch of them. When the
