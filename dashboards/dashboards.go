@@ -1,0 +1,114 @@
+package dashboards
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+)
+
+//go:embed json/*.json provisioning/datasources/*.yaml provisioning/dashboards/*.yaml
+var files embed.FS
+
+// DatasourceUID is the uid of the provisioned ClickHouse data source; every
+// panel and target names it.
+const DatasourceUID = "keytrail-clickhouse"
+
+// DatasourceType is the plugin id of Grafana's official ClickHouse data source.
+const DatasourceType = "grafana-clickhouse-datasource"
+
+// Query formats of the ClickHouse plugin (the "format" field of a target).
+const (
+	FormatTimeSeries = 0
+	FormatTable      = 1
+)
+
+// Files returns the embedded files: json/*.json and provisioning/… as they
+// are laid out in this directory.
+func Files() fs.FS { return files }
+
+// DatasourceRef names a data source by plugin type and uid.
+type DatasourceRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+// Target is one query of a panel.
+type Target struct {
+	RefID      string         `json:"refId"`
+	Datasource *DatasourceRef `json:"datasource"`
+	EditorType string         `json:"editorType"` // "sql" for raw SQL
+	QueryType  string         `json:"queryType"`  // "table" or "timeSeries"
+	Format     int            `json:"format"`     // FormatTimeSeries or FormatTable
+	RawSQL     string         `json:"rawSql"`
+}
+
+// Panel is one panel of a dashboard. Row panels carry no targets; a collapsed
+// row's panels are listed after it in Dashboard.Panels.
+type Panel struct {
+	ID          int            `json:"id"`
+	Type        string         `json:"type"`
+	Title       string         `json:"title"`
+	Description string         `json:"description"`
+	Datasource  *DatasourceRef `json:"datasource"`
+	Targets     []Target       `json:"targets"`
+	Panels      []Panel        `json:"panels"` // a collapsed row's panels
+}
+
+// IsRow reports whether p is a row, which groups panels and queries nothing.
+func (p Panel) IsRow() bool { return p.Type == "row" }
+
+// Dashboard is the part of a Grafana dashboard keytrail checks and uses.
+type Dashboard struct {
+	File          string   `json:"-"` // path within Files()
+	UID           string   `json:"uid"`
+	Title         string   `json:"title"`
+	Tags          []string `json:"tags"`
+	SchemaVersion int      `json:"schemaVersion"`
+	Panels        []Panel  `json:"panels"` // flattened: a collapsed row's panels follow the row
+}
+
+// Dashboards parses every embedded dashboard, in file-name order.
+func Dashboards() ([]Dashboard, error) {
+	names, err := fs.Glob(files, "json/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards: %w", err)
+	}
+	sort.Strings(names)
+	out := make([]Dashboard, 0, len(names))
+	for _, name := range names {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read dashboard %s: %w", name, err)
+		}
+		d, err := Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("dashboard %s: %w", path.Base(name), err)
+		}
+		d.File = name
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Parse decodes a dashboard's JSON and flattens collapsed rows.
+func Parse(b []byte) (Dashboard, error) {
+	var d Dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		return Dashboard{}, fmt.Errorf("decode dashboard JSON: %w", err)
+	}
+	if d.UID == "" || d.Title == "" {
+		return Dashboard{}, fmt.Errorf("dashboard needs a uid and a title (uid %q, title %q)", d.UID, d.Title)
+	}
+	var flat []Panel
+	for _, p := range d.Panels {
+		nested := p.Panels
+		p.Panels = nil
+		flat = append(flat, p)
+		flat = append(flat, nested...)
+	}
+	d.Panels = flat
+	return d, nil
+}
