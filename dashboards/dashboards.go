@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 )
 
 //go:embed json/*.json provisioning/datasources/*.yaml provisioning/dashboards/*.yaml
@@ -53,12 +56,48 @@ type Panel struct {
 	Title       string         `json:"title"`
 	Description string         `json:"description"`
 	Datasource  *DatasourceRef `json:"datasource"`
+	Interval    string         `json:"interval"` // minimum interval, e.g. "1h"; empty for none
 	Targets     []Target       `json:"targets"`
 	Panels      []Panel        `json:"panels"` // a collapsed row's panels
 }
 
 // IsRow reports whether p is a row, which groups panels and queries nothing.
 func (p Panel) IsRow() bool { return p.Type == "row" }
+
+// TimeRange returns the range p's queries are expanded for over [from, to]:
+// Grafana's interval for the range, raised to the panel's minimum interval.
+func (p Panel) TimeRange(from, to time.Time) (TimeRange, error) {
+	r := TimeRange{From: from, To: to, Interval: DefaultInterval(from, to)}
+	if p.Interval == "" {
+		return r, nil
+	}
+	min, err := ParseInterval(p.Interval)
+	if err != nil {
+		return TimeRange{}, fmt.Errorf("panel %d %q: %w", p.ID, p.Title, err)
+	}
+	r.Interval = max(r.Interval, min)
+	return r, nil
+}
+
+// ParseInterval parses a Grafana interval such as "30s", "5m", "1h", "1d" or
+// "1w"; a leading ">" (a minimum, in older dashboards) is accepted.
+func ParseInterval(s string) (time.Duration, error) {
+	v := strings.TrimPrefix(strings.TrimSpace(s), ">")
+	units := []struct {
+		suffix string
+		d      time.Duration
+	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			k, err := strconv.Atoi(n)
+			if err == nil && k > 0 {
+				return time.Duration(k) * u.d, nil
+			}
+			break
+		}
+	}
+	return 0, fmt.Errorf("bad interval %q (want e.g. 30s, 5m, 1h, 1d)", s)
+}
 
 // Dashboard is the part of a Grafana dashboard keytrail checks and uses.
 type Dashboard struct {
