@@ -85,9 +85,11 @@ type macro struct {
 	expand func(r TimeRange, args []string) string
 }
 
-func dateTime(t time.Time) string   { return fmt.Sprintf("toDateTime(%d)", t.Unix()) }
-func dateTime64(t time.Time) string { return fmt.Sprintf("fromUnixTimestamp64Milli(%d)", t.UnixMilli()) }
-func date(t time.Time) string       { return fmt.Sprintf("toDate('%s')", t.UTC().Format("2006-01-02")) }
+func dateTime(t time.Time) string { return fmt.Sprintf("toDateTime(%d)", t.Unix()) }
+func dateTime64(t time.Time) string {
+	return fmt.Sprintf("fromUnixTimestamp64Milli(%d)", t.UnixMilli())
+}
+func date(t time.Time) string { return fmt.Sprintf("toDate('%s')", t.UTC().Format("2006-01-02")) }
 
 func between(col, from, to string) string { return col + " >= " + from + " AND " + col + " <= " + to }
 

@@ -61,7 +61,9 @@ var (
 	after     = time.Date(2026, 3, 9, 12, 0, 0, 0, time.UTC)  // outside the range, later
 )
 
-func at(day, hour, minute int) time.Time { return time.Date(2026, 3, day, hour, minute, 0, 0, time.UTC) }
+func at(day, hour, minute int) time.Time {
+	return time.Date(2026, 3, day, hour, minute, 0, 0, time.UTC)
+}
 
 // write inserts vs with an explicit row version, so a test controls which copy
 // of a replayed row FINAL keeps.
