@@ -1,0 +1,352 @@
+package aaguid
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCuratedTable(t *testing.T) {
+	entries, err := parseCurated(curatedCSV)
+	require.NoError(t, err)
+	require.Greater(t, len(entries), 80)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		require.False(t, seen[e.AAGUID], "duplicate %s", e.AAGUID)
+		seen[e.AAGUID] = true
+		require.Equal(t, strings.ToLower(e.AAGUID), e.AAGUID)
+		require.NotEmpty(t, e.Model)
+		require.False(t, e.Synced && e.Hardware, e.AAGUID)
+	}
+	require.Equal(t, len(entries), Default().Len())
+	require.Len(t, Curated(), len(entries))
+}
+
+func TestLookup(t *testing.T) {
+	tab := Default()
+	tests := []struct {
+		name     string
+		aaguid   string
+		ok       bool
+		hardware bool
+		synced   bool
+		platform bool
+		model    string
+	}{
+		{"yubikey 5 nfc", "fa2b99dc-9e39-4257-8f92-4a30d23c4118", true, true, false, false, "YubiKey 5 Series with NFC"},
+		{"upper case", "FA2B99DC-9E39-4257-8F92-4A30D23C4118", true, true, false, false, "YubiKey 5 Series with NFC"},
+		{"no hyphens braces", "{CB69481E8FF7403993EC0A2729A154A8}", true, true, false, false, "YubiKey 5 Series"},
+		{"security key by yubico", "f8a011f3-8c0a-4d15-8006-17111f9edc7d", true, true, false, false, "Security Key by Yubico"},
+		{"titan", "42b4fb4a-2866-43b2-9bf7-6c6669c2e5d3", true, true, false, false, "Google Titan Security Key v2"},
+		{"feitian", "833b721a-ff5f-4d00-bb2e-bdda3ec01e29", true, true, false, false, "Feitian ePass FIDO2 Authenticator"},
+		{"windows hello tpm", "08987058-cadc-4b81-b6e1-30de50dcbe96", true, true, false, true, "Windows Hello Hardware Authenticator (TPM)"},
+		{"windows hello software", "6028b017-b1d4-4c02-b4b3-afcdafc96bb2", true, false, false, true, "Windows Hello Software Authenticator"},
+		{"icloud", "fbfc3007-154e-4ecc-8c0b-6e020557d7bd", true, false, true, false, "iCloud Keychain"},
+		{"google password manager", "EA9B8D66-4D01-1D21-3CE4-B6B48CB575D4", true, false, true, false, "Google Password Manager"},
+		{"1password", "bada5566-a7aa-401f-bd96-45619a55120d", true, false, true, false, "1Password"},
+		{"bitwarden", "d548826e-79b4-db40-a3d8-11116f7e8349", true, false, true, false, "Bitwarden"},
+		{"unknown", "11111111-2222-3333-4444-555555555555", false, false, false, false, ""},
+		{"zero", Zero, false, false, false, false, ""},
+		{"garbage", "not-an-aaguid", false, false, false, false, ""},
+		{"empty", "", false, false, false, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, ok := tab.Lookup(tc.aaguid)
+			require.Equal(t, tc.ok, ok)
+			require.Equal(t, tc.hardware, e.Hardware)
+			require.Equal(t, tc.synced, e.Synced)
+			require.Equal(t, tc.platform, e.Platform)
+			require.Equal(t, tc.model, e.Model)
+			if ok {
+				require.Equal(t, SourceCurated, e.Source)
+			}
+		})
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		"FA2B99DC-9E39-4257-8F92-4A30D23C4118":   "fa2b99dc-9e39-4257-8f92-4a30d23c4118",
+		" fa2b99dc9e3942578f924a30d23c4118 ":     "fa2b99dc-9e39-4257-8f92-4a30d23c4118",
+		"{fa2b99dc-9e39-4257-8f92-4a30d23c4118}": "fa2b99dc-9e39-4257-8f92-4a30d23c4118",
+	} {
+		got, err := Canonical(in)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	for _, bad := range []string{"", "fa2b99dc", "ga2b99dc-9e39-4257-8f92-4a30d23c4118", "fa2b99dc_9e39-4257-8f92-4a30d23c4118"} {
+		_, err := Canonical(bad)
+		require.ErrorIs(t, err, ErrAAGUID, bad)
+	}
+}
+
+func TestAllowDeny(t *testing.T) {
+	tab := Default()
+	const icloud, yubi, unknown = "fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "fa2b99dc-9e39-4257-8f92-4a30d23c4118", "11111111-2222-3333-4444-555555555555"
+	require.NoError(t, tab.Allow(strings.ToUpper(unknown), icloud))
+	require.NoError(t, tab.Deny(strings.ToUpper(yubi)))
+	require.Error(t, tab.Allow("nope"))
+
+	e, ok := tab.Lookup(unknown)
+	require.True(t, ok)
+	require.True(t, e.Hardware)
+	require.Equal(t, SourceAllow, e.Source)
+
+	e, ok = tab.Lookup(icloud)
+	require.True(t, ok)
+	require.True(t, e.Hardware)
+	require.False(t, e.Synced)
+	require.Equal(t, "iCloud Keychain", e.Model)
+
+	e, ok = tab.Lookup(yubi)
+	require.True(t, ok)
+	require.False(t, e.Hardware)
+	require.Equal(t, SourceDeny, e.Source)
+
+	// Deny wins over allow.
+	require.NoError(t, tab.Deny(unknown))
+	e, _ = tab.Lookup(unknown)
+	require.False(t, e.Hardware)
+}
+
+func TestParseList(t *testing.T) {
+	ids, err := ParseList(strings.NewReader("# operator list\nFA2B99DC-9E39-4257-8F92-4A30D23C4118  # my keys\n\n cb69481e8ff7403993ec0a2729a154a8\n"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"fa2b99dc-9e39-4257-8f92-4a30d23c4118", "cb69481e-8ff7-4039-93ec-0a2729a154a8"}, ids)
+	_, err = ParseList(strings.NewReader("bad\nfa2b99dc-9e39-4257-8f92-4a30d23c4118\nalso bad\n"))
+	require.ErrorContains(t, err, "line 1")
+	require.ErrorContains(t, err, "line 3")
+}
+
+func TestDecide(t *testing.T) {
+	tab := Default()
+	require.NoError(t, tab.Deny("2fc0579f-8113-47ea-b116-bb5a8db9202a"))
+	require.NoError(t, tab.Allow("22222222-2222-2222-2222-222222222222"))
+	yes, no := new(bool), new(bool)
+	*yes = true
+	tests := []struct {
+		name     string
+		explicit *bool
+		aaguid   string
+		want     *bool
+		model    string
+	}{
+		{"nothing known", nil, "", nil, ""},
+		{"unknown aaguid", nil, "11111111-2222-3333-4444-555555555555", nil, ""},
+		{"zero aaguid", nil, Zero, nil, ""},
+		{"explicit true, no aaguid", yes, "", yes, ""},
+		{"explicit false beats hardware table", no, "fa2b99dc-9e39-4257-8f92-4a30d23c4118", no, "YubiKey 5 Series with NFC"},
+		{"explicit true, unknown aaguid", yes, "11111111-2222-3333-4444-555555555555", yes, ""},
+		{"table hardware", nil, "FA2B99DC-9E39-4257-8F92-4A30D23C4118", yes, "YubiKey 5 Series with NFC"},
+		{"table synced", nil, "fbfc3007-154e-4ecc-8c0b-6e020557d7bd", no, "iCloud Keychain"},
+		{"synced beats explicit", yes, "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4", no, "Google Password Manager"},
+		{"deny beats explicit", yes, "2fc0579f-8113-47ea-b116-bb5a8db9202a", no, "YubiKey 5 Series with NFC"},
+		{"allow", nil, "22222222-2222-2222-2222-222222222222", yes, ""},
+		{"platform software", nil, "6028b017-b1d4-4c02-b4b3-afcdafc96bb2", no, "Windows Hello Software Authenticator"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, model := Decide(tc.explicit, tc.aaguid, tab)
+			require.Equal(t, tc.want, got)
+			require.Equal(t, tc.model, model)
+		})
+	}
+	got, model := Decide(yes, "fa2b99dc-9e39-4257-8f92-4a30d23c4118", nil)
+	require.Equal(t, yes, got)
+	require.Empty(t, model)
+}
+
+// pki is a throwaway MDS-like PKI: a self-signed root and a leaf it signs.
+type pki struct {
+	root     *x509.Certificate
+	leaf     *x509.Certificate
+	leafKey  crypto.Signer
+	otherKey crypto.Signer
+}
+
+func newPKI(t testing.TB, rsaLeaf bool) pki {
+	t.Helper()
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	now := time.Now()
+	rootTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test MDS Root"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	require.NoError(t, err)
+	root, err := x509.ParseCertificate(rootDER)
+	require.NoError(t, err)
+	var leafKey, otherKey crypto.Signer
+	if rsaLeaf {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		require.NoError(t, err)
+		leafKey = k
+	} else {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		leafKey = k
+	}
+	ok, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	otherKey = ok
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test MDS Signer"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, leafKey.Public(), rootKey)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(leafDER)
+	require.NoError(t, err)
+	return pki{root: root, leaf: leaf, leafKey: leafKey, otherKey: otherKey}
+}
+
+const mdsPayload = `{"legalHeader":"test","no":42,"nextUpdate":"2030-01-01","entries":[
+ {"aaguid":"FA2B99DC-9E39-4257-8F92-4A30D23C4118","metadataStatement":{"description":"YubiKey 5 Series with NFC","keyProtection":["hardware","secure_element"],"attachmentHint":["external","wired","wireless","nfc"]},"statusReports":[{"status":"FIDO_CERTIFIED_L1","effectiveDate":"2020-01-01"}]},
+ {"metadataStatement":{"aaguid":"08987058-cadc-4b81-b6e1-30de50dcbe96","description":"Windows Hello Hardware Authenticator","keyProtection":["hardware"],"attachmentHint":["internal"]}},
+ {"aaguid":"6028b017-b1d4-4c02-b4b3-afcdafc96bb2","metadataStatement":{"description":"Windows Hello Software Authenticator","keyProtection":["software"],"attachmentHint":["internal"]}},
+ {"aaguid":"11111111-2222-3333-4444-555555555555","metadataStatement":{"description":"Revoked Key","keyProtection":["hardware"]},"statusReports":[{"status":"FIDO_CERTIFIED"},{"status":"REVOKED"}]},
+ {"aaid":"4e4e#4005","metadataStatement":{"description":"UAF authenticator"}},
+ {"attestationCertificateKeyIdentifiers":["923881fe2f214ee465484371aeb72e97f5a58e0a"],"metadataStatement":{"description":"U2F key"}}
+]}`
+
+func signJWT(t testing.TB, p pki, alg string, key crypto.Signer, chain []*x509.Certificate, payload string) []byte {
+	t.Helper()
+	x5c := make([]string, len(chain))
+	for i, c := range chain {
+		x5c[i] = base64.StdEncoding.EncodeToString(c.Raw)
+	}
+	h, err := json.Marshal(map[string]any{"alg": alg, "typ": "JWT", "x5c": x5c})
+	require.NoError(t, err)
+	enc := base64.RawURLEncoding
+	signed := enc.EncodeToString(h) + "." + enc.EncodeToString([]byte(payload))
+	digest := sha256.Sum256([]byte(signed))
+	var sig []byte
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
+		require.NoError(t, err)
+		sig = make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+	case *rsa.PrivateKey:
+		sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+		require.NoError(t, err)
+	}
+	return []byte(signed + "." + enc.EncodeToString(sig))
+}
+
+func TestImportMDS3(t *testing.T) {
+	for _, rsaLeaf := range []bool{false, true} {
+		p := newPKI(t, rsaLeaf)
+		alg := "ES256"
+		if rsaLeaf {
+			alg = "RS256"
+		}
+		t.Run(alg, func(t *testing.T) {
+			blob := signJWT(t, p, alg, p.leafKey, []*x509.Certificate{p.leaf}, mdsPayload)
+			entries, err := ImportMDS3(blob, p.root)
+			require.NoError(t, err)
+			require.Equal(t, []Entry{
+				{AAGUID: "fa2b99dc-9e39-4257-8f92-4a30d23c4118", Model: "YubiKey 5 Series with NFC", Hardware: true, Status: "FIDO_CERTIFIED_L1", Source: SourceMDS3},
+				{AAGUID: "08987058-cadc-4b81-b6e1-30de50dcbe96", Model: "Windows Hello Hardware Authenticator", Hardware: true, Platform: true, Source: SourceMDS3},
+				{AAGUID: "6028b017-b1d4-4c02-b4b3-afcdafc96bb2", Model: "Windows Hello Software Authenticator", Platform: true, Source: SourceMDS3},
+				{AAGUID: "11111111-2222-3333-4444-555555555555", Model: "Revoked Key", Status: "REVOKED", Source: SourceMDS3},
+			}, entries)
+
+			// Without a root nothing is verified.
+			entries, err = ImportMDS3(blob, nil)
+			require.NoError(t, err)
+			require.Len(t, entries, 4)
+			require.Equal(t, SourceMDS3Unverified, entries[0].Source)
+
+			// The table takes them.
+			tab := &Table{}
+			tab.Add(entries...)
+			e, ok := tab.Lookup("FA2B99DC-9E39-4257-8F92-4A30D23C4118")
+			require.True(t, ok)
+			require.True(t, e.Hardware)
+		})
+	}
+}
+
+func TestImportMDS3Tampered(t *testing.T) {
+	p := newPKI(t, false)
+	stranger := newPKI(t, false)
+	good := signJWT(t, p, "ES256", p.leafKey, []*x509.Certificate{p.leaf}, mdsPayload)
+	parts := strings.Split(string(good), ".")
+	enc := base64.RawURLEncoding
+	tampered := strings.Replace(mdsPayload, `"hardware","secure_element"`, `"software"`, 1)
+	tests := []struct {
+		name string
+		blob []byte
+		root *x509.Certificate
+		want string
+	}{
+		{"payload changed", []byte(parts[0] + "." + enc.EncodeToString([]byte(tampered)) + "." + parts[2]), p.root, "signature does not verify"},
+		{"signature flipped", []byte(parts[0] + "." + parts[1] + "." + flip(parts[2])), p.root, "signature"},
+		{"signed by another key", signJWT(t, p, "ES256", p.otherKey, []*x509.Certificate{p.leaf}, mdsPayload), p.root, "signature does not verify"},
+		{"chain to another root", good, stranger.root, "certificate chain"},
+		{"self-signed leaf not under root", signJWT(t, stranger, "ES256", stranger.leafKey, []*x509.Certificate{stranger.leaf}, mdsPayload), p.root, "certificate chain"},
+		{"no x5c", signJWT(t, p, "ES256", p.leafKey, nil, mdsPayload), p.root, "x5c"},
+		{"alg none", signJWT(t, p, "none", p.leafKey, []*x509.Certificate{p.leaf}, mdsPayload), p.root, "unsupported JWS alg"},
+		{"alg mismatch", signJWT(t, p, "RS256", p.leafKey, []*x509.Certificate{p.leaf}, mdsPayload), p.root, "needs an RSA key"},
+		{"two parts", []byte(parts[0] + "." + parts[1]), p.root, "3 dot-separated"},
+		{"bad base64", []byte("!!!." + parts[1] + "." + parts[2]), p.root, "header"},
+		{"payload not json", []byte(parts[0] + "." + enc.EncodeToString([]byte("nope")) + "." + parts[2]), nil, "payload"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			entries, err := ImportMDS3(tc.blob, tc.root)
+			require.ErrorIs(t, err, ErrMDS3)
+			require.ErrorContains(t, err, tc.want)
+			require.Nil(t, entries)
+		})
+	}
+	// An expired chain fails.
+	_, err := importMDS3(good, p.root, time.Now().Add(48*time.Hour))
+	require.ErrorContains(t, err, "certificate chain")
+}
+
+func flip(s string) string {
+	b := []byte(s)
+	if b[5] == 'A' {
+		b[5] = 'B'
+	} else {
+		b[5] = 'A'
+	}
+	return string(b)
+}
+
+func FuzzImportMDS3(f *testing.F) {
+	p := newPKI(f, false)
+	f.Add(signJWT(f, p, "ES256", p.leafKey, []*x509.Certificate{p.leaf}, mdsPayload))
+	f.Add([]byte("a.b.c"))
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		entries, err := ImportMDS3(blob, p.root)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if _, err := Canonical(e.AAGUID); err != nil || e.Source != SourceMDS3 {
+				t.Fatalf("bad entry %+v", e)
+			}
+		}
+	})
+}

@@ -1,0 +1,308 @@
+package aaguid
+
+import (
+	"bufio"
+	_ "embed"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+)
+
+//go:embed curated.csv
+var curatedCSV string
+
+// ErrAAGUID is wrapped by errors about a malformed AAGUID.
+var ErrAAGUID = errors.New("malformed aaguid")
+
+// Zero is the all-zero AAGUID authenticators send with "none" attestation or
+// for U2F credentials; it identifies no model.
+const Zero = "00000000-0000-0000-0000-000000000000"
+
+// Entry sources.
+const (
+	SourceCurated        = "curated"         // the embedded table
+	SourceMDS3           = "mds3"            // a FIDO MDS3 blob whose signature and chain were verified
+	SourceMDS3Unverified = "mds3-unverified" // a FIDO MDS3 blob imported without a root certificate
+	SourceAllow          = "allow"           // the operator's allow list
+	SourceDeny           = "deny"            // the operator's deny list
+)
+
+// Entry is what keytrail knows about one authenticator model.
+type Entry struct {
+	AAGUID   string `json:"aaguid"` // lower-case, hyphenated
+	Model    string `json:"model"`
+	Hardware bool   `json:"hardware"`         // the private key is held in non-exportable hardware
+	Synced   bool   `json:"synced"`           // keys are synced through a cloud account: never hardware
+	Platform bool   `json:"platform"`         // built into a device (Windows Hello, Touch ID) rather than a roaming key
+	Status   string `json:"status,omitempty"` // latest FIDO MDS status report, when imported from MDS3
+	Source   string `json:"source"`
+}
+
+// Table maps AAGUIDs to entries, with operator allow and deny lists on top.
+// The zero value is an empty table. A Table is safe for concurrent use.
+type Table struct {
+	mu      sync.RWMutex
+	entries map[string]Entry
+	allow   map[string]bool
+	deny    map[string]bool
+}
+
+// Default returns a new table holding the curated entries. Each call returns
+// an independent table, so callers may add to it freely.
+func Default() *Table {
+	t := &Table{}
+	entries, err := parseCurated(curatedCSV)
+	if err != nil {
+		// The embedded file is checked by tests; an error here is a build defect.
+		panic(fmt.Sprintf("aaguid: embedded curated.csv: %v", err))
+	}
+	t.Add(entries...)
+	return t
+}
+
+// Curated returns the embedded curated entries, sorted by AAGUID.
+func Curated() []Entry {
+	return Default().Entries()
+}
+
+// parseCurated reads the curated CSV: aaguid,class,model with # comments.
+func parseCurated(s string) ([]Entry, error) {
+	r := csv.NewReader(strings.NewReader(s))
+	r.Comment = '#'
+	r.FieldsPerRecord = 3
+	var out []Entry
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse curated table: %w", err)
+		}
+		id, err := Canonical(rec[0])
+		if err != nil {
+			return nil, fmt.Errorf("curated table: %w", err)
+		}
+		e := Entry{AAGUID: id, Model: strings.TrimSpace(rec[2]), Source: SourceCurated}
+		switch strings.TrimSpace(rec[1]) {
+		case "hardware":
+			e.Hardware = true
+		case "platform-hardware":
+			e.Hardware, e.Platform = true, true
+		case "platform":
+			e.Platform = true
+		case "synced":
+			e.Synced = true
+		default:
+			return nil, fmt.Errorf("curated table: %s: unknown class %q", id, rec[1])
+		}
+		out = append(out, e)
+	}
+}
+
+// Canonical returns s as a lower-case hyphenated AAGUID. It accepts any case,
+// surrounding space and braces, and the 32-hex-digit form without hyphens.
+func Canonical(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimSuffix(strings.TrimPrefix(t, "{"), "}")
+	t = strings.ToLower(t)
+	if len(t) == 32 && isHex(t) {
+		return t[0:8] + "-" + t[8:12] + "-" + t[12:16] + "-" + t[16:20] + "-" + t[20:32], nil
+	}
+	if len(t) != 36 || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-' {
+		return "", fmt.Errorf("%w: %q", ErrAAGUID, truncate(s, 64))
+	}
+	if !isHex(t[0:8]) || !isHex(t[9:13]) || !isHex(t[14:18]) || !isHex(t[19:23]) || !isHex(t[24:36]) {
+		return "", fmt.Errorf("%w: %q", ErrAAGUID, truncate(s, 64))
+	}
+	return t, nil
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Add puts entries into the table; an entry replaces any earlier one with the
+// same AAGUID. Entries with a malformed AAGUID are skipped.
+func (t *Table) Add(entries ...Entry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.entries == nil {
+		t.entries = make(map[string]Entry, len(entries))
+	}
+	for _, e := range entries {
+		id, err := Canonical(e.AAGUID)
+		if err != nil {
+			continue
+		}
+		e.AAGUID = id
+		if e.Synced {
+			e.Hardware = false
+		}
+		t.entries[id] = e
+	}
+}
+
+// Allow marks AAGUIDs as hardware whatever the table says (the operator vouches
+// for the model). Deny wins over Allow.
+func (t *Table) Allow(aaguids ...string) error {
+	return t.mark(&t.allow, aaguids)
+}
+
+// Deny marks AAGUIDs as not hardware whatever the table or the provider says.
+func (t *Table) Deny(aaguids ...string) error {
+	return t.mark(&t.deny, aaguids)
+}
+
+func (t *Table) mark(set *map[string]bool, aaguids []string) error {
+	ids := make([]string, 0, len(aaguids))
+	var errs []error
+	for _, a := range aaguids {
+		id, err := Canonical(a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if *set == nil {
+		*set = make(map[string]bool)
+	}
+	for _, id := range ids {
+		(*set)[id] = true
+	}
+	return nil
+}
+
+// Lookup returns what the table says about aaguid (any case), with the
+// operator's lists applied: a denied AAGUID comes back Hardware=false with
+// Source "deny", an allowed one Hardware=true, Synced=false with Source
+// "allow". ok is false when neither the table nor the lists know it.
+func (t *Table) Lookup(aaguid string) (Entry, bool) {
+	id, err := Canonical(aaguid)
+	if err != nil || id == Zero {
+		return Entry{}, false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.entries[id]
+	switch {
+	case t.deny[id]:
+		e.AAGUID, e.Hardware, e.Source = id, false, SourceDeny
+		return e, true
+	case t.allow[id]:
+		e.AAGUID, e.Hardware, e.Synced, e.Source = id, true, false, SourceAllow
+		return e, true
+	}
+	return e, ok
+}
+
+// Len is the number of entries in the table (not counting list-only AAGUIDs).
+func (t *Table) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.entries)
+}
+
+// Entries returns the table's entries sorted by AAGUID, without the
+// operator's lists applied.
+func (t *Table) Entries() []Entry {
+	t.mu.RLock()
+	out := make([]Entry, 0, len(t.entries))
+	for _, e := range t.entries {
+		out = append(out, e)
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.AAGUID, b.AAGUID) })
+	return out
+}
+
+// ParseList reads an operator allow or deny list: one AAGUID per line, blank
+// lines and text after '#' ignored. Every malformed line is reported.
+func ParseList(r io.Reader) ([]string, error) {
+	sc := bufio.NewScanner(r)
+	var out []string
+	var errs []error
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		id, err := Canonical(line)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("line %d: %w", n, err))
+			continue
+		}
+		out = append(out, id)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("read list: %w", err))
+	}
+	return out, errors.Join(errs...)
+}
+
+// Decide says whether a WebAuthn credential is hardware-backed, and names its
+// model when the table knows it. It is the single place this decision is
+// made; the evidence is weighed in this order:
+//
+//  1. The operator's deny list: a denied AAGUID is never hardware.
+//  2. A synced passkey (a synced AAGUID in the table, not on the allow list)
+//     is never hardware, whatever the provider says.
+//  3. The provider's explicit signal (Okta HARDWARE_PROTECTED, Entra
+//     "FIDO2 security key" / "Passkey (device-bound)", Google security_key),
+//     passed as explicit, wins over the table.
+//  4. The operator's allow list: an allowed AAGUID is hardware.
+//  5. The table entry for the credential's AAGUID (curated or MDS3).
+//  6. Otherwise the answer is unknown: nil.
+//
+// aaguid is the credential's AAGUID from its registration record (sign-in
+// assertions carry none); it may be empty or the all-zero AAGUID, which
+// identify no model. t may be nil.
+func Decide(explicit *bool, aaguid string, t *Table) (hardware *bool, model string) {
+	var e Entry
+	var known bool
+	if t != nil && aaguid != "" {
+		e, known = t.Lookup(aaguid)
+	}
+	if known {
+		model = e.Model
+	}
+	switch {
+	case known && e.Source == SourceDeny:
+		return boolPtr(false), model
+	case known && e.Synced:
+		return boolPtr(false), model
+	case explicit != nil:
+		return boolPtr(*explicit), model
+	case known:
+		return boolPtr(e.Hardware), model
+	}
+	return nil, model
+}
+
+func boolPtr(b bool) *bool { return &b }
