@@ -3,8 +3,7 @@ package okta
 import (
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf16"
+		"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -316,7 +315,7 @@ func (s *scanner) str() (string, error) {
 			return "", err
 		}
 		if !utf8.Valid(b) {
-			return strings.ToValidUTF8(string(b), "\uFFFD"), nil
+			return validUTF8(b), nil
 		}
 		return string(b), nil
 	case 'n':
@@ -346,4 +345,19 @@ func (s *scanner) flex() (string, error) {
 		return string(s.b[start:s.i]), nil
 	}
 	return "", s.fail("want value")
+}
+
+// validUTF8 replaces each invalid byte with U+FFFD, as encoding/json does.
+func validUTF8(b []byte) string {
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return string(out)
 }
