@@ -1,0 +1,69 @@
+package keycloak
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrTime is wrapped by every time-parsing error.
+var ErrTime = errors.New("bad time")
+
+// parseTime parses an RFC 3339 / ISO 8601 timestamp with 0 to 9 fractional
+// digits and an offset written Z, ±hh:mm, ±hhmm or ±hh (a missing offset
+// means UTC, which every provider uses), and returns it in UTC truncated to
+// milliseconds.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return millis(t), nil
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return millis(t), nil
+		}
+	}
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return time.Time{}, fmt.Errorf("%w: %q", ErrTime, s)
+}
+
+var timeLayouts = []string{
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999Z07",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999",
+}
+
+func millis(t time.Time) time.Time {
+	if t.Year() < 1970 || t.Year() > 9999 {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Millisecond)
+}
+
+// flexString decodes a JSON string, number, boolean or null into a string,
+// for provider fields whose type varies between versions.
+type flexString string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*f = ""
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	default:
+		*f = flexString(b)
+	}
+	return nil
+}
