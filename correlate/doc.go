@@ -34,7 +34,9 @@
 //     authentication. An assertion made before the removal still counts in
 //     full, even for actions after the removal: the key was registered when
 //     it was tapped;
-//  2. its AAGUID (the event's own, else the registration's) is on the
+//  2. its AAGUID (the event's own, else that of the credential's latest
+//     registration at or before the assertion — a later registration is not
+//     consulted, so that a verdict never waits on the future) is on the
 //     policy's deny list: not hardware-backed;
 //  3. its AAGUID is on the allow list: hardware-backed;
 //  4. the event's Hardware flag, when set, decides;

@@ -306,14 +306,6 @@ func (s *state) credentialAt(a *assertion) credentialAt {
 			break
 		}
 	}
-	if reg < 0 { // registered only after the assertion: still the credential's record
-		for i := n; i < len(evs); i++ {
-			if evs[i].register {
-				reg = i
-				break
-			}
-		}
-	}
 	if reg >= 0 {
 		r := evs[reg]
 		if ci.aaguid == "" {
