@@ -101,7 +101,9 @@ func (o *oracle) hardware(a *model.AuthEvent) bool {
 	return false
 }
 
-func aidn(r *model.Authenticator) string { return string(r.Source) + "/" + r.Instance + "/" + r.EventID }
+func aidn(r *model.Authenticator) string {
+	return string(r.Source) + "/" + r.Instance + "/" + r.EventID
+}
 
 // best picks from candidates the latest at or before t, else the earliest after.
 func best(cands []*model.AuthEvent, t time.Time) *model.AuthEvent {

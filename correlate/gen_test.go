@@ -20,12 +20,12 @@ type genConfig struct {
 type credKind int
 
 const (
-	credHWExplicit credKind = iota // the IdP says hardware
-	credHWRegistered              // the IdP is silent, the registration says hardware
-	credSoft                      // the IdP says not hardware
-	credDenied                    // hardware, but the registration's AAGUID is denied
-	credAllowed                   // the IdP says not hardware, the event's AAGUID is allowed
-	credUnknown                   // no registration record, IdP silent
+	credHWExplicit   credKind = iota // the IdP says hardware
+	credHWRegistered                 // the IdP is silent, the registration says hardware
+	credSoft                         // the IdP says not hardware
+	credDenied                       // hardware, but the registration's AAGUID is denied
+	credAllowed                      // the IdP says not hardware, the event's AAGUID is allowed
+	credUnknown                      // no registration record, IdP silent
 	credKinds
 )
 

@@ -44,12 +44,12 @@ type builder struct {
 
 type authOpt func(*model.AuthEvent)
 
-func factor(f model.Factor) authOpt   { return func(e *model.AuthEvent) { e.Factor = f } }
-func hw(b bool) authOpt               { return func(e *model.AuthEvent) { e.Hardware = model.Bool(b) } }
-func hwUnset() authOpt                { return func(e *model.AuthEvent) { e.Hardware = nil } }
-func cred(c string) authOpt           { return func(e *model.AuthEvent) { e.CredentialID = c } }
+func factor(f model.Factor) authOpt     { return func(e *model.AuthEvent) { e.Factor = f } }
+func hw(b bool) authOpt                 { return func(e *model.AuthEvent) { e.Hardware = model.Bool(b) } }
+func hwUnset() authOpt                  { return func(e *model.AuthEvent) { e.Hardware = nil } }
+func cred(c string) authOpt             { return func(e *model.AuthEvent) { e.CredentialID = c } }
 func category(c model.Category) authOpt { return func(e *model.AuthEvent) { e.Category = c } }
-func failed() authOpt                 { return func(e *model.AuthEvent) { e.Outcome = model.OutcomeFailure } }
+func failed() authOpt                   { return func(e *model.AuthEvent) { e.Outcome = model.OutcomeFailure } }
 
 // auth adds a successful hardware-backed WebAuthn MFA by person at ts,
 // modified by opts; it returns the assertion id.
@@ -82,10 +82,12 @@ func (b *builder) remove(id, person, credID string, ts time.Time) {
 
 type actOpt func(*model.AirflowEvent)
 
-func dagID(d string) actOpt        { return func(e *model.AirflowEvent) { e.DagID = d } }
-func extra(x string) actOpt        { return func(e *model.AirflowEvent) { e.Extra = x } }
+func dagID(d string) actOpt          { return func(e *model.AirflowEvent) { e.DagID = d } }
+func extra(x string) actOpt          { return func(e *model.AirflowEvent) { e.Extra = x } }
 func channel(c model.Channel) actOpt { return func(e *model.AirflowEvent) { e.Channel = c } }
-func system() actOpt               { return func(e *model.AirflowEvent) { e.Human = false; e.Channel = model.ChannelSystem } }
+func system() actOpt {
+	return func(e *model.AirflowEvent) { e.Human = false; e.Channel = model.ChannelSystem }
+}
 
 // act adds a human UI action and returns its action id.
 func (b *builder) act(person string, ts time.Time, class model.ActionClass, opts ...actOpt) string {
