@@ -117,8 +117,11 @@ func (g *generator) auth(person string, ts time.Time, hardware bool) {
 		e.Factor, e.Hardware = model.FactorWebAuthn, model.Bool(g.rng.IntN(5) != 0)
 	} else {
 		e.Factor = weakFactors[g.rng.IntN(len(weakFactors))]
-		if e.Factor == model.FactorPasskeySynced {
+		switch {
+		case e.Factor == model.FactorPasskeySynced:
 			e.Hardware = model.Bool(false)
+		case g.rng.IntN(10) == 0:
+			e.Hardware = model.Bool(true) // a provider quirk: not a key, whatever it says
 		}
 	}
 	switch g.rng.IntN(12) {

@@ -185,6 +185,10 @@ func handHistory() (*history, map[string]want) {
 	// dave: only a token reuse in the window and an old password: no_assertion.
 	b.auth("d1", "dave", t0.Add(-time.Minute), category(model.CategorySession), factor(model.FactorNone), hwUnset())
 	b.auth("d2", "dave", t0.Add(-time.Hour), factor(model.FactorPassword), hwUnset())
+	// a session refresh naming the original key, and a login that used no factor, are not authentications.
+	b.auth("d3", "dave", t0.Add(-2*time.Minute), category(model.CategorySession))
+	b.auth("d4", "dave", t0.Add(-3*time.Minute), category(model.CategoryOther))
+	b.auth("d5", "dave", t0.Add(-4*time.Minute), category(model.CategoryLogin), factor(model.FactorNone), hwUnset())
 	w[b.act("dave", t0, model.ActionDelete)] = want{verdict: model.VerdictNoAssertion, reason: "no authentication by dave"}
 
 	// erin: a synced passkey; her backfill request and its runs are weak.
@@ -223,6 +227,10 @@ func handHistory() (*history, map[string]want) {
 	k1 := b.auth("k1", "kim", t0, hwUnset())
 	w[b.act("kim", t0.Add(min), model.ActionUserAdmin)] = want{verdict: model.VerdictWeakFactor, assertion: k1, reason: "nothing shows it hardware-backed"}
 
+	// mona: only webauthn can be hardware-backed, whatever else the event claims.
+	m1 := b.auth("m1", "mona", t0, factor(model.FactorPush), func(e *model.AuthEvent) { e.AAGUID = aaguidAllowed })
+	w[b.act("mona", t0.Add(min), model.ActionUserAdmin)] = want{verdict: model.VerdictWeakFactor, assertion: m1}
+
 	// ivan: clock skew and max_age edges (inclusive both ends).
 	t1 := t0.Add(24 * time.Hour)
 	i1 := b.auth("i1", "ivan", t1.Add(-15*min))
@@ -254,6 +262,7 @@ func handHistory() (*history, map[string]want) {
 	// task-state and other system rows are not actions.
 	b.act("", t0.Add(min), model.ActionTaskState, system(), dagID("etl"))
 	b.act("", t0.Add(min), model.ActionOther, system())
+	b.act("", t0.Add(min), model.ActionTaskState, dagID("etl")) // even if marked human
 	// a "run" of one task is not a DAG trigger.
 	w[b.act("alice", t0.Add(20*min), model.ActionTrigger, dagID("tt"), func(e *model.AirflowEvent) { e.TaskID = "t1" })] = want{verdict: model.VerdictStale, assertion: a1}
 	w[b.run("tt", "manual__tt", model.RunManual, t0.Add(20*min+time.Second), "", "")] = want{verdict: model.VerdictUnattributed}
