@@ -260,10 +260,14 @@ func generate(rng *rand.Rand, cfg genConfig) *history {
 					action = model.AuthenticatorRegister // re-registration of the same credential
 				}
 				c.removed = !c.removed
-				g.h.authn = append(g.h.authn, model.Authenticator{
+				a := model.Authenticator{
 					Source: model.SourceOkta, Instance: "corp", EventID: g.id(), TS: ts, Person: p,
 					Action: action, CredentialID: c.id, AAGUID: aaguidYubiKey, Hardware: model.Bool(true),
-				})
+				}
+				if rng.IntN(4) == 0 {
+					a.Person = ""
+				}
+				g.h.authn = append(g.h.authn, a)
 			} else {
 				g.newCred(p, ts)
 			}

@@ -159,3 +159,5 @@ func byID(cs []model.Correlation) map[string]model.Correlation {
 	}
 	return m
 }
+
+func rngFor(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
