@@ -162,27 +162,30 @@ func Batch(ctx context.Context, p Policy, in Input) ([]model.Correlation, error)
 		}
 	}
 
-	out := make([]model.Correlation, 0, len(audits)+len(runs))
 	for i, it := range audits {
 		if i&0xfff == 0 && ctx.Err() != nil {
 			return nil, fmt.Errorf("batch correlate: %w", ctx.Err())
 		}
 		s.judge(it)
-		out = append(out, it.c)
 	}
 	for i, it := range runs {
 		if i&0xfff == 0 && ctx.Err() != nil {
 			return nil, fmt.Errorf("batch correlate: %w", ctx.Err())
 		}
 		s.judge(it)
-		out = append(out, it.c)
 	}
-	slices.SortFunc(out, func(a, b model.Correlation) int {
-		if c := a.ActionTS.Compare(b.ActionTS); c != 0 {
-			return c
+	// merge the two (ts, id)-sorted lists; ActionTS is ts.
+	out := make([]model.Correlation, 0, len(audits)+len(runs))
+	i, j := 0, 0
+	for i < len(audits) || j < len(runs) {
+		if j == len(runs) || i < len(audits) && cmpItem(audits[i], runs[j]) <= 0 {
+			out = append(out, audits[i].c)
+			i++
+		} else {
+			out = append(out, runs[j].c)
+			j++
 		}
-		return strings.Compare(a.ActionID, b.ActionID)
-	})
+	}
 	return out, nil
 }
 

@@ -142,25 +142,35 @@ func (e *Engine) Add(ctx context.Context, ev any) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	switch v := ev.(type) { // pointers are read, not retained
+	case *model.AuthEvent:
+		if v != nil {
+			ev = *v
+		}
+	case *model.Authenticator:
+		if v != nil {
+			ev = *v
+		}
+	case *model.AirflowEvent:
+		if v != nil {
+			ev = *v
+		}
+	case *model.DagRun:
+		if v != nil {
+			ev = *v
+		}
+	}
 	var ts time.Time
 	var apply func()
 	switch v := ev.(type) {
 	case model.AuthEvent:
 		ts, apply = v.TS, func() { e.addAuth(&v) }
-	case *model.AuthEvent:
-		ts, apply = v.TS, func() { e.addAuth(v) }
 	case model.Authenticator:
 		ts, apply = v.TS, func() { e.addAuthenticator(&v) }
-	case *model.Authenticator:
-		ts, apply = v.TS, func() { e.addAuthenticator(v) }
 	case model.AirflowEvent:
 		ts, apply = v.TS, func() { e.addAirflow(&v) }
-	case *model.AirflowEvent:
-		ts, apply = v.TS, func() { e.addAirflow(v) }
 	case model.DagRun:
 		ts, apply = v.TS, func() { e.addRun(&v) }
-	case *model.DagRun:
-		ts, apply = v.TS, func() { e.addRun(v) }
 	default:
 		return fmt.Errorf("correlate add %T: %w", ev, ErrUnsupported)
 	}

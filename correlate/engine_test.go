@@ -269,3 +269,9 @@ func TestEngineConcurrentUse(t *testing.T) {
 	require.Positive(t, n)
 	require.Equal(t, int64(len(evs)), e.Stats().Events)
 }
+
+func TestEngineNilPointer(t *testing.T) {
+	e, _ := newTestEngine(t, DefaultPolicy())
+	var a *model.AuthEvent
+	require.ErrorIs(t, e.Add(context.Background(), a), ErrUnsupported)
+}
