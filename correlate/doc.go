@@ -81,5 +81,13 @@
 // only on events, and Correlation.ComputedAt is left zero for the caller to
 // stamp.
 //
+// The engine's watermark is the latest event time it has seen. An audit
+// action at t is final once the watermark passes t+clock_skew+grace (its
+// assertion may lie a skew after it and arrive grace late); a run once it
+// passes t+2·clock_skew+grace (its trigger may lie a skew after it, and the
+// trigger's assertion a skew after that). Events later than grace are still
+// taken in (and counted in Stats.Late) but do not change final verdicts.
+// Redelivered events (same id) are ignored by both correlators.
+//
 // The package imports only the standard library, model and yaml.v3.
 package correlate
