@@ -20,7 +20,9 @@ var ErrNoTime = errors.New("event has no time")
 // memory (compact: a few dozen bytes per authentication and action).
 // A store adapter should hand it every event in [from−lookback, to], plus
 // the DAGs' latest unpause and backfill request before that (a scheduled run
-// inherits from an unpause of any age), and keep the correlations whose
+// inherits from an unpause of any age) and every registration and removal
+// of the credentials involved (the engine keeps those regardless of age),
+// and keep the correlations whose
 // ActionTS lies in [from, to]. An adapter whose iteration can fail records
 // the error itself and reports it after Batch returns.
 type Input struct {
