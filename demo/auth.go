@@ -162,9 +162,14 @@ func (g *gen) credentials() {
 			if ps.hwFrom != -2 {
 				ps.hwFrom = first
 				ps.cred = g.addCred(int32(i), false, first, true)
+				g.addAuth(i, first, evRegister, fHW, ps.cred)
 			}
 		case PostureSynced:
-			ps.cred = g.addCred(int32(i), true, g.start-g.between(3*dayMS, 60*dayMS), true)
+			at := g.start - g.between(3*dayMS, 60*dayMS)
+			ps.cred = g.addCred(int32(i), true, at, true)
+			if p.Source != model.SourceEntra { // Entra names synced passkeys in the sign-in itself
+				g.addAuth(i, at, evRegister, fSynced, ps.cred)
+			}
 		}
 	}
 }

@@ -94,12 +94,12 @@ type Intent struct {
 	Event    string        `json:"event,omitempty"`
 	Channel  model.Channel `json:"channel,omitempty"`
 	// Privileged is true for actions in a privileged class (max_age 15 min).
-	Privileged bool   `json:"privileged,omitempty"`
-	Actor      string `json:"actor,omitempty"`
-	Person     string `json:"person,omitempty"`
-	DagID      string `json:"dag_id,omitempty"`
-	RunID      string `json:"run_id,omitempty"`
-	RunType    string `json:"run_type,omitempty"`
+	Privileged bool          `json:"privileged,omitempty"`
+	Actor      string        `json:"actor,omitempty"`
+	Person     string        `json:"person,omitempty"`
+	DagID      string        `json:"dag_id,omitempty"`
+	RunID      string        `json:"run_id,omitempty"`
+	RunType    string        `json:"run_type,omitempty"`
 	Verdict    model.Verdict `json:"verdict"`
 	// InheritedFrom is the action id whose verdict a run carries.
 	InheritedFrom    string        `json:"inherited_from,omitempty"`

@@ -54,16 +54,16 @@ var scripted = []struct {
 	role    string
 	cli     bool
 }{
-	{model.SourceOkta, PostureHardware, RoleOperator, true},      // stale sessions, clock skew, CLI
-	{model.SourceEntra, PostureHardware, RoleAdmin, false},       // connections, variables, users
-	{model.SourceGoogle, PostureHardware, RoleOperator, false},   // security_key
-	{model.SourceKeycloak, PostureHardware, RoleOperator, true},  // webauthn via registration AAGUID
-	{model.SourceOkta, PostureSynced, RoleOperator, false},       // synced passkey: weak
-	{model.SourceEntra, PosturePush, RoleViewer, false},          // push: weak
-	{model.SourceKeycloak, PostureOTP, RoleOperator, false},      // OTP: weak
-	{model.SourceOkta, PostureNone, RoleOperator, false},         // never signs in: no_assertion
-	{model.SourceGoogle, PosturePassword, RoleViewer, false},     // password-only holdout
-	{model.SourceEntra, PostureHardware, RoleOperator, true},     // CLI on 2.10
+	{model.SourceOkta, PostureHardware, RoleOperator, true},     // stale sessions, clock skew, CLI
+	{model.SourceEntra, PostureHardware, RoleAdmin, false},      // connections, variables, users
+	{model.SourceGoogle, PostureHardware, RoleOperator, false},  // security_key
+	{model.SourceKeycloak, PostureHardware, RoleOperator, true}, // webauthn via registration AAGUID
+	{model.SourceOkta, PostureSynced, RoleOperator, false},      // synced passkey: weak
+	{model.SourceEntra, PosturePush, RoleViewer, false},         // push: weak
+	{model.SourceKeycloak, PostureOTP, RoleOperator, false},     // OTP: weak
+	{model.SourceOkta, PostureNone, RoleOperator, false},        // never signs in: no_assertion
+	{model.SourceGoogle, PosturePassword, RoleViewer, false},    // password-only holdout
+	{model.SourceEntra, PostureHardware, RoleOperator, true},    // CLI on 2.10
 }
 
 func (g *gen) people() {

@@ -12,10 +12,16 @@ import (
 // task-state rows from the runs, and assigns event_log_ids.
 func (g *gen) runsAndRows() {
 	o := g.org
+	ids := map[string]bool{}
 	add := func(r dagRun) int32 {
 		if r.queued >= g.end {
 			return -1
 		}
+		key := strconv.Itoa(int(r.inst)) + "/" + strconv.Itoa(int(r.dag)) + "/" + r.runID
+		if ids[key] {
+			return -1 // Airflow refuses a second run with the same id
+		}
+		ids[key] = true
 		r.start = r.queued + g.between(500, 8*secMS)
 		d := &o.insts[r.inst].dags[r.dag]
 		maxDur := 25 * minMS
