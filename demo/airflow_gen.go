@@ -17,6 +17,10 @@ const (
 	schedNone  // manual only
 )
 
+// schedCycle is the schedule mix of DAGs beyond the first four.
+var schedCycle = []uint8{schedHourly, schedDaily, schedDaily, sched15Min, schedDaily, schedHourly, schedAsset, schedDaily,
+	schedHourly, schedDaily, schedNone, schedDaily, schedHourly, schedAsset, schedDaily, schedHourly, schedDaily, schedAsset, schedDaily, schedNone}
+
 func schedInterval(s uint8) int64 {
 	switch s {
 	case schedHourly:
@@ -155,7 +159,7 @@ const (
 
 var dagWords = []string{"orders", "payments", "customers", "inventory", "marketing", "finance", "events", "sessions", "invoices", "shipments", "churn", "forecast", "features", "embeddings", "ledger", "pricing", "fraud", "support", "search", "reviews"}
 var dagVerbs = []string{"etl", "sync", "ingest", "export", "train", "score", "report", "dq", "compact", "snapshot"}
-var taskWords = []string{"extract", "validate", "transform", "load", "dq_check", "aggregate", "publish", "export", "notify", "cleanup", "train", "evaluate", "register", "snapshot", "dedupe", "enrich"}
+var taskWords = []string{"extract", "validate", "transform", "load", "dq_check", "aggregate", "publish", "export", "notify", "cleanup", "train", "evaluate", "register", "snapshot", "dedupe", "enrich", "partition", "compact", "backup", "index", "sample", "score", "reconcile", "archive"}
 var dagOwners = []string{"data-eng", "airflow", "ml-platform", "analytics"}
 
 func (g *gen) dags() {
@@ -191,22 +195,11 @@ func (g *gen) dags() {
 			case 3:
 				d.sched = schedAsset
 			default:
-				r := g.rng.Float64()
-				switch {
-				case r < 0.22:
-					d.sched = schedHourly
-				case r < 0.26:
-					d.sched = sched15Min
-				case r < 0.74:
-					d.sched = schedDaily
-				case r < 0.87:
-					d.sched = schedAsset
-				default:
-					d.sched = schedNone
-				}
+				// a fixed mix keeps the size steady across seeds
+				d.sched = schedCycle[(j-4)%len(schedCycle)]
 				d.toggled = (d.sched == schedHourly || d.sched == schedDaily) && g.chance(0.3)
 			}
-			n := 1 + g.rng.IntN(2*g.cfg.TasksPerDAG)
+			n := max(1, g.cfg.TasksPerDAG/2+g.rng.IntN(g.cfg.TasksPerDAG+1))
 			if n > len(taskWords) {
 				n = len(taskWords)
 			}

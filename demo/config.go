@@ -71,7 +71,7 @@ type Config struct {
 	// PrivilegedPerDay is the mean number of privileged actions an operator
 	// makes on a working day (default 3).
 	PrivilegedPerDay int
-	// TasksPerDAG is the mean number of tasks in a DAG (default 10); it drives
+	// TasksPerDAG is the mean number of tasks in a DAG (default 12, at most 24); it drives
 	// the number of task-state rows.
 	TasksPerDAG int
 }
@@ -109,7 +109,7 @@ func (c Config) withDefaults() Config {
 		c.PrivilegedPerDay = 3
 	}
 	if c.TasksPerDAG == 0 {
-		c.TasksPerDAG = 10
+		c.TasksPerDAG = 12
 	}
 	return c
 }
@@ -126,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.Days < 1 || c.Days > 366 {
 		errs = append(errs, fmt.Errorf("days %d: want 1..366", c.Days))
+	}
+	if c.TasksPerDAG > 24 {
+		errs = append(errs, fmt.Errorf("tasks per DAG %d: want at most 24", c.TasksPerDAG))
 	}
 	if c.ViewsPerDay < 0 || c.PrivilegedPerDay < 0 || c.TasksPerDAG < 0 {
 		errs = append(errs, errors.New("views, privileged actions and tasks per day must not be negative"))

@@ -285,3 +285,13 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestProgress(t *testing.T) {
+	o, err := Generate(Config{People: 12, Days: 3})
+	require.NoError(t, err)
+	var last, total int
+	_, err = o.WriteFiles(t.TempDir(), func(d, n int) { last, total = d, n })
+	require.NoError(t, err)
+	require.Positive(t, total)
+	require.Equal(t, total, last)
+}
