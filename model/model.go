@@ -262,6 +262,21 @@ type Identity struct {
 	UpdatedAt time.Time
 }
 
+// AuthenticatorModel is an operator-supplied fact about an authenticator
+// model, keyed by AAGUID: an entry imported from a FIDO MDS3 blob, or an
+// allow or deny decision. The curated table shipped in the binary is not
+// stored; these rows are added on top of it.
+type AuthenticatorModel struct {
+	AAGUID    string // lower-case, hyphenated
+	Model     string
+	Hardware  bool
+	Synced    bool
+	Platform  bool
+	Status    string // latest FIDO MDS status, when imported from MDS3
+	Source    string // "mds3", "mds3-unverified", "allow" or "deny"
+	UpdatedAt time.Time
+}
+
 // Identity origins.
 const (
 	OriginMapping  = "mapping"

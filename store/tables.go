@@ -178,6 +178,21 @@ var Identities = Table[model.Identity]{
 	},
 }
 
+// AAGUIDs is the aaguids table: operator additions to the curated
+// authenticator table.
+var AAGUIDs = Table[model.AuthenticatorModel]{
+	Name:    "aaguids",
+	Columns: []string{"aaguid", "model", "hardware", "synced", "platform", "status", "source", "updated_at", "version"},
+	ToRow: func(m model.AuthenticatorModel, v uint64) []any {
+		return []any{m.AAGUID, m.Model, m.Hardware, m.Synced, m.Platform, m.Status, m.Source, m.UpdatedAt, v}
+	},
+	Scan: func(rs Rows) (m model.AuthenticatorModel, err error) {
+		var v uint64
+		err = rs.Scan(&m.AAGUID, &m.Model, &m.Hardware, &m.Synced, &m.Platform, &m.Status, &m.Source, &m.UpdatedAt, &v)
+		return
+	},
+}
+
 // Correlations is the correlations table.
 var Correlations = Table[model.Correlation]{
 	Name: "correlations",

@@ -171,6 +171,9 @@ func testRoundTrip(t *testing.T, b Backend) {
 		ident := model.Identity{Person: h, Source: model.SourceGoogle, Subject: id, Origin: model.OriginMapping, UpdatedAt: ts}
 		roundTrip(t, ctx, s, store.Identities, ident, "WHERE subject = ?", id)
 
+		am := model.AuthenticatorModel{AAGUID: id, Model: h, Hardware: i%2 == 0, Synced: i%2 == 1, Platform: true, Status: h, Source: "mds3", UpdatedAt: ts}
+		roundTrip(t, ctx, s, store.AAGUIDs, am, "WHERE aaguid = ?", id)
+
 		corr := model.Correlation{ActionID: id, ActionTS: ts, Instance: h, Kind: model.KindAudit, Channel: model.ChannelAPI, Action: model.ActionClear,
 			Privileged: true, DagID: h, RunID: h, Actor: h, Person: h, Verdict: model.VerdictStale, InheritedFrom: h, InheritedVerdict: model.VerdictVerified,
 			AssertionID: h, AssertionTS: ld, AssertionAgeMS: -4999, Factor: model.FactorWebAuthn, AuthenticatorAAGUID: h, AuthenticatorModel: h,
