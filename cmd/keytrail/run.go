@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
 	_ "github.com/keytrail/keytrail/store/clickhouse"
 )
@@ -208,4 +209,22 @@ var EnvVars = []string{
 	"KEYTRAIL_LOG_LEVEL", // debug, info, warn, error (default info)
 	"CHDB_LIB_PATH",      // libchdb.so for the embedded store (scripts/setup.sh installs it)
 	"XDG_DATA_HOME",      // base of the default data dir
+}
+
+// openMigrated opens the store and applies any migration it lacks, so that
+// commands that write work on a fresh store without a separate migrate.
+func (e *env) openMigrated(ctx context.Context) (store.Store, error) {
+	s, err := e.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ran, err := schema.Migrate(ctx, s)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate %s: %w", store.Redact(e.storeURL), err)
+	}
+	for _, v := range ran {
+		e.log.Info("applied migration", "version", v)
+	}
+	return s, nil
 }

@@ -1,0 +1,297 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keytrail/keytrail/identity"
+	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/aaguid"
+	"github.com/keytrail/keytrail/ingest/airflow"
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/store"
+)
+
+// Resolver returns an identity resolver seeded with every identity stored:
+// the operator's mapping and what earlier ingests inferred.
+func (w *Warehouse) Resolver(ctx context.Context, now func() time.Time) (*identity.Resolver, error) {
+	r, err := identity.NewResolver(nil, now)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := store.Identities.All(ctx, w.S, "")
+	if err != nil {
+		return nil, fmt.Errorf("load identities: %w", err)
+	}
+	if err := r.Load(rows); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// AAGUIDTable returns the curated authenticator table with the operator's
+// stored additions on top: MDS3 imports, then allow and deny entries.
+func (w *Warehouse) AAGUIDTable(ctx context.Context) (*aaguid.Table, error) {
+	t := aaguid.Default()
+	rows, err := store.AAGUIDs.All(ctx, w.S, "ORDER BY source, aaguid")
+	if err != nil {
+		return nil, fmt.Errorf("load aaguids: %w", err)
+	}
+	var allow, deny []string
+	for _, m := range rows {
+		switch m.Source {
+		case aaguid.SourceAllow:
+			allow = append(allow, m.AAGUID)
+		case aaguid.SourceDeny:
+			deny = append(deny, m.AAGUID)
+		default:
+			t.Add(aaguid.Entry{AAGUID: m.AAGUID, Model: m.Model, Hardware: m.Hardware, Synced: m.Synced,
+				Platform: m.Platform, Status: m.Status, Source: m.Source})
+		}
+	}
+	if err := t.Allow(allow...); err != nil {
+		return nil, fmt.Errorf("stored allow list: %w", err)
+	}
+	if err := t.Deny(deny...); err != nil {
+		return nil, fmt.Errorf("stored deny list: %w", err)
+	}
+	return t, nil
+}
+
+// ImportIdentities stores the operator's mapping rows. They win over
+// inference for events ingested from now on and when the correlator
+// re-resolves stored actions.
+func (w *Warehouse) ImportIdentities(ctx context.Context, rows []model.Identity, now time.Time) error {
+	for i := range rows {
+		rows[i].Origin = model.OriginMapping
+		if rows[i].UpdatedAt.IsZero() {
+			rows[i].UpdatedAt = now.UTC()
+		}
+	}
+	// Validate the whole file against what is stored before writing any of it.
+	r, err := w.Resolver(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := r.Load(rows); err != nil {
+		return err
+	}
+	return store.Identities.Write(ctx, w.S, rows)
+}
+
+// credential is what a registration says about a credential.
+type credential struct {
+	aaguid   string
+	hardware *bool
+	model    string
+}
+
+type credKey struct {
+	source   model.Source
+	instance string
+	id       string
+}
+
+// Enricher completes ingested batches before they are stored: it resolves
+// every IdP subject and Airflow actor to a person, decides hardware for
+// WebAuthn sign-ins from their credential's AAGUID (looked up by credential
+// id in the registrations stored or seen earlier), and stores the
+// identities it learns. One Enricher serves one process; it is safe for
+// sequential use by several ingests.
+type Enricher struct {
+	w        *Warehouse
+	resolver *identity.Resolver
+	table    *aaguid.Table
+	now      func() time.Time
+
+	mu      sync.Mutex
+	creds   map[credKey]credential
+	stored  map[string]string // source\x00subject → person already stored
+	mapped  map[string]bool   // source\x00subject of mapping rows
+	credsOK bool
+}
+
+var _ ingest.Enricher = (*Enricher)(nil)
+
+// NewEnricher loads the stored identities and authenticator table.
+func (w *Warehouse) NewEnricher(ctx context.Context, now func() time.Time) (*Enricher, error) {
+	if now == nil {
+		now = time.Now
+	}
+	r, err := w.Resolver(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	t, err := w.AAGUIDTable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := &Enricher{w: w, resolver: r, table: t, now: now, creds: map[credKey]credential{},
+		stored: map[string]string{}, mapped: map[string]bool{}}
+	for _, id := range r.Identities() {
+		k := string(id.Source) + "\x00" + id.Subject
+		e.stored[k] = id.Person
+		if id.Origin == model.OriginMapping {
+			e.mapped[k] = true
+		}
+	}
+	return e, nil
+}
+
+// Resolver is the identity resolver the Enricher uses.
+func (e *Enricher) Resolver() *identity.Resolver { return e.resolver }
+
+// Table is the authenticator table the Enricher uses.
+func (e *Enricher) Table() *aaguid.Table { return e.table }
+
+// loadCreds reads every stored registration once, on first need.
+func (e *Enricher) loadCreds(ctx context.Context) error {
+	if e.credsOK {
+		return nil
+	}
+	err := store.Authenticators.Read(ctx, e.w.S, "WHERE action = ? ORDER BY ts", []any{model.AuthenticatorRegister},
+		func(a model.Authenticator) error {
+			e.creds[credKey{a.Source, a.Instance, a.CredentialID}] = credential{aaguid: a.AAGUID, hardware: a.Hardware, model: a.Model}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("load registrations: %w", err)
+	}
+	e.credsOK = true
+	return nil
+}
+
+// observe records an IdP identity and returns its person.
+func (e *Enricher) observe(src model.Source, subject, email string) string {
+	user := ""
+	if src == model.SourceKeycloak && email != "" && !strings.Contains(email, "@") {
+		// Keycloak reports the username where others report an email.
+		user, email = email, ""
+	}
+	return e.resolver.Observe(src, subject, email, user)
+}
+
+// Enrich implements ingest.Enricher.
+func (e *Enricher) Enrich(ctx context.Context, b *ingest.Batch) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(b.Auth) > 0 || len(b.Authenticators) > 0 {
+		if err := e.loadCreds(ctx); err != nil {
+			return err
+		}
+	}
+	for i := range b.Authenticators {
+		a := &b.Authenticators[i]
+		if p := e.observe(a.Source, a.Subject, a.Email); p != "" {
+			a.Person = p
+		}
+		if a.Action != model.AuthenticatorRegister {
+			continue
+		}
+		hw, name := aaguid.Decide(a.Hardware, a.AAGUID, e.table)
+		a.Hardware = hw
+		if a.Model == "" {
+			a.Model = name
+		}
+		if a.CredentialID != "" {
+			e.creds[credKey{a.Source, a.Instance, a.CredentialID}] = credential{aaguid: a.AAGUID, hardware: a.Hardware, model: a.Model}
+		}
+	}
+	for i := range b.Auth {
+		ev := &b.Auth[i]
+		if p := e.observe(ev.Source, ev.Subject, ev.Email); p != "" {
+			ev.Person = p
+		}
+		e.decideHardware(ev)
+	}
+	for i := range b.Airflow {
+		ev := &b.Airflow[i]
+		if ev.Person == "" && ev.Human && ev.Actor != "" {
+			if p, ok := e.resolver.ResolveAirflow(ev.Actor, ev.Channel); ok {
+				ev.Person = p
+			}
+		}
+	}
+	for i := range b.Runs {
+		r := &b.Runs[i]
+		if r.Person == "" && r.TriggeringUser != "" {
+			if p, ok := e.resolver.ResolveAirflow(r.TriggeringUser, airflow.TriggerChannel(r.TriggeredBy)); ok {
+				r.Person = p
+			}
+		}
+	}
+	return e.storeIdentities(ctx)
+}
+
+// decideHardware settles Hardware (and fills AAGUID) for a WebAuthn sign-in
+// from its own AAGUID, else its credential's registration, through
+// aaguid.Decide. A credential whose AAGUID names a synced passkey provider
+// makes the factor passkey_synced.
+func (e *Enricher) decideHardware(ev *model.AuthEvent) {
+	if ev.Factor != model.FactorWebAuthn && ev.Factor != model.FactorPasskeySynced {
+		return
+	}
+	id := ev.AAGUID
+	var reg credential
+	var registered bool
+	if ev.CredentialID != "" {
+		reg, registered = e.creds[credKey{ev.Source, ev.Instance, ev.CredentialID}]
+	}
+	if id == "" && registered {
+		id = reg.aaguid
+		ev.AAGUID = id
+	}
+	explicit := ev.Hardware
+	if explicit == nil && registered && reg.aaguid == "" {
+		explicit = reg.hardware // the registration's own signal, when it had no AAGUID to go by
+	}
+	hw, _ := aaguid.Decide(explicit, id, e.table)
+	ev.Hardware = hw
+	if id != "" {
+		if entry, ok := e.table.Lookup(id); ok && entry.Synced && entry.Source != aaguid.SourceAllow {
+			ev.Factor = model.FactorPasskeySynced
+		}
+	}
+}
+
+// storeIdentities writes the identities learned since the last call. An
+// inferred row never replaces a mapping row (they share a key).
+func (e *Enricher) storeIdentities(ctx context.Context) error {
+	var rows []model.Identity
+	for _, id := range e.resolver.Identities() {
+		k := string(id.Source) + "\x00" + id.Subject
+		if id.Origin != model.OriginMapping && e.mapped[k] {
+			continue
+		}
+		if p, ok := e.stored[k]; ok && p == id.Person {
+			continue
+		}
+		rows = append(rows, id)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := store.Identities.Write(ctx, e.w.S, rows); err != nil {
+		return fmt.Errorf("store identities: %w", err)
+	}
+	for _, id := range rows {
+		e.stored[string(id.Source)+"\x00"+id.Subject] = id.Person
+	}
+	return nil
+}
+
+// AddAAGUIDs stores operator additions to the authenticator table (MDS3
+// entries, allow and deny rows) after checking every AAGUID's form.
+func (w *Warehouse) AddAAGUIDs(ctx context.Context, rows []model.AuthenticatorModel) error {
+	for i := range rows {
+		c, err := aaguid.Canonical(rows[i].AAGUID)
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i+1, err)
+		}
+		rows[i].AAGUID = c
+	}
+	return store.AAGUIDs.Write(ctx, w.S, rows)
+}
