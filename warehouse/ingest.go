@@ -25,7 +25,7 @@ func (w *Warehouse) Known(ctx context.Context, source model.Source, instance str
 	const chunk = 2000
 	for i := 0; i < len(ids); i += chunk {
 		part := ids[i:min(i+chunk, len(ids))]
-		rows, err := w.S.Query(ctx, "SELECT DISTINCT event_id FROM raw_records WHERE source = ? AND instance = ? AND has(?, event_id)",
+		rows, err := w.S.Query(ctx, "SELECT DISTINCT event_id FROM raw_records WHERE source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?))",
 			string(source), instance, part)
 		if err != nil {
 			return nil, fmt.Errorf("known ids: %w", err)

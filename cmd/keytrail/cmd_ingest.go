@@ -85,6 +85,8 @@ type ingestJob struct {
 	// stored is called after each stored batch (streaming correlation, progress).
 	stored func(ctx context.Context, b *ingest.Batch) error
 	now    func() time.Time
+	// batchSize is the records per store write (0 = ingest's default).
+	batchSize int
 
 	classifier *airflow.Classifier
 }
@@ -105,7 +107,7 @@ func (j *ingestJob) ingestData(ctx context.Context, name string, data []byte) (i
 		}
 		n.(*airflow.Normalizer).Classifier = j.classifier
 	}
-	in := &ingest.Ingester{Normalizer: n, Instance: j.instance, Sink: j.w, Enricher: j.enricher, Stored: j.stored, Now: j.now}
+	in := &ingest.Ingester{Normalizer: n, Instance: j.instance, Sink: j.w, Enricher: j.enricher, Stored: j.stored, Now: j.now, BatchSize: j.batchSize}
 	return in.Ingest(ctx, name, data)
 }
 

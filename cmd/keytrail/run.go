@@ -26,6 +26,7 @@ type env struct {
 	stdout, stderr io.Writer
 	log            *slog.Logger
 	storeURL       string
+	storeExplicit  bool // --store or KEYTRAIL_STORE was given
 	timeout        time.Duration
 }
 
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	e.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	e.storeExplicit = e.storeURL != "" || os.Getenv("KEYTRAIL_STORE") != ""
 	if e.storeURL == "" {
 		e.storeURL = envOr("KEYTRAIL_STORE", store.DefaultURL())
 	}
@@ -224,7 +226,7 @@ func (e *env) openMigrated(ctx context.Context) (store.Store, error) {
 		return nil, fmt.Errorf("migrate %s: %w", store.Redact(e.storeURL), err)
 	}
 	for _, v := range ran {
-		e.log.Info("applied migration", "version", v)
+		e.log.Debug("applied migration", "version", v)
 	}
 	return s, nil
 }
