@@ -1,0 +1,557 @@
+package warehouse
+
+import (
+	"context"
+	"crypto/ed25519"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/report"
+	"github.com/keytrail/keytrail/store"
+)
+
+//go:embed report.sql
+var reportSQL string
+
+// Names of the queries a ReportSource runs besides report.QueryCorrelations,
+// report.QueryAuthenticators and report.QueryCoverage.
+const (
+	QueryCorrelationsHistogram = "correlations_histogram"
+	QueryCoverageCursors       = "coverage_cursors"
+	QueryCoverageIDCount       = "coverage_id_count"
+	QueryCoverageIDs           = "coverage_ids"
+)
+
+// Defaults of ReportSource.
+const (
+	DefaultReportPageRows = 100_000
+	DefaultIDStreamWindow = 1 << 16
+)
+
+// reportQuery is one query of report.sql: its text for a dialect and the names
+// of its ? placeholders, in order.
+type reportQuery struct {
+	name   string
+	sql    string
+	params []string
+}
+
+// parseReportSQL splits report.sql into its named queries and expands the
+// dialect macros.
+func parseReportSQL(d store.Dialect) map[string]reportQuery {
+	out := map[string]reportQuery{}
+	var cur *reportQuery
+	var body []string
+	flush := func() {
+		if cur != nil {
+			cur.sql = strings.TrimSpace(strings.Join(body, "\n"))
+			out[cur.name] = *cur
+		}
+		body = nil
+	}
+	for _, line := range strings.Split(reportSQL, "\n") {
+		switch {
+		case strings.HasPrefix(line, "-- name:"):
+			flush()
+			cur = &reportQuery{name: strings.TrimSpace(strings.TrimPrefix(line, "-- name:"))}
+		case strings.HasPrefix(line, "-- params:"):
+			if cur != nil {
+				cur.params = strings.Fields(strings.TrimPrefix(line, "-- params:"))
+			}
+		case strings.HasPrefix(line, "--"):
+		default:
+			if cur != nil {
+				body = append(body, line)
+			}
+		}
+	}
+	flush()
+	for name, q := range out {
+		q.sql = strings.ReplaceAll(q.sql, "{{correlation_columns}}", store.Correlations.Select())
+		q.sql = strings.ReplaceAll(q.sql, "{{ms action_ts}}", msExpr(d, "action_ts"))
+		out[name] = q
+	}
+	return out
+}
+
+// msExpr is col as Int64 milliseconds since the epoch.
+func msExpr(d store.Dialect, col string) string {
+	if d.DateTime64 {
+		return "toUnixTimestamp64Milli(" + col + ")"
+	}
+	return col
+}
+
+// ReportSource is the report.Source of a store: the correlations of one policy
+// version, the authenticator inventory and the source coverage. Build it with
+// Warehouse.ReportSource; the zero value is not usable.
+//
+// The embedded engine returns a query's whole result at once, so Correlations
+// reads the period in consecutive time windows of at most PageRows rows (sized
+// by an hourly histogram; an hour is never split): running the correlations
+// query over each window and concatenating equals one run over the period.
+type ReportSource struct {
+	w      *Warehouse
+	policy string
+	q      map[string]reportQuery
+
+	// PageRows bounds the rows one correlations query returns; default 100 000.
+	PageRows int64
+	// IDStreamWindow is the widest event_log_id range whose ids are listed
+	// rather than bisected further when it has gaps; default 65 536.
+	IDStreamWindow int64
+	// Cursors, when set, replaces the collector positions read from the store
+	// (keyed "<source>/<instance>"); VerifyReport pins them to the manifest's.
+	Cursors map[string]string
+	// Progress, when set, is called after each window of correlations with the
+	// rows streamed so far and the total.
+	Progress func(done, total int64)
+}
+
+// ReportSource returns the report source for policyVersion; "" means the
+// current policy (CurrentPolicy). When nothing has been correlated yet the
+// policy is "" and the population is empty.
+func (w *Warehouse) ReportSource(ctx context.Context, policyVersion string) (*ReportSource, error) {
+	if policyVersion == "" {
+		v, err := w.CurrentPolicy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		policyVersion = v
+	}
+	return &ReportSource{w: w, policy: policyVersion, q: parseReportSQL(w.S.Dialect())}, nil
+}
+
+// PolicyVersion returns the policy version whose correlations the source reads.
+func (r *ReportSource) PolicyVersion() string { return r.policy }
+
+var _ report.Source = (*ReportSource)(nil)
+
+// args binds the named values to q's placeholders.
+func (r *ReportSource) args(q reportQuery, vals map[string]any) []any {
+	out := make([]any, len(q.params))
+	for i, p := range q.params {
+		v, ok := vals[p]
+		if !ok {
+			panic("warehouse: report query " + q.name + " has no value for " + p) // report.sql defect
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func (r *ReportSource) vals(q report.Query) map[string]any {
+	return map[string]any{
+		"policy_version": r.policy,
+		"from":           model.Millis(q.From),
+		"to":             model.Millis(q.To),
+		"instance":       q.Instance,
+	}
+}
+
+// query runs the named query with vals and calls fn for each row.
+func (r *ReportSource) query(ctx context.Context, name string, vals map[string]any, fn func(store.Rows) error) error {
+	q := r.q[name]
+	rows, err := r.w.S.Query(ctx, q.sql, r.args(q, vals)...)
+	if err != nil {
+		return fmt.Errorf("report query %s: %w", name, err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("report query %s: %w", name, err)
+	}
+	return nil
+}
+
+// window is a sub-period [from, to) of a correlations read.
+type window struct {
+	from, to time.Time
+	rows     int64
+}
+
+// windows splits q's period into windows of at most PageRows rows, by the
+// hourly histogram of the correlations in scope.
+func (r *ReportSource) windows(ctx context.Context, q report.Query) ([]window, int64, error) {
+	limit := r.PageRows
+	if limit <= 0 {
+		limit = DefaultReportPageRows
+	}
+	from, to := model.Millis(q.From), model.Millis(q.To)
+	var out []window
+	var total int64
+	cur := window{from: from}
+	err := r.query(ctx, QueryCorrelationsHistogram, r.vals(q), func(rs store.Rows) error {
+		var hour, n int64
+		if err := rs.Scan(&hour, &n); err != nil {
+			return fmt.Errorf("report query %s: %w", QueryCorrelationsHistogram, err)
+		}
+		total += n
+		start := time.UnixMilli(hour * 3600000).UTC()
+		if cur.rows > 0 && cur.rows+n > limit && start.After(cur.from) {
+			cur.to = start
+			out = append(out, cur)
+			cur = window{from: start}
+		}
+		cur.rows += n
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if cur.rows > 0 {
+		cur.to = to
+		out = append(out, cur)
+	}
+	return out, total, nil
+}
+
+// Correlations implements report.Source.
+func (r *ReportSource) Correlations(ctx context.Context, q report.Query, fn func(model.Correlation) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ws, total, err := r.windows(ctx, q)
+	if err != nil {
+		return err
+	}
+	var done int64
+	for _, win := range ws {
+		vals := r.vals(q)
+		vals["from"], vals["to"] = win.from, win.to
+		err := r.query(ctx, report.QueryCorrelations, vals, func(rs store.Rows) error {
+			c, err := store.Correlations.Scan(rs)
+			if err != nil {
+				return fmt.Errorf("report query %s: %w", report.QueryCorrelations, err)
+			}
+			done++
+			return fn(c)
+		})
+		if err != nil {
+			return err
+		}
+		if r.Progress != nil {
+			r.Progress(done, total)
+		}
+	}
+	return ctx.Err()
+}
+
+// zeroEpoch maps the engines' empty aggregate of a time (the epoch) to the zero time.
+func zeroEpoch(t time.Time) time.Time {
+	if t.IsZero() || t.UnixMilli() == 0 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// triState decodes 0 = unknown, 1 = false, 2 = true.
+func triState(v int64) *bool {
+	switch v {
+	case 1:
+		return model.Bool(false)
+	case 2:
+		return model.Bool(true)
+	}
+	return nil
+}
+
+// Authenticators implements report.Source.
+func (r *ReportSource) Authenticators(ctx context.Context, q report.Query, fn func(report.AuthenticatorRow) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.query(ctx, report.QueryAuthenticators, r.vals(q), func(rs store.Rows) error {
+		var a report.AuthenticatorRow
+		var hw, be int64
+		err := rs.Scan(&a.Person, &a.Email, &a.Source, &a.Instance, &a.CredentialID, &a.AAGUID, &a.Model, &hw, &be,
+			&a.RegisteredAt, &a.RemovedAt, &a.FirstUsedAt, &a.LastUsedAt, &a.Uses)
+		if err != nil {
+			return fmt.Errorf("report query %s: %w", report.QueryAuthenticators, err)
+		}
+		a.Hardware, a.BackupEligible = triState(hw), triState(be)
+		a.RegisteredAt, a.RemovedAt = zeroEpoch(a.RegisteredAt), zeroEpoch(a.RemovedAt)
+		a.FirstUsedAt, a.LastUsedAt = zeroEpoch(a.FirstUsedAt), zeroEpoch(a.LastUsedAt)
+		return fn(a)
+	})
+}
+
+// CollectorName is the cursors row of a source instance's collector.
+func CollectorName(src model.Source, instance string) string { return string(src) + "/" + instance }
+
+// Coverage implements report.Source. For Airflow, IDRanges are the runs of
+// event_log_ids stored for the instance between the lowest and the highest id
+// seen in the period (whatever their time), and IDGaps the ids missing between
+// them: an id the audit log numbered but keytrail never received.
+func (r *ReportSource) Coverage(ctx context.Context, q report.Query) ([]model.SourceCoverage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type idSpan struct{ lo, hi int64 }
+	var out []model.SourceCoverage
+	var spans []idSpan
+	err := r.query(ctx, report.QueryCoverage, r.vals(q), func(rs store.Rows) error {
+		var c model.SourceCoverage
+		var lo, hi int64
+		if err := rs.Scan(&c.Source, &c.Instance, &c.First, &c.Last, &c.Events, &lo, &hi); err != nil {
+			return fmt.Errorf("report query %s: %w", report.QueryCoverage, err)
+		}
+		c.First, c.Last = model.Millis(c.First), model.Millis(c.Last)
+		out = append(out, c)
+		spans = append(spans, idSpan{lo, hi})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cursors := r.Cursors
+	if cursors == nil {
+		cursors = map[string]string{}
+		err = r.query(ctx, QueryCoverageCursors, nil, func(rs store.Rows) error {
+			var name, pos string
+			if err := rs.Scan(&name, &pos); err != nil {
+				return fmt.Errorf("report query %s: %w", QueryCoverageCursors, err)
+			}
+			cursors[name] = pos
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i := range out {
+		c := &out[i]
+		c.Cursor = cursors[CollectorName(c.Source, c.Instance)]
+		if c.Source != model.SourceAirflow {
+			continue
+		}
+		ranges, err := r.idRanges(ctx, c.Instance, spans[i].lo, spans[i].hi)
+		if err != nil {
+			return nil, err
+		}
+		c.IDRanges = ranges
+		for j := 1; j < len(ranges); j++ {
+			c.IDGaps = append(c.IDGaps, model.IDRange{From: ranges[j-1].To + 1, To: ranges[j].From - 1})
+		}
+	}
+	return out, nil
+}
+
+func (r *ReportSource) streamWindow() int64 {
+	if r.IDStreamWindow > 0 {
+		return r.IDStreamWindow
+	}
+	return DefaultIDStreamWindow
+}
+
+// idRanges returns the runs of stored event_log_ids of instance in [lo, hi].
+// A window whose distinct id count equals its width is one run and costs one
+// count; otherwise it is halved, and listed once it is IDStreamWindow wide.
+func (r *ReportSource) idRanges(ctx context.Context, instance string, lo, hi int64) ([]model.IDRange, error) {
+	streamWin := r.streamWindow()
+	var out []model.IDRange
+	add := func(a, b int64) {
+		if n := len(out); n > 0 && out[n-1].To+1 == a {
+			out[n-1].To = b
+			return
+		}
+		out = append(out, model.IDRange{From: a, To: b})
+	}
+	var walk func(a, b int64) error
+	walk = func(a, b int64) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		vals := map[string]any{"instance": instance, "lo": a, "hi": b}
+		var n int64
+		err := r.query(ctx, QueryCoverageIDCount, vals, func(rs store.Rows) error { return rs.Scan(&n) })
+		if err != nil {
+			return err
+		}
+		switch {
+		case n == 0:
+			return nil
+		case n == b-a+1:
+			add(a, b)
+			return nil
+		case b-a+1 <= streamWin:
+			return r.query(ctx, QueryCoverageIDs, vals, func(rs store.Rows) error {
+				var id int64
+				if err := rs.Scan(&id); err != nil {
+					return fmt.Errorf("report query %s: %w", QueryCoverageIDs, err)
+				}
+				add(id, id)
+				return nil
+			})
+		}
+		mid := a + (b-a)/2
+		if err := walk(a, mid); err != nil {
+			return err
+		}
+		return walk(mid+1, b)
+	}
+	if err := walk(lo, hi); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Queries implements report.Source: the text of every query the source runs,
+// with its parameters. Correlations runs over consecutive sub-windows of the
+// period (see ReportSource); the coverage id queries run per Airflow instance
+// over event_log_id windows.
+func (r *ReportSource) Queries(q report.Query) []model.ManifestQuery {
+	vals := map[string]string{
+		"policy_version": r.policy,
+		"from":           report.FormatTime(q.From),
+		"to":             report.FormatTime(q.To),
+		"instance":       q.Instance,
+		"lo":             "lowest event_log_id of the window (per Airflow instance in coverage)",
+		"hi":             "highest event_log_id of the window",
+	}
+	notes := map[string]string{
+		QueryCorrelationsHistogram: "rows per hour; sizes the windows the correlations query runs over",
+		report.QueryCorrelations:   "run over consecutive windows [from, to) of whole hours covering the period; the concatenation equals one run over the period",
+		QueryCoverageIDCount:       "distinct ids in [lo, hi]; a window with as many ids as its width has no gap, else it is halved",
+		QueryCoverageIDs:           "lists the ids of a window with a gap once it is at most " + strconv.FormatInt(r.streamWindow(), 10) + " ids wide",
+	}
+	names := []string{QueryCorrelationsHistogram, report.QueryCorrelations, report.QueryAuthenticators, report.QueryCoverage, QueryCoverageCursors, QueryCoverageIDCount, QueryCoverageIDs}
+	out := make([]model.ManifestQuery, 0, len(names))
+	for _, name := range names {
+		rq := r.q[name]
+		p := map[string]string{}
+		seen := map[string]bool{}
+		var order []string
+		for _, n := range rq.params {
+			if !seen[n] {
+				p[n] = vals[n]
+				seen[n] = true
+			}
+			order = append(order, n)
+		}
+		if len(order) > 0 {
+			p["bind_order"] = strings.Join(order, ", ")
+		}
+		if n, ok := notes[name]; ok {
+			p["note"] = n
+		}
+		out = append(out, model.ManifestQuery{Name: name, SQL: rq.sql, Params: p})
+	}
+	return out
+}
+
+// Report writes the evidence pack for opts into dir (see report.Write) from the
+// correlations of opts.PolicyVersion ("" = the current policy, which the
+// manifest then records), and records it in the reports table. progress may be nil.
+func (w *Warehouse) Report(ctx context.Context, opts report.Options, dir string, progress func(done, total int64)) (model.Manifest, error) {
+	src, err := w.ReportSource(ctx, opts.PolicyVersion)
+	if err != nil {
+		return model.Manifest{}, err
+	}
+	src.Progress = progress
+	opts.PolicyVersion = src.PolicyVersion()
+	m, err := report.Write(ctx, src, opts, dir)
+	if err != nil {
+		return model.Manifest{}, err
+	}
+	body, err := os.ReadFile(filepath.Join(dir, report.FileManifest))
+	if err != nil {
+		return m, fmt.Errorf("read written manifest: %w", err)
+	}
+	rec := store.ReportRecord{
+		ReportID:       m.ReportID,
+		GeneratedAt:    m.GeneratedAt,
+		PeriodFrom:     m.PeriodFrom,
+		PeriodTo:       m.PeriodTo,
+		Scope:          m.Scope,
+		PolicyVersion:  m.PolicyVersion,
+		Manifest:       string(body),
+		ManifestSHA256: model.SHA256Hex(body),
+	}
+	if err := store.Reports.Write(ctx, w.S, []store.ReportRecord{rec}); err != nil {
+		return m, fmt.Errorf("record report %s: %w", m.ReportID, err)
+	}
+	return m, nil
+}
+
+// VerifyReport verifies the pack in dir (report.VerifyWithSource) against this
+// store: the correlations of the manifest's policy version, and the coverage
+// with the collector cursors pinned to the manifest's (a cursor is where a
+// collector stood when the pack was made; it moves on afterwards). notes lists
+// what is worth knowing but is no mismatch: moved cursors, and whether the
+// reports table holds this manifest. pub nil means the manifest's own key.
+func (w *Warehouse) VerifyReport(ctx context.Context, dir string, pub ed25519.PublicKey) (res report.Result, notes []string, err error) {
+	var m model.Manifest
+	body, rerr := os.ReadFile(filepath.Join(dir, report.FileManifest))
+	if rerr == nil {
+		_ = json.Unmarshal(body, &m) // report.Verify reports a bad manifest
+	}
+	src, err := w.ReportSource(ctx, m.PolicyVersion)
+	if err != nil {
+		return res, nil, err
+	}
+	if m.PolicyVersion == "" {
+		src.policy = "" // an empty policy in the manifest is not "current"
+	}
+	pinned := map[string]string{}
+	for _, c := range m.Coverage {
+		pinned[CollectorName(c.Source, c.Instance)] = c.Cursor
+	}
+	src.Cursors = pinned
+	res, err = report.VerifyWithSource(ctx, dir, pub, src)
+	if err != nil {
+		return res, nil, err
+	}
+	live := map[string]string{}
+	err = src.query(ctx, QueryCoverageCursors, nil, func(rs store.Rows) error {
+		var name, pos string
+		if err := rs.Scan(&name, &pos); err != nil {
+			return err
+		}
+		live[name] = pos
+		return nil
+	})
+	if err != nil {
+		return res, nil, err
+	}
+	names := make([]string, 0, len(pinned))
+	for n := range pinned {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if pinned[n] != live[n] {
+			notes = append(notes, fmt.Sprintf("collector %s has moved on since the pack was made: %q then, %q now", n, pinned[n], live[n]))
+		}
+	}
+	if rerr == nil && m.ReportID != "" {
+		recs, err := store.Reports.All(ctx, w.S, "WHERE report_id = ?", m.ReportID)
+		switch {
+		case err != nil:
+			return res, notes, err
+		case len(recs) == 0:
+			notes = append(notes, fmt.Sprintf("report %s is not recorded in this store's reports table", m.ReportID))
+		case recs[0].ManifestSHA256 != model.SHA256Hex(body):
+			notes = append(notes, fmt.Sprintf("report %s is recorded in this store with a different manifest (SHA-256 %s)", m.ReportID, recs[0].ManifestSHA256))
+		}
+	}
+	return res, notes, nil
+}
