@@ -224,7 +224,9 @@ func (r *ReportSource) windows(ctx context.Context, q report.Query) ([]window, i
 	return out, total, nil
 }
 
-// Correlations implements report.Source.
+// Correlations implements report.Source. The next window is read while fn
+// consumes the current one, so the engine and the caller overlap; at most two
+// windows are held in memory.
 func (r *ReportSource) Correlations(ctx context.Context, q report.Query, fn func(model.Correlation) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -233,20 +235,52 @@ func (r *ReportSource) Correlations(ctx context.Context, q report.Query, fn func
 	if err != nil {
 		return err
 	}
-	var done int64
-	for _, win := range ws {
-		vals := r.vals(q)
-		vals["from"], vals["to"] = win.from, win.to
-		err := r.query(ctx, report.QueryCorrelations, vals, func(rs store.Rows) error {
-			c, err := store.Correlations.Scan(rs)
+	type batch struct {
+		rows []model.Correlation
+		err  error
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan batch, 1)
+	go func() {
+		defer close(batches)
+		for _, win := range ws {
+			vals := r.vals(q)
+			vals["from"], vals["to"] = win.from, win.to
+			rows := make([]model.Correlation, 0, win.rows)
+			err := r.query(pctx, report.QueryCorrelations, vals, func(rs store.Rows) error {
+				c, err := store.Correlations.Scan(rs)
+				if err != nil {
+					return fmt.Errorf("report query %s: %w", report.QueryCorrelations, err)
+				}
+				rows = append(rows, c)
+				return nil
+			})
+			select {
+			case batches <- batch{rows, err}:
+			case <-pctx.Done():
+				return
+			}
 			if err != nil {
-				return fmt.Errorf("report query %s: %w", report.QueryCorrelations, err)
+				return
+			}
+		}
+	}()
+	var done int64
+	for b := range batches {
+		if b.err != nil {
+			return b.err
+		}
+		for i, c := range b.rows {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 			}
 			done++
-			return fn(c)
-		})
-		if err != nil {
-			return err
+			if err := fn(c); err != nil {
+				return err
+			}
 		}
 		if r.Progress != nil {
 			r.Progress(done, total)
