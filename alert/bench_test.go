@@ -1,8 +1,11 @@
 package alert_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -92,4 +95,33 @@ func benchHandle(b *testing.B, single bool) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 	b.ReportMetric(float64(len(h.requests()))/float64(b.N), "requests/alert")
+	if single {
+		h.mu.Lock()
+		h.onReq = nil // the peer's requests are not alerts
+		h.mu.Unlock()
+		mu.Unlock()
+		reportPeer(b, h.URL, h.requests()[0].body)
+		mu.Lock()
+	}
+}
+
+// reportPeer measures, in the same run, the peer of the alert path: a bare
+// HTTP POST of the same payload to the same webhook (no dedup, queue, rate
+// limit or recording), as peer_p50_ms and peer_p99_ms.
+func reportPeer(b *testing.B, url string, body []byte) {
+	const n = 200
+	lat := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "peer_p50_ms")
+	b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "peer_p99_ms")
 }

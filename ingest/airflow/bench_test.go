@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/ingesttest"
 )
 
 // BenchmarkNormalize measures single-core normalization of a mix of 2.7
@@ -28,4 +29,5 @@ func BenchmarkNormalize(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(pieces))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	ingesttest.ReportJSONPeer(b, pieces)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/ingesttest"
 	"github.com/keytrail/keytrail/model"
 )
 
@@ -317,6 +318,7 @@ func BenchmarkNormalize(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(pieces))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	ingesttest.ReportJSONPeer(b, pieces)
 	b.ReportMetric(float64(size)/float64(len(pieces)), "bytes/event")
 }
 

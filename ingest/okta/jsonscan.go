@@ -3,7 +3,7 @@ package okta
 import (
 	"errors"
 	"fmt"
-		"unicode/utf16"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 

@@ -1,7 +1,7 @@
 package okta
 
 import (
-		"errors"
+	"errors"
 	"fmt"
 	"strings"
 
