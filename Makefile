@@ -33,9 +33,19 @@ migrate: build
 status: build
 	$(BIN) status
 
-# Benchmarks print figures; they assert nothing about speed.
+# Benchmarks print figures; they assert nothing about speed. One table, each
+# benchmark beside the peer it measured in the same run; also saved to
+# out/bench.md (copy it into docs/benchmarks.md when you publish figures).
+# Normalizers run for BENCHTIME_FAST, store-backed benchmarks once each.
+# KEYTRAIL_BENCH_EVENTS sizes the correlate and report benchmarks.
+BENCHTIME_FAST ?= 1s
+export KEYTRAIL_BENCH_EVENTS ?= 1000000
 bench: setup-test
-	KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 ./...
+	@mkdir -p out
+	@set -o pipefail; { \
+	  go test -run='^$$' -bench=. -benchtime=$(BENCHTIME_FAST) -count=1 ./ingest/... ./alert/ ./correlate/ ./demo/ && \
+	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 60m ./store/... ./warehouse/ ./report/ ; \
+	} 2>&1 | go run ./cmd/benchtable | tee out/bench.md
 
 # Short fuzzing of every decoder of outside input.
 FUZZTIME ?= 15s

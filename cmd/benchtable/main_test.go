@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestParseAndTable(t *testing.T) {
+	in := `goos: linux
+pkg: github.com/keytrail/keytrail/ingest/okta
+BenchmarkNormalize-2   	       1	  18286693 ns/op	 229.33 MB/s	      1803 bytes/event	    127217 events/s	     33039 json-peer-events/s	 8190784 B/op	   70012 allocs/op
+    bench_test.go:12: a log line
+pkg: github.com/keytrail/keytrail/alert
+BenchmarkHandle/single-2        	     300	    110138 ns/op	      9080 alerts/s	         0.04000 p50_ms	         0.4630 peer_p99_ms
+ok  	github.com/keytrail/keytrail/alert	3.1s
+`
+	rs, failed, err := parse(strings.NewReader(in), nil)
+	if err != nil || failed {
+		t.Fatal(err, failed)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("got %d results: %+v", len(rs), rs)
+	}
+	var b bytes.Buffer
+	table(&b, rs)
+	want := "| ingest/okta | Normalize | 229 MB/s, 1,803 bytes/event, 127,217 events/s | 33,039 json-peer-events/s |\n" +
+		"| alert | Handle/single | 9,080 alerts/s, 0.04 p50_ms | 0.463 peer_p99_ms |\n"
+	if !strings.HasSuffix(b.String(), want) {
+		t.Fatalf("table:\n%s\nwant suffix:\n%s", b.String(), want)
+	}
+	_, failed, _ = parse(strings.NewReader("--- FAIL: BenchmarkX\nFAIL\tpkg\n"), nil)
+	if !failed {
+		t.Fatal("FAIL not noticed")
+	}
+}
