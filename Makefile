@@ -8,7 +8,7 @@ export CHDB_LIB_PATH ?= $(KEYTRAIL_CACHE)/chdb-26.5.3/libchdb.so
 BIN := bin/keytrail
 GO_TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all setup setup-test build test test-short vet migrate status bench fuzz clean
+.PHONY: all setup setup-test build test test-short vet demo migrate status bench fuzz clean
 
 all: build
 
@@ -26,6 +26,13 @@ build: setup
 test: setup-test
 	go vet ./...
 	KEYTRAIL_REQUIRE_ENGINES=1 go test $(GO_TEST_FLAGS) ./...
+
+# The main job: a realistic organisation through ingest, correlation and the
+# evidence pack, on the embedded store under DEMO_DIR.
+DEMO_DIR ?= keytrail-demo
+DEMO_FLAGS ?=
+demo: build
+	$(BIN) demo --out $(DEMO_DIR) $(DEMO_FLAGS)
 
 migrate: build
 	$(BIN) migrate

@@ -206,11 +206,15 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 // EnvVars lists every environment variable keytrail reads. The compose file
 // test checks keytrail's container sets nothing else.
 var EnvVars = []string{
-	"KEYTRAIL_STORE",     // store URL (default: embedded store under the data dir)
-	"KEYTRAIL_DATA_DIR",  // data directory of the embedded store (default ~/.local/share/keytrail)
-	"KEYTRAIL_LOG_LEVEL", // debug, info, warn, error (default info)
-	"CHDB_LIB_PATH",      // libchdb.so for the embedded store (scripts/setup.sh installs it)
-	"XDG_DATA_HOME",      // base of the default data dir
+	"KEYTRAIL_STORE",       // store URL (default: embedded store under the data dir)
+	"KEYTRAIL_DATA_DIR",    // data directory of the embedded store (default ~/.local/share/keytrail)
+	"KEYTRAIL_LOG_LEVEL",   // debug, info, warn, error (default info)
+	"CHDB_LIB_PATH",        // libchdb.so for the embedded store (scripts/setup.sh installs it)
+	"XDG_DATA_HOME",        // base of the default data dir
+	"KEYTRAIL_SIGNING_KEY", // Ed25519 PEM key that signs evidence packs (default <data dir>/keys/report-ed25519.pem)
+	"KEYTRAIL_POLICY",      // correlation policy YAML (default the built-in policy)
+	"KEYTRAIL_ALERTS",      // alert targets YAML (default no alerts)
+	"KEYTRAIL_CPUPROFILE",  // write a CPU profile of the run to this file
 }
 
 // openMigrated opens the store and applies any migration it lacks, so that
