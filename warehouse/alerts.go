@@ -1,0 +1,47 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keytrail/keytrail/alert"
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/store"
+)
+
+// AlertRecorder is the alert.Recorder of a store: it writes each alert state
+// to the alerts table, keyed by (alert_id, target), so the latest state of
+// an alert at a target replaces the earlier ones (firing, then resolved).
+// Versions increase with every call, so a later record wins even within one
+// millisecond. Safe for concurrent use.
+type AlertRecorder struct{ w *Warehouse }
+
+// AlertRecorder returns the store's alert recorder.
+func (w *Warehouse) AlertRecorder() *AlertRecorder { return &AlertRecorder{w: w} }
+
+var _ alert.Recorder = (*AlertRecorder)(nil)
+
+// RecordAlerts implements alert.Recorder. Of several records for one
+// (alert_id, target) in alerts, the last is written.
+func (r *AlertRecorder) RecordAlerts(ctx context.Context, alerts []model.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	v := nextVersion()
+	type key struct{ id, target string }
+	last := make(map[key]int, len(alerts))
+	for i, a := range alerts {
+		last[key{a.AlertID, a.Target}] = i
+	}
+	rows := make([][]any, 0, len(last))
+	for i, a := range alerts {
+		if last[key{a.AlertID, a.Target}] != i {
+			continue
+		}
+		rows = append(rows, store.Alerts.ToRow(a, v))
+	}
+	if err := r.w.S.Insert(ctx, store.Alerts.Name, store.Alerts.Columns, rows); err != nil {
+		return fmt.Errorf("record %d alerts: %w", len(rows), err)
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/keytrail/keytrail/alert"
+	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/store"
+)
+
+// Defaults of LiveOptions.
+const (
+	DefaultLiveBatch         = 5000
+	DefaultLiveFlushInterval = time.Second
+	DefaultPollOverlap       = 2 * time.Minute
+)
+
+// LiveOptions tune a Live correlator. The zero value is usable.
+type LiveOptions struct {
+	// Now stamps ComputedAt and the current-policy cursor. Default time.Now.
+	Now func() time.Time
+	// Notifier, when set, is handed each action's latest correlation after
+	// it is written: an unverified privileged action fires, and a later
+	// update that is verified (a late assertion) resolves it. Default none.
+	Notifier *alert.Notifier
+	// FinalOnly hands the Notifier only final verdicts and the updates of
+	// actions it was already handed (so resolves still flow): provisional
+	// verdicts that change within grace never alert. Default false.
+	FinalOnly bool
+	// BatchSize is how many changed correlations are buffered before Add
+	// writes them. Default DefaultLiveBatch.
+	BatchSize int
+	// FlushInterval is the longest a buffered correlation waits: Add writes
+	// the buffer once it is this old. Default DefaultLiveFlushInterval.
+	FlushInterval time.Duration
+	// PollOverlap is how far before the newest row version already read Poll
+	// reads again, for rows whose insert committed late; re-read events are
+	// ignored by the engine as redeliveries. Default DefaultPollOverlap.
+	PollOverlap time.Duration
+	// Logger receives alert hand-off failures. Default discard.
+	Logger *slog.Logger
+	// OnUpdate, when set, observes every engine update (with the Live's
+	// lock held; it must not call back into the Live).
+	OnUpdate func(correlate.Update)
+}
+
+// LiveStats are a Live correlator's counters.
+type LiveStats struct {
+	// Engine is the streaming engine's snapshot.
+	Engine correlate.Stats
+	// Written counts correlation rows written.
+	Written int64
+	// Final counts final verdicts by verdict.
+	Final map[model.Verdict]int
+	// AlertErrors counts correlations the Notifier could not queue.
+	AlertErrors int
+	// Polled counts events read by Poll (re-reads included).
+	Polled int64
+}
+
+// Live runs the streaming correlator (correlate.Engine) over events as they
+// arrive and keeps the correlations table current: every update (a
+// provisional verdict, a changed one, the final one) replaces the action's
+// row under the Live's policy version. Updates are buffered, coalesced per
+// action and written in batches; then they go to the Notifier.
+//
+// Feed it with Add (ingest), Preload (warm state from stored history) and
+// Poll (events stored since the last Poll). Close flushes the engine and
+// makes the policy current. A Live is safe for concurrent use.
+type Live struct {
+	w   *Warehouse
+	p   correlate.Policy
+	o   LiveOptions
+	eng *correlate.Engine
+
+	mu       sync.Mutex // guards the fields below; held across engine calls
+	buf      []model.Correlation
+	idx      map[string]int // action id → index in buf
+	bufSince time.Time
+	floor    time.Time // updates of actions before it are dropped
+	notified map[string]struct{}
+	final    map[model.Verdict]int
+	written  int64
+	alertErr int
+	polled   int64
+	finals   map[string]struct{} // buffered action ids whose update was final
+	lastAt   time.Time           // last ComputedAt stamped
+	mark     uint64              // newest row version seen by Poll
+	closed   bool
+}
+
+// NewLive returns a Live correlating under p.
+func (w *Warehouse) NewLive(ctx context.Context, p correlate.Policy, o LiveOptions) (*Live, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultLiveBatch
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultLiveFlushInterval
+	}
+	if o.PollOverlap <= 0 {
+		o.PollOverlap = DefaultPollOverlap
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Live{w: w, p: p, o: o, idx: map[string]int{}, notified: map[string]struct{}{}, finals: map[string]struct{}{}, final: map[model.Verdict]int{}}
+	eng, err := correlate.NewEngine(p, correlate.SinkFunc(l.correlated))
+	if err != nil {
+		return nil, fmt.Errorf("live correlate: %w", err)
+	}
+	l.eng = eng
+	return l, ctx.Err()
+}
+
+// PolicyVersion returns the version the Live's correlations are under.
+func (l *Live) PolicyVersion() string { return l.eng.PolicyVersion() }
+
+// correlated is the engine's sink; l.mu is held by the caller of the engine.
+func (l *Live) correlated(u correlate.Update) {
+	if l.o.OnUpdate != nil {
+		l.o.OnUpdate(u)
+	}
+	if u.Final {
+		l.final[u.Verdict]++
+	}
+	if !l.floor.IsZero() && u.ActionTS.Before(l.floor) {
+		return
+	}
+	if i, ok := l.idx[u.ActionID]; ok {
+		l.buf[i] = u.Correlation
+	} else {
+		if len(l.buf) == 0 {
+			l.bufSince = time.Now()
+		}
+		l.idx[u.ActionID] = len(l.buf)
+		l.buf = append(l.buf, u.Correlation)
+	}
+	if u.Final {
+		l.finals[u.ActionID] = struct{}{}
+	}
+}
+
+// Add feeds one event to the engine: a model.AuthEvent, model.Authenticator,
+// model.AirflowEvent or model.DagRun, or a pointer to one (not retained).
+// The correlations it changes are written once BatchSize are buffered or
+// the oldest has waited FlushInterval (see Sync).
+func (l *Live) Add(ctx context.Context, ev any) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("live correlate: closed")
+	}
+	if err := l.eng.Add(ctx, ev); err != nil {
+		return err
+	}
+	if len(l.buf) >= l.o.BatchSize || (len(l.buf) > 0 && time.Since(l.bufSince) >= l.o.FlushInterval) {
+		return l.syncLocked(ctx)
+	}
+	return nil
+}
+
+// Sync writes the buffered correlations now and hands them to the Notifier.
+func (l *Live) Sync(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.syncLocked(ctx)
+}
+
+func (l *Live) syncLocked(ctx context.Context) error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	stamp := model.Millis(l.o.Now())
+	if !stamp.After(l.lastAt) { // the Notifier drops correlations older than the last seen
+		stamp = l.lastAt.Add(time.Millisecond)
+	}
+	l.lastAt = stamp
+	for i := range l.buf {
+		l.buf[i].ComputedAt = stamp
+	}
+	if err := l.w.writeCorrelations(ctx, l.buf); err != nil {
+		return fmt.Errorf("live correlate: %w", err)
+	}
+	l.written += int64(len(l.buf))
+	if n := l.o.Notifier; n != nil {
+		for _, c := range l.buf {
+			if l.o.FinalOnly {
+				_, was := l.notified[c.ActionID]
+				if _, final := l.finals[c.ActionID]; !was && !final {
+					continue
+				}
+			}
+			if c.Privileged {
+				l.notified[c.ActionID] = struct{}{}
+			}
+			if err := n.Handle(ctx, c); err != nil {
+				l.alertErr++
+				l.o.Logger.WarnContext(ctx, "alert not queued", "action_id", c.ActionID, "err", err)
+			}
+		}
+	}
+	for id := range l.finals {
+		delete(l.notified, id) // no update follows a final one
+	}
+	clear(l.finals)
+	l.buf = l.buf[:0]
+	clear(l.idx)
+	return nil
+}
+
+// Preload feeds the stored events that the actions from since on depend on
+// (as Correlate would load them for [since, now]), in time order, so the
+// engine's state is warm. Correlations of actions before since are the batch
+// correlator's: their updates are dropped, now and later. Preload also sets
+// Poll's starting point to the rows stored when it began.
+func (l *Live) Preload(ctx context.Context, since time.Time) error {
+	mark, err := l.w.maxVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("live preload: %w", err)
+	}
+	since = model.Millis(since)
+	ld, err := l.w.newLoader(ctx, l.p, since, farFuture, 0)
+	if err != nil {
+		return fmt.Errorf("live preload: %w", err)
+	}
+	l.mu.Lock()
+	l.floor = since
+	l.mark = max(l.mark, mark)
+	l.mu.Unlock()
+	for ev := range ld.merged() {
+		if err := l.Add(ctx, ev); err != nil {
+			return fmt.Errorf("live preload: %w", err)
+		}
+	}
+	if err := ld.err(); err != nil {
+		return fmt.Errorf("live preload: %w", err)
+	}
+	return l.Sync(ctx)
+}
+
+// eventTables are the tables Poll reads, in the order their rows of equal
+// time are fed.
+var eventTables = []string{store.Authenticators.Name, store.AuthEvents.Name, store.AirflowEvents.Name, store.DagRuns.Name}
+
+// maxVersion returns the newest row version of the event tables.
+func (w *Warehouse) maxVersion(ctx context.Context) (uint64, error) {
+	var out uint64
+	for _, t := range eventTables {
+		rows, err := w.S.Query(ctx, "SELECT toUInt64(max(version)) FROM "+store.QuoteIdent(t))
+		if err != nil {
+			return 0, fmt.Errorf("newest version of %s: %w", t, err)
+		}
+		var v uint64
+		if rows.Next() {
+			err = rows.Scan(&v)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+		if err != nil {
+			return 0, fmt.Errorf("newest version of %s: %w", t, err)
+		}
+		out = max(out, v)
+	}
+	return out, nil
+}
+
+// readSince reads the rows of t whose version is at least v, without FINAL
+// (a re-read or replayed row is a redelivery the engine ignores).
+func readSince[T any](ctx context.Context, s store.Store, t store.Table[T], v uint64, fn func(T, uint64)) error {
+	rows, err := s.Query(ctx, "SELECT "+t.Select()+" FROM "+store.QuoteIdent(t.Name)+" WHERE version >= ?", v)
+	if err != nil {
+		return fmt.Errorf("poll %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	vi := slices.Index(t.Columns, "version")
+	for rows.Next() {
+		val, err := t.Scan(rows)
+		if err != nil {
+			return fmt.Errorf("poll %s: %w", t.Name, err)
+		}
+		var ver uint64
+		if vals := rows.Values(); vi >= 0 && vi < len(vals) {
+			ver, _ = vals[vi].(uint64)
+		}
+		fn(val, ver)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("poll %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// Poll feeds the events stored since the previous Poll (or Preload) to the
+// engine, in time order, and writes the correlations they change. It
+// returns the number of events read; events already seen are read again
+// within PollOverlap and ignored by the engine.
+func (l *Live) Poll(ctx context.Context) (int, error) {
+	l.mu.Lock()
+	mark := l.mark
+	l.mu.Unlock()
+	from := uint64(0)
+	if ov := uint64(l.o.PollOverlap.Milliseconds()); mark > ov {
+		from = mark - ov
+	}
+	var evs []timed
+	newest := mark
+	see := func(ts time.Time, ev any, v uint64) {
+		evs = append(evs, timed{ts, ev})
+		newest = max(newest, v)
+	}
+	s := l.w.S
+	err := errors.Join(
+		readSince(ctx, s, store.Authenticators, from, func(v model.Authenticator, ver uint64) { see(v.TS, &v, ver) }),
+		readSince(ctx, s, store.AuthEvents, from, func(v model.AuthEvent, ver uint64) { see(v.TS, &v, ver) }),
+		readSince(ctx, s, store.AirflowEvents, from, func(v model.AirflowEvent, ver uint64) { see(v.TS, &v, ver) }),
+		readSince(ctx, s, store.DagRuns, from, func(v model.DagRun, ver uint64) { see(v.TS, &v, ver) }),
+	)
+	if err != nil {
+		return 0, fmt.Errorf("live poll: %w", err)
+	}
+	slices.SortStableFunc(evs, func(a, b timed) int { return a.ts.Compare(b.ts) })
+	for _, ev := range evs {
+		if err := l.Add(ctx, ev.ev); err != nil {
+			return 0, fmt.Errorf("live poll: %w", err)
+		}
+	}
+	l.mu.Lock()
+	l.mark = max(l.mark, newest)
+	l.polled += int64(len(evs))
+	l.mu.Unlock()
+	return len(evs), l.Sync(ctx)
+}
+
+// Follow polls every interval until ctx is done, then returns nil (the
+// caller then calls Close with a live context). A poll error ends it.
+func (l *Live) Follow(ctx context.Context, interval time.Duration, onPoll func(n int)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := l.Poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if onPoll != nil {
+			onPoll(n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Stats returns the Live's counters.
+func (l *Live) Stats() LiveStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LiveStats{
+		Engine:      l.eng.Stats(),
+		Written:     l.written,
+		Final:       maps.Clone(l.final),
+		AlertErrors: l.alertErr,
+		Polled:      l.polled,
+	}
+}
+
+// Close finalises every pending action (correlate.Engine.Flush), writes
+// what is buffered, and makes the Live's policy version current. Add fails
+// afterwards. The Notifier is the caller's to flush and close.
+func (l *Live) Close(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.eng.Flush()
+	if err := l.syncLocked(ctx); err != nil {
+		return err
+	}
+	l.closed = true
+	if err := l.w.SetCurrentPolicy(ctx, l.eng.PolicyVersion(), l.o.Now()); err != nil {
+		return fmt.Errorf("live correlate: %w", err)
+	}
+	return nil
+}
