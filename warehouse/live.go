@@ -58,7 +58,7 @@ type LiveStats struct {
 	Engine correlate.Stats
 	// Written counts correlation rows written.
 	Written int64
-	// Final counts final verdicts by verdict.
+	// Final counts the final verdicts written, by verdict.
 	Final map[model.Verdict]int
 	// AlertErrors counts correlations the Notifier could not queue.
 	AlertErrors int
@@ -131,11 +131,11 @@ func (l *Live) correlated(u correlate.Update) {
 	if l.o.OnUpdate != nil {
 		l.o.OnUpdate(u)
 	}
-	if u.Final {
-		l.final[u.Verdict]++
-	}
 	if !l.floor.IsZero() && u.ActionTS.Before(l.floor) {
 		return
+	}
+	if u.Final {
+		l.final[u.Verdict]++
 	}
 	if i, ok := l.idx[u.ActionID]; ok {
 		l.buf[i] = u.Correlation
