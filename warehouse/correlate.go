@@ -12,6 +12,7 @@ import (
 	"github.com/keytrail/keytrail/alert"
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/store"
 )
 
@@ -569,4 +570,54 @@ func mapSeq[T, U any](seq iter.Seq[T], f func(T) U) iter.Seq[U] {
 			}
 		}
 	}
+}
+
+// ExportCorrelations streams the correlations of policyVersion ("" = the
+// current policy) whose action time lies in [from, to), ordered by action
+// time then id, to fn; zero ends are open. It returns the version read,
+// which is "" when nothing has been correlated. It reads through
+// ReportSource, so an export and an evidence pack's population agree.
+func (w *Warehouse) ExportCorrelations(ctx context.Context, policyVersion string, from, to time.Time, fn func(model.Correlation) error) (string, error) {
+	src, err := w.ReportSource(ctx, policyVersion)
+	if err != nil {
+		return "", err
+	}
+	version := src.PolicyVersion()
+	if version == "" {
+		return "", nil
+	}
+	if from.IsZero() || to.IsZero() {
+		ms := msCol(w.S.Dialect(), "action_ts")
+		rows, err := w.S.Query(ctx, "SELECT toInt64(count()), toInt64(min("+ms+")), toInt64(max("+ms+")) FROM correlations WHERE policy_version = ?", version)
+		if err != nil {
+			return version, fmt.Errorf("export correlations: %w", err)
+		}
+		var n, lo, hi int64
+		if rows.Next() {
+			err = rows.Scan(&n, &lo, &hi)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+		if err != nil {
+			return version, fmt.Errorf("export correlations: %w", err)
+		}
+		if n == 0 {
+			return version, nil
+		}
+		if from.IsZero() {
+			from = time.UnixMilli(lo).UTC()
+		}
+		if to.IsZero() {
+			to = time.UnixMilli(hi + 1).UTC()
+		}
+	}
+	if !from.Before(to) {
+		return version, nil
+	}
+	if err := src.Correlations(ctx, report.Query{From: from, To: to}, fn); err != nil {
+		return version, fmt.Errorf("export correlations: %w", err)
+	}
+	return version, nil
 }
