@@ -1,0 +1,218 @@
+package warehouse
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/schema"
+	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/store/storetest"
+)
+
+// correlateBenchEvents is the number of stored events of BenchmarkCorrelate
+// (KEYTRAIL_BENCH_EVENTS, default 1 000 000).
+func correlateBenchEvents(b *testing.B) int64 {
+	n := int64(1_000_000)
+	if v := os.Getenv("KEYTRAIL_BENCH_EVENTS"); v != "" {
+		var err error
+		n, err = strconv.ParseInt(v, 10, 64)
+		require.NoError(b, err, "KEYTRAIL_BENCH_EVENTS")
+	}
+	return n
+}
+
+// seedCorrelateBench stores n events over 30 days with INSERT … SELECT FROM
+// numbers: half authentications (one person in 500 events; 9 in 10 hardware
+// WebAuthn, the rest passwords), half human Airflow actions (privileged and
+// not, 1 in 97 by an unresolved actor).
+func seedCorrelateBench(b *testing.B, s store.Store, n int64, from, to time.Time) {
+	ctx := context.Background()
+	half := n / 2
+	people := strconv.FormatInt(max(half/250, 1), 10)
+	step := strconv.FormatInt(to.Sub(from).Milliseconds()/half, 10)
+	ts := func(off int64) string {
+		return "fromUnixTimestamp64Milli(toInt64(" + strconv.FormatInt(from.UnixMilli()+off, 10) + " + number * " + step + "), 'UTC')"
+	}
+	h := strconv.FormatInt(half, 10)
+	for _, q := range []string{
+		`INSERT INTO auth_events (source, instance, event_id, ts, person, subject, email, category, outcome, factor, hardware, credential_id, version)
+		SELECT 'okta', 'acme', concat('ev-', toString(number)), ` + ts(0) + `, concat('u', toString(number % ` + people + `)),
+			concat('00u', toString(number % ` + people + `)), '', 'mfa', 'success', if(number % 10 = 0, 'password', 'webauthn'),
+			if(number % 10 = 0, NULL, 1), if(number % 10 = 0, '', concat('cred-', toString(number % ` + people + `))), 1
+		FROM numbers(` + h + `)`,
+		`INSERT INTO airflow_events (instance, event_log_id, ts, event, channel, action, human, privileged, actor, person, map_index, version)
+		SELECT 'prod', number + 1, ` + ts(1234) + `, 'x', 'ui', ['trigger', 'view', 'clear', 'variable', 'view'][number % 5 + 1], 1, 0,
+			concat('a', toString(number)), if(number % 97 = 0, '', concat('u', toString((number * 7 + intDiv(number, 13)) % ` + people + `))), -1, 1
+		FROM numbers(` + h + `)`,
+	} {
+		require.NoError(b, s.Exec(ctx, q))
+	}
+}
+
+// sqlVerdicts is the SQL peer: each audit action's verdict by two ASOF
+// JOINs, to the person's latest hardware-backed assertion and latest
+// authentication at or before the action plus clock skew (default policy:
+// privileged max_age 15 min, others 12 h, skew 5 s, lookback 30 days).
+const sqlVerdicts = `
+SELECT concat(a.instance, ':', toString(a.event_log_id)) AS action_id,
+    multiIf(a.person = '', 'unknown_identity',
+        hw.hms >= a.ms - a.max_age, 'verified',
+        au.ams >= a.ms - a.max_age, 'weak_factor',
+        hw.hms >= a.ms - 2592000000, 'stale',
+        'no_assertion') AS verdict
+FROM (
+    SELECT instance, event_log_id, person, toUnixTimestamp64Milli(ts) AS ms, ms + 5000 AS upto,
+        if(action IN ('trigger', 'clear', 'mark_state', 'delete', 'pause', 'unpause', 'connection', 'variable', 'pool', 'user_admin', 'backfill'), 900000, 43200000) AS max_age
+    FROM airflow_events FINAL WHERE human = 1 AND action != 'task_state' AND ts >= ? AND ts < ?
+) AS a
+ASOF LEFT JOIN (
+    SELECT person, toUnixTimestamp64Milli(ts) AS hms FROM auth_events FINAL
+    WHERE outcome = 'success' AND category IN ('login', 'mfa') AND factor = 'webauthn' AND hardware = 1 AND person != ''
+) AS hw ON a.person = hw.person AND a.upto >= hw.hms
+ASOF LEFT JOIN (
+    SELECT person, toUnixTimestamp64Milli(ts) AS ams FROM auth_events FINAL
+    WHERE outcome = 'success' AND category IN ('login', 'mfa') AND factor != 'none' AND person != ''
+) AS au ON a.person = au.person AND a.upto >= au.ams`
+
+// BenchmarkCorrelate correlates N stored events (KEYTRAIL_BENCH_EVENTS) on
+// chDB with Warehouse.Correlate (load, Batch, write), and in the same run
+// computes the same verdicts with one ClickHouse query (sqlVerdicts) and
+// counts the actions on which both agree. Then it streams the first
+// events (up to 500 000) through Live with writes. Metrics: actions/s
+// (batch), sql_actions/s, agree_pct, batch_peak_heap_MB, stream_events/s,
+// add_p50_us / add_p99_us (event in → correlation out of the engine, the
+// Add call, including the periodic batch writes), bytes/person.
+func BenchmarkCorrelate(b *testing.B) {
+	ctx := context.Background()
+	n := correlateBenchEvents(b)
+	s, err := store.Open(ctx, "chdb://"+chdbDir+"?database="+storetest.FreshDB(b))
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	_, err = schema.Migrate(ctx, s)
+	require.NoError(b, err)
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 30)
+	t0 := time.Now()
+	seedCorrelateBench(b, s, n, from, to)
+	b.Logf("seeded %d events in %s", n, time.Since(t0).Round(time.Millisecond))
+	w := New(s)
+	p := correlate.DefaultPolicy()
+
+	var batchDur, sqlDur time.Duration
+	var actions int
+	var peak uint64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		stop := correlateHeapPeak()
+		start := time.Now()
+		res, err := w.Correlate(ctx, p, CorrelateOptions{From: from, To: to})
+		batchDur += time.Since(start)
+		peak = max(peak, stop())
+		require.NoError(b, err)
+		actions = res.Actions
+
+		start = time.Now()
+		_, err = store.CountRows(ctx, s, "SELECT count() FROM (SELECT verdict, count() FROM ("+sqlVerdicts+") GROUP BY verdict)", from, to)
+		sqlDur += time.Since(start)
+		require.NoError(b, err)
+	}
+	b.StopTimer()
+	agree, err := store.CountRows(ctx, s, "SELECT countIf(c.verdict = q.verdict) FROM correlations AS c FINAL INNER JOIN ("+sqlVerdicts+") AS q ON c.action_id = q.action_id WHERE c.policy_version = ?", from, to, p.Version())
+	require.NoError(b, err)
+	sqlRows, err := store.CountRows(ctx, s, "SELECT count() FROM ("+sqlVerdicts+")", from, to)
+	require.NoError(b, err)
+	if agree != int64(actions) || sqlRows != int64(actions) {
+		rows, err := s.Query(ctx, "SELECT c.verdict, q.verdict, count() FROM correlations AS c FINAL INNER JOIN ("+sqlVerdicts+") AS q ON c.action_id = q.action_id WHERE c.policy_version = ? AND c.verdict != q.verdict GROUP BY c.verdict, q.verdict", from, to, p.Version())
+		if err == nil {
+			for rows.Next() {
+				b.Logf("disagree: %v", rows.Values())
+			}
+			rows.Close()
+		}
+	}
+	secs := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	b.ReportMetric(float64(actions)/secs(batchDur), "actions/s")
+	b.ReportMetric(float64(actions)/secs(sqlDur), "sql_actions/s")
+	b.ReportMetric(100*float64(agree)/float64(max(actions, 1)), "agree_pct")
+	b.ReportMetric(float64(peak)/(1<<20), "batch_peak_heap_MB")
+	b.Logf("batch: %d actions in %s; SQL peer: %d actions in %s; agree on %d", actions, (batchDur / time.Duration(b.N)).Round(time.Millisecond),
+		sqlRows, (sqlDur / time.Duration(b.N)).Round(time.Millisecond), agree)
+
+	// streaming: the stored events in time order through Live (with writes).
+	ld, err := w.newLoader(ctx, p, from, to, 0)
+	require.NoError(b, err)
+	var evs []any
+	limit := 500_000
+	for ev := range ld.merged() {
+		evs = append(evs, ev)
+		if len(evs) == limit {
+			break
+		}
+	}
+	require.NoError(b, ld.err())
+	p2 := p
+	p2.Grace = p.Grace + time.Millisecond // its own policy version: the batch rows stay
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	l, err := w.NewLive(ctx, p2, LiveOptions{})
+	require.NoError(b, err)
+	lat := make([]time.Duration, 0, len(evs))
+	start := time.Now()
+	for _, ev := range evs {
+		t := time.Now()
+		require.NoError(b, l.Add(ctx, ev))
+		switch ev.(type) {
+		case *model.AirflowEvent, *model.DagRun: // actions: their correlation comes out of this Add
+			lat = append(lat, time.Since(t))
+		}
+	}
+	streamDur := time.Since(start)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	st := l.Stats()
+	require.NoError(b, l.Close(ctx))
+	slices.Sort(lat)
+	b.ReportMetric(float64(len(evs))/streamDur.Seconds(), "stream_events/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "add_p50_us")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "add_p99_us")
+	if st.Engine.TrackedPersons > 0 {
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(st.Engine.TrackedPersons), "bytes/person")
+	}
+	b.Logf("stream: %d events in %s, %d correlation rows written, %d persons tracked, %d events held", len(evs), streamDur.Round(time.Millisecond),
+		st.Written, st.Engine.TrackedPersons, st.Engine.EventsHeld)
+}
+
+// correlateHeapPeak samples the heap in use until the returned stop is called.
+func correlateHeapPeak() (stop func() uint64) {
+	done := make(chan uint64)
+	quit := make(chan struct{})
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+			select {
+			case <-quit:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(quit); return <-done }
+}
