@@ -118,35 +118,69 @@ func sortSearchTS(cs []model.Correlation, t time.Time) int {
 	return i
 }
 
+// writeCorrelationRun writes cs in batches, two inserts in flight (the
+// embedded engine runs one at a time; the other is being encoded), and hands
+// each written batch to the Notifier.
 func (w *Warehouse) writeCorrelationRun(ctx context.Context, cs []model.Correlation, now func() time.Time, o CorrelateOptions, res *CorrelateResult) error {
 	batch := o.WriteRows
 	if batch <= 0 {
 		batch = DefaultCorrelateWriteRows
 	}
 	stamp := model.Millis(now())
+	for i := range cs {
+		cs[i].ComputedAt = stamp
+		res.Verdicts[cs[i].Verdict]++
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 2)
+	)
 	for start := 0; start < len(cs); start += batch {
 		part := cs[start:min(start+batch, len(cs))]
-		for i := range part {
-			part[i].ComputedAt = stamp
-			res.Verdicts[part[i].Verdict]++
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
 		}
-		if err := w.writeCorrelations(ctx, part); err != nil {
-			return fmt.Errorf("correlate: %w", err)
+		if ctx.Err() != nil {
+			break
 		}
-		res.Actions += len(part)
-		if o.Notifier != nil {
-			for _, c := range part {
-				if err := o.Notifier.Handle(ctx, c); err != nil {
-					if ctx.Err() != nil {
-						return fmt.Errorf("correlate: %w", ctx.Err())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := w.writeCorrelations(ctx, part)
+			alertErrs := 0
+			if err == nil && o.Notifier != nil {
+				for _, c := range part {
+					if o.Notifier.Handle(ctx, c) != nil {
+						alertErrs++
 					}
-					res.AlertErrors++
 				}
 			}
-		}
-		if o.Progress != nil {
-			o.Progress(res.Actions, len(cs))
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				cancel()
+				return
+			}
+			res.Actions += len(part)
+			res.AlertErrors += alertErrs
+			if o.Progress != nil {
+				o.Progress(res.Actions, len(cs))
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) == 0 && ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("correlate: %w", errors.Join(errs...))
 	}
 	return nil
 }
