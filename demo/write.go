@@ -404,8 +404,7 @@ func (o *Org) writeEntra(dir string, tick func()) ([]FileInfo, error) {
 		one := o.appendEntraSignIn(nil, rec, r)
 		if i == len(recs)/2 {
 			pg.add(withoutKey(one, `"createdDateTime": `))
-			w.info.Malformed++
-			continue
+			w.info.Malformed++ // a damaged copy; the genuine record follows, so the intent holds
 		}
 		pg.add(one)
 	}
@@ -465,8 +464,7 @@ func (o *Org) writeGoogle(dir string, tick func()) ([]FileInfo, error) {
 		one := o.appendGoogle(nil, rec, r)
 		if i == len(recs)/2 {
 			pg.add(withoutKey(one, `"time": `))
-			w.info.Malformed++
-			continue
+			w.info.Malformed++ // a damaged copy; the genuine record follows, so the intent holds
 		}
 		pg.add(one)
 	}
@@ -495,8 +493,7 @@ func (o *Org) writeKeycloak(dir string, tick func()) ([]FileInfo, error) {
 		one := o.appendKeycloak(nil, rec, r)
 		if i == len(recs)/2 {
 			pg.add(withoutKey(one, `"time": `))
-			w.info.Malformed++
-			continue
+			w.info.Malformed++ // a damaged copy; the genuine record follows, so the intent holds
 		}
 		pg.add(one)
 	}

@@ -139,23 +139,19 @@ func runCorrelate(ctx context.Context, e *env, args []string) error {
 
 func correlateBatch(ctx context.Context, e *env, w *warehouse.Warehouse, p correlate.Policy, n *alert.Notifier, from, to time.Time, quiet bool) error {
 	start := time.Now()
-	var bar *progress
+	bar := newStage(e.stderr, "correlate")
 	if !quiet {
 		fmt.Fprintln(e.stderr, "correlate: loading events")
 	}
 	res, err := w.Correlate(ctx, p, warehouse.CorrelateOptions{From: from, To: to, Notifier: n, Progress: func(done, total int) {
-		if quiet {
-			return
+		if !quiet {
+			bar.update(int64(done), int64(total))
 		}
-		if bar == nil {
-			bar = newProgress(e.stderr, "correlate", int64(total))
-		}
-		bar.set(int64(done))
 	}})
 	if err != nil {
 		return err
 	}
-	if bar != nil {
+	if !quiet {
 		bar.finish(fmt.Sprintf("%d actions", res.Actions))
 	}
 	if res.Actions == 0 {

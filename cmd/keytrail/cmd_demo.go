@@ -328,18 +328,10 @@ func demoReport(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 		return err
 	}
 	dir := filepath.Join(r.Dir, demoEvidence)
-	var bar *progress
-	m, err := w.Report(ctx, opts, dir, func(done, total int64) {
-		if bar == nil {
-			bar = newProgress(e.stderr, "report", total)
-		}
-		bar.set(done)
-	})
+	bar := newStage(e.stderr, "report")
+	m, err := w.Report(ctx, opts, dir, bar.update)
 	if err != nil {
 		return err
-	}
-	if bar == nil {
-		bar = newProgress(e.stderr, "report", 0)
 	}
 	bar.finish(fmt.Sprintf("evidence pack %s", m.ReportID))
 	res, _, err := w.VerifyReport(ctx, dir, nil)
@@ -357,18 +349,12 @@ func demoReport(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 // exactly as keytrail correlate does, then checks the verdicts against the
 // generator's intent.
 func demoCorrelate(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun) error {
-	var bar *progress
+	bar := newStage(e.stderr, "correlate")
 	res, err := w.Correlate(ctx, correlate.DefaultPolicy(), warehouse.CorrelateOptions{Progress: func(done, total int) {
-		if bar == nil {
-			bar = newProgress(e.stderr, "correlate", int64(total))
-		}
-		bar.set(int64(done))
+		bar.update(int64(done), int64(total))
 	}})
 	if err != nil {
 		return err
-	}
-	if bar == nil {
-		bar = newProgress(e.stderr, "correlate", 0)
 	}
 	bar.finish(fmt.Sprintf("%d actions under policy %s", res.Actions, res.PolicyVersion))
 	return compareIntent(ctx, w, r)

@@ -134,16 +134,9 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	start := time.Now()
-	var bar *progress
-	m, err := w.Report(ctx, opts, *out, func(done, total int64) {
-		if bar == nil {
-			bar = newProgress(e.stderr, "report: actions", total)
-		}
-		bar.set(done)
-	})
-	if bar != nil {
-		bar.finish("")
-	}
+	bar := newStage(e.stderr, "report")
+	m, err := w.Report(ctx, opts, *out, bar.update)
+	bar.finish("")
 	if err != nil {
 		return err
 	}

@@ -125,3 +125,44 @@ func count(n int64) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// stage is a progress bar for work whose total is learnt from its first
+// update. The bar appears then, but its clock runs from when the stage
+// began, so the time it prints is the whole stage's.
+type stage struct {
+	w     io.Writer
+	label string
+	start time.Time
+
+	mu sync.Mutex
+	p  *progress
+}
+
+func newStage(w io.Writer, label string) *stage {
+	return &stage{w: w, label: label, start: time.Now()}
+}
+
+// update records done of total; it is safe for concurrent use.
+func (s *stage) update(done, total int64) {
+	s.mu.Lock()
+	if s.p == nil {
+		s.p = newProgress(s.w, s.label, total)
+		s.p.start = s.start
+	}
+	p := s.p
+	s.mu.Unlock()
+	p.set(done)
+}
+
+// finish draws the final state with a summary, drawing the bar first when
+// no update came (nothing to do).
+func (s *stage) finish(summary string) {
+	s.mu.Lock()
+	if s.p == nil {
+		s.p = newProgress(s.w, s.label, 0)
+		s.p.start = s.start
+	}
+	p := s.p
+	s.mu.Unlock()
+	p.finish(summary)
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/report"
+)
+
+// TestDemoEndToEnd runs a small demo on both engines through the CLI and
+// checks it against what the generator wrote down: every record stored once
+// or dead-lettered, every action with the intended verdict (in the store
+// and in the evidence pack), a PDF whose headline numbers are the intent's,
+// and a pack that verifies.
+func TestDemoEndToEnd(t *testing.T) {
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			code, out, errs := cli(t, "", "--store", url, "demo", "--out", dir, "--people", "10", "--days", "2", "--seed", "7")
+			require.Equal(t, 0, code, out+errs)
+			for _, stage := range []string{"generate", "write", "ingest", "correlate", "report"} {
+				require.Regexp(t, `(?m)^`+stage+` +\[#+\]`, errs, "progress for %s", stage)
+			}
+
+			var m demo.Manifest
+			b, err := os.ReadFile(filepath.Join(dir, demoInput, demo.ManifestFile))
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(b, &m))
+			x := m.Expected
+			records := 0
+			for _, n := range x.Records {
+				records += n
+			}
+			require.Positive(t, x.DeadLetters)
+			require.Contains(t, out, fmt.Sprintf("%d read, %d stored, %d duplicates dropped, %d dead letters (expected %d)",
+				records, x.Stored, x.Duplicates, x.DeadLetters, x.DeadLetters))
+
+			// Every record is stored once or dead-lettered with its bytes.
+			require.Equal(t, strconv.Itoa(x.Stored), sqlOne(t, url, "SELECT count() FROM raw_records FINAL"))
+			require.Equal(t, strconv.Itoa(x.DeadLetters), sqlOne(t, url, "SELECT count() FROM dead_letters FINAL WHERE length(raw) > 0 AND error != ''"))
+
+			// Every action has the verdict the generator intended.
+			intent := readIntent(t, filepath.Join(dir, demoInput, m.Intent))
+			require.NotEmpty(t, intent)
+			rows := exportJSONL(t, url)
+			require.Len(t, rows, len(intent))
+			var human, humanVerified, runs, runsInherited int
+			for id, it := range intent {
+				require.Contains(t, rows, id)
+				require.Equal(t, string(it.Verdict), rows[id]["verdict"], "%s (%s)", id, it.Scenario)
+				if it.Kind == model.KindAudit {
+					human++
+					if it.Verdict == model.VerdictVerified {
+						humanVerified++
+					}
+				} else {
+					runs++
+					if it.Verdict == model.VerdictInherited {
+						runsInherited++
+					}
+				}
+			}
+			require.Positive(t, humanVerified)
+			require.Contains(t, out, fmt.Sprintf("%d of %d verdicts as the generator intended", len(intent), len(intent)))
+
+			// The pack: its population is the intent, its PDF says so, and
+			// it verifies against the store.
+			pack := filepath.Join(dir, demoEvidence)
+			f, err := os.Open(filepath.Join(pack, report.FilePopulationCSV))
+			require.NoError(t, err)
+			recs, err := csv.NewReader(f).ReadAll()
+			f.Close()
+			require.NoError(t, err)
+			require.Equal(t, report.PopulationHeader, recs[0])
+			require.Len(t, recs, 1+len(intent))
+			for _, r := range recs[1:] {
+				require.Equal(t, string(intent[r[0]].Verdict), r[10], r[0])
+			}
+			text := strings.Join(strings.Fields(pdfTextCLI(t, filepath.Join(pack, report.FilePDF))), " ")
+			require.Contains(t, text, fmt.Sprintf("Human actions verified with a hardware security key: %d of %d", humanVerified, human))
+			require.Contains(t, text, fmt.Sprintf("DAG runs attributed to a person: %d of %d", runsInherited, runs))
+			require.Contains(t, text, "Example Corp (keytrail demo)")
+
+			code, vout, verrs := cli(t, "", "--store", url, "verify", pack, "--key", filepath.Join(dir, demoKey))
+			require.Equal(t, 0, code, vout+verrs)
+			require.Contains(t, vout, "OK: the pack verifies")
+
+			// The same seed again over the same store: nothing new is
+			// stored, and the verdicts are the same.
+			if name == "chdb" {
+				code, out2, errs := cli(t, "", "--store", url, "demo", "--out", dir, "--people", "10", "--days", "2", "--seed", "7")
+				require.Equal(t, 0, code, out2+errs)
+				require.Contains(t, out2, fmt.Sprintf("%d read, 0 stored, %d duplicates dropped", records, x.Stored+x.Duplicates))
+				require.Equal(t, verdictLines(out), verdictLines(out2))
+				require.Equal(t, strconv.Itoa(x.Stored), sqlOne(t, url, "SELECT count() FROM raw_records FINAL"))
+			}
+		})
+	}
+}
+
+func sqlOne(t *testing.T, url, q string) string {
+	t.Helper()
+	code, out, errs := cli(t, "", "--store", url, "sql", q)
+	require.Equal(t, 0, code, errs)
+	return strings.TrimSpace(out)
+}
+
+func readIntent(t *testing.T, path string) map[string]demo.Intent {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	out := map[string]demo.Intent{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var it demo.Intent
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &it))
+		require.NotContains(t, out, it.ActionID, "action ids are unique")
+		out[it.ActionID] = it
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// verdictLines is the verdict table of a demo summary.
+func verdictLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && strings.HasPrefix(l, "            ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
