@@ -144,3 +144,53 @@ func verdictLines(out string) []string {
 	}
 	return lines
 }
+
+// TestIngestCorrelate ingests a generated organisation file by file with
+// --correlate, as an operator would, and requires the streaming verdicts to
+// be the generator's intent and the same as a batch correlate afterwards.
+func TestIngestCorrelate(t *testing.T) {
+	org, err := demo.Generate(demo.Config{People: 9, Days: 2, Seed: 11})
+	require.NoError(t, err)
+	in := t.TempDir()
+	m, err := org.WriteFiles(in, nil)
+	require.NoError(t, err)
+	intent := readIntent(t, filepath.Join(in, m.Intent))
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			code, _, errs := cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
+			require.Equal(t, 0, code, errs)
+			var last string
+			for _, files := range [][]demo.FileInfo{idpFiles(m.Files), airflowFiles(m.Files)} {
+				for _, f := range files {
+					code, out, errs := cli(t, "", "--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance, "--correlate", filepath.Join(in, f.Path))
+					require.Equal(t, 0, code, errs)
+					require.Regexp(t, `correlated \d+ actions from `, out)
+					last = out
+				}
+			}
+			require.Contains(t, last, fmt.Sprintf("correlated %d actions from ", len(intent)), "the last file spans the period")
+
+			streamed := exportJSONL(t, url)
+			require.Len(t, streamed, len(intent))
+			for id, it := range intent {
+				require.Equal(t, string(it.Verdict), streamed[id]["verdict"], "%s (%s)", id, it.Scenario)
+			}
+			code, _, errs = cli(t, "", "--store", url, "correlate", "--quiet")
+			require.Equal(t, 0, code, errs)
+			batch := exportJSONL(t, url)
+			for id, row := range batch {
+				for _, k := range []string{"verdict", "assertion_id", "inherited_from", "reason"} {
+					require.Equal(t, row[k], streamed[id][k], "%s %s: batch vs streaming", id, k)
+				}
+			}
+
+			// --json keeps stdout one object per file; the correlator's
+			// report goes to stderr. A re-ingest stores nothing new.
+			f := airflowFiles(m.Files)[0]
+			code, out, errs := cli(t, "", "--store", url, "ingest", "--json", "--source", "airflow", "--instance", f.Instance, "--correlate", filepath.Join(in, f.Path))
+			require.Equal(t, 0, code, errs)
+			require.Equal(t, 1, strings.Count(out, "\n"))
+			require.Contains(t, errs, "no new events stored, nothing to correlate")
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/aaguid"
@@ -158,6 +159,9 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	source := fs.String("source", "", "provider: "+strings.Join(Sources, ", "))
 	instance := fs.String("instance", "default", "name of the provider tenant or Airflow deployment the input came from")
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
+	corr := fs.Bool("correlate", false, "then correlate, with the streaming engine, every action from the earliest event ingested on (with the stored history it depends on)")
+	policyPath := fs.String("policy", os.Getenv(policyEnv), "with --correlate: policy YAML (env "+policyEnv+"; default the built-in policy)")
+	alertsPath := fs.String("alerts", os.Getenv(alertsEnv), "with --correlate: alert targets YAML (env "+alertsEnv+"; default no alerts)")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -174,6 +178,12 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if strings.TrimSpace(*instance) == "" {
 		return usagef("--instance must not be empty")
 	}
+	var policy correlate.Policy
+	if *corr {
+		if policy, err = loadPolicy(*policyPath); err != nil {
+			return err
+		}
+	}
 	s, err := e.openMigrated(ctx)
 	if err != nil {
 		return err
@@ -185,6 +195,13 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	job := &ingestJob{w: w, enricher: enr, source: *source, instance: *instance}
+	var earliest time.Time
+	if *corr {
+		job.stored = func(_ context.Context, b *ingest.Batch) error {
+			earliest = earliestEvent(earliest, b)
+			return nil
+		}
+	}
 	var unreadable []string
 	var total ingest.Result
 	for _, f := range files {
@@ -215,10 +232,84 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if total.DeadLetters > 0 {
 		fmt.Fprintf(e.stderr, "%d records rejected: see keytrail deadletters\n", total.DeadLetters)
 	}
+	if *corr {
+		out := e.stdout
+		if *asJSON {
+			out = e.stderr // stdout stays one JSON object per file
+		}
+		if err := ingestCorrelate(ctx, e, out, w, policy, *alertsPath, earliest); err != nil {
+			return err
+		}
+	}
 	if len(unreadable) > 0 {
 		return fmt.Errorf("could not read %d of %d inputs: %s", len(unreadable), len(files), strings.Join(unreadable, ", "))
 	}
 	return nil
+}
+
+// earliestEvent returns the earlier of t and the earliest event time in b
+// (a zero t is later than any).
+func earliestEvent(t time.Time, b *ingest.Batch) time.Time {
+	see := func(ts time.Time) {
+		if t.IsZero() || ts.Before(t) {
+			t = ts
+		}
+	}
+	for _, v := range b.Auth {
+		see(v.TS)
+	}
+	for _, v := range b.Authenticators {
+		see(v.TS)
+	}
+	for _, v := range b.Airflow {
+		see(v.TS)
+	}
+	for _, v := range b.Runs {
+		see(v.TS)
+	}
+	return t
+}
+
+// ingestCorrelate runs the streaming correlator over the actions from
+// since − clock skew on (an assertion counts for actions up to the skew
+// before it): the stored events they depend on, the ones just ingested
+// among them, are fed in time order, verdicts are written under the policy
+// (made current) and alerts go to the targets in alertsPath.
+func ingestCorrelate(ctx context.Context, e *env, out io.Writer, w *warehouse.Warehouse, p correlate.Policy, alertsPath string, since time.Time) error {
+	if since.IsZero() {
+		fmt.Fprintln(out, "correlate: no new events stored, nothing to correlate")
+		return nil
+	}
+	n, err := openNotifier(e, alertsPath, w)
+	if err != nil {
+		return err
+	}
+	since = since.Add(-p.ClockSkew)
+	err = func() error {
+		l, err := w.NewLive(ctx, p, warehouse.LiveOptions{Notifier: n, Logger: e.log})
+		if err != nil {
+			return err
+		}
+		if err := l.Preload(ctx, since); err != nil {
+			return err
+		}
+		if err := l.Close(ctx); err != nil {
+			return err
+		}
+		st := l.Stats()
+		actions := 0
+		for _, c := range st.Final {
+			actions += c
+		}
+		fmt.Fprintf(out, "correlated %d actions from %s (streaming engine, %d events read)\npolicy %s (current)\n",
+			actions, FormatTime(since), st.Engine.Events, l.PolicyVersion())
+		printVerdicts(out, st.Final)
+		return nil
+	}()
+	if cerr := closeNotifier(ctx, e, n); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func runIdentities(ctx context.Context, e *env, args []string) error {
