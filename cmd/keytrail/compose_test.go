@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -8,9 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/keytrail/keytrail/store/storetest"
 )
 
 type composeFile struct {
@@ -67,11 +72,24 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
-	kt := c.Services["keytrail"]
-	for k := range kt.Environment {
-		require.True(t, slices.Contains(EnvVars, k), "keytrail's compose env sets %s, which keytrail does not read", k)
+	require.Contains(t, c.Services, "correlator")
+	for _, name := range []string{"keytrail", "correlator"} {
+		kt := c.Services[name]
+		for k := range kt.Environment {
+			require.True(t, slices.Contains(EnvVars, k), "%s's compose env sets %s, which keytrail does not read", name, k)
+		}
+		require.Contains(t, commands, kt.Command[0], "compose runs a real keytrail command")
+		require.Equal(t, "keytrail:local", kt.Image)
+		require.Equal(t, c.Services["keytrail"].Environment["KEYTRAIL_STORE"], kt.Environment["KEYTRAIL_STORE"])
 	}
-	require.Contains(t, commands, kt.Command[0], "compose runs a real keytrail command")
+	// The correlator's command runs (here for a second, on the embedded store).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	args := append([]string{"--store", "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)}, c.Services["correlator"].Command...)
+	require.Equal(t, 0, run(ctx, args, strings.NewReader(""), &out, &errb), errb.String())
+	require.Contains(t, out.String(), "followed: ")
+	kt := c.Services["keytrail"]
 	// The store URL names the compose ClickHouse service on its native port.
 	raw := os.Expand(kt.Environment["KEYTRAIL_STORE"], func(v string) string {
 		if i := strings.Index(v, ":-"); i >= 0 {
