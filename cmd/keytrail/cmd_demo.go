@@ -303,6 +303,9 @@ func printDemoSummary(e *env, r *demoRun) {
 	for _, v := range order {
 		fmt.Fprintf(e.stdout, "            %-17s %7d\n", v, r.Verdicts[v])
 	}
+	if r.Verdicts[model.VerdictUnattributed] > 0 {
+		fmt.Fprintln(e.stdout, "            (unattributed: scheduled and asset runs of DAGs switched on before the data begins)")
+	}
 	fmt.Fprintf(e.stdout, "  intent    %d of %d verdicts as the generator intended\n", r.Matched, r.Intended)
 	for _, g := range x.Gaps {
 		fmt.Fprintf(e.stdout, "  coverage  %s: event_log_id gap %d–%d (deliberate)\n", g.Instance, g.FirstID, g.LastID)
