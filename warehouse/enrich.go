@@ -3,6 +3,8 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -80,6 +82,127 @@ func (w *Warehouse) ImportIdentities(ctx context.Context, rows []model.Identity,
 		return err
 	}
 	return store.Identities.Write(ctx, w.S, rows)
+}
+
+// ResolveStored brings the people of stored rows up to date with the
+// identities stored now, after an operator mapping was imported: sign-ins
+// and key registrations of the subjects (or emails) the mapping names move
+// to the mapped person; Airflow actions and manual runs whose actor had no
+// person, or belonged to a person who moved, or is named by the mapping,
+// are resolved again. Changed rows are rewritten (a newer version of the
+// same key). It returns how many IdP rows and Airflow rows it changed;
+// correlate again for their verdicts to follow.
+func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) (idp, af int, err error) {
+	r, err := w.Resolver(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	var idpSubs, afSubs []string
+	for _, m := range mapped {
+		sub := strings.ToLower(strings.TrimSpace(m.Subject))
+		if m.Source == model.SourceAirflow {
+			afSubs = append(afSubs, sub, strings.TrimPrefix(sub, identity.CLIPrefix))
+		} else {
+			idpSubs = append(idpSubs, sub)
+		}
+	}
+	moved := map[string]string{} // old person → mapped person
+	if len(idpSubs) > 0 {
+		where := "WHERE lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?))"
+		evs, err := store.AuthEvents.All(ctx, w.S, where, idpSubs, idpSubs)
+		if err != nil {
+			return 0, 0, fmt.Errorf("mapped sign-ins: %w", err)
+		}
+		var fixed []model.AuthEvent
+		for _, ev := range evs {
+			if p := r.ResolveIdP(ev.Source, ev.Subject, ev.Email); p != "" && p != ev.Person {
+				moved[ev.Person] = p
+				ev.Person = p
+				fixed = append(fixed, ev)
+			}
+		}
+		regs, err := store.Authenticators.All(ctx, w.S, where, idpSubs, idpSubs)
+		if err != nil {
+			return 0, 0, fmt.Errorf("mapped key registrations: %w", err)
+		}
+		var fixedRegs []model.Authenticator
+		for _, a := range regs {
+			if p := r.ResolveIdP(a.Source, a.Subject, a.Email); p != "" && p != a.Person {
+				moved[a.Person] = p
+				a.Person = p
+				fixedRegs = append(fixedRegs, a)
+			}
+		}
+		if err := store.AuthEvents.Write(ctx, w.S, fixed); err != nil {
+			return 0, 0, err
+		}
+		if err := store.Authenticators.Write(ctx, w.S, fixedRegs); err != nil {
+			return len(fixed), 0, err
+		}
+		idp = len(fixed) + len(fixedRegs)
+	}
+	delete(moved, "")
+	if len(moved) > 0 {
+		// What earlier ingests inferred for a person who moved (their
+		// username, their Airflow owner) moves with them.
+		ids, err := store.Identities.All(ctx, w.S, "")
+		if err != nil {
+			return idp, 0, fmt.Errorf("load identities: %w", err)
+		}
+		var fixed []model.Identity
+		for _, id := range ids {
+			if to, ok := moved[id.Person]; ok && id.Origin == model.OriginInferred {
+				id.Person = to
+				fixed = append(fixed, id)
+			}
+		}
+		if err := store.Identities.Write(ctx, w.S, fixed); err != nil {
+			return idp, 0, err
+		}
+		if r, err = w.Resolver(ctx, nil); err != nil {
+			return idp, 0, err
+		}
+	}
+	cond, args := []string{"person = ''"}, []any{}
+	if len(moved) > 0 {
+		cond = append(cond, "person IN (SELECT arrayJoin(?))")
+		args = append(args, slices.Sorted(maps.Keys(moved)))
+	}
+	if len(afSubs) > 0 {
+		cond = append(cond, "lower(%s) IN (SELECT arrayJoin(?))")
+		args = append(args, afSubs)
+	}
+	afWhere := strings.ReplaceAll("WHERE human = 1 AND actor != '' AND ("+strings.Join(cond, " OR ")+")", "%s", "actor")
+	evs, err := store.AirflowEvents.All(ctx, w.S, afWhere, args...)
+	if err != nil {
+		return idp, 0, fmt.Errorf("Airflow actions to resolve: %w", err)
+	}
+	var fixedEvs []model.AirflowEvent
+	for _, ev := range evs {
+		if p, ok := r.ResolveAirflow(ev.Actor, ev.Channel); ok && p != ev.Person {
+			ev.Person = p
+			fixedEvs = append(fixedEvs, ev)
+		}
+	}
+	runWhere := strings.ReplaceAll("WHERE triggering_user != '' AND ("+strings.Join(cond, " OR ")+")", "%s", "triggering_user")
+	rs, err := store.DagRuns.All(ctx, w.S, runWhere, args...)
+	if err != nil {
+		return idp, 0, fmt.Errorf("DAG runs to resolve: %w", err)
+	}
+	var fixedRuns []model.DagRun
+	for _, run := range rs {
+		if p, ok := r.ResolveAirflow(run.TriggeringUser, airflow.TriggerChannel(run.TriggeredBy)); ok && p != run.Person {
+			run.Person = p
+			fixedRuns = append(fixedRuns, run)
+		}
+	}
+	if err := store.AirflowEvents.Write(ctx, w.S, fixedEvs); err != nil {
+		return idp, 0, err
+	}
+	if err := store.DagRuns.Write(ctx, w.S, fixedRuns); err != nil {
+		return idp, len(fixedEvs), err
+	}
+	return idp, len(fixedEvs) + len(fixedRuns), nil
 }
 
 // credential is what a registration says about a credential.

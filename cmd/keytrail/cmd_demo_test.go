@@ -194,3 +194,48 @@ func TestIngestCorrelate(t *testing.T) {
 		})
 	}
 }
+
+// TestMappingAfterIngest imports the identity mapping only after everything
+// was ingested and correlated: the CLI owners it names are unknown until
+// then, and after the import (which re-resolves the stored rows) and a new
+// correlate every verdict is the generator's intent.
+func TestMappingAfterIngest(t *testing.T) {
+	org, err := demo.Generate(demo.Config{People: 9, Days: 2, Seed: 5})
+	require.NoError(t, err)
+	in := t.TempDir()
+	m, err := org.WriteFiles(in, nil)
+	require.NoError(t, err)
+	intent := readIntent(t, filepath.Join(in, m.Intent))
+	url := stores(t)["chdb"]
+	for _, files := range [][]demo.FileInfo{idpFiles(m.Files), airflowFiles(m.Files)} {
+		for _, f := range files {
+			code, _, errs := cli(t, "", "--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance, filepath.Join(in, f.Path))
+			require.Equal(t, 0, code, errs)
+		}
+	}
+	code, _, errs := cli(t, "", "--store", url, "correlate", "--quiet")
+	require.Equal(t, 0, code, errs)
+	before := exportJSONL(t, url)
+	wrong := 0
+	for id, it := range intent {
+		if string(it.Verdict) != before[id]["verdict"] {
+			wrong++
+			require.Equal(t, "unknown_identity", before[id]["verdict"], "%s: only the unmapped CLI owners differ", id)
+		}
+	}
+	require.Positive(t, wrong, "without the mapping some CLI owners are unknown")
+
+	code, out, errs := cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `re-resolved stored rows: \d+ sign-ins and key registrations, [1-9]\d* Airflow actions and runs changed person`, out)
+	code, _, errs = cli(t, "", "--store", url, "correlate", "--quiet")
+	require.Equal(t, 0, code, errs)
+	after := exportJSONL(t, url)
+	for id, it := range intent {
+		require.Equal(t, string(it.Verdict), after[id]["verdict"], "%s (%s)", id, it.Scenario)
+	}
+	// A second import finds nothing left to resolve.
+	code, out, errs = cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
+	require.Equal(t, 0, code, errs)
+	require.NotContains(t, out, "re-resolved")
+}

@@ -338,10 +338,18 @@ func runIdentities(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer s.Close()
-		if err := warehouse.New(s).ImportIdentities(ctx, rows, time.Now()); err != nil {
+		w := warehouse.New(s)
+		if err := w.ImportIdentities(ctx, rows, time.Now()); err != nil {
 			return fmt.Errorf("%s: %w", pos[1], err)
 		}
 		fmt.Fprintf(e.stdout, "imported %d mapping rows from %s\n", len(rows), pos[1])
+		idp, af, err := w.ResolveStored(ctx, rows)
+		if err != nil {
+			return err
+		}
+		if idp+af > 0 {
+			fmt.Fprintf(e.stdout, "re-resolved stored rows: %d sign-ins and key registrations, %d Airflow actions and runs changed person; run keytrail correlate to update their verdicts\n", idp, af)
+		}
 		return nil
 	case pos[0] == "list" && len(pos) == 1:
 		s, err := e.openMigrated(ctx)
