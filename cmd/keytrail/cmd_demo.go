@@ -312,7 +312,7 @@ func printDemoSummary(e *env, r *demoRun) {
 	}
 	if r.Evidence != "" {
 		fmt.Fprintf(e.stdout, "  evidence  %s\n", filepath.Join(r.Evidence, "evidence.pdf"))
-		fmt.Fprintf(e.stdout, "            check it with: keytrail --store %s verify %s\n", store.Redact(e.storeURL), r.Evidence)
+		fmt.Fprintf(e.stdout, "            check it with: keytrail --store %s verify %s --key %s\n", store.Redact(e.storeURL), r.Evidence, filepath.Join(r.Dir, demoKey))
 	}
 	fmt.Fprintf(e.stdout, "  explore   keytrail --store %s export correlations | head\n", store.Redact(e.storeURL))
 }
