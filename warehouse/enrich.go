@@ -109,100 +109,91 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 	moved := map[string]string{} // old person → mapped person
 	if len(idpSubs) > 0 {
 		where := "WHERE lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?))"
-		evs, err := store.AuthEvents.All(ctx, w.S, where, idpSubs, idpSubs)
+		n, err := rewritePeople(ctx, w.S, store.AuthEvents, where, []any{idpSubs, idpSubs}, moved,
+			func(ev *model.AuthEvent) *string { return &ev.Person },
+			func(ev *model.AuthEvent) (string, bool) { return r.ResolveIdP(ev.Source, ev.Subject, ev.Email), true })
+		idp += n
 		if err != nil {
-			return 0, 0, fmt.Errorf("mapped sign-ins: %w", err)
+			return idp, 0, err
 		}
-		var fixed []model.AuthEvent
-		for _, ev := range evs {
-			if p := r.ResolveIdP(ev.Source, ev.Subject, ev.Email); p != "" && p != ev.Person {
-				moved[ev.Person] = p
-				ev.Person = p
-				fixed = append(fixed, ev)
-			}
-		}
-		regs, err := store.Authenticators.All(ctx, w.S, where, idpSubs, idpSubs)
+		n, err = rewritePeople(ctx, w.S, store.Authenticators, where, []any{idpSubs, idpSubs}, moved,
+			func(a *model.Authenticator) *string { return &a.Person },
+			func(a *model.Authenticator) (string, bool) { return r.ResolveIdP(a.Source, a.Subject, a.Email), true })
+		idp += n
 		if err != nil {
-			return 0, 0, fmt.Errorf("mapped key registrations: %w", err)
+			return idp, 0, err
 		}
-		var fixedRegs []model.Authenticator
-		for _, a := range regs {
-			if p := r.ResolveIdP(a.Source, a.Subject, a.Email); p != "" && p != a.Person {
-				moved[a.Person] = p
-				a.Person = p
-				fixedRegs = append(fixedRegs, a)
-			}
-		}
-		if err := store.AuthEvents.Write(ctx, w.S, fixed); err != nil {
-			return 0, 0, err
-		}
-		if err := store.Authenticators.Write(ctx, w.S, fixedRegs); err != nil {
-			return len(fixed), 0, err
-		}
-		idp = len(fixed) + len(fixedRegs)
 	}
 	delete(moved, "")
 	if len(moved) > 0 {
 		// What earlier ingests inferred for a person who moved (their
 		// username, their Airflow owner) moves with them.
-		ids, err := store.Identities.All(ctx, w.S, "")
+		_, err := rewritePeople(ctx, w.S, store.Identities, "WHERE origin = ?", []any{string(model.OriginInferred)}, nil,
+			func(id *model.Identity) *string { return &id.Person },
+			func(id *model.Identity) (string, bool) { to, ok := moved[id.Person]; return to, ok })
 		if err != nil {
-			return idp, 0, fmt.Errorf("load identities: %w", err)
-		}
-		var fixed []model.Identity
-		for _, id := range ids {
-			if to, ok := moved[id.Person]; ok && id.Origin == model.OriginInferred {
-				id.Person = to
-				fixed = append(fixed, id)
-			}
-		}
-		if err := store.Identities.Write(ctx, w.S, fixed); err != nil {
 			return idp, 0, err
 		}
 		if r, err = w.Resolver(ctx, nil); err != nil {
 			return idp, 0, err
 		}
 	}
-	cond, args := []string{"person = ''"}, []any{}
-	if len(moved) > 0 {
-		cond = append(cond, "person IN (SELECT arrayJoin(?))")
-		args = append(args, slices.Sorted(maps.Keys(moved)))
+	// Airflow rows without a person, of a person who moved, or whose actor
+	// the mapping names.
+	unresolved := func(actor string) (string, []any) {
+		cond, args := []string{"person = ''"}, []any{}
+		if len(moved) > 0 {
+			cond = append(cond, "person IN (SELECT arrayJoin(?))")
+			args = append(args, slices.Sorted(maps.Keys(moved)))
+		}
+		if len(afSubs) > 0 {
+			cond = append(cond, "lower("+actor+") IN (SELECT arrayJoin(?))")
+			args = append(args, afSubs)
+		}
+		return actor + " != '' AND (" + strings.Join(cond, " OR ") + ")", args
 	}
-	if len(afSubs) > 0 {
-		cond = append(cond, "lower(%s) IN (SELECT arrayJoin(?))")
-		args = append(args, afSubs)
-	}
-	afWhere := strings.ReplaceAll("WHERE human = 1 AND actor != '' AND ("+strings.Join(cond, " OR ")+")", "%s", "actor")
-	evs, err := store.AirflowEvents.All(ctx, w.S, afWhere, args...)
+	where, args := unresolved("actor")
+	n, err := rewritePeople(ctx, w.S, store.AirflowEvents, "WHERE human = 1 AND "+where, args, nil,
+		func(ev *model.AirflowEvent) *string { return &ev.Person },
+		func(ev *model.AirflowEvent) (string, bool) { return r.ResolveAirflow(ev.Actor, ev.Channel) })
+	af += n
 	if err != nil {
-		return idp, 0, fmt.Errorf("Airflow actions to resolve: %w", err)
+		return idp, af, err
 	}
-	var fixedEvs []model.AirflowEvent
-	for _, ev := range evs {
-		if p, ok := r.ResolveAirflow(ev.Actor, ev.Channel); ok && p != ev.Person {
-			ev.Person = p
-			fixedEvs = append(fixedEvs, ev)
+	where, args = unresolved("triggering_user")
+	n, err = rewritePeople(ctx, w.S, store.DagRuns, "WHERE "+where, args, nil,
+		func(run *model.DagRun) *string { return &run.Person },
+		func(run *model.DagRun) (string, bool) {
+			return r.ResolveAirflow(run.TriggeringUser, airflow.TriggerChannel(run.TriggeredBy))
+		})
+	return idp, af + n, err
+}
+
+// rewritePeople reads the rows of t matching where, gives each the person
+// resolve returns when it resolves to someone else, and rewrites those rows.
+// moved, when not nil, records old person → new person. It returns the
+// number of rows rewritten.
+func rewritePeople[T any](ctx context.Context, s store.Store, t store.Table[T], where string, args []any, moved map[string]string,
+	person func(*T) *string, resolve func(*T) (string, bool)) (int, error) {
+	rows, err := t.All(ctx, s, where, args...)
+	if err != nil {
+		return 0, fmt.Errorf("re-resolve %s: %w", t.Name, err)
+	}
+	var changed []T
+	for i := range rows {
+		p := person(&rows[i])
+		if to, ok := resolve(&rows[i]); ok && to != "" && to != *p {
+			if moved != nil {
+				moved[*p] = to
+			}
+			*p = to
+			changed = append(changed, rows[i])
 		}
 	}
-	runWhere := strings.ReplaceAll("WHERE triggering_user != '' AND ("+strings.Join(cond, " OR ")+")", "%s", "triggering_user")
-	rs, err := store.DagRuns.All(ctx, w.S, runWhere, args...)
-	if err != nil {
-		return idp, 0, fmt.Errorf("DAG runs to resolve: %w", err)
+	if err := t.Write(ctx, s, changed); err != nil {
+		return 0, fmt.Errorf("re-resolve %s: %w", t.Name, err)
 	}
-	var fixedRuns []model.DagRun
-	for _, run := range rs {
-		if p, ok := r.ResolveAirflow(run.TriggeringUser, airflow.TriggerChannel(run.TriggeredBy)); ok && p != run.Person {
-			run.Person = p
-			fixedRuns = append(fixedRuns, run)
-		}
-	}
-	if err := store.AirflowEvents.Write(ctx, w.S, fixedEvs); err != nil {
-		return idp, 0, err
-	}
-	if err := store.DagRuns.Write(ctx, w.S, fixedRuns); err != nil {
-		return idp, len(fixedEvs), err
-	}
-	return idp, len(fixedEvs) + len(fixedRuns), nil
+	return len(changed), nil
 }
 
 // credential is what a registration says about a credential.

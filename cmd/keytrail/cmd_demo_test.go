@@ -160,13 +160,9 @@ func TestIngestCorrelate(t *testing.T) {
 			code, _, errs := cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
 			require.Equal(t, 0, code, errs)
 			var last string
-			for _, files := range [][]demo.FileInfo{idpFiles(m.Files), airflowFiles(m.Files)} {
-				for _, f := range files {
-					code, out, errs := cli(t, "", "--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance, "--correlate", filepath.Join(in, f.Path))
-					require.Equal(t, 0, code, errs)
-					require.Regexp(t, `correlated \d+ actions from `, out)
-					last = out
-				}
+			for _, out := range ingestDemoFiles(t, url, in, m, "--correlate") {
+				require.Regexp(t, `correlated \d+ actions from `, out)
+				last = out
 			}
 			require.Contains(t, last, fmt.Sprintf("correlated %d actions from ", len(intent)), "the last file spans the period")
 
@@ -206,36 +202,51 @@ func TestMappingAfterIngest(t *testing.T) {
 	m, err := org.WriteFiles(in, nil)
 	require.NoError(t, err)
 	intent := readIntent(t, filepath.Join(in, m.Intent))
-	url := stores(t)["chdb"]
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ingestDemoFiles(t, url, in, m)
+			code, _, errs := cli(t, "", "--store", url, "correlate", "--quiet")
+			require.Equal(t, 0, code, errs)
+			before := exportJSONL(t, url)
+			wrong := 0
+			for id, it := range intent {
+				if string(it.Verdict) != before[id]["verdict"] {
+					wrong++
+					require.Equal(t, "unknown_identity", before[id]["verdict"], "%s: only the unmapped CLI owners differ", id)
+				}
+			}
+			require.Positive(t, wrong, "without the mapping some CLI owners are unknown")
+
+			code, out, errs := cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
+			require.Equal(t, 0, code, errs)
+			require.Regexp(t, `re-resolved stored rows: \d+ sign-ins and key registrations, [1-9]\d* Airflow actions and runs changed person`, out)
+			code, _, errs = cli(t, "", "--store", url, "correlate", "--quiet")
+			require.Equal(t, 0, code, errs)
+			after := exportJSONL(t, url)
+			for id, it := range intent {
+				require.Equal(t, string(it.Verdict), after[id]["verdict"], "%s (%s)", id, it.Scenario)
+			}
+			// A second import finds nothing left to resolve.
+			code, out, errs = cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
+			require.Equal(t, 0, code, errs)
+			require.NotContains(t, out, "re-resolved")
+		})
+	}
+}
+
+// ingestDemoFiles runs keytrail ingest (with extra flags) on each file of a
+// generated organisation in dir, identity providers first, and returns the
+// outputs in order.
+func ingestDemoFiles(t *testing.T, url, dir string, m demo.Manifest, extra ...string) []string {
+	t.Helper()
+	var outs []string
 	for _, files := range [][]demo.FileInfo{idpFiles(m.Files), airflowFiles(m.Files)} {
 		for _, f := range files {
-			code, _, errs := cli(t, "", "--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance, filepath.Join(in, f.Path))
+			args := append([]string{"--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance}, extra...)
+			code, out, errs := cli(t, "", append(args, filepath.Join(dir, f.Path))...)
 			require.Equal(t, 0, code, errs)
+			outs = append(outs, out)
 		}
 	}
-	code, _, errs := cli(t, "", "--store", url, "correlate", "--quiet")
-	require.Equal(t, 0, code, errs)
-	before := exportJSONL(t, url)
-	wrong := 0
-	for id, it := range intent {
-		if string(it.Verdict) != before[id]["verdict"] {
-			wrong++
-			require.Equal(t, "unknown_identity", before[id]["verdict"], "%s: only the unmapped CLI owners differ", id)
-		}
-	}
-	require.Positive(t, wrong, "without the mapping some CLI owners are unknown")
-
-	code, out, errs := cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
-	require.Equal(t, 0, code, errs)
-	require.Regexp(t, `re-resolved stored rows: \d+ sign-ins and key registrations, [1-9]\d* Airflow actions and runs changed person`, out)
-	code, _, errs = cli(t, "", "--store", url, "correlate", "--quiet")
-	require.Equal(t, 0, code, errs)
-	after := exportJSONL(t, url)
-	for id, it := range intent {
-		require.Equal(t, string(it.Verdict), after[id]["verdict"], "%s (%s)", id, it.Scenario)
-	}
-	// A second import finds nothing left to resolve.
-	code, out, errs = cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
-	require.Equal(t, 0, code, errs)
-	require.NotContains(t, out, "re-resolved")
+	return outs
 }

@@ -142,27 +142,20 @@ func newStage(w io.Writer, label string) *stage {
 	return &stage{w: w, label: label, start: time.Now()}
 }
 
-// update records done of total; it is safe for concurrent use.
-func (s *stage) update(done, total int64) {
+// bar returns the stage's bar, drawing it with total the first time.
+func (s *stage) bar(total int64) *progress {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.p == nil {
 		s.p = newProgress(s.w, s.label, total)
 		s.p.start = s.start
 	}
-	p := s.p
-	s.mu.Unlock()
-	p.set(done)
+	return s.p
 }
+
+// update records done of total; it is safe for concurrent use.
+func (s *stage) update(done, total int64) { s.bar(total).set(done) }
 
 // finish draws the final state with a summary, drawing the bar first when
 // no update came (nothing to do).
-func (s *stage) finish(summary string) {
-	s.mu.Lock()
-	if s.p == nil {
-		s.p = newProgress(s.w, s.label, 0)
-		s.p.start = s.start
-	}
-	p := s.p
-	s.mu.Unlock()
-	p.finish(summary)
-}
+func (s *stage) finish(summary string) { s.bar(0).finish(summary) }
