@@ -39,25 +39,17 @@ const (
 	demoKey      = "keys/report-ed25519.pem"
 )
 
-// idpFiles and airflowFiles split the demo's files: identity providers are
-// ingested before Airflow, so the resolver has learnt who the Airflow owners
-// are from their sign-ins.
-func idpFiles(files []demo.FileInfo) []demo.FileInfo {
-	var out []demo.FileInfo
+// ingestPhases splits the demo's files into the order they are ingested:
+// identity providers first, then Airflow, so the resolver has learnt who
+// the Airflow owners are from their sign-ins.
+func ingestPhases(files []demo.FileInfo) [2][]demo.FileInfo {
+	var out [2][]demo.FileInfo
 	for _, f := range files {
-		if f.Source != model.SourceAirflow {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func airflowFiles(files []demo.FileInfo) []demo.FileInfo {
-	var out []demo.FileInfo
-	for _, f := range files {
+		i := 0
 		if f.Source == model.SourceAirflow {
-			out = append(out, f)
+			i = 1
 		}
+		out[i] = append(out[i], f)
 	}
 	return out
 }
@@ -192,7 +184,7 @@ func demoIngest(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 	// are ingested concurrently (the store serialises its own writes, so
 	// this overlaps parsing with storing).
 	var mu sync.Mutex
-	for _, phase := range [][]demo.FileInfo{idpFiles(files), airflowFiles(files)} {
+	for _, phase := range ingestPhases(files) {
 		var wg sync.WaitGroup
 		errs := make([]error, len(phase))
 		for i, fi := range phase {

@@ -182,7 +182,7 @@ func TestIngestCorrelate(t *testing.T) {
 
 			// --json keeps stdout one object per file; the correlator's
 			// report goes to stderr. A re-ingest stores nothing new.
-			f := airflowFiles(m.Files)[0]
+			f := ingestPhases(m.Files)[1][0]
 			code, out, errs := cli(t, "", "--store", url, "ingest", "--json", "--source", "airflow", "--instance", f.Instance, "--correlate", filepath.Join(in, f.Path))
 			require.Equal(t, 0, code, errs)
 			require.Equal(t, 1, strings.Count(out, "\n"))
@@ -240,7 +240,7 @@ func TestMappingAfterIngest(t *testing.T) {
 func ingestDemoFiles(t *testing.T, url, dir string, m demo.Manifest, extra ...string) []string {
 	t.Helper()
 	var outs []string
-	for _, files := range [][]demo.FileInfo{idpFiles(m.Files), airflowFiles(m.Files)} {
+	for _, files := range ingestPhases(m.Files) {
 		for _, f := range files {
 			args := append([]string{"--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance}, extra...)
 			code, out, errs := cli(t, "", append(args, filepath.Join(dir, f.Path))...)
