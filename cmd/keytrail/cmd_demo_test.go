@@ -149,12 +149,7 @@ func verdictLines(out string) []string {
 // --correlate, as an operator would, and requires the streaming verdicts to
 // be the generator's intent and the same as a batch correlate afterwards.
 func TestIngestCorrelate(t *testing.T) {
-	org, err := demo.Generate(demo.Config{People: 9, Days: 2, Seed: 11})
-	require.NoError(t, err)
-	in := t.TempDir()
-	m, err := org.WriteFiles(in, nil)
-	require.NoError(t, err)
-	intent := readIntent(t, filepath.Join(in, m.Intent))
+	in, m, intent := writeDemoOrg(t, 11)
 	for name, url := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			code, _, errs := cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
@@ -196,12 +191,7 @@ func TestIngestCorrelate(t *testing.T) {
 // then, and after the import (which re-resolves the stored rows) and a new
 // correlate every verdict is the generator's intent.
 func TestMappingAfterIngest(t *testing.T) {
-	org, err := demo.Generate(demo.Config{People: 9, Days: 2, Seed: 5})
-	require.NoError(t, err)
-	in := t.TempDir()
-	m, err := org.WriteFiles(in, nil)
-	require.NoError(t, err)
-	intent := readIntent(t, filepath.Join(in, m.Intent))
+	in, m, intent := writeDemoOrg(t, 5)
 	for name, url := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ingestDemoFiles(t, url, in, m)
@@ -249,4 +239,17 @@ func ingestDemoFiles(t *testing.T, url, dir string, m demo.Manifest, extra ...st
 		}
 	}
 	return outs
+}
+
+// writeDemoOrg writes a 9-person, 2-day organisation with seed into a
+// temporary directory and returns it, its manifest and the intent by
+// action id.
+func writeDemoOrg(t *testing.T, seed uint64) (string, demo.Manifest, map[string]demo.Intent) {
+	t.Helper()
+	org, err := demo.Generate(demo.Config{People: 9, Days: 2, Seed: seed})
+	require.NoError(t, err)
+	in := t.TempDir()
+	m, err := org.WriteFiles(in, nil)
+	require.NoError(t, err)
+	return in, m, readIntent(t, filepath.Join(in, m.Intent))
 }
