@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/internal/decode"
 	"github.com/keytrail/keytrail/model"
 )
 
@@ -30,55 +31,55 @@ func (Normalizer) Source() model.Source { return model.SourceEntra }
 func (Normalizer) Envelopes() [][]string { return [][]string{{"value"}, {"records"}} }
 
 type authDetail struct {
-	AuthenticationMethod       flexString `json:"authenticationMethod"`
-	AuthenticationMethodDetail flexString `json:"authenticationMethodDetail"`
-	Succeeded                  *bool      `json:"succeeded"`
+	AuthenticationMethod       decode.FlexString `json:"authenticationMethod"`
+	AuthenticationMethodDetail decode.FlexString `json:"authenticationMethodDetail"`
+	Succeeded                  *bool             `json:"succeeded"`
 }
 
 type keyValue struct {
-	Key   flexString `json:"key"`
-	Value flexString `json:"value"`
+	Key   decode.FlexString `json:"key"`
+	Value decode.FlexString `json:"value"`
 }
 
 type userRef struct {
-	ID                flexString `json:"id"`
-	UserPrincipalName flexString `json:"userPrincipalName"`
-	DisplayName       flexString `json:"displayName"`
-	Type              flexString `json:"type"`
+	ID                decode.FlexString `json:"id"`
+	UserPrincipalName decode.FlexString `json:"userPrincipalName"`
+	DisplayName       decode.FlexString `json:"displayName"`
+	Type              decode.FlexString `json:"type"`
 }
 
 // record holds the fields of a signIn or directoryAudit, and of the Azure
 // Monitor wrapper around either.
 type record struct {
-	ID              flexString `json:"id"`
-	CreatedDateTime flexString `json:"createdDateTime"`
+	ID              decode.FlexString `json:"id"`
+	CreatedDateTime decode.FlexString `json:"createdDateTime"`
 	// signIn
-	UserID                    flexString `json:"userId"`
-	UserPrincipalName         flexString `json:"userPrincipalName"`
-	AppDisplayName            flexString `json:"appDisplayName"`
-	ResourceDisplayName       flexString `json:"resourceDisplayName"`
-	IPAddress                 flexString `json:"ipAddress"`
-	SessionID                 flexString `json:"sessionId"`
-	AuthenticationRequirement flexString `json:"authenticationRequirement"`
+	UserID                    decode.FlexString `json:"userId"`
+	UserPrincipalName         decode.FlexString `json:"userPrincipalName"`
+	AppDisplayName            decode.FlexString `json:"appDisplayName"`
+	ResourceDisplayName       decode.FlexString `json:"resourceDisplayName"`
+	IPAddress                 decode.FlexString `json:"ipAddress"`
+	SessionID                 decode.FlexString `json:"sessionId"`
+	AuthenticationRequirement decode.FlexString `json:"authenticationRequirement"`
 	Status                    *struct {
-		ErrorCode     *json.Number `json:"errorCode"`
-		FailureReason flexString   `json:"failureReason"`
+		ErrorCode     *json.Number      `json:"errorCode"`
+		FailureReason decode.FlexString `json:"failureReason"`
 	} `json:"status"`
-	AuthenticationDetails     []authDetail `json:"authenticationDetails"`
-	AuthenticationMethodsUsed []flexString `json:"authenticationMethodsUsed"`
+	AuthenticationDetails     []authDetail        `json:"authenticationDetails"`
+	AuthenticationMethodsUsed []decode.FlexString `json:"authenticationMethodsUsed"`
 	// directoryAudit
-	ActivityDateTime    flexString  `json:"activityDateTime"`
-	ActivityDisplayName *flexString `json:"activityDisplayName"`
-	Result              flexString  `json:"result"`
+	ActivityDateTime    decode.FlexString  `json:"activityDateTime"`
+	ActivityDisplayName *decode.FlexString `json:"activityDisplayName"`
+	Result              decode.FlexString  `json:"result"`
 	InitiatedBy         struct {
 		User *userRef `json:"user"`
 	} `json:"initiatedBy"`
 	TargetResources   []userRef  `json:"targetResources"`
 	AdditionalDetails []keyValue `json:"additionalDetails"`
 	// Azure Monitor wrapper
-	Category   flexString      `json:"category"`
-	Time       flexString      `json:"time"`
-	Properties json.RawMessage `json:"properties"`
+	Category   decode.FlexString `json:"category"`
+	Time       decode.FlexString `json:"time"`
+	Properties json.RawMessage   `json:"properties"`
 }
 
 // Normalize turns one sign-in or directory audit into keytrail's model.
@@ -115,9 +116,9 @@ func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) 
 	if when == "" {
 		return ingest.Output{}, fmt.Errorf("%w: record %s: missing time", ErrRecord, id)
 	}
-	ts, err := parseTime(when)
+	ts, err := decode.Time(when)
 	if err == nil && ts.IsZero() {
-		err = fmt.Errorf("%w: out of range: %q", ErrTime, when)
+		err = fmt.Errorf("%w: out of range: %q", decode.ErrTime, when)
 	}
 	if err != nil {
 		return ingest.Output{}, fmt.Errorf("%w: record %s: %w", ErrRecord, id, err)

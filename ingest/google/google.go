@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/internal/decode"
 	"github.com/keytrail/keytrail/model"
 )
 
@@ -30,28 +31,28 @@ func (Normalizer) Source() model.Source { return model.SourceGoogle }
 func (Normalizer) Envelopes() [][]string { return [][]string{{"items"}} }
 
 type parameter struct {
-	Name       flexString   `json:"name"`
-	Value      flexString   `json:"value"`
-	MultiValue []flexString `json:"multiValue"`
-	BoolValue  *bool        `json:"boolValue"`
-	IntValue   flexString   `json:"intValue"`
+	Name       decode.FlexString   `json:"name"`
+	Value      decode.FlexString   `json:"value"`
+	MultiValue []decode.FlexString `json:"multiValue"`
+	BoolValue  *bool               `json:"boolValue"`
+	IntValue   decode.FlexString   `json:"intValue"`
 }
 
 type activity struct {
 	ID *struct {
-		Time            flexString `json:"time"`
-		UniqueQualifier flexString `json:"uniqueQualifier"`
-		ApplicationName flexString `json:"applicationName"`
+		Time            decode.FlexString `json:"time"`
+		UniqueQualifier decode.FlexString `json:"uniqueQualifier"`
+		ApplicationName decode.FlexString `json:"applicationName"`
 	} `json:"id"`
 	Actor struct {
-		Email     flexString `json:"email"`
-		ProfileID flexString `json:"profileId"`
+		Email     decode.FlexString `json:"email"`
+		ProfileID decode.FlexString `json:"profileId"`
 	} `json:"actor"`
-	IPAddress flexString `json:"ipAddress"`
+	IPAddress decode.FlexString `json:"ipAddress"`
 	Events    []struct {
-		Type       flexString  `json:"type"`
-		Name       flexString  `json:"name"`
-		Parameters []parameter `json:"parameters"`
+		Type       decode.FlexString `json:"type"`
+		Name       decode.FlexString `json:"name"`
+		Parameters []parameter       `json:"parameters"`
 	} `json:"events"`
 }
 
@@ -69,9 +70,9 @@ func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) 
 	if act.ID.Time == "" {
 		return ingest.Output{}, fmt.Errorf("%w: activity %s: missing id.time", ErrRecord, uq)
 	}
-	ts, err := parseTime(string(act.ID.Time))
+	ts, err := decode.Time(string(act.ID.Time))
 	if err == nil && ts.IsZero() {
-		err = fmt.Errorf("%w: out of range: %q", ErrTime, act.ID.Time)
+		err = fmt.Errorf("%w: out of range: %q", decode.ErrTime, act.ID.Time)
 	}
 	if err != nil {
 		return ingest.Output{}, fmt.Errorf("%w: activity %s: id.time: %w", ErrRecord, uq, err)

@@ -1,5 +1,6 @@
-// Package ingesttest holds what the normalizers' benchmarks share: the peer
-// every normalizer is measured beside.
+// Package ingesttest holds what the normalizers' tests share: the conformance
+// Suite (golden files, large inputs, fuzzing, benchmarks) and the peer every
+// normalizer is measured beside.
 package ingesttest
 
 import (

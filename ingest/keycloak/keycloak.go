@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/internal/decode"
 	"github.com/keytrail/keytrail/model"
 )
 
@@ -34,25 +35,25 @@ func (Normalizer) Source() model.Source { return model.SourceKeycloak }
 func (Normalizer) Envelopes() [][]string { return nil }
 
 type event struct {
-	ID        flexString            `json:"id"`
-	Time      json.RawMessage       `json:"time"`
-	Type      flexString            `json:"type"`
-	RealmID   flexString            `json:"realmId"`
-	ClientID  flexString            `json:"clientId"`
-	UserID    flexString            `json:"userId"`
-	SessionID flexString            `json:"sessionId"`
-	IPAddress flexString            `json:"ipAddress"`
-	Error     flexString            `json:"error"`
-	Details   map[string]flexString `json:"details"`
+	ID        decode.FlexString            `json:"id"`
+	Time      json.RawMessage              `json:"time"`
+	Type      decode.FlexString            `json:"type"`
+	RealmID   decode.FlexString            `json:"realmId"`
+	ClientID  decode.FlexString            `json:"clientId"`
+	UserID    decode.FlexString            `json:"userId"`
+	SessionID decode.FlexString            `json:"sessionId"`
+	IPAddress decode.FlexString            `json:"ipAddress"`
+	Error     decode.FlexString            `json:"error"`
+	Details   map[string]decode.FlexString `json:"details"`
 	// admin events
-	OperationType *flexString `json:"operationType"`
-	ResourceType  flexString  `json:"resourceType"`
-	ResourcePath  flexString  `json:"resourcePath"`
+	OperationType *decode.FlexString `json:"operationType"`
+	ResourceType  decode.FlexString  `json:"resourceType"`
+	ResourcePath  decode.FlexString  `json:"resourcePath"`
 	AuthDetails   *struct {
-		RealmID   flexString `json:"realmId"`
-		ClientID  flexString `json:"clientId"`
-		UserID    flexString `json:"userId"`
-		IPAddress flexString `json:"ipAddress"`
+		RealmID   decode.FlexString `json:"realmId"`
+		ClientID  decode.FlexString `json:"clientId"`
+		UserID    decode.FlexString `json:"userId"`
+		IPAddress decode.FlexString `json:"ipAddress"`
 	} `json:"authDetails"`
 }
 
@@ -69,7 +70,7 @@ func parseEventTime(raw json.RawMessage) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("time: %w", err)
 		}
 		if _, err := strconv.ParseInt(str, 10, 64); err != nil {
-			t, err := parseTime(str)
+			t, err := decode.Time(str)
 			if err != nil {
 				return time.Time{}, fmt.Errorf("time: %w", err)
 			}
@@ -79,9 +80,9 @@ func parseEventTime(raw json.RawMessage) (time.Time, error) {
 	}
 	ms, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || ms <= 0 || ms > 253402300799999 {
-		return time.Time{}, fmt.Errorf("time: %w: %q", ErrTime, s)
+		return time.Time{}, fmt.Errorf("time: %w: %q", decode.ErrTime, s)
 	}
-	return millis(time.UnixMilli(ms)), nil
+	return decode.UnixMilli(ms), nil
 }
 
 // Normalize turns one Keycloak event into an AuthEvent, plus an
@@ -93,7 +94,7 @@ func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) 
 	}
 	ts, err := parseEventTime(ev.Time)
 	if err == nil && ts.IsZero() {
-		err = fmt.Errorf("time: %w: out of range", ErrTime)
+		err = fmt.Errorf("time: %w: out of range", decode.ErrTime)
 	}
 	if err != nil {
 		return ingest.Output{}, fmt.Errorf("%w: %w", ErrRecord, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/keytrail/keytrail/ingest/ingesttest"
 	"github.com/keytrail/keytrail/model"
 )
 
@@ -55,7 +56,7 @@ func TestUserEvents(t *testing.T) {
 			require.Equal(t, tc.outcome, a.Outcome)
 			require.Equal(t, tc.factor, a.Factor)
 			require.Equal(t, tc.hardware, a.Hardware)
-			require.Equal(t, "2024-05-14T09:12:03.512Z", ts(a.TS))
+			require.Equal(t, "2024-05-14T09:12:03.512Z", ingesttest.TS(a.TS))
 		})
 	}
 }

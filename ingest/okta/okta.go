@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/internal/decode"
 	"github.com/keytrail/keytrail/model"
 )
 
@@ -209,9 +210,9 @@ func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) 
 	if ev.Published == "" {
 		return ingest.Output{}, fmt.Errorf("%w: event %s: missing published", ErrRecord, ev.UUID)
 	}
-	ts, err := parseTime(ev.Published)
+	ts, err := decode.Time(ev.Published)
 	if err == nil && ts.IsZero() {
-		err = fmt.Errorf("%w: out of range: %q", ErrTime, ev.Published)
+		err = fmt.Errorf("%w: out of range: %q", decode.ErrTime, ev.Published)
 	}
 	if err != nil {
 		return ingest.Output{}, fmt.Errorf("%w: event %s: published: %w", ErrRecord, ev.UUID, err)

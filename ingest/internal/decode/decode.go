@@ -1,4 +1,6 @@
-package google
+// Package decode holds the field decoders every identity-provider normalizer
+// shares: provider timestamps and JSON fields whose type varies.
+package decode
 
 import (
 	"bytes"
@@ -11,11 +13,11 @@ import (
 // ErrTime is wrapped by every time-parsing error.
 var ErrTime = errors.New("bad time")
 
-// parseTime parses an RFC 3339 / ISO 8601 timestamp with 0 to 9 fractional
+// Time parses an RFC 3339 / ISO 8601 timestamp with 0 to 9 fractional
 // digits and an offset written Z, ±hh:mm, ±hhmm or ±hh (a missing offset
 // means UTC, which every provider uses), and returns it in UTC truncated to
-// milliseconds.
-func parseTime(s string) (time.Time, error) {
+// milliseconds. Years outside 1970–9999 give the zero time.
+func Time(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return millis(t), nil
 	}
@@ -46,12 +48,12 @@ func millis(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Millisecond)
 }
 
-// flexString decodes a JSON string, number, boolean or null into a string,
+// FlexString decodes a JSON string, number, boolean or null into a string,
 // for provider fields whose type varies between versions.
-type flexString string
+type FlexString string
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (f *flexString) UnmarshalJSON(b []byte) error {
+func (f *FlexString) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) == 0 || string(b) == "null":
@@ -61,9 +63,13 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*f = flexString(s)
+		*f = FlexString(s)
 	default:
-		*f = flexString(b)
+		*f = FlexString(b)
 	}
 	return nil
 }
+
+// UnixMilli returns the UTC time of ms milliseconds since the Unix epoch, or
+// the zero time when its year is outside 1970–9999.
+func UnixMilli(ms int64) time.Time { return millis(time.UnixMilli(ms)) }
