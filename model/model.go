@@ -44,6 +44,21 @@ const (
 	CategoryOther        Category = "other"
 )
 
+// Principal is the kind of actor an identity-provider event is about. Only
+// users are people: events of other principals are stored as evidence, but
+// keytrail never infers a person from them.
+type Principal string
+
+// Principals.
+const (
+	PrincipalUser    Principal = "user"    // a human user account (the empty value means user too)
+	PrincipalService Principal = "service" // a service principal, managed identity, or a client-credentials login
+	PrincipalSystem  Principal = "system"  // the provider acting on its own (Okta SystemPrincipal)
+)
+
+// Human reports whether p is a user (the empty value included).
+func (p Principal) Human() bool { return p == "" || p == PrincipalUser }
+
 // Outcome is the result of an identity-provider event.
 type Outcome string
 
@@ -56,9 +71,13 @@ const (
 // Factor is the authentication method an event was performed with.
 type Factor string
 
-// Factors, from strongest to weakest. Only webauthn can be hardware-backed.
+// Factors, from strongest to weakest. Only webauthn (a security key) and
+// platform (a device-bound platform credential) can be hardware-backed; the
+// policy's hardware_factors say which of them verify an action (default:
+// webauthn only — keytrail proves security-key taps).
 const (
-	FactorWebAuthn      Factor = "webauthn"       // FIDO2 / WebAuthn assertion (security key or device-bound passkey)
+	FactorWebAuthn      Factor = "webauthn"       // FIDO2 / WebAuthn / U2F assertion with a roaming security key (or a passkey not yet known to be platform or synced)
+	FactorPlatform      Factor = "platform"       // a device-bound platform credential (Windows Hello, Touch ID, Okta FastPass, an authenticator app's device-bound passkey): hardware-bound, but not a security-key tap
 	FactorPasskeySynced Factor = "passkey_synced" // a passkey synced by a cloud keychain: not hardware
 	FactorTOTP          Factor = "totp"
 	FactorPush          Factor = "push"
@@ -70,7 +89,7 @@ const (
 )
 
 // Factors lists every factor in a stable order.
-var Factors = []Factor{FactorWebAuthn, FactorPasskeySynced, FactorTOTP, FactorPush, FactorSMS, FactorEmail, FactorPassword, FactorOther, FactorNone}
+var Factors = []Factor{FactorWebAuthn, FactorPlatform, FactorPasskeySynced, FactorTOTP, FactorPush, FactorSMS, FactorEmail, FactorPassword, FactorOther, FactorNone}
 
 // Channel is how an Airflow audit event was produced.
 type Channel string
@@ -158,10 +177,11 @@ type AuthEvent struct {
 	Instance     string
 	EventID      string
 	TS           time.Time
-	Person       string // resolved person id; empty when unresolved
-	Subject      string // the provider's user id (Okta actor.id, Entra userId, Google profileId, Keycloak userId)
-	Email        string // login name / UPN / email as the provider reports it
-	EventType    string // the provider's event name, e.g. user.authentication.auth_via_mfa
+	Person       string    // resolved person id; empty when unresolved
+	Subject      string    // the provider's user id (Okta actor.id, Entra userId, Google profileId, Keycloak userId)
+	Email        string    // login name / UPN / email as the provider reports it
+	Principal    Principal // who the subject is: a user (default), a service or the system
+	EventType    string    // the provider's event name, e.g. user.authentication.auth_via_mfa
 	Category     Category
 	Outcome      Outcome
 	Factor       Factor

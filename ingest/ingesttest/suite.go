@@ -107,7 +107,7 @@ func CheckOutput(t testing.TB, raw []byte, o ingest.Output) {
 			require.False(t, *a.Hardware, "a synced passkey is never hardware")
 		}
 		if a.Hardware != nil && *a.Hardware {
-			require.Equal(t, model.FactorWebAuthn, a.Factor, "only webauthn can be hardware")
+			require.Contains(t, []model.Factor{model.FactorWebAuthn, model.FactorPlatform}, a.Factor, "only a security key or a platform credential can be hardware")
 		}
 	}
 	for _, a := range o.Authenticators {
