@@ -73,3 +73,46 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 // UnixMilli returns the UTC time of ms milliseconds since the Unix epoch, or
 // the zero time when its year is outside 1970–9999.
 func UnixMilli(ms int64) time.Time { return millis(time.UnixMilli(ms)) }
+
+// ErrType is wrapped by errors about a field whose JSON type is not the one
+// the provider documents.
+var ErrType = errors.New("wrong JSON type")
+
+// ErrSyntax is wrapped by errors about input that is not well-formed JSON.
+var ErrSyntax = errors.New("malformed JSON")
+
+// JSON turns an error from encoding/json into one a user can act on: a type
+// error names the field path and the JSON type found (never a Go type), a
+// syntax error its byte offset. Other errors are returned unchanged.
+func JSON(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "the record"
+		}
+		return fmt.Errorf("%w: field %s: got a JSON %s, want %s", ErrType, field, te.Value, jsonKind(te.Type.Kind().String()))
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w at byte %d: %s", ErrSyntax, se.Offset, se.Error())
+	}
+	return err
+}
+
+// jsonKind names the JSON type that decodes into a Go kind.
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "a number"
+	}
+	return "another type"
+}
