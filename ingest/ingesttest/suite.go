@@ -37,6 +37,7 @@ type GoldenAuth struct {
 	Person       string   `json:"person"`
 	Subject      string   `json:"subject"`
 	Email        string   `json:"email"`
+	Principal    string   `json:"principal,omitempty"` // set only for non-human principals
 	EventType    string   `json:"event_type"`
 	Category     string   `json:"category"`
 	Outcome      string   `json:"outcome"`
@@ -146,9 +147,13 @@ func NormalizeFile(t testing.TB, n ingest.Normalizer, data []byte) []GoldenResul
 		r.Duplicate = seen[o.Raw.EventID]
 		seen[o.Raw.EventID] = true
 		for _, a := range o.Auth {
+			principal := ""
+			if !a.Principal.Human() {
+				principal = string(a.Principal)
+			}
 			r.Auth = append(r.Auth, GoldenAuth{
 				Source: string(a.Source), Instance: a.Instance, EventID: a.EventID, TS: TS(a.TS), Person: a.Person,
-				Subject: a.Subject, Email: a.Email, EventType: a.EventType, Category: string(a.Category),
+				Subject: a.Subject, Email: a.Email, Principal: principal, EventType: a.EventType, Category: string(a.Category),
 				Outcome: string(a.Outcome), Factor: string(a.Factor), Hardware: a.Hardware, AAGUID: a.AAGUID,
 				CredentialID: a.CredentialID, App: a.App, SessionID: a.SessionID, IP: a.IP, Detail: a.Detail, Methods: a.Methods,
 			})
