@@ -274,7 +274,13 @@ func (g *gen) personDays(p int) {
 				g.addAuth(p, end+g.between(minMS, 20*minMS), evSession, fPassword, -1)
 			} else {
 				for t := L + 20*minMS + g.between(0, 40*minMS); t < end; t += 50*minMS + g.between(0, 50*minMS) {
-					g.addAuth(p, t, evSession, fPassword, -1)
+					f, c := fPassword, int32(-1)
+					if P.Source == model.SourceEntra {
+						// Entra's non-interactive records name the methods of the
+						// sign-in whose token they reuse.
+						f, c = g.factorAt(p, t, false)
+					}
+					g.addAuth(p, t, evSession, f, c)
 				}
 			}
 		}

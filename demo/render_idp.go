@@ -185,8 +185,9 @@ func randB62(r *rand.Rand, n int) string {
 	return string(b)
 }
 
-// entraMethod is one authenticationDetails entry.
-func entraMethod(b []byte, ms int64, method, detail, requirement string, ok bool) []byte {
+// entraMethod is one authenticationDetails entry; result "" writes the
+// usual result of the step.
+func entraMethod(b []byte, ms int64, method, detail, requirement string, ok bool, result string) []byte {
 	b = append(b, `{"authenticationStepDateTime": `...)
 	b = entraTime(b, ms)
 	b = append(b, `, "authenticationMethod": `...)
@@ -197,6 +198,8 @@ func entraMethod(b []byte, ms int64, method, detail, requirement string, ok bool
 	b = strconv.AppendBool(b, ok)
 	res := "MFA successfully completed"
 	switch {
+	case result != "":
+		res = result
 	case !ok:
 		res = "Invalid username or password or Invalid on-premise username or password."
 	case method == "Previously satisfied":
@@ -207,6 +210,26 @@ func entraMethod(b []byte, ms int64, method, detail, requirement string, ok bool
 	b = append(b, `, "authenticationStepRequirement": `...)
 	b = appendStr(b, requirement)
 	return append(b, '}')
+}
+
+// entraMethodOf is the authenticationMethod (and its detail) Entra writes for
+// an interaction's factor.
+func (o *Org) entraMethodOf(ev *authEv) (method, detail string) {
+	switch ev.factor {
+	case fHW:
+		if ev.cred >= 0 {
+			c := &o.creds[ev.cred]
+			detail = c.key.Model + " - " + strings.ToUpper(c.key.AAGUID)
+		}
+		return "FIDO2 security key", detail
+	case fSynced:
+		return "Passkey (synced)", ""
+	case fOTP:
+		return "OATH verification code", ""
+	case fPush:
+		return "Mobile app notification", ""
+	}
+	return "Password", ""
 }
 
 func entraTime(b []byte, ms int64) []byte {
@@ -222,39 +245,24 @@ func (o *Org) appendEntraSignIn(b []byte, rec idpRec, r *rand.Rand) []byte {
 	errCode, failure := "0", "Other."
 	interactive := "true"
 	requirement := "multiFactorAuthentication"
+	eventType, token := "interactiveUser", "none"
 	var details []byte
 	mfa := func(first string) {
-		var m, detail string
-		switch ev.factor {
-		case fHW:
-			m = "FIDO2 security key"
-			if ev.cred >= 0 {
-				c := &o.creds[ev.cred]
-				detail = c.key.Model + " - " + strings.ToUpper(c.key.AAGUID)
-			}
-		case fSynced:
-			m = "Passkey (synced)"
-		case fOTP:
-			m = "OATH verification code"
-		case fPush:
-			m = "Mobile app notification"
-		default:
-			m = "Password"
-		}
+		m, detail := o.entraMethodOf(ev)
 		if ev.factor == fSynced || ev.factor == fPassword {
 			if first == "Previously satisfied" {
-				details = entraMethod(details, rec.ts, first, "", "Primary authentication", true)
+				details = entraMethod(details, rec.ts, first, "", "Primary authentication", true, "")
 				details = append(details, ", "...)
-				details = entraMethod(details, rec.ts, m, detail, "Primary authentication", true)
+				details = entraMethod(details, rec.ts, m, detail, "Primary authentication", true, "")
 				return
 			}
-			details = entraMethod(details, rec.ts, m, detail, "Primary authentication", true)
+			details = entraMethod(details, rec.ts, m, detail, "Primary authentication", true, "")
 			requirement = "singleFactorAuthentication"
 			return
 		}
-		details = entraMethod(details, rec.ts, first, "", "Primary authentication", true)
+		details = entraMethod(details, rec.ts, first, "", "Primary authentication", true, "")
 		details = append(details, ", "...)
-		details = entraMethod(details, rec.ts, m, detail, "Multifactor authentication", true)
+		details = entraMethod(details, rec.ts, m, detail, "Multifactor authentication", true, "")
 	}
 	switch st.rec {
 	case recSignIn:
@@ -262,13 +270,21 @@ func (o *Org) appendEntraSignIn(b []byte, rec idpRec, r *rand.Rand) []byte {
 	case recStepUp:
 		mfa("Previously satisfied")
 	case recSessionEvent:
-		interactive = "false"
-		requirement = "singleFactorAuthentication"
-		details = entraMethod(details, rec.ts, "Previously satisfied", "", "Primary authentication", true)
+		// A token redeemed on the user's behalf (NonInteractiveUserSignInLogs):
+		// the steps name the original sign-in's methods, every one satisfied
+		// by a claim in the token — even a key's, which is no tap.
+		interactive, eventType, token = "false", "nonInteractiveUser", "refreshToken"
+		details = entraMethod(details, rec.ts, "Previously satisfied", "", "Primary authentication", true, "")
+		if m, detail := o.entraMethodOf(ev); m != "Password" {
+			details = append(details, ", "...)
+			details = entraMethod(details, rec.ts, m, detail, "Multifactor authentication", true, "MFA requirement satisfied by claim in the token")
+		} else {
+			requirement = "singleFactorAuthentication"
+		}
 	case recFailEvent:
 		errCode, failure = "50126", "Error validating credentials due to invalid username or password."
 		requirement = "singleFactorAuthentication"
-		details = entraMethod(details, rec.ts, "Password", "", "Primary authentication", false)
+		details = entraMethod(details, rec.ts, "Password", "", "Primary authentication", false, "")
 	}
 	b = append(b, `{"id": `...)
 	b = appendStr(b, randUUID(r))
@@ -284,7 +300,7 @@ func (o *Org) appendEntraSignIn(b []byte, rec idpRec, r *rand.Rand) []byte {
 	b = append(b, o.ip(ev.person)...)
 	b = append(b, `", "clientAppUsed": "Browser", "correlationId": `...)
 	b = appendStr(b, randUUID(r))
-	b = append(b, `, "conditionalAccessStatus": "success", "isInteractive": `+interactive+`, "riskDetail": "none", "riskLevelAggregated": "none", "riskLevelDuringSignIn": "none", "riskState": "none", "resourceDisplayName": "Airflow", "resourceId": "de8bc8b5-d9f9-48b1-a8ad-b748da725064", "status": {"errorCode": `+errCode+`, "failureReason": "`+failure+`", "additionalDetails": null}, "deviceDetail": {"deviceId": "", "displayName": null, "operatingSystem": "MacOs", "browser": "Chrome 133.0.0", "isCompliant": null, "isManaged": null, "trustType": null}, "location": {"city": "`+loc.city+`", "state": "`+loc.state+`", "countryOrRegion": "`+loc.cc+`", "geoCoordinates": {"altitude": null, "latitude": 0, "longitude": 0}}, "authenticationRequirement": "`+requirement+`", "sessionId": "`...)
+	b = append(b, `, "conditionalAccessStatus": "success", "isInteractive": `+interactive+`, "signInEventTypes": ["`+eventType+`"], "incomingTokenType": "`+token+`", "riskDetail": "none", "riskLevelAggregated": "none", "riskLevelDuringSignIn": "none", "riskState": "none", "resourceDisplayName": "Airflow", "resourceId": "de8bc8b5-d9f9-48b1-a8ad-b748da725064", "status": {"errorCode": `+errCode+`, "failureReason": "`+failure+`", "additionalDetails": null}, "deviceDetail": {"deviceId": "", "displayName": null, "operatingSystem": "MacOs", "browser": "Chrome 133.0.0", "isCompliant": null, "isManaged": null, "trustType": null}, "location": {"city": "`+loc.city+`", "state": "`+loc.state+`", "countryOrRegion": "`+loc.cc+`", "geoCoordinates": {"altitude": null, "latitude": 0, "longitude": 0}}, "authenticationRequirement": "`+requirement+`", "sessionId": "`...)
 	b = append(b, uuidFrom(mix(uint64(ev.person)<<20^uint64(rec.ts/dayMS)), mix(o.cfg.Seed^uint64(ev.person)))...)
 	b = append(b, `", "authenticationDetails": [`...)
 	b = append(b, details...)
