@@ -89,8 +89,8 @@ type record struct {
 		FailureReason     decode.FlexString `json:"failureReason"`
 		AdditionalDetails decode.FlexString `json:"additionalDetails"`
 	} `json:"status"`
-	AuthenticationDetails     decode.OneOrMany[authDetail] `json:"authenticationDetails"`
-	AuthenticationMethodsUsed decode.FlexStrings           `json:"authenticationMethodsUsed"`
+	AuthenticationDetails     []authDetail       `json:"authenticationDetails"`
+	AuthenticationMethodsUsed decode.FlexStrings `json:"authenticationMethodsUsed"`
 	// directoryAudit
 	ActivityDateTime    decode.FlexString  `json:"activityDateTime"`
 	ActivityDisplayName *decode.FlexString `json:"activityDisplayName"`
@@ -100,8 +100,8 @@ type record struct {
 	InitiatedBy         struct {
 		User *target `json:"user"`
 	} `json:"initiatedBy"`
-	TargetResources   decode.OneOrMany[target]   `json:"targetResources"`
-	AdditionalDetails decode.OneOrMany[keyValue] `json:"additionalDetails"`
+	TargetResources   []target   `json:"targetResources"`
+	AdditionalDetails []keyValue `json:"additionalDetails"`
 	// Azure Monitor wrapper
 	Category   decode.FlexString `json:"category"`
 	Time       decode.FlexString `json:"time"`

@@ -161,7 +161,11 @@ var methodLabels = map[string]methodKind{
 // Labels outside the vocabulary are matched by the words they contain;
 // anything still unknown is an authentication of unknown strength.
 func classify(method string) (methodClass, bool) {
-	m := strings.ToLower(strings.Join(strings.Fields(method), " "))
+	m := strings.ToLower(strings.TrimSpace(method))
+	if k, ok := methodLabels[m]; ok {
+		return classes[k], true
+	}
+	m = strings.Join(strings.Fields(m), " ")
 	if m == "" {
 		return methodClass{}, false
 	}

@@ -72,49 +72,50 @@ func nonInteractive(rec *record, category string) bool {
 type step struct {
 	method, detail, result string
 	class                  methodClass
+	failed                 bool // the step says it did not succeed
+	skipped                bool // its result says its method was not used now
+	reuse                  bool // it reused a claim of a token or device
 }
+
+// newStep reads one step: its method's class and what its result says.
+func newStep(method, detail, result string, failed bool) step {
+	s := step{method: method, detail: detail, result: result, failed: failed}
+	s.skipped, s.reuse = notPerformed(result)
+	c, ok := classify(method)
+	switch {
+	case ok:
+		s.class = c
+	case s.reuse:
+		s.class = classes[kindReuse] // a step with no method that reused a claim
+	default:
+		s.class = classes[kindUnknown]
+	}
+	if s.class.kind == kindReuse {
+		s.reuse = true
+	}
+	return s
+}
+
+// authenticates reports whether the user authenticated with the step's method.
+func (s step) authenticates() bool { return s.class.kind != kindReuse && !s.skipped }
 
 // steps reads the authentication steps of a sign-in: authenticationDetails,
 // or authenticationMethodsUsed when the record has no details.
 func steps(rec *record) []step {
-	var out []step
+	out := make([]step, 0, len(rec.AuthenticationDetails))
 	for _, d := range rec.AuthenticationDetails {
-		c, ok := classify(string(d.AuthenticationMethod))
-		if !ok {
-			c = classes[kindUnknown]
-			if skipped, reuse := notPerformed(string(d.AuthenticationStepResultDetail)); skipped && reuse {
-				c = classes[kindReuse]
-			}
-		}
-		if d.failed() {
-			c.kind = kindFailed(c.kind)
-		}
-		out = append(out, step{method: string(d.AuthenticationMethod), detail: string(d.AuthenticationMethodDetail),
-			result: string(d.AuthenticationStepResultDetail), class: c})
+		out = append(out, newStep(string(d.AuthenticationMethod), string(d.AuthenticationMethodDetail),
+			string(d.AuthenticationStepResultDetail), d.failed()))
 	}
 	if len(out) > 0 {
 		return out
 	}
 	for _, m := range rec.AuthenticationMethodsUsed {
-		if c, ok := classify(string(m)); ok {
-			out = append(out, step{method: string(m), class: c})
+		if m != "" {
+			out = append(out, newStep(string(m), "", "", false))
 		}
 	}
 	return out
-}
-
-// failedBit marks a step that did not succeed; it keeps the method's kind.
-const failedBit methodKind = 0x80
-
-func kindFailed(k methodKind) methodKind { return k | failedBit }
-
-func (s step) failed() bool        { return s.class.kind&failedBit != 0 }
-func (s step) kind() methodKind    { return s.class.kind &^ failedBit }
-func (s step) authenticates() bool { return s.kind() != kindReuse && !s.skipped() }
-func (s step) skipped() bool       { skipped, _ := notPerformed(s.result); return skipped }
-func (s step) reusesToken() bool {
-	_, reuse := notPerformed(s.result)
-	return s.kind() == kindReuse || reuse
 }
 
 // strength orders factors, strongest first.
@@ -133,7 +134,7 @@ func strength(f model.Factor) int {
 func strongest(ss []step, success bool) int {
 	best := -1
 	for i, s := range ss {
-		if !s.authenticates() || (success && s.failed()) {
+		if !s.authenticates() || (success && s.failed) {
 			continue
 		}
 		if best < 0 || strength(s.class.factor) < strength(ss[best].class.factor) {
@@ -187,9 +188,7 @@ func normalizeSignIn(out *ingest.Output, rec *record, instance, id, sum, categor
 	best := strongest(ss, outcome == model.OutcomeSuccess)
 	reuse := false
 	for _, s := range ss {
-		if s.reusesToken() {
-			reuse = true
-		}
+		reuse = reuse || s.reuse
 	}
 	if rec.Status != nil && strings.Contains(strings.ToLower(string(rec.Status.AdditionalDetails)), "claim in the token") {
 		reuse = true
@@ -253,7 +252,7 @@ func firstMethod(ss []step, best int) string {
 		return ss[best].method
 	}
 	for _, s := range ss {
-		if s.reusesToken() && s.method != "" {
+		if s.reuse && s.method != "" {
 			return s.method
 		}
 	}

@@ -32,21 +32,21 @@ func (Normalizer) Source() model.Source { return model.SourceGoogle }
 func (Normalizer) Envelopes() [][]string { return [][]string{{"items"}} }
 
 type parameter struct {
-	Name          decode.FlexString  `json:"name"`
-	Value         decode.FlexString  `json:"value"`
-	MultiValue    decode.FlexStrings `json:"multiValue"`
-	MultiStrValue decode.FlexStrings `json:"multiStrValue"` // the Cloud Logging form of multiValue
-	BoolValue     decode.FlexString  `json:"boolValue"`
-	IntValue      decode.FlexString  `json:"intValue"`
+	Name          decode.FlexString   `json:"name"`
+	Value         decode.FlexString   `json:"value"`
+	MultiValue    []decode.FlexString `json:"multiValue"`
+	MultiStrValue []decode.FlexString `json:"multiStrValue"` // the Cloud Logging form of multiValue
+	BoolValue     decode.FlexString   `json:"boolValue"`
+	IntValue      decode.FlexString   `json:"intValue"`
 }
 
 // values returns a parameter's values, whichever field holds them.
 func (p parameter) values() []string {
 	switch {
 	case len(p.MultiValue) > 0:
-		return p.MultiValue.Strings()
+		return decode.FlexStrings(p.MultiValue).Strings()
 	case len(p.MultiStrValue) > 0:
-		return p.MultiStrValue.Strings()
+		return decode.FlexStrings(p.MultiStrValue).Strings()
 	case p.Value != "":
 		return []string{string(p.Value)}
 	}
@@ -54,9 +54,9 @@ func (p parameter) values() []string {
 }
 
 type event struct {
-	Type       decode.FlexString           `json:"type"`
-	Name       decode.FlexString           `json:"name"`
-	Parameters decode.OneOrMany[parameter] `json:"parameters"`
+	Type       decode.FlexString `json:"type"`
+	Name       decode.FlexString `json:"name"`
+	Parameters []parameter       `json:"parameters"`
 }
 
 type activityID struct {

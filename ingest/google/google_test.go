@@ -252,7 +252,7 @@ func TestShipperShapes(t *testing.T) {
 	require.Equal(t, model.CategoryMFA, o.Auth[0].Category)
 	require.Equal(t, "1", o.Auth[0].Subject)
 
-	raw = []byte(`{"id":{"time":"2024-05-14T09:12:03Z","uniqueQualifier":"7"},"events":[{"name":"login_success","parameters":{"name":"login_challenge_method","multiStrValue":["password","google_prompt"]}}]}`)
+	raw = []byte(`{"id":{"time":"2024-05-14T09:12:03Z","uniqueQualifier":"7"},"events":[{"name":"login_success","parameters":[{"name":"login_challenge_method","multiStrValue":["password","google_prompt"]}]}]}`)
 	o, err = New().Normalize(raw, "prod")
 	require.NoError(t, err)
 	require.Equal(t, model.FactorPush, o.Auth[0].Factor)

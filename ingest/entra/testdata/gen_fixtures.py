@@ -205,6 +205,7 @@ lines.append(json.dumps({"id": "edge-legacy", "createdDateTime": "2024-05-14T09:
 lines.append(json.dumps({"id": "edge-props", "time": "2024-05-14T09:12:03Z", "category": "SignInLogs", "properties": "oops"}))
 lines.append(json.dumps({"id": "edge-details-text", "createdDateTime": "2024-05-14T09:12:03Z", "status": {"errorCode": 0}, "authenticationDetails": "FIDO2 security key"}))
 lines.append(json.dumps({"id": "edge-status-list", "createdDateTime": "2024-05-14T09:12:03Z", "status": [0]}))
+# Type errors name the field and the record: a text, a list and a single object where Graph writes other shapes.
 lines.append(json.dumps({"id": "edge-one-detail", "createdDateTime": "2024-05-14T09:12:03Z", "status": {"errorCode": 0}, "isInteractive": "true", "signInEventTypes": "interactiveUser",
                          "authenticationDetails": {"authenticationMethod": "Passkey (synced)", "authenticationMethodDetail": "iCloud - fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "succeeded": True}}))
 lines.append('{"id": ')
