@@ -131,7 +131,7 @@ func TestIngestEventsDeadLetters(t *testing.T) {
 				{map[string]any{"email": "alice@example.com", "category": "login", "factor": "password"}, "password", false, "alice@example.com"},
 				{map[string]any{"credential_id": "AQIDBAUGBwgJCgsMDQ4PEA", "category": "login"}, "webauthn", true, "keycloak:0b7e4d2a-1c3f-4e5a-9b8c-7d6e5f4a3b2c"},
 				{map[string]any{"email": "alice@contoso.com", "aaguid": "fa2b99dc-9e39-4257-8f92-4a30d23c4118"}, "webauthn", true, "alice@contoso.com"},
-				{map[string]any{"email": "carol@example.com", "event_id": "-2329294394874562525/0/login_verification"}, "webauthn", true, "carol@example.com"},
+				{map[string]any{"email": "carol@example.com", "event_id": "login/C03az79cb/2024-05-14T09:12:03.000Z/-2329294394874562525/0/login_verification"}, "webauthn", true, "carol@example.com"},
 			} {
 				r := find(auth, c.match)
 				require.NotNil(t, r, "no auth event %v", c.match)

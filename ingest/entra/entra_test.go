@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/keytrail/keytrail/ingest/ingesttest"
 	"github.com/keytrail/keytrail/ingest/internal/decode"
 	"github.com/keytrail/keytrail/model"
 )
@@ -309,11 +310,7 @@ func TestSignIns(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := n.Normalize(tc.raw, "prod")
-			require.NoError(t, err)
-			checkOutput(t, tc.raw, o)
-			require.Len(t, o.Auth, 1)
-			a := o.Auth[0]
+			a, _ := ingesttest.OneAuth(t, n, tc.raw)
 			require.Equal(t, tc.category, a.Category)
 			require.Equal(t, tc.outcome, a.Outcome)
 			require.Equal(t, tc.factor, a.Factor)
@@ -346,7 +343,7 @@ func TestAuditActivities(t *testing.T) {
 	}
 	aag := []kv{{"key": "AAGuid", "value": strings.ToUpper(yubiAAGUID)}, {"key": "CredentialId", "value": "cred-1"}}
 	yes, no := model.Bool(true), model.Bool(false)
-	tests := []struct {
+	type auditCase struct {
 		name     string
 		raw      []byte
 		category model.Category
@@ -356,7 +353,8 @@ func TestAuditActivities(t *testing.T) {
 		cred     string
 		model    string
 		authn    string // authenticator action; "" when none
-	}{
+	}
+	tests := []auditCase{
 		{"Add Passkey (device-bound) with AAGUID", audit("Add Passkey (device-bound)", "", aag, "u1", `[]`),
 			model.CategoryRegistration, model.FactorWebAuthn, nil, yubiAAGUID, "cred-1", "", model.AuthenticatorRegister},
 		{"older passkey activity name", audit("Add Passkey (device-bound) security key", "", aag, "u1", `[]`),
@@ -416,25 +414,11 @@ func TestAuditActivities(t *testing.T) {
 		"User started security info registration", "User canceled security info registration", "User reviewed security info",
 		"Get passkey creation options", "Admin started password reset", "User started password change", "Update user",
 		"Authentication Methods Policy Update", "Create Hardware Oath Token", "Delete Hardware Oath Token"} {
-		tests = append(tests, struct {
-			name     string
-			raw      []byte
-			category model.Category
-			factor   model.Factor
-			hardware *bool
-			aaguid   string
-			cred     string
-			model    string
-			authn    string
-		}{other, audit(other, "", nil, "u1", `[]`), model.CategoryOther, model.FactorNone, nil, "", "", "", ""})
+		tests = append(tests, auditCase{other, audit(other, "", nil, "u1", `[]`), model.CategoryOther, model.FactorNone, nil, "", "", "", ""})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := n.Normalize(tc.raw, "prod")
-			require.NoError(t, err)
-			checkOutput(t, tc.raw, o)
-			require.Len(t, o.Auth, 1)
-			a := o.Auth[0]
+			a, o := ingesttest.OneAuth(t, n, tc.raw)
 			require.Equal(t, tc.category, a.Category)
 			require.Equal(t, tc.factor, a.Factor)
 			require.Equal(t, tc.hardware, a.Hardware)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/keytrail/keytrail/ingest/ingesttest"
 	"github.com/keytrail/keytrail/ingest/internal/decode"
 	"github.com/keytrail/keytrail/model"
 )
@@ -132,7 +133,7 @@ func TestEvents(t *testing.T) {
 	st := func(v string) param { return param{"name": "login_challenge_status", "value": v} }
 	second := func(v bool) param { return param{"name": "is_second_factor", "boolValue": v} }
 	yes, no := model.Bool(true), model.Bool(false)
-	tests := []struct {
+	type eventCase struct {
 		name     string
 		raw      []byte
 		category model.Category
@@ -140,7 +141,8 @@ func TestEvents(t *testing.T) {
 		factor   model.Factor
 		hardware *bool
 		authn    string
-	}{
+	}
+	tests := []eventCase{
 		{"login_success with a key", act(ev("login_success", lt("google_password"), methods("password", "security_key"))), model.CategoryLogin, model.OutcomeSuccess, model.FactorWebAuthn, yes, ""},
 		{"login_success password", act(ev("login_success", lt("google_password"), methods("password"))), model.CategoryLogin, model.OutcomeSuccess, model.FactorPassword, no, ""},
 		{"login_success without methods", act(ev("login_success", lt("google_password"))), model.CategoryLogin, model.OutcomeSuccess, model.FactorPassword, no, ""},
@@ -165,23 +167,11 @@ func TestEvents(t *testing.T) {
 		"account_disabled_hijacked", "account_disabled_password_leak", "account_disabled_generic", "account_disabled_spamming",
 		"account_disabled_spamming_through_relay", "user_signed_out_due_to_suspicious_session_cookie", "gov_attack_warning",
 		"blocked_sender", "email_forwarding_out_of_domain"} {
-		tests = append(tests, struct {
-			name     string
-			raw      []byte
-			category model.Category
-			outcome  model.Outcome
-			factor   model.Factor
-			hardware *bool
-			authn    string
-		}{other, act(ev(other)), model.CategoryOther, model.OutcomeSuccess, model.FactorNone, nil, ""})
+		tests = append(tests, eventCase{other, act(ev(other)), model.CategoryOther, model.OutcomeSuccess, model.FactorNone, nil, ""})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := New().Normalize(tc.raw, "prod")
-			require.NoError(t, err)
-			checkOutput(t, tc.raw, o)
-			require.Len(t, o.Auth, 1)
-			a := o.Auth[0]
+			a, o := ingesttest.OneAuth(t, New(), tc.raw)
 			require.Equal(t, tc.category, a.Category)
 			require.Equal(t, tc.outcome, a.Outcome)
 			require.Equal(t, tc.factor, a.Factor)

@@ -120,6 +120,18 @@ func CheckOutput(t testing.TB, raw []byte, o ingest.Output) {
 	}
 }
 
+// OneAuth normalizes one record that must be accepted with exactly one
+// AuthEvent, checks the Normalizer contract, and returns the event and the
+// whole output.
+func OneAuth(t testing.TB, n ingest.Normalizer, raw []byte) (model.AuthEvent, ingest.Output) {
+	t.Helper()
+	o, err := n.Normalize(raw, "prod")
+	require.NoError(t, err)
+	CheckOutput(t, raw, o)
+	require.Len(t, o.Auth, 1)
+	return o.Auth[0], o
+}
+
 // NormalizeFile splits and normalizes a whole input the way `keytrail ingest`
 // does, checking the contract on every accepted record.
 func NormalizeFile(t testing.TB, n ingest.Normalizer, data []byte) []GoldenResult {

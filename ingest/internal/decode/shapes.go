@@ -8,29 +8,11 @@ import (
 // FlexStrings decodes a JSON array of strings, numbers or booleans, a single
 // such value (a one-element list), or null (no elements), for provider list
 // fields that log shippers flatten when they hold one value.
-type FlexStrings []FlexString
+type FlexStrings OneOrMany[FlexString]
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *FlexStrings) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		*f = nil
-		return nil
-	case b[0] == '[':
-		var list []FlexString
-		if err := json.Unmarshal(b, &list); err != nil {
-			return err
-		}
-		*f = list
-		return nil
-	}
-	var one FlexString
-	if err := json.Unmarshal(b, &one); err != nil {
-		return err
-	}
-	*f = FlexStrings{one}
-	return nil
+	return (*OneOrMany[FlexString])(f).UnmarshalJSON(b)
 }
 
 // Strings returns the values as plain strings.
