@@ -18,6 +18,11 @@ import (
 var chdbDir string
 
 func TestMain(m *testing.M) {
+	// The test binary is keytrail itself when a test runs it as a process
+	// (see keytrailProcess).
+	if os.Getenv(asKeytrailEnv) == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	d, err := os.MkdirTemp("", "keytrail-cli-test-")
 	if err != nil {
 		panic(err)

@@ -115,6 +115,15 @@ func (s *Store) run(ctx context.Context, query, format string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Inline INSERT data goes through a pipe, never the SQL text: see stdin.go.
+	var feed *pipeFeed
+	if ins, ok, err := splitInlineInsert(query); err != nil {
+		return nil, err
+	} else if ok {
+		if query, feed, err = startFeed(ins); err != nil {
+			return nil, err
+		}
+	}
 	type answer struct {
 		buf []byte
 		err error
@@ -123,6 +132,9 @@ func (s *Store) run(ctx context.Context, query, format string) ([]byte, error) {
 	go func() {
 		session.Lock()
 		defer session.Unlock()
+		if feed != nil {
+			defer feed.abandon() // when the statement did not run
+		}
 		if session.s == nil {
 			done <- answer{err: errors.New("chdb: store is closed")}
 			return
@@ -148,6 +160,9 @@ func (s *Store) run(ctx context.Context, query, format string) ([]byte, error) {
 			}
 		}
 		res, err := session.s.Query(query, format)
+		if feed != nil {
+			err = feed.finish(err)
+		}
 		if err != nil {
 			done <- answer{err: store.ParseError(err.Error())}
 			return
