@@ -139,7 +139,7 @@ func TestEmptyPeriod(t *testing.T) {
 	}
 	recs := readCSV(t, filepath.Join(dir, FilePopulationCSV))
 	require.Len(t, recs, 1)
-	r, err := Verify(dir, testKey.Public().(ed25519.PublicKey))
+	r, err := Verify(dir, []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)})
 	require.NoError(t, err)
 	require.NoError(t, r.Err())
 	if info, err := exec.LookPath("pdfinfo"); err == nil {
@@ -167,7 +167,7 @@ func TestHostileStringsRender(t *testing.T) {
 	requireHas(t, text, "ש") // RTL runs print in logical order; pdftotext reorders them
 	require.False(t, strings.Contains(text, "\x1b"), "escape character reached the PDF")
 	requireHas(t, text, "Page 1 of ")
-	r, err := VerifyWithSource(context.Background(), dir, nil, src)
+	r, err := VerifyWithSource(context.Background(), dir, []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)}, src)
 	require.NoError(t, err)
 	require.NoError(t, r.Err())
 
@@ -212,18 +212,20 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestVerifyDetectsTampering(t *testing.T) {
-	pub := testKey.Public().(ed25519.PublicKey)
+	pub := []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)}
 	src := fixtureSource()
 	dir, _ := writeFixture(t, src, testOptions())
 	r, err := VerifyWithSource(context.Background(), dir, pub, src)
 	require.NoError(t, err)
 	require.NoError(t, r.Err())
+	require.True(t, r.Authenticated)
 	require.Equal(t, int64(len(src.rows)), r.RowsChecked)
 	require.Equal(t, 6, r.FilesChecked)
 	r, err = Verify(dir, nil)
 	require.NoError(t, err)
-	require.True(t, r.OK)
-	require.True(t, r.KeyFromManifest)
+	require.False(t, r.OK, "no trusted key: intact, but the signer is not authenticated")
+	require.Empty(t, r.Differences)
+	require.ErrorIs(t, r.Err(), ErrUnauthenticated)
 
 	copyPack := func(t *testing.T) string {
 		dst := t.TempDir()
@@ -247,7 +249,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				i := map[string]int{"first": 0, "middle": len(b) / 2, "last": len(b) - 1}[where]
 				b[i] ^= 0x01
 				require.NoError(t, os.WriteFile(p, b, 0o644))
-				for _, key := range []ed25519.PublicKey{pub, nil} {
+				for _, key := range [][]ed25519.PublicKey{pub, nil} {
 					r, err := Verify(d, key)
 					require.NoError(t, err)
 					require.False(t, r.OK)
@@ -261,7 +263,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 	t.Run("wrong key", func(t *testing.T) {
 		other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)).Public().(ed25519.PublicKey)
-		r, err := Verify(dir, other)
+		r, err := Verify(dir, []ed25519.PublicKey{other})
 		require.NoError(t, err)
 		require.False(t, r.OK)
 	})
@@ -288,8 +290,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(d, "notes.txt"), []byte("auditor notes"), 0o644))
 		r, err := Verify(d, pub)
 		require.NoError(t, err)
-		require.True(t, r.OK)
-		require.Equal(t, []string{"notes.txt"}, r.Unlisted)
+		require.False(t, r.OK)
+		require.Equal(t, "notes.txt", r.Differences[0].File)
 	})
 
 	store := func(mut func(s *memSource)) *memSource {

@@ -23,6 +23,11 @@ import (
 // ErrMismatch is returned by Result.Err when a pack does not verify.
 var ErrMismatch = errors.New("evidence pack does not verify")
 
+// ErrUnauthenticated is returned by Result.Err when a pack is intact but no
+// trusted public key vouches for its signer: the signature then proves only
+// that nothing changed since someone signed it, not who.
+var ErrUnauthenticated = errors.New("evidence pack signer is not authenticated")
+
 // maxDifferences bounds the differences a Result lists.
 const maxDifferences = 100
 
@@ -34,16 +39,17 @@ type Difference struct {
 
 func (d Difference) String() string { return d.File + ": " + d.Detail }
 
-// Result is the outcome of verifying a pack.
+// Result is the outcome of verifying a pack. OK means every check passed and
+// the signer is authenticated.
 type Result struct {
-	OK              bool           `json:"ok"`
-	Manifest        model.Manifest `json:"-"`
-	KeyFingerprint  string         `json:"key_fingerprint"`
-	KeyFromManifest bool           `json:"key_from_manifest"` // no key was given: integrity only, not authenticity
-	FilesChecked    int            `json:"files_checked"`
-	RowsChecked     int64          `json:"rows_checked"` // population rows recomputed through a Source
-	Differences     []Difference   `json:"differences"`  // in the order found, at most 100
-	Unlisted        []string       `json:"unlisted"`     // files in the directory the manifest does not list (not a failure)
+	OK             bool           `json:"ok"`
+	Manifest       model.Manifest `json:"-"`
+	KeyFingerprint string         `json:"key_fingerprint"` // the key the manifest names as its signer
+	Authenticated  bool           `json:"authenticated"`   // signed by one of the trusted keys
+	TrustedKeys    int            `json:"trusted_keys"`    // how many keys were trusted
+	FilesChecked   int            `json:"files_checked"`
+	RowsChecked    int64          `json:"rows_checked"` // population rows recomputed through a Source
+	Differences    []Difference   `json:"differences"`  // in the order found, at most 100
 }
 
 func (r *Result) add(file, format string, args ...any) {
@@ -53,10 +59,15 @@ func (r *Result) add(file, format string, args ...any) {
 	}
 }
 
-// Err returns nil when the pack verified, else ErrMismatch naming the first differences.
+// Err returns nil when the pack verified; ErrMismatch naming the first
+// differences; or, for an intact pack whose signer no trusted key vouches for,
+// ErrUnauthenticated.
 func (r Result) Err() error {
 	if r.OK {
 		return nil
+	}
+	if len(r.Differences) == 0 {
+		return fmt.Errorf("%w: no trusted public key was given; the signature (key %s) proves the files are as signed, not who signed them", ErrUnauthenticated, r.KeyFingerprint)
 	}
 	var parts []string
 	for i, d := range r.Differences {
@@ -70,14 +81,16 @@ func (r Result) Err() error {
 }
 
 // Verify checks the pack in dir: the Ed25519 signature in manifest.sig over the
-// exact bytes of manifest.json, that manifest.json is canonical, and the size and
-// SHA-256 of every file it lists, and the data digest. pub is the key the pack
-// must be signed with; when nil, the manifest's own public_key is used, which
-// proves integrity but not who signed (Result.KeyFromManifest). The error is
-// non-nil only when verification could not be carried out; mismatches are in the
-// Result (see Result.Err).
-func Verify(dir string, pub ed25519.PublicKey) (Result, error) {
-	r := Result{OK: true}
+// exact bytes of manifest.json, that manifest.json is canonical, the size and
+// SHA-256 of every file it lists, the data digest, and that the directory holds
+// nothing the manifest does not list. The signer is authenticated when the
+// signature verifies under one of the trusted keys and the manifest names that
+// key; with no trusted key the signature is checked under the manifest's own
+// key (integrity only) and the Result is not OK (ErrUnauthenticated). The
+// error is non-nil only when verification could not be carried out;
+// mismatches are in the Result (see Result.Err).
+func Verify(dir string, trusted []ed25519.PublicKey) (Result, error) {
+	r := Result{OK: true, TrustedKeys: len(trusted)}
 	if st, err := os.Stat(dir); err != nil {
 		return r, fmt.Errorf("open pack: %w", err)
 	} else if !st.IsDir() {
@@ -93,30 +106,7 @@ func Verify(dir string, pub ed25519.PublicKey) (Result, error) {
 		r.add(FileManifest, "not valid JSON: %v", err)
 	}
 	r.Manifest = m
-
-	if pub == nil {
-		r.KeyFromManifest = true
-		k, err := base64.StdEncoding.DecodeString(m.PublicKey)
-		if err != nil || len(k) != ed25519.PublicKeySize {
-			r.add(FileManifest, "no valid public_key to verify the signature with")
-		} else {
-			pub = k
-		}
-	} else if m.PublicKey != "" && m.PublicKey != base64.StdEncoding.EncodeToString(pub) {
-		r.add(FileManifest, "public_key %s is not the expected key %s", m.PublicKey, base64.StdEncoding.EncodeToString(pub))
-	}
-	if pub != nil {
-		r.KeyFingerprint = Fingerprint(pub)
-		sig, err := os.ReadFile(filepath.Join(dir, FileSignature))
-		switch {
-		case err != nil:
-			r.add(FileSignature, "cannot read: %v", err)
-		case len(sig) != ed25519.SignatureSize:
-			r.add(FileSignature, "is %d bytes, want a %d-byte Ed25519 signature", len(sig), ed25519.SignatureSize)
-		case !ed25519.Verify(pub, body, sig):
-			r.add(FileSignature, "signature does not match manifest.json under key %s", r.KeyFingerprint)
-		}
-	}
+	checkSignature(&r, dir, body, trusted)
 	if r.OK {
 		if canon, err := CanonicalManifest(m); err != nil || !bytes.Equal(canon, body) {
 			r.add(FileManifest, "not in canonical form")
@@ -149,11 +139,58 @@ func Verify(dir string, pub ed25519.PublicKey) (Result, error) {
 		return r, fmt.Errorf("list pack: %w", err)
 	}
 	for _, e := range entries {
-		if !listed[e.Name()] {
-			r.Unlisted = append(r.Unlisted, e.Name())
+		switch {
+		case listed[e.Name()] && !e.IsDir():
+		case e.IsDir():
+			r.add(e.Name(), "is a folder in the pack; a pack holds only the files its manifest lists")
+		default:
+			r.add(e.Name(), "is in the pack but not in the manifest")
 		}
 	}
+	if !r.Authenticated {
+		r.OK = false
+	}
 	return r, nil
+}
+
+// checkSignature verifies manifest.sig over body and decides who signed it.
+func checkSignature(r *Result, dir string, body []byte, trusted []ed25519.PublicKey) {
+	named, err := base64.StdEncoding.DecodeString(r.Manifest.PublicKey)
+	if err != nil || len(named) != ed25519.PublicKeySize {
+		named = nil
+		r.add(FileManifest, "public_key is not an Ed25519 public key")
+	} else {
+		r.KeyFingerprint = Fingerprint(named)
+	}
+	sig, err := os.ReadFile(filepath.Join(dir, FileSignature))
+	switch {
+	case err != nil:
+		r.add(FileSignature, "cannot read: %v", err)
+		return
+	case len(sig) != ed25519.SignatureSize:
+		r.add(FileSignature, "is %d bytes, want a %d-byte Ed25519 signature", len(sig), ed25519.SignatureSize)
+		return
+	}
+	for _, k := range trusted {
+		if !ed25519.Verify(k, body, sig) {
+			continue
+		}
+		if named != nil && !bytes.Equal(named, k) {
+			r.add(FileManifest, "signed by trusted key %s, but public_key names %s", Fingerprint(k), r.KeyFingerprint)
+			return
+		}
+		r.Authenticated = true
+		return
+	}
+	switch {
+	case named == nil:
+		r.add(FileSignature, "does not match manifest.json under any of the %d trusted keys", len(trusted))
+	case !ed25519.Verify(named, body, sig):
+		r.add(FileSignature, "signature does not match manifest.json under key %s", r.KeyFingerprint)
+	case len(trusted) > 0:
+		r.add(FileSignature, "signed by key %s, which is not among the %d trusted keys", r.KeyFingerprint, len(trusted))
+	}
+	// No trusted key: intact under the manifest's own key, not authenticated.
 }
 
 func hashFile(path string) (string, int64, error) {
@@ -201,8 +238,8 @@ func QueryOf(m model.Manifest) Query {
 // for the manifest's period and scope: population.csv and population.jsonl row
 // by row (naming the first differing row and field), authenticators.csv, the
 // coverage, and the row count of every query the manifest records.
-func VerifyWithSource(ctx context.Context, dir string, pub ed25519.PublicKey, src Source) (Result, error) {
-	r, err := Verify(dir, pub)
+func VerifyWithSource(ctx context.Context, dir string, trusted []ed25519.PublicKey, src Source) (Result, error) {
+	r, err := Verify(dir, trusted)
 	if err != nil {
 		return r, err
 	}

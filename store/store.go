@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -84,11 +85,12 @@ func Register(scheme string, open Opener) {
 // ErrUnknownBackend is returned by Open for a URL scheme no backend handles.
 var ErrUnknownBackend = errors.New("unknown store backend")
 
-// Open opens the store a URL names.
+// Open opens the store a URL names. No error it returns contains the URL's
+// password or a secret query parameter (see Redact).
 func Open(ctx context.Context, rawURL string) (Store, error) {
-	u, err := url.Parse(rawURL)
+	u, err := ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("parse store URL: %w", err)
+		return nil, err
 	}
 	mu.Lock()
 	open, ok := backends[u.Scheme]
@@ -101,17 +103,116 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		sort.Strings(known)
 		return nil, fmt.Errorf("%w %q (this binary has: %s)", ErrUnknownBackend, u.Scheme, strings.Join(known, ", "))
 	}
-	return open(ctx, u)
+	s, err := open(ctx, u)
+	if err != nil {
+		return nil, scrub(err, rawURL, u)
+	}
+	return s, nil
 }
 
-// Redact returns rawURL with any password replaced, for logs and messages.
-func Redact(rawURL string) string {
+// ErrBadURL is returned for a store URL that does not parse.
+var ErrBadURL = errors.New("bad store URL")
+
+// ParseURL parses a store URL. Its error never contains the password: it
+// names the URL redacted and what is wrong with it.
+func ParseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<unparseable store URL>"
+	if err == nil {
+		if u.Scheme == "" {
+			return nil, fmt.Errorf("%w %s: no scheme; want chdb:///path or clickhouse://user:password@host:9000/db", ErrBadURL, Redact(rawURL))
+		}
+		return u, nil
 	}
-	return u.Redacted()
+	shown := Redact(rawURL)
+	why := "the password is not valid in a URL: percent-encode it (% as %25, @ as %40, / as %2F, : as %3A, space as %20)"
+	// The redacted URL names the problem without the password, unless the
+	// password was the problem.
+	if _, rerr := url.Parse(shown); rerr != nil {
+		var ue *url.Error
+		if errors.As(rerr, &ue) {
+			why = ue.Err.Error()
+		} else {
+			why = rerr.Error()
+		}
+	}
+	return nil, fmt.Errorf("%w %s: %s", ErrBadURL, shown, why)
 }
+
+// secretParams are query parameters whose values Redact hides.
+var secretParams = regexp.MustCompile(`(?i)(pass|secret|token|key|auth|cred)`)
+
+// Redact returns rawURL with its password and the values of query parameters
+// that look secret (password, token, key, …) replaced by "xxxxx", for logs and
+// messages. It works on the text, so a URL that does not parse is redacted
+// too: everything between the first ":" after "//" (or the start) and the
+// last "@" counts as the password.
+func Redact(rawURL string) string {
+	out := rawURL
+	start := 0 // without "//", a "user:password@host" string still hides its password
+	if i := strings.Index(out, "://"); i >= 0 {
+		start = i + 3
+	}
+	rest := out[start:]
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+			rest = rest[:c+1] + "xxxxx" + rest[at:]
+		}
+	}
+	out = out[:start] + rest
+	q := strings.IndexByte(out, '?')
+	if q < 0 {
+		return out
+	}
+	frag := ""
+	query := out[q+1:]
+	if h := strings.IndexByte(query, '#'); h >= 0 {
+		query, frag = query[:h], query[h:]
+	}
+	parts := strings.Split(query, "&")
+	for i, p := range parts {
+		k, _, hasV := strings.Cut(p, "=")
+		if hasV && secretParams.MatchString(k) {
+			parts[i] = k + "=xxxxx"
+		}
+	}
+	return out[:q+1] + strings.Join(parts, "&") + frag
+}
+
+// scrub removes the URL's secrets from a backend's error text, for drivers that
+// quote what they were given.
+func scrub(err error, rawURL string, u *url.URL) error {
+	msg := err.Error()
+	var secrets []string
+	if p, ok := u.User.Password(); ok && p != "" {
+		secrets = append(secrets, p, url.QueryEscape(p), url.PathEscape(p))
+	}
+	for k, vs := range u.Query() {
+		if secretParams.MatchString(k) {
+			secrets = append(secrets, vs...)
+		}
+	}
+	secrets = append(secrets, rawURL, u.String())
+	clean := msg
+	for _, sec := range secrets {
+		if sec != "" {
+			clean = strings.ReplaceAll(clean, sec, "xxxxx")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbedError{msg: clean, err: err}
+}
+
+// scrubbedError keeps the wrapped error for errors.Is and errors.As but
+// prints without the secrets.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
 
 // DefaultDataDir is where the embedded store lives unless told otherwise:
 // $KEYTRAIL_DATA_DIR, else $XDG_DATA_HOME/keytrail, else ~/.local/share/keytrail.

@@ -531,8 +531,9 @@ func (w *Warehouse) Report(ctx context.Context, opts report.Options, dir string,
 // with the collector cursors pinned to the manifest's (a cursor is where a
 // collector stood when the pack was made; it moves on afterwards). notes lists
 // what is worth knowing but is no mismatch: moved cursors, and whether the
-// reports table holds this manifest. pub nil means the manifest's own key.
-func (w *Warehouse) VerifyReport(ctx context.Context, dir string, pub ed25519.PublicKey) (res report.Result, notes []string, err error) {
+// reports table holds this manifest. trusted are the keys that authenticate
+// the signer (report.Verify).
+func (w *Warehouse) VerifyReport(ctx context.Context, dir string, trusted []ed25519.PublicKey) (res report.Result, notes []string, err error) {
 	var m model.Manifest
 	body, rerr := os.ReadFile(filepath.Join(dir, report.FileManifest))
 	if rerr == nil {
@@ -550,7 +551,7 @@ func (w *Warehouse) VerifyReport(ctx context.Context, dir string, pub ed25519.Pu
 		pinned[CollectorName(c.Source, c.Instance)] = c.Cursor
 	}
 	src.Cursors = pinned
-	res, err = report.VerifyWithSource(ctx, dir, pub, src)
+	res, err = report.VerifyWithSource(ctx, dir, trusted, src)
 	if err != nil {
 		return res, nil, err
 	}

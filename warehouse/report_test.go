@@ -367,7 +367,7 @@ func TestReportPack(t *testing.T) {
 			require.Equal(t, string(body), recsDB[0].Manifest)
 
 			// Verify passes, with the key and against the store.
-			res, notes, err := w.VerifyReport(ctx, dir, repKey.Public().(ed25519.PublicKey))
+			res, notes, err := w.VerifyReport(ctx, dir, []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)})
 			require.NoError(t, err)
 			require.NoError(t, res.Err())
 			require.Empty(t, notes)
@@ -388,7 +388,7 @@ func TestReportPack(t *testing.T) {
 
 			// A collector moving on is a note, not a mismatch.
 			require.NoError(t, store.Cursors.Write(ctx, w.S, []model.Cursor{{Collector: "airflow/prod", Position: "event_log_id=99", UpdatedAt: repGenAt}}))
-			res, notes, err = w.VerifyReport(ctx, dir, nil)
+			res, notes, err = w.VerifyReport(ctx, dir, []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)})
 			require.NoError(t, err)
 			require.NoError(t, res.Err())
 			require.Len(t, notes, 1)
@@ -412,7 +412,7 @@ func copyDir(t testing.TB, src string) string {
 
 func TestReportTamper(t *testing.T) {
 	ctx := context.Background()
-	pub := repKey.Public().(ed25519.PublicKey)
+	pub := []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)}
 	for name, w := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			seeded := seedHistory(t, w)
@@ -438,7 +438,7 @@ func TestReportTamper(t *testing.T) {
 			}
 			t.Run("other key", func(t *testing.T) {
 				other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
-				res, _, err := w.VerifyReport(ctx, dir, other.Public().(ed25519.PublicKey))
+				res, _, err := w.VerifyReport(ctx, dir, []ed25519.PublicKey{other.Public().(ed25519.PublicKey)})
 				require.NoError(t, err)
 				require.ErrorIs(t, res.Err(), report.ErrMismatch)
 			})
@@ -478,7 +478,7 @@ func TestReportEmptyPeriod(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, m.Coverage)
 			require.Contains(t, spaces.ReplaceAllString(pdfText(t, filepath.Join(dir, report.FilePDF)), " "), "No actions in this period")
-			res, _, err := w.VerifyReport(ctx, dir, repKey.Public().(ed25519.PublicKey))
+			res, _, err := w.VerifyReport(ctx, dir, []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)})
 			require.NoError(t, err)
 			require.NoError(t, res.Err())
 			require.Len(t, readCSV(t, filepath.Join(dir, report.FilePopulationCSV)), 1)

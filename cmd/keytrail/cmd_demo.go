@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -313,7 +314,7 @@ func printDemoSummary(e *env, r *demoRun) {
 // kept in the demo directory, the same way keytrail report does, and
 // verifies it against the store.
 func demoReport(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun) error {
-	key, err := loadSigningKey(e, filepath.Join(r.Dir, demoKey), true)
+	key, err := loadSigningKey(e, filepath.Join(r.Dir, demoKey), "the demo key", true)
 	if err != nil {
 		return err
 	}
@@ -329,7 +330,7 @@ func demoReport(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 		return err
 	}
 	bar.finish(fmt.Sprintf("evidence pack %s", m.ReportID))
-	res, _, err := w.VerifyReport(ctx, dir, nil)
+	res, _, err := w.VerifyReport(ctx, dir, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)})
 	if err != nil {
 		return err
 	}

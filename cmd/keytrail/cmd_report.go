@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/warehouse"
@@ -27,7 +30,7 @@ func init() {
 	register(&command{
 		name:    "verify",
 		summary: "check an evidence pack's hashes and signature, and re-run its queries against the store",
-		usage:   "verify DIR [--pub FILE] [--offline]",
+		usage:   "verify DIR [--pub FILE]... [--trust FILE]... [--key FILE] [--offline]",
 		run:     runVerify,
 	})
 }
@@ -40,9 +43,57 @@ func defaultKeyPath() string {
 	return filepath.Join(store.DefaultDataDir(), "keys", "report-ed25519.pem")
 }
 
+// defaultTrustDir holds the public keys verify trusts without being told
+// (*.pub trust files).
+func defaultTrustDir() string {
+	return filepath.Join(store.DefaultDataDir(), "trusted")
+}
+
+// publicKeyPath is where the public half of the signing key at path is kept.
+func publicKeyPath(path string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + report.TrustDirSuffix
+}
+
+// keyMaterial reports whether s, given where a file name belongs, is a key
+// itself (a PEM block or the base64 of 32 bytes). Such a value is never
+// printed.
+func keyMaterial(s string) bool {
+	t := strings.TrimSpace(s)
+	if strings.Contains(t, "-----BEGIN") || strings.ContainsAny(t, "\n\r") {
+		return true
+	}
+	b, err := base64.StdEncoding.DecodeString(t)
+	return err == nil && len(b) == ed25519.SeedSize
+}
+
+// keyFileArg checks a key file name given by what (a flag or variable).
+func keyFileArg(what, path string) error {
+	if keyMaterial(path) {
+		return usagef("%s takes the name of a key file, and was given key material: put the key in a file (mode 0600 for a private key) and give its name", what)
+	}
+	return nil
+}
+
+// signingKeyPath is the signing key file named by --key, else
+// KEYTRAIL_SIGNING_KEY, else the default; what says which.
+func signingKeyPath(flagValue string) (path, what string) {
+	switch {
+	case flagValue != "":
+		return flagValue, "--key"
+	case os.Getenv(signingKeyEnv) != "":
+		return os.Getenv(signingKeyEnv), signingKeyEnv
+	}
+	return defaultKeyPath(), "the default signing key"
+}
+
 // loadSigningKey reads the key at path, creating it first when create is set
-// and it does not exist. It never prints key material.
-func loadSigningKey(e *env, path string, create bool) (ed25519.PrivateKey, error) {
+// and it does not exist, and keeps its public half beside it (publicKeyPath).
+// It warns when the key file is readable by others and never prints key
+// material.
+func loadSigningKey(e *env, path, what string, create bool) (ed25519.PrivateKey, error) {
+	if err := keyFileArg(what, path); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if !create {
 			return nil, fmt.Errorf("no signing key at %s: create one with `keytrail report --init-key ...` (or `openssl genpkey -algorithm ed25519 -out %s`), or point --key / %s at an Ed25519 PEM key", path, path, signingKeyEnv)
@@ -56,7 +107,21 @@ func loadSigningKey(e *env, path string, create bool) (ed25519.PrivateKey, error
 		}
 		fmt.Fprintf(e.stderr, "created signing key %s (mode 0600), public key fingerprint %s\n", path, report.Fingerprint(pub))
 	}
-	return report.LoadPrivateKey(path)
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(e.stderr, "warning: signing key %s is readable by others (mode %04o): run chmod 600 %s\n", path, st.Mode().Perm(), path)
+	}
+	k, err := report.LoadPrivateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	if pp := publicKeyPath(path); pp != path {
+		if _, err := os.Stat(pp); errors.Is(err, fs.ErrNotExist) {
+			if err := report.WritePublicKey(pp, k.Public().(ed25519.PublicKey)); err != nil {
+				e.log.Warn("could not keep the public key beside the signing key", "path", pp, "err", err)
+			}
+		}
+	}
+	return k, nil
 }
 
 func runReport(ctx context.Context, e *env, args []string) error {
@@ -65,7 +130,7 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "end of the period, exclusive (default now)")
 	instance := fs.String("instance", "", "Airflow instance (default every instance)")
 	out := fs.String("out", "", "directory for the pack (created; pack files in it are overwritten)")
-	keyPath := fs.String("key", envOr(signingKeyEnv, defaultKeyPath()), "Ed25519 signing key, PEM PKCS#8 (env "+signingKeyEnv+")")
+	keyFlag := fs.String("key", "", "Ed25519 signing key, PEM PKCS#8 (env "+signingKeyEnv+"; default <data dir>/keys/report-ed25519.pem)")
 	initKey := fs.Bool("init-key", false, "create the signing key (mode 0600) if it does not exist")
 	sampleSize := fs.Int("sample-size", report.DefaultSampleSize, "sample size: 25, 40 or 60")
 	seed := fs.String("seed", "", "sampling seed (default the report id)")
@@ -109,7 +174,8 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		}
 		opts.PolicyText = string(b)
 	}
-	key, err := loadSigningKey(e, *keyPath, *initKey)
+	keyPath, keyWhat := signingKeyPath(*keyFlag)
+	key, err := loadSigningKey(e, keyPath, keyWhat, *initKey)
 	if err != nil {
 		return err
 	}
@@ -160,7 +226,8 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "  data digest:     %s\n", m.DataDigest)
 	fmt.Fprintf(e.stdout, "  signing key:     %s\n", report.Fingerprint(pub))
-	fmt.Fprintf(e.stdout, "verify with: keytrail verify %s\n", *out)
+	fmt.Fprintf(e.stdout, "  public key:      %s (give it to whoever verifies the pack)\n", publicKeyPath(keyPath))
+	fmt.Fprintf(e.stdout, "verify with: keytrail verify %s --pub %s\n", *out, publicKeyPath(keyPath))
 	return nil
 }
 
@@ -171,10 +238,21 @@ func nonEmptyStr(s, dflt string) string {
 	return s
 }
 
+// fileList is a repeatable flag of file names.
+type fileList []string
+
+func (f *fileList) String() string     { return strings.Join(*f, ",") }
+func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
+
+// verifyHint says what to do when the store cannot answer for a pack.
+const verifyHint = "verify re-runs the pack's queries against the store the pack was made from: point --store (or KEYTRAIL_STORE) at it, or use --offline to check the files and the signature only"
+
 func runVerify(ctx context.Context, e *env, args []string) error {
 	fs := flags("verify", e)
-	pubPath := fs.String("pub", "", "the signer's public key (PEM or base64); default the public half of the local signing key, else the manifest's own key (integrity only)")
-	keyPath := fs.String("key", envOr(signingKeyEnv, defaultKeyPath()), "local signing key whose public half is expected when --pub is not given")
+	var pubs, trusts fileList
+	fs.Var(&pubs, "pub", "a trusted public key of the signer, PEM or base64 (repeatable)")
+	fs.Var(&trusts, "trust", "a trust file: public keys, PEM blocks or base64 lines, # comments (repeatable)")
+	keyFlag := fs.String("key", "", "a local signing key whose public half is trusted (env "+signingKeyEnv+")")
 	offline := fs.Bool("offline", false, "check files and signature only; do not re-run the queries against the store")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -184,55 +262,77 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		return usagef("want exactly one pack directory")
 	}
 	dir := pos[0]
-	var pub ed25519.PublicKey
-	switch {
-	case *pubPath != "":
-		b, err := os.ReadFile(*pubPath)
+	files := append(append([]string{}, pubs...), trusts...)
+	for _, f := range files {
+		if err := keyFileArg("--pub/--trust", f); err != nil {
+			return err
+		}
+	}
+	trusted, err := report.LoadTrust(files, defaultTrustDir())
+	if err != nil {
+		return err
+	}
+	if *keyFlag != "" || os.Getenv(signingKeyEnv) != "" {
+		path, what := signingKeyPath(*keyFlag)
+		k, err := loadSigningKey(e, path, what, false)
 		if err != nil {
-			return fmt.Errorf("read public key: %w", err)
+			return err
 		}
-		if pub, err = report.ParsePublicKey(b); err != nil {
-			return fmt.Errorf("public key %s: %w", *pubPath, err)
-		}
-	default:
-		if k, err := report.LoadPrivateKey(*keyPath); err == nil {
-			pub = k.Public().(ed25519.PublicKey)
-		}
+		trusted = append(trusted, report.TrustedKey{Key: k.Public().(ed25519.PublicKey), Source: path})
 	}
 
 	var res report.Result
 	var notes []string
+	shown := store.Redact(e.storeURL)
 	if *offline {
-		res, err = report.Verify(dir, pub)
+		res, err = report.Verify(dir, report.Keys(trusted))
+		if err != nil {
+			return err
+		}
 	} else {
 		s, oerr := e.openStore(ctx)
 		if oerr != nil {
-			return oerr
+			return fmt.Errorf("%w\n%s", oerr, verifyHint)
 		}
 		defer s.Close()
-		res, notes, err = warehouse.New(s).VerifyReport(ctx, dir, pub)
-	}
-	if err != nil {
-		return err
+		res, notes, err = warehouse.New(s).VerifyReport(ctx, dir, report.Keys(trusted))
+		if err != nil {
+			if code, ok := store.Code(err); ok && code == store.CodeUnknownTable {
+				return fmt.Errorf("store %s has no keytrail tables, so it is not the store this pack was made from\n%s", shown, verifyHint)
+			}
+			return fmt.Errorf("re-run the pack's queries against store %s: %w\n%s", shown, err, verifyHint)
+		}
 	}
 	m := res.Manifest
 	fmt.Fprintf(e.stdout, "pack %s: report %s, period %s – %s (%s)\n", dir, nonEmptyStr(m.ReportID, "?"), report.FormatTime(m.PeriodFrom), report.FormatTime(m.PeriodTo), nonEmptyStr(m.Scope, "?"))
 	fmt.Fprintf(e.stdout, "  files checked:   %d\n", res.FilesChecked)
 	if !*offline {
+		fmt.Fprintf(e.stdout, "  store:           %s\n", shown)
 		fmt.Fprintf(e.stdout, "  rows re-queried: %d\n", res.RowsChecked)
 	}
-	fmt.Fprintf(e.stdout, "  signing key:     %s\n", nonEmptyStr(res.KeyFingerprint, "(none)"))
-	if res.KeyFromManifest {
-		fmt.Fprintln(e.stdout, "  note: no --pub and no local signing key: the signature was checked with the manifest's own key, which proves integrity, not who signed")
+	signer := nonEmptyStr(res.KeyFingerprint, "(none)")
+	switch {
+	case res.Authenticated:
+		for _, t := range trusted {
+			if report.Fingerprint(t.Key) == res.KeyFingerprint {
+				signer += " (trusted: " + t.Source + ")"
+				break
+			}
+		}
+	case len(trusted) == 0:
+		signer += " (NOT AUTHENTICATED: no trusted key)"
+	default:
+		signer += " (NOT AUTHENTICATED)"
 	}
+	fmt.Fprintf(e.stdout, "  signed by:       %s\n", signer)
 	for _, n := range notes {
 		fmt.Fprintf(e.stdout, "  note: %s\n", n)
 	}
-	for _, u := range res.Unlisted {
-		fmt.Fprintf(e.stdout, "  note: %s is in the directory but not in the manifest\n", u)
+	if !*offline && res.RowsChecked == 0 && populationRows(m) > 0 {
+		fmt.Fprintf(e.stdout, "  note: store %s holds none of the pack's %d population rows (policy %s); %s\n", shown, populationRows(m), nonEmptyStr(m.PolicyVersion, "(none)"), verifyHint)
 	}
 	if res.OK {
-		fmt.Fprintln(e.stdout, "OK: the pack verifies")
+		fmt.Fprintln(e.stdout, "OK: the pack verifies and its signer is trusted")
 		return nil
 	}
 	for i, d := range res.Differences {
@@ -242,5 +342,18 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "  MISMATCH %s\n", d)
 	}
+	if len(res.Differences) == 0 && !res.Authenticated {
+		fmt.Fprintf(e.stdout, "NOT AUTHENTICATED: the files match the signature, but no trusted key vouches for the signer; give the signer's public key with --pub FILE or --trust FILE, or put it in %s/*%s\n", defaultTrustDir(), report.TrustDirSuffix)
+	}
 	return res.Err()
+}
+
+// populationRows is the number of population rows a manifest records.
+func populationRows(m model.Manifest) int64 {
+	for _, q := range m.Queries {
+		if q.Name == report.QueryCorrelations {
+			return q.Rows
+		}
+	}
+	return 0
 }

@@ -106,9 +106,20 @@ func TestReportVerifyCLI(t *testing.T) {
 			require.Equal(t, 0, code, stdout+errs)
 			require.Contains(t, stdout, "OK: the pack verifies")
 			require.Contains(t, stdout, fmt.Sprintf("rows re-queried: %d", n))
-			code, stdout, _ = cli(t, "", "--store", url, "verify", out, "--offline", "--key", filepath.Join(keyDir, "absent.pem"))
-			require.Equal(t, 0, code)
-			require.Contains(t, stdout, "integrity, not who signed")
+			require.Contains(t, stdout, "store:           "+store.Redact(url))
+			// The public key kept beside the signing key is what an auditor is given.
+			pubFile := filepath.Join(keyDir, "keys", "report.pub")
+			code, stdout, errs = cli(t, "", "--store", url, "verify", out, "--pub", pubFile)
+			require.Equal(t, 0, code, stdout+errs)
+			require.Contains(t, stdout, "(trusted: "+pubFile+")")
+			// No trusted key, a missing one, a corrupt one: never OK.
+			code, stdout, errs = cli(t, "", "--store", url, "verify", out, "--offline")
+			require.Equal(t, 1, code)
+			require.Contains(t, stdout, "NOT AUTHENTICATED")
+			require.Contains(t, errs, "not authenticated")
+			code, _, errs = cli(t, "", "--store", url, "verify", out, "--offline", "--key", filepath.Join(keyDir, "absent.pem"))
+			require.Equal(t, 1, code)
+			require.Contains(t, errs, "no signing key at")
 
 			// Same store and flags: identical files.
 			out2 := filepath.Join(t.TempDir(), "pack")
