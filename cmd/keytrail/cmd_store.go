@@ -30,7 +30,7 @@ func init() {
 	})
 	register(&command{
 		name:    "sql",
-		summary: "run one SQL statement; values for ? placeholders follow the query",
+		summary: "run one SQL statement (query or DDL); values for ? placeholders follow the query",
 		usage:   "sql [--format tsv|jsonl] [--header] QUERY [VALUE...]",
 		run:     runSQL,
 	})
@@ -152,6 +152,9 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 	vals := make([]any, len(pos)-1)
 	for i, v := range pos[1:] {
 		vals[i] = v
+	}
+	if !store.ReturnsRows(pos[0]) {
+		return s.Exec(ctx, pos[0], vals...)
 	}
 	rows, err := s.Query(ctx, pos[0], vals...)
 	if err != nil {

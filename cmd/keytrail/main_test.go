@@ -147,3 +147,36 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// TestSQLStatementsWithoutRows: DDL, INSERT and other statements that return
+// no rows succeed through `keytrail sql` on both engines, with nothing on
+// stdout; statements that return rows print them.
+func TestSQLStatementsWithoutRows(t *testing.T) {
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, c := range []struct{ q, out string }{
+				{"CREATE TABLE scratch (a Int64, s String) ENGINE = MergeTree ORDER BY a", ""},
+				{"  /* ddl */ create table if not exists scratch (a Int64, s String) ENGINE = MergeTree ORDER BY a", ""},
+				{"INSERT INTO scratch (a, s) SELECT 1, 'x' UNION ALL SELECT 2, 'y'", ""},
+				{"ALTER TABLE scratch DELETE WHERE a = 2", ""},
+				{"OPTIMIZE TABLE scratch FINAL", ""},
+				{"SELECT a, s FROM scratch ORDER BY a", "1\tx\n"},
+				{"(SELECT 7)", "7\n"},
+				{"WITH 3 AS n SELECT n", "3\n"},
+				{"SHOW TABLES LIKE 'scratch'", "scratch\n"},
+				{"DESCRIBE TABLE scratch", "a\tInt64\t\t\t\t\t\ns\tString\t\t\t\t\t\n"},
+				{"EXISTS TABLE scratch", "1\n"},
+				{"TRUNCATE TABLE scratch", ""},
+				{"DROP TABLE scratch", ""},
+			} {
+				code, out, errs := cli(t, "", "--store", url, "sql", c.q)
+				require.Equal(t, 0, code, "%s: %s", c.q, errs)
+				if strings.HasPrefix(c.q, "DESCRIBE") {
+					require.True(t, strings.HasPrefix(out, "a\tInt64"), "%s: %q", c.q, out)
+					continue
+				}
+				require.Equal(t, c.out, out, c.q)
+			}
+		})
+	}
+}
