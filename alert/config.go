@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the alerting configuration, usually decoded from YAML with Load.
@@ -156,6 +156,11 @@ const (
 	KeyActionID = "action_id"
 )
 
+// yamlValues are the values a YAML decoding error quotes (`https:/...`); the
+// file may hold secrets (a webhook URL with a token, a header value), so they
+// are not repeated.
+var yamlValues = regexp.MustCompile("`[^`]*`")
+
 // Load decodes a Config from YAML strictly (unknown keys are errors), applies
 // defaults and validates it.
 func Load(r io.Reader) (Config, error) {
@@ -166,7 +171,7 @@ func Load(r io.Reader) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return Config{}, errors.New("decode alert config: empty document")
 		}
-		return Config{}, fmt.Errorf("decode alert config: %w", err)
+		return Config{}, fmt.Errorf("decode alert config: %s", yamlValues.ReplaceAllString(err.Error(), "`…`"))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {

@@ -16,22 +16,31 @@
 //
 //   - Dedup: a (AlertID, status, target) triple is queued at most once while it is
 //     remembered; Handle may be called any number of times with the same
-//     correlation. State is forgotten dedup_window after its last change, which
-//     bounds memory; a correlation replayed after that notifies again
-//     (at-least-once). A delivery that finally fails forgets its mark, so the
-//     next Handle for that alert queues it again. A verified correlation that
-//     arrives after the firing alert was forgotten sends no resolve, so keep
-//     Alertmanager's alert_ttl no longer than dedup_window (both default 24h).
-//   - Rate limit: each request to a target takes one token. Alerts that arrive while
-//     no token is available wait in the target's queue (max_queue) and are
-//     coalesced: the next request carries up to max_batch of them. When the
-//     queue is full Handle returns ErrQueueFull and records the alert with that
-//     error; nothing is dropped silently.
+//     correlation. Across runs, Options.History (the alerts table) says what
+//     earlier processes delivered: the first time an alert of a month of action
+//     time is handled, that month's recorded states are loaded, and an alert
+//     whose firing (or resolution) was delivered to a target is not sent to it
+//     again; one recorded but never delivered is sent again. A new policy
+//     version is a new AlertID, so its alerts are new. In-memory state is
+//     forgotten dedup_window after its last change, which bounds memory; the
+//     history is then read again. Without a History, a correlation replayed
+//     after dedup_window notifies again (at-least-once). A delivery that
+//     finally fails forgets its mark, so the next Handle for that alert queues
+//     it again. A verified correlation that arrives after the firing alert was
+//     forgotten (without a History) sends no resolve, so keep Alertmanager's
+//     alert_ttl no longer than dedup_window (both default 24h).
+//   - Rate limit: each request to a target takes one token of a
+//     golang.org/x/time/rate limiter (max per per, burst). Alerts that arrive
+//     while no token is available wait in the target's queue (max_queue) and
+//     are coalesced: the next request carries up to max_batch of them. When
+//     the queue is full Handle returns ErrQueueFull and records the alert with
+//     that error; nothing is dropped silently.
 //   - Retry: network errors, Kafka errors, HTTP 408, 429 and 5xx are retried with
-//     exponential backoff b (initial_backoff doubled per attempt, capped at
-//     max_backoff) jittered uniformly in [b/2, b]; Retry-After is honoured up to
-//     max_backoff. Other 4xx and 3xx (redirects are not followed) are permanent.
-//     Each attempt has its own timeout. A batch is retried as a whole.
+//     exponential backoff (github.com/cenkalti/backoff/v5: initial_backoff,
+//     doubled per attempt, capped at max_backoff, each wait randomised by
+//     ±50%); Retry-After is honoured up to max_backoff. Other 4xx and 3xx
+//     (redirects are not followed) are permanent. Each attempt has its own
+//     timeout. A batch is retried as a whole.
 //   - Resolve: Alertmanager gets the firing alert's labels again with endsAt=now;
 //     the webhook, Slack and Kafka targets get a "resolved" message. Firing alerts
 //     are posted to Alertmanager with endsAt = now + alert_ttl, so they stay
@@ -42,5 +51,10 @@
 //
 // Close stops intake, flushes the queues (ignoring the rate limit) and waits for
 // in-flight deliveries until its context ends; alerts still undelivered then are
-// recorded with an error and counted.
+// recorded with an error. Close returns an error wrapping ErrUndelivered when
+// any alert was finally not delivered, whatever the cause (an error status, a
+// refused connection, a receiver that timed out, or Close's deadline).
+//
+// Times come from Options.Clock (github.com/jonboulle/clockwork), so tests
+// drive rate limits and backoff with a fake clock instead of sleeping.
 package alert

@@ -72,7 +72,12 @@ func startAlertmanager(tb testing.TB) string {
 		logf.Close()
 	})
 	base := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
+	// Alertmanager says it is up only through /-/ready: ask until it does,
+	// it exits, or the deadline passes.
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	ask := time.NewTicker(50 * time.Millisecond)
+	defer ask.Stop()
 	for {
 		resp, err := http.Get(base + "/-/ready")
 		if err == nil {
@@ -85,13 +90,11 @@ func startAlertmanager(tb testing.TB) string {
 		case err := <-exited:
 			out, _ := os.ReadFile(logf.Name())
 			tb.Fatalf("alertmanager exited: %v\n%s", err, out)
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-deadline.C:
 			out, _ := os.ReadFile(logf.Name())
 			tb.Fatalf("alertmanager not ready at %s\n%s", base, out)
+		case <-ask.C:
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

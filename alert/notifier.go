@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/keytrail/keytrail/model"
 )
@@ -47,6 +49,21 @@ var (
 // errUndelivered is the LastError of alerts still queued when Close gave up.
 var errUndelivered = errors.New("undelivered: notifier closed before delivery")
 
+// ErrUndelivered is returned by Close when alerts were finally not delivered,
+// whatever the cause: an error status, a refused connection, a receiver that
+// never answered, or Close's deadline.
+var ErrUndelivered = errors.New("alerts undelivered")
+
+// History is what earlier runs delivered: the store's alerts table, wired by
+// the caller, so that an alert delivered by an earlier process is not sent
+// again (see Options.History).
+type History interface {
+	// AlertStates returns the latest recorded state of every alert at every
+	// target whose action time is in [from, to): one model.Alert per
+	// (AlertID, Target), as the Recorder last wrote it.
+	AlertStates(ctx context.Context, from, to time.Time) ([]model.Alert, error)
+}
+
 // Options are a Notifier's collaborators; all are optional.
 type Options struct {
 	// Logger receives delivery failures and retries. Default: discard.
@@ -61,8 +78,14 @@ type Options struct {
 	HTTPClient *http.Client
 	// Getenv resolves url_env and secret_env. Default os.Getenv.
 	Getenv func(string) string
-	// Now is the clock for alert times. Default time.Now.
-	Now func() time.Time
+	// Clock is the clock for alert times, rate limits, backoff and expiry.
+	// Default the real clock.
+	Clock clockwork.Clock
+	// History, when set, is consulted once per month of action time the
+	// first time an alert of that month is handled: alerts whose firing (or
+	// resolution) an earlier run delivered to a target are not sent to it
+	// again. Default none: deduplication within this Notifier only.
+	History History
 }
 
 // Notifier applies the alert rule to correlations and delivers alerts to the
@@ -71,20 +94,26 @@ type Notifier struct {
 	cfg     Config
 	log     *slog.Logger
 	rec     Recorder
-	now     func() time.Time
+	hist    History
+	clock   clockwork.Clock
 	m       *metrics
 	targets []*target
+
+	histMu sync.Mutex         // serialises history loads
+	loaded map[time.Time]bool // months of action time whose history is in states (guarded by mu)
 
 	mu        sync.Mutex
 	states    map[string]*alertState
 	lastSweep time.Time
 	closed    bool
+	progress  chan struct{} // closed and replaced when a delivery ends (Flush waits on it)
 
 	closing     chan struct{}   // closed by Close: drain without rate limit
 	hard        context.Context // cancelled when Close's deadline passes
 	stop        context.CancelFunc
 	wg          sync.WaitGroup
-	undelivered atomic.Int64
+	undelivered atomic.Int64                   // alerts whose delivery finally failed
+	lastErr     atomic.Pointer[deliveryFailure] // the last such failure
 }
 
 // target is one destination with its queue and worker.
@@ -100,7 +129,7 @@ type target struct {
 	queue    []*item
 	reserved int // queued by Handle, not yet appended
 	inflight int
-	bucket   bucket
+	limiter  *rate.Limiter
 	wake     chan struct{}
 }
 
@@ -120,6 +149,7 @@ const (
 type markKey struct{ target, status string }
 
 type alertState struct {
+	actionTS   time.Time // the action's time, for the history month
 	status     int
 	fired      model.Correlation
 	resolved   model.Correlation
@@ -128,6 +158,9 @@ type alertState struct {
 	computed   time.Time // latest ComputedAt seen
 	updated    time.Time // last change, for dedup_window expiry
 	marks      map[markKey]int
+	// fromHistory: built from an earlier run's records, not yet seen here;
+	// fired holds only what the alerts table keeps.
+	fromHistory bool
 }
 
 // New starts a Notifier with one delivery worker per target. Defaults are
@@ -143,8 +176,8 @@ func New(cfg Config, o Options) (*Notifier, error) {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{
@@ -159,24 +192,27 @@ func New(cfg Config, o Options) (*Notifier, error) {
 	n := &Notifier{
 		cfg:     cfg,
 		log:     o.Logger,
-		rec:     o.Recorder,
-		now:     o.Now,
-		m:       m,
-		states:  map[string]*alertState{},
-		closing: make(chan struct{}),
+		rec:      o.Recorder,
+		hist:     o.History,
+		clock:    o.Clock,
+		m:        m,
+		states:   map[string]*alertState{},
+		loaded:   map[time.Time]bool{},
+		progress: make(chan struct{}),
+		closing:  make(chan struct{}),
 	}
 	n.hard, n.stop = context.WithCancel(context.Background())
 	for _, tc := range cfg.Targets {
 		t := &target{name: tc.Name, kind: tc.kind(), sendResolved: *tc.SendResolved,
 			rl: *tc.RateLimit, retry: *tc.Retry, wake: make(chan struct{}, 1)}
-		t.bucket = newBucket(t.rl, time.Now())
+		t.limiter = rate.NewLimiter(rate.Limit(float64(t.rl.Max)/t.rl.Per.Seconds()), t.rl.Burst)
 		switch t.kind {
 		case KindWebhook:
-			t.sender, err = newHTTPSender(KindWebhook, *tc.Webhook, 0, cfg, o.HTTPClient, o.Getenv, o.Now)
+			t.sender, err = newHTTPSender(KindWebhook, *tc.Webhook, 0, cfg, o.HTTPClient, o.Getenv, o.Clock.Now)
 		case KindSlack:
-			t.sender, err = newHTTPSender(KindSlack, *tc.Slack, 0, cfg, o.HTTPClient, o.Getenv, o.Now)
+			t.sender, err = newHTTPSender(KindSlack, *tc.Slack, 0, cfg, o.HTTPClient, o.Getenv, o.Clock.Now)
 		case KindAlertmanager:
-			t.sender, err = newHTTPSender(KindAlertmanager, tc.Alertmanager.HTTPTarget, tc.Alertmanager.AlertTTL, cfg, o.HTTPClient, o.Getenv, o.Now)
+			t.sender, err = newHTTPSender(KindAlertmanager, tc.Alertmanager.HTTPTarget, tc.Alertmanager.AlertTTL, cfg, o.HTTPClient, o.Getenv, o.Clock.Now)
 		case KindKafka:
 			t.sender = newKafkaSender(*tc.Kafka, t.rl, t.retry, cfg)
 		}
@@ -206,7 +242,8 @@ func (n *Notifier) Handle(ctx context.Context, c model.Correlation) error {
 	if c.ActionID == "" {
 		return fmt.Errorf("handle correlation: %w", ErrNoActionID)
 	}
-	now := n.now()
+	n.loadHistory(ctx, c.ActionTS)
+	now := n.clock.Now()
 	id := AlertID(c.ActionID, c.PolicyVersion)
 	bad := Unverified(c)
 
@@ -226,13 +263,24 @@ func (n *Notifier) Handle(ctx context.Context, c model.Correlation) error {
 	}
 	n.sweepLocked(now)
 	st := n.states[id]
+	if st != nil && st.fromHistory {
+		// An earlier run's alert. The table keeps the verdict that fired it;
+		// the rest of the action (labels of the firing alert) is c's.
+		st.fromHistory = false
+		verdict := st.fired.Verdict
+		st.fired = c
+		st.fired.Verdict = verdict
+		if st.status == stateResolved {
+			st.resolved = c
+		}
+	}
 	if st == nil {
 		if !bad {
-			n.states[id] = &alertState{status: stateVerified, computed: c.ComputedAt, updated: now}
+			n.states[id] = &alertState{actionTS: c.ActionTS, status: stateVerified, computed: c.ComputedAt, updated: now}
 			n.mu.Unlock()
 			return nil
 		}
-		st = &alertState{status: stateFiring, fired: c, createdAt: now, computed: c.ComputedAt, updated: now, marks: map[markKey]int{}}
+		st = &alertState{actionTS: c.ActionTS, status: stateFiring, fired: c, createdAt: now, computed: c.ComputedAt, updated: now, marks: map[markKey]int{}}
 		n.states[id] = st
 	} else if !c.ComputedAt.IsZero() && c.ComputedAt.Before(st.computed) {
 		n.mu.Unlock()
@@ -263,7 +311,7 @@ func (n *Notifier) Handle(ctx context.Context, c model.Correlation) error {
 					continue
 				}
 			}
-			it := &item{rec: st.record(id, t.name, status), fired: st.fired, resolved: st.resolved, queuedAt: time.Now()}
+			it := &item{rec: st.record(id, t.name, status), fired: st.fired, resolved: st.resolved, queuedAt: n.clock.Now()}
 			if !t.reserve() {
 				it.rec.LastError = ErrQueueFull.Error()
 				rejected = append(rejected, it.rec)
@@ -293,6 +341,67 @@ func (n *Notifier) Handle(ctx context.Context, c model.Correlation) error {
 		return err
 	}
 	return nil
+}
+
+// month is the start of t's month, the unit of history loads.
+func month(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// loadHistory makes sure the History of ts's month is in n.states: for each
+// alert an earlier run recorded, the delivery marks it earned. A load that
+// fails is logged and retried with the next correlation of that month;
+// meanwhile alerts are sent (at least once, never silently dropped).
+func (n *Notifier) loadHistory(ctx context.Context, ts time.Time) {
+	if n.hist == nil {
+		return
+	}
+	m := month(ts)
+	n.mu.Lock()
+	done := n.loaded[m]
+	n.mu.Unlock()
+	if done {
+		return
+	}
+	n.histMu.Lock()
+	defer n.histMu.Unlock()
+	n.mu.Lock()
+	done = n.loaded[m]
+	n.mu.Unlock()
+	if done {
+		return
+	}
+	recs, err := n.hist.AlertStates(ctx, m, m.AddDate(0, 1, 0))
+	if err != nil {
+		n.log.WarnContext(ctx, "read alert history; alerts of this month may be sent again", "month", m.Format("2006-01"), "err", err)
+		return
+	}
+	now := n.clock.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.loaded[m] = true
+	for _, r := range recs {
+		st := n.states[r.AlertID]
+		if st == nil {
+			st = &alertState{actionTS: r.ActionTS, status: stateFiring, createdAt: r.CreatedAt, updated: now, marks: map[markKey]int{}, fromHistory: true,
+				fired: model.Correlation{ActionID: r.ActionID, ActionTS: r.ActionTS, Verdict: r.Verdict, PolicyVersion: r.PolicyVersion}}
+			n.states[r.AlertID] = st
+		} else if !st.fromHistory {
+			continue // this Notifier already knows better
+		}
+		switch {
+		case r.Status == model.AlertFiring && !r.SentAt.IsZero():
+			st.marks[markKey{r.Target, model.AlertFiring}] = markSent
+		case r.Status == model.AlertResolved:
+			// A resolve is only ever queued behind a delivered (or queued) firing alert.
+			st.marks[markKey{r.Target, model.AlertFiring}] = markSent
+			st.status, st.resolvedAt = stateResolved, r.ResolvedAt
+			if !r.SentAt.IsZero() {
+				st.marks[markKey{r.Target, model.AlertResolved}] = markSent
+			}
+		}
+	}
 }
 
 func (st *alertState) record(id, targetName, status string) model.Alert {
@@ -332,6 +441,7 @@ outer:
 			}
 		}
 		delete(n.states, id)
+		delete(n.loaded, month(st.actionTS)) // reload what the store remembers
 	}
 }
 
@@ -399,11 +509,15 @@ func (n *Notifier) next(t *target) []*item {
 		t.mu.Lock()
 		if len(t.queue) > 0 {
 			if !closing {
-				if wait := t.bucket.take(time.Now()); wait > 0 {
+				now := n.clock.Now()
+				if !t.limiter.AllowN(now, 1) {
+					r := t.limiter.ReserveN(now, 1)
+					wait := r.DelayFrom(now)
+					r.CancelAt(now)
 					t.mu.Unlock()
-					timer := time.NewTimer(wait)
+					timer := n.clock.NewTimer(wait)
 					select {
-					case <-timer.C:
+					case <-timer.Chan():
 					case <-n.closing:
 						timer.Stop()
 					}
@@ -425,10 +539,7 @@ func (n *Notifier) next(t *target) []*item {
 		}
 		t.mu.Unlock()
 		if closing {
-			select {
-			case <-t.wake:
-			case <-time.After(5 * time.Millisecond):
-			}
+			<-t.wake // a reserved slot is pushed, and push wakes us
 			continue
 		}
 		select {
@@ -441,6 +552,13 @@ func (n *Notifier) next(t *target) []*item {
 // deliver sends one batch with retries and records every attempt.
 func (n *Notifier) deliver(t *target, batch []*item) {
 	var err error
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     t.retry.InitialBackoff,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         t.retry.MaxBackoff,
+	}
+	bo.Reset()
 	for attempt := 1; ; attempt++ {
 		if n.hard.Err() != nil {
 			err = errUndelivered
@@ -451,7 +569,7 @@ func (n *Notifier) deliver(t *target, batch []*item) {
 		err = t.sender.send(actx, batch)
 		cancel()
 		n.m.delivery.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
-		now := model.Millis(n.now())
+		now := model.Millis(n.clock.Now())
 		recs := make([]model.Alert, len(batch))
 		for i, it := range batch {
 			it.rec.Attempts++
@@ -476,18 +594,18 @@ func (n *Notifier) deliver(t *target, batch []*item) {
 		if de != nil {
 			after = de.retryAfter
 		}
-		d := backoff(t.retry, attempt, after)
+		d := min(max(bo.NextBackOff(), after), t.retry.MaxBackoff)
 		n.log.Debug("alert delivery failed, retrying", "target", t.name, "alerts", len(batch), "attempt", attempt, "backoff", d, "err", err)
-		timer := time.NewTimer(d)
+		timer := n.clock.NewTimer(d)
 		select {
-		case <-timer.C:
+		case <-timer.Chan():
 		case <-n.hard.Done():
 			timer.Stop()
 		}
 	}
 
 	n.mu.Lock()
-	now := n.now()
+	now := n.clock.Now()
 	for _, it := range batch {
 		st := n.states[it.rec.AlertID]
 		if st == nil {
@@ -509,8 +627,9 @@ func (n *Notifier) deliver(t *target, batch []*item) {
 		}
 	} else {
 		n.m.dropped.WithLabelValues(t.name).Add(float64(len(batch)))
+		n.undelivered.Add(int64(len(batch)))
+		n.lastErr.Store(&deliveryFailure{target: t.name, err: err})
 		if errors.Is(err, errUndelivered) {
-			n.undelivered.Add(int64(len(batch)))
 			recs := make([]model.Alert, len(batch))
 			for i, it := range batch {
 				it.rec.LastError = errUndelivered.Error()
@@ -525,27 +644,30 @@ func (n *Notifier) deliver(t *target, batch []*item) {
 	t.inflight -= len(batch)
 	t.mu.Unlock()
 	n.m.queue.WithLabelValues(t.name).Set(float64(t.length()))
+	n.signalProgress()
 }
 
-// backoff is the wait after a failed attempt: exponential, with jitter uniform
-// in [b/2, b], at least retryAfter, at most max_backoff.
-func backoff(r Retry, attempt int, retryAfter time.Duration) time.Duration {
-	b := r.InitialBackoff
-	for i := 1; i < attempt && b < r.MaxBackoff; i++ {
-		b *= 2
-	}
-	b = min(b, r.MaxBackoff)
-	d := b/2 + rand.N(b/2+1)
-	d = max(d, retryAfter)
-	return min(d, r.MaxBackoff)
+// deliveryFailure is the last alert delivery that finally failed.
+type deliveryFailure struct {
+	target string
+	err    error
+}
+
+// signalProgress wakes Flush.
+func (n *Notifier) signalProgress() {
+	n.mu.Lock()
+	close(n.progress)
+	n.progress = make(chan struct{})
+	n.mu.Unlock()
 }
 
 // Flush waits until every queued alert has been delivered or given up, or ctx
 // ends. Rate limits still apply.
 func (n *Notifier) Flush(ctx context.Context) error {
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
 	for {
+		n.mu.Lock()
+		progress := n.progress
+		n.mu.Unlock()
 		idle := true
 		for _, t := range n.targets {
 			if !t.idle() {
@@ -559,7 +681,7 @@ func (n *Notifier) Flush(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("flush alerts: %w", ctx.Err())
-		case <-tick.C:
+		case <-progress:
 		}
 	}
 }
@@ -588,7 +710,9 @@ func (n *Notifier) Close(ctx context.Context) error {
 	n.stop()
 	err := n.closeSenders()
 	if u := n.undelivered.Load(); u > 0 {
-		err = errors.Join(fmt.Errorf("close alert notifier: %d alerts undelivered: %w", u, ctx.Err()), err)
+		last := n.lastErr.Load()
+		err = errors.Join(fmt.Errorf("%w: %d alert deliveries failed (last, to %s: %v); they are in the alerts table with their errors, and the next run sends them again",
+			ErrUndelivered, u, last.target, last.err), err)
 	}
 	return err
 }
@@ -613,29 +737,4 @@ func isDone(c <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// bucket is a token bucket.
-type bucket struct {
-	rate   float64 // tokens per second
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rl RateLimit, now time.Time) bucket {
-	return bucket{rate: float64(rl.Max) / rl.Per.Seconds(), burst: float64(rl.Burst), tokens: float64(rl.Burst), last: now}
-}
-
-// take consumes a token and returns 0, or returns how long until one is due.
-func (b *bucket) take(now time.Time) time.Duration {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return 0
-	}
-	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -268,7 +269,8 @@ func TestRateLimitCoalesces(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := quick(webhookTarget("w", h.URL))
 	cfg.RateLimit = alert.RateLimit{Max: 1, Per: time.Hour, Burst: 1, MaxBatch: 3}
-	n, err := alert.New(cfg, alert.Options{Registerer: reg})
+	clock := clockwork.NewFakeClock()
+	n, err := alert.New(cfg, alert.Options{Registerer: reg, Clock: clock})
 	require.NoError(t, err)
 	ctx := context.Background()
 	require.NoError(t, n.Handle(ctx, corr("a", model.VerdictNoAssertion)))
@@ -276,7 +278,9 @@ func TestRateLimitCoalesces(t *testing.T) {
 	for i := 1; i < 7; i++ {
 		require.NoError(t, n.Handle(ctx, corr(string(rune('a'+i)), model.VerdictNoAssertion)))
 	}
-	time.Sleep(50 * time.Millisecond) // no token for an hour: the rest wait
+	bctx, bcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer bcancel()
+	require.NoError(t, clock.BlockUntilContext(bctx, 1)) // no token for an hour: the worker waits, the rest queue
 	require.Len(t, h.requests(), 1)
 	require.Len(t, decodeWebhook(t, h.requests()[0].body).Alerts, 1)
 	require.Equal(t, 6.0, gauge(t, reg, "keytrail_alert_queue_length", map[string]string{"target": "w"}))
@@ -302,14 +306,26 @@ func TestRateLimitPaces(t *testing.T) {
 	h := newHookServer(t)
 	cfg := quick(webhookTarget("w", h.URL))
 	cfg.RateLimit = alert.RateLimit{Max: 20, Per: time.Second, Burst: 1, MaxBatch: 1}
-	n := newNotifier(t, cfg, alert.Options{})
+	clock := clockwork.NewFakeClock()
+	n := newNotifier(t, cfg, alert.Options{Clock: clock})
 	for i := range 5 {
 		require.NoError(t, n.Handle(context.Background(), corr(string(rune('a'+i)), model.VerdictNoAssertion)))
 	}
-	reqs := h.waitRequests(t, 5)
-	// 20/s with burst 1: consecutive requests are ~50ms apart.
-	span := reqs[4].at.Sub(reqs[0].at)
-	require.GreaterOrEqual(t, span, 180*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// 20/s with burst 1: one request, then one more per 50ms of the clock.
+	for i := 1; i <= 5; i++ {
+		h.waitRequests(t, i)
+		if i == 5 {
+			break
+		}
+		require.NoError(t, clock.BlockUntilContext(ctx, 1), "the worker waits for a token")
+		require.Len(t, h.requests(), i, "no request before its token is due")
+		clock.Advance(49 * time.Millisecond)
+		require.NoError(t, clock.BlockUntilContext(ctx, 1))
+		require.Len(t, h.requests(), i, "still not due")
+		clock.Advance(time.Millisecond)
+	}
 }
 
 func TestQueueFull(t *testing.T) {
@@ -344,8 +360,8 @@ func TestCloseDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err = n.Close(ctx)
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "1 alerts undelivered")
+	require.ErrorIs(t, err, alert.ErrUndelivered)
+	require.Contains(t, err.Error(), "1 alert deliveries failed")
 	require.Less(t, time.Since(start), 3*time.Second)
 	got, _ := rec.latest(alert.AlertID("a", "p1"), "w", model.AlertFiring)
 	require.True(t, got.SentAt.IsZero())

@@ -49,7 +49,7 @@ type httpSender struct {
 }
 
 func newHTTPSender(kind string, h HTTPTarget, ttl time.Duration, cfg Config, client *http.Client, getenv func(string) string, now func() time.Time) (*httpSender, error) {
-	u, shown := h.URL, h.URL
+	u, shown := h.URL, redactURL(h.URL)
 	if h.URLEnv != "" {
 		u = getenv(h.URLEnv)
 		if u == "" {
@@ -81,11 +81,16 @@ func newHTTPSender(kind string, h HTTPTarget, ttl time.Duration, cfg Config, cli
 		severity: cfg.Severity, link: cfg.LinkURL, ttl: ttl, now: now}, nil
 }
 
-// redactURL keeps scheme and host: enough to tell targets apart, no token.
+// redactURL keeps scheme and host: enough to tell targets apart, no token
+// (webhook URLs often carry one in the path or the query, Alertmanager URLs
+// credentials in the user info).
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "<redacted>"
+	}
+	if u.User == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" {
+		return u.Scheme + "://" + u.Host
 	}
 	return u.Scheme + "://" + u.Host + "/<redacted>"
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/keytrail/keytrail/model"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Policy is the written policy verdicts are computed under. Its Version is

@@ -57,7 +57,7 @@ func openNotifier(e *env, path string, w *warehouse.Warehouse) (*alert.Notifier,
 	if err != nil {
 		return nil, fmt.Errorf("alerts config: %w", err)
 	}
-	n, err := alert.New(cfg, alert.Options{Logger: e.log, Recorder: w.AlertRecorder()})
+	n, err := alert.New(cfg, alert.Options{Logger: e.log, Recorder: w.AlertRecorder(), History: w.AlertRecorder()})
 	if err != nil {
 		return nil, fmt.Errorf("alerts config %s: %w", path, err)
 	}
