@@ -51,8 +51,8 @@ func TestLoadErrors(t *testing.T) {
 		yaml string
 		want []string
 	}{
-		{"unknown top-level key", "dedup_windw: 1h\ntargets: []\n", []string{"field dedup_windw not found"}},
-		{"unknown target key", "targets:\n  - name: a\n    webhook: {url: 'http://h/x', secret: abc}\n", []string{"field secret not found"}},
+		{"unknown top-level key", "dedup_windw: 1h\ntargets: []\n", []string{"line 1: field dedup_windw not found"}},
+		{"unknown target key", "targets:\n  - name: a\n    webhook: {url: 'http://h/x', secret: abc}\n", []string{"line 3: field secret not found"}},
 		{"empty", "", []string{"empty document"}},
 		{"two documents", "targets: [{name: a, webhook: {url: 'http://h/x'}}]\n---\nseverity: x\n", []string{"more than one YAML document"}},
 		{"no targets", "severity: warning\n", []string{"at least one target"}},

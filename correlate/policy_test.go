@@ -70,6 +70,9 @@ func TestLoadPolicyStrict(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
+	// Unknown keys name their line.
+	_, err := LoadPolicy(strings.NewReader("clock_skew: 5s\nmax_age:\n  privilegd: 10m\n"))
+	require.ErrorContains(t, err, "line 3: field privilegd not found")
 }
 
 func TestValidateJoinsAllProblems(t *testing.T) {
