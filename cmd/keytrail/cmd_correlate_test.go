@@ -246,10 +246,13 @@ func TestCorrelateFollowCLI(t *testing.T) {
 	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
 	url := stores(t)["chdb"]
 	want := seedCorrelateStore(t, url, t0)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var out, errb bytes.Buffer
-	code := run(ctx, []string{"--store", url, "correlate", "--follow", "--from", "2026-05-04", "--interval", "200ms"}, strings.NewReader(""), &out, &errb)
+	var out bytes.Buffer
+	// Interrupt it as soon as it follows: what was stored is preloaded, and
+	// Close finalises every pending verdict.
+	errb := &cancelOn{marker: "following newly stored events", cancel: cancel}
+	code := run(ctx, []string{"--store", url, "correlate", "--follow", "--from", "2026-05-04", "--interval", "1h"}, strings.NewReader(""), &out, errb)
 	require.Equal(t, 0, code, errb.String())
 	require.Contains(t, out.String(), "final verdicts:")
 	require.Regexp(t, `(?m)^  unattributed +1$`, out.String())
@@ -258,4 +261,28 @@ func TestCorrelateFollowCLI(t *testing.T) {
 	for id, v := range want {
 		require.Equal(t, string(v), rows[id]["verdict"], id)
 	}
+}
+
+// cancelOn is a writer that calls cancel once marker has been written to it.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func (c *cancelOn) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
 }
