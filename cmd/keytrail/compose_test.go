@@ -82,12 +82,14 @@ func TestComposeFile(t *testing.T) {
 		require.Equal(t, "keytrail:local", kt.Image)
 		require.Equal(t, c.Services["keytrail"].Environment["KEYTRAIL_STORE"], kt.Environment["KEYTRAIL_STORE"])
 	}
-	// The correlator's command runs (here for a second, on the embedded store).
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// The correlator's command runs (here on the embedded store, until it
+	// follows, then interrupted).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	errb := &cancelOn{marker: "following newly stored events", cancel: cancel}
 	args := append([]string{"--store", "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)}, c.Services["correlator"].Command...)
-	require.Equal(t, 0, run(ctx, args, strings.NewReader(""), &out, &errb), errb.String())
+	require.Equal(t, 0, run(ctx, args, strings.NewReader(""), &out, errb), errb.String())
 	require.Contains(t, out.String(), "followed: ")
 	kt := c.Services["keytrail"]
 	// The store URL names the compose ClickHouse service on its native port.
