@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keytrail/keytrail/ingest"
@@ -173,7 +174,7 @@ func (n *Normalizer) event(rec *record, raw []byte, instance string) (ingest.Out
 		mapIndex = rec.MapIndex.value
 	}
 	extra := DecodeExtra(rec.Extra)
-	cls := n.classifier().Classify(rec.Event.value, rec.TaskID.value, extra)
+	cls := n.classifier().Classify(rec.Event.value, rec.Owner.value, extra)
 	received := model.Millis(n.now())
 	ev := model.AirflowEvent{
 		Instance:    instance,
@@ -251,7 +252,7 @@ func (n *Normalizer) run(rec *record, raw []byte, instance string) (ingest.Outpu
 		Instance:       instance,
 		DagID:          dagID,
 		RunID:          runID,
-		RunType:        rec.RunType.value,
+		RunType:        runType(rec.RunType.value, runID, rec.ExternalTrigger),
 		TriggeredBy:    rec.TriggeredBy.value,
 		TriggeringUser: rec.TriggeringUserName.value,
 		TS:             model.Millis(ts),
@@ -271,6 +272,41 @@ func (n *Normalizer) run(rec *record, raw []byte, instance string) (ingest.Outpu
 	run.RawSHA256 = out.Raw.SHA256
 	out.Runs = []model.DagRun{run}
 	return out, nil
+}
+
+// runTypePrefixes are the run id prefixes Airflow gives the runs it names
+// itself: DagRun.generate_run_id writes "<run_type>__<logical date>" (2.0+);
+// 1.10 backfills are "backfill_<date>".
+var runTypePrefixes = []struct{ prefix, runType string }{
+	{"manual__", model.RunManual},
+	{"scheduled__", model.RunScheduled},
+	{"backfill_", model.RunBackfill},
+	{"dataset_triggered__", model.RunDatasetTriggered},
+	{"asset_triggered__", model.RunAssetTriggered},
+}
+
+// runType returns a run's run_type. The REST API writes none before 2.4
+// (2.0–2.3; the dag_run table has had the column since 2.0): then a run
+// somebody triggered (external_trigger true: the UI, REST API or CLI) is
+// manual whatever its run id; otherwise the run id prefix Airflow gave it
+// decides, and a run the scheduler made under another name (external_trigger
+// false) is scheduled. Without external_trigger or a known prefix it stays "".
+func runType(given, runID string, external optBool) string {
+	if given != "" {
+		return given
+	}
+	if external.valid && external.value {
+		return model.RunManual
+	}
+	for _, p := range runTypePrefixes {
+		if strings.HasPrefix(runID, p.prefix) {
+			return p.runType
+		}
+	}
+	if external.valid {
+		return model.RunScheduled
+	}
+	return ""
 }
 
 // TriggerChannel maps a 3.x DagRun.triggered_by value to the channel the
