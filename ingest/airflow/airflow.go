@@ -175,6 +175,10 @@ func (n *Normalizer) event(rec *record, raw []byte, instance string) (ingest.Out
 	}
 	extra := DecodeExtra(rec.Extra)
 	cls := n.classifier().Classify(rec.Event.value, rec.Owner.value, extra)
+	actor := rec.Owner.value
+	if cls.Human && cls.Channel != model.ChannelCLI {
+		actor = ownerUsername(actor)
+	}
 	received := model.Millis(n.now())
 	ev := model.AirflowEvent{
 		Instance:    instance,
@@ -185,7 +189,7 @@ func (n *Normalizer) event(rec *record, raw []byte, instance string) (ingest.Out
 		Action:      cls.Action,
 		Human:       cls.Human,
 		Privileged:  cls.Privileged,
-		Actor:       rec.Owner.value,
+		Actor:       actor,
 		DagID:       rec.DagID.value,
 		TaskID:      rec.TaskID.value,
 		RunID:       rec.RunID.value,
@@ -272,6 +276,16 @@ func (n *Normalizer) run(rec *record, raw []byte, instance string) (ingest.Outpu
 	run.RawSHA256 = out.Raw.SHA256
 	out.Runs = []model.DagRun{run}
 	return out, nil
+}
+
+// ownerUsername returns the user name in the owner Airflow 2.6.2–2.6.3 wrote
+// for web UI and REST rows, "<username> (<full name>)"
+// (airflow/www/decorators.py); any other owner is returned as it is.
+func ownerUsername(owner string) string {
+	if i := strings.Index(owner, " ("); i > 0 && strings.HasSuffix(owner, ")") && !strings.ContainsAny(owner[:i], " \t") {
+		return owner[:i]
+	}
+	return owner
 }
 
 // runTypePrefixes are the run id prefixes Airflow gives the runs it names

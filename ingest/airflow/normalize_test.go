@@ -214,6 +214,9 @@ func TestFixtureClassification(t *testing.T) {
 	}
 	tests := map[int64]want{
 		1001: {"trigger", model.ChannelUI, model.ActionTrigger, true, true, "alice@example.com"},
+		1101: {"trigger", model.ChannelUI, model.ActionTrigger, true, true, "alice@example.com"}, // 2.6.2: "okta_… (Alice Liddell)"
+		1102: {"dag_run.create", model.ChannelAPI, model.ActionTrigger, true, true, "carol@example.com"},
+		1104: {"success", model.ChannelSystem, model.ActionTaskState, false, false, ""},
 		1002: {"paused", model.ChannelUI, model.ActionPause, true, true, "alice@example.com"},
 		1003: {"paused", model.ChannelUI, model.ActionUnpause, true, true, "alice@example.com"},
 		1004: {"clear", model.ChannelUI, model.ActionClear, true, true, "bob@example.com"},
@@ -534,6 +537,33 @@ func TestRunTypeBefore24(t *testing.T) {
 	}
 	_, err := n.Normalize([]byte(`{"dag_id":"d","dag_run_id":"r","logical_date":"2022-03-01T00:00:00Z","external_trigger":"maybe"}`), "i")
 	require.ErrorIs(t, err, ErrBadField)
+}
+
+// TestOwnerWithFullName: Airflow 2.6.2–2.6.3 wrote the owner of web UI and
+// REST rows as "<username> (<full name>)"; the actor is the user name.
+func TestOwnerWithFullName(t *testing.T) {
+	for _, tc := range []struct{ owner, want string }{
+		{"okta_00u1a2b3c4D5e6F7g8h9 (Alice Liddell)", "okta_00u1a2b3c4D5e6F7g8h9"},
+		{"carol@example.com (Carol (CD) Danvers)", "carol@example.com"},
+		{"admin ()", "admin"},
+		{"alice", "alice"},
+		{"Alice Liddell (alice)", "Alice Liddell (alice)"}, // a user name has no space
+		{"alice (", "alice ("},
+		{"", ""},
+	} {
+		require.Equal(t, tc.want, ownerUsername(tc.owner), tc.owner)
+	}
+	n := newTestNormalizer(t)
+	rec := func(event, owner string) model.AirflowEvent {
+		o, err := n.Normalize([]byte(`{"event_log_id":1,"when":"2023-07-01T09:00:00Z","event":"`+event+`","owner":"`+owner+`"}`), "i")
+		require.NoError(t, err)
+		return o.Airflow[0]
+	}
+	e := rec("trigger", "okta_00u1a2b3c4D5e6F7g8h9 (Alice Liddell)")
+	require.Equal(t, "okta_00u1a2b3c4D5e6F7g8h9", e.Actor)
+	require.Equal(t, "alice@example.com", e.Person)
+	require.Equal(t, "data eng (team)", rec("success", "data eng (team)").Actor, "task owners are kept")
+	require.Equal(t, "root (x)", rec("cli_dag_trigger", "root (x)").Actor, "OS users are kept")
 }
 
 func TestDuplicateIDsAreIdempotent(t *testing.T) {

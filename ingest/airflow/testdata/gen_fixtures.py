@@ -37,6 +37,16 @@ v27=[
 ]
 dump("v1_2.7_event_logs.json", page("event_logs", v27))
 
+# Airflow 2.6.2-2.6.3: the UI and REST decorator writes owner as
+# "<username> (<full name>)".
+v26=[
+ ev(1101,"2023-07-01T09:00:00+00:00","trigger",OKTA+" (Alice Liddell)","[('dag_id', 'etl_daily'), ('origin', '/home')]",dag_id="etl_daily"),
+ ev(1102,"2023-07-01T09:01:00+00:00","dag_run.create","carol@example.com (Carol Danvers)","[('dag_id', 'etl_daily')]",dag_id="etl_daily"),
+ ev(1103,"2023-07-01T09:02:00+00:00","cli_dag_trigger","alice",json.dumps({"host_name":"bastion-1","full_command":"['airflow', 'dags', 'trigger', 'etl_daily']"}),dag_id="etl_daily"),
+ ev(1104,"2023-07-01T09:03:00+00:00","success","data eng (team)",None,dag_id="etl_daily",task_id="load",run_id="manual__2023-07-01T09:00:00+00:00",map_index=-1,try_number=1),
+]
+dump("v1_2.6_event_logs.json", page("event_logs", v26))
+
 # Airflow 2.8: extra is still str(list of tuples); the UI toggle's is_paused
 # is skipped and the new state appended as a bool. REST calls as in 2.7.
 v28=[
