@@ -56,15 +56,19 @@ const (
 	rowTask                // a task-state row (ref = run index)
 )
 
-// Task states written as rows.
+// Task states written as rows, and the scheduler's row about a task stuck in
+// queued (SchedulerJobRunner: "stuck in queued" in 2.10.0–2.10.3, "stuck in
+// queued reschedule" from 2.10.5 and in 3.x), which Airflow writes with no
+// owner and a text extra.
 const (
 	tsRunning uint8 = iota
 	tsSuccess
 	tsFailed
 	tsRetry
+	tsStuck
 )
 
-var taskStateNames = []string{"running", "success", "failed", "up_for_retry"}
+var taskStateNames = []string{"running", "success", "failed", "up_for_retry", "stuck in queued"}
 
 type afRow struct {
 	ts    int64
@@ -433,10 +437,17 @@ func (g *gen) privileged(p int, t, lo, hi int64, inst int, kind, ch uint8, forgo
 	if ch == 255 {
 		kind, ch = kTrigger, chUI
 	}
-	if kind == kUser && ch == chUI {
-		ch = chAPI
-	}
 	P := &g.org.People[p]
+	if kind == kUser && ch != chCLI {
+		// Airflow logs user and role changes only from the CLI
+		// (cli_users_create, …): the FAB views and REST endpoints write no
+		// audit row. A person without a CLI account changes a variable instead.
+		if P.OSUser != "" {
+			ch = chCLI
+		} else {
+			kind = kVariable
+		}
+	}
 	sc := scNone
 	if P.Posture != PostureNone {
 		f, c := g.factorAt(p, t, forgot)

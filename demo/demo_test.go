@@ -185,7 +185,7 @@ func TestIntentCoversActions(t *testing.T) {
 	}
 	require.Len(t, intents, m.Expected.AuditActions+m.Expected.Runs)
 
-	taskStates := map[string]bool{}
+	taskStates := map[string]bool{"stuck in queued reschedule": true} // 3.1's name for tsStuck
 	for _, s := range taskStateNames {
 		taskStates[s] = true
 	}

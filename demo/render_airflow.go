@@ -5,7 +5,12 @@ import (
 	"time"
 )
 
-var viewNames210 = []string{"grid", "graph", "code", "log", "task_instances", "gantt", "dag_details", "calendar", "duration", "landing_times", "grid", "graph", "log"}
+// viewNames210 are the reads Airflow 2.10 writes for a person browsing: its
+// page views are not logged (2.9 dropped @action_logging from them), but the
+// grid's clear and mark-state dialogs first ask /clear, /dagrun_clear and
+// /confirm for a preview, logged under the name of the change without
+// confirmed=true.
+var viewNames210 = []string{"clear", "confirm", "dagrun_clear", "clear", "confirm"}
 var cliViews = []string{"cli_dag_list_dags", "cli_dag_state", "cli_task_list"}
 
 // mix is a deterministic hash for choosing variants without consuming randomness.
@@ -59,7 +64,7 @@ func (o *Org) eventName(a *action) (string, string) {
 		case kUnpause:
 			return "cli_dag_unpause", cmd("dags", "unpause", dagID)
 		case kClear, kMark:
-			return "cli_tasks_clear", cmd("tasks", "clear", dagID, "-t", task, "-y")
+			return "cli_task_clear", cmd("tasks", "clear", dagID, "-t", task, "-y")
 		case kVariable:
 			return "cli_variables_set", cmd("variables", "set", varKey(h), "***")
 		case kConn:
@@ -85,7 +90,8 @@ func (o *Org) eventName(a *action) (string, string) {
 	if v31 {
 		switch a.kind {
 		case kView:
-			return "get_log", `{"try_number": 1, "full_content": false, "method": "GET"}`
+			// the only read 3.1 logs: the task-instance list of the grid
+			return "get_task_instances_batch", `{"dag_ids": ["` + dagID + `"], "page_limit": 100, "method": "POST"}`
 		case kTrigger:
 			return "trigger_dag_run", `{"dag_run_id": null, "logical_date": null, "conf": {}, "note": null, "method": "POST"}`
 		case kPause:
@@ -105,22 +111,24 @@ func (o *Org) eventName(a *action) (string, string) {
 			return "post_connection", `{"connection_id": "` + connID(h) + `", "conn_type": "postgres", "host": "db.acme.internal", "password": "***", "method": "POST"}`
 		case kPool:
 			return "patch_pool", `{"pool": "etl", "slots": 16, "method": "PATCH"}`
-		case kUser:
-			return "create_user", `{"username": "svc_report", "roles": [{"name": "Viewer"}], "password": "***", "method": "POST"}`
 		case kBackfill:
 			from, to := o.backfillRange(a)
 			return "create_backfill", `{"dag_id": "` + dagID + `", "from_date": "` + from + `", "to_date": "` + to + `", "max_active_runs": 4, "method": "POST"}`
 		}
-		return "get_log", ""
+		return "get_task_instances_batch", `{"method": "POST"}`
 	}
 	api := a.ch == chAPI
 	switch a.kind {
 	case kView:
-		n := viewNames210[int((h)%uint64(len(viewNames210)))]
-		if n == "log" {
-			return n, `{"dag_id": "` + dagID + `", "task_id": "` + task + `", "execution_date": "` + isoRunID(a.ts-a.ts%dayMS-dayMS) + `", "map_index": "-1"}`
+		// 2.9+ keep dag_id, task_id and dag_run_id out of extra (columns)
+		switch n := viewNames210[int((h)%uint64(len(viewNames210)))]; n {
+		case "confirm":
+			return n, `{"state": "success", "upstream": "false", "downstream": "false", "future": "false", "past": "false", "map_index": "-1"}`
+		case "dagrun_clear":
+			return n, `{"only_failed": "false", "confirmed": "false"}`
+		default:
+			return n, `{"upstream": "false", "downstream": "true", "future": "false", "past": "false", "only_failed": "false", "confirmed": "false", "recursive": "true"}`
 		}
-		return n, `{"dag_id": "` + dagID + `"}`
 	case kTrigger:
 		if api {
 			return "api.post_dag_run", `{"conf": {}, "dag_run_id": "` + runRef() + `", "note": null}`
@@ -147,12 +155,12 @@ func (o *Org) eventName(a *action) (string, string) {
 		return "dagrun_success", `{"dag_id": "` + dagID + `", "dag_run_id": "` + runRef() + `", "confirmed": "true", "origin": "/dags/` + dagID + `/grid"}`
 	case kVariable:
 		if api {
-			return "api.patch_variable", `{"key": "` + varKey(h) + `", "value": "***"}`
+			return "api.variable.edit", `{"key": "` + varKey(h) + `", "value": "***"}`
 		}
 		return "variable.edit", `{"key": "` + varKey(h) + `", "val": "***", "description": ""}`
 	case kConn:
 		if api {
-			return "api.post_connection", `{"connection_id": "` + connID(h) + `", "conn_type": "postgres", "host": "db.acme.internal", "password": "***"}`
+			return "api.connection.create", `{"connection_id": "` + connID(h) + `", "conn_type": "postgres", "host": "db.acme.internal", "password": "***"}`
 		}
 		return "connection.edit", `{"conn_id": "` + connID(h) + `", "conn_type": "postgres", "host": "db.acme.internal", "password": "***"}`
 	case kPool:
@@ -160,10 +168,8 @@ func (o *Org) eventName(a *action) (string, string) {
 			return "api.post_pool", `{"name": "etl", "slots": 16}`
 		}
 		return "pool.edit", `{"pool": "etl", "slots": "16", "description": "etl pool"}`
-	case kUser:
-		return "api.post_user", `{"username": "svc_report", "email": "svc_report@acme.example", "roles": [{"name": "Viewer"}], "password": "***"}`
 	}
-	return "grid", ""
+	return "confirm", "{}"
 }
 
 func varKey(h uint64) string {
@@ -232,6 +238,13 @@ func (o *Org) appendRow(b []byte, in *instData, row *afRow) []byte {
 		d := &in.dags[r.dag]
 		dagID, taskID, runID = d.id, d.tasks[row.task], r.runID
 		event, owner = taskStateNames[row.state], d.owner
+		if row.state == tsStuck {
+			event, owner = "stuck in queued", ""
+			extra = "Task was in queued state for longer than 600.0 seconds; task state will be set back to scheduled."
+			if v31 {
+				event = "stuck in queued reschedule"
+			}
+		}
 		mapIndex, try = "-1", strconv.Itoa(int(row.try))
 		logical = r.logical
 	}

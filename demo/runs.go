@@ -189,6 +189,7 @@ func (g *gen) runsAndRows() {
 				addRow(re, tsFailed, 1)
 			case g.chance(0.03):
 				addRow(re, tsRetry, 1)
+				addRow(re+20*secMS, tsStuck, 2)
 				addRow(re+30*secMS, tsRunning, 2)
 				addRow(re+90*secMS, tsSuccess, 2)
 			default:

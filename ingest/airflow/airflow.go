@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keytrail/keytrail/ingest"
@@ -173,7 +174,11 @@ func (n *Normalizer) event(rec *record, raw []byte, instance string) (ingest.Out
 		mapIndex = rec.MapIndex.value
 	}
 	extra := DecodeExtra(rec.Extra)
-	cls := n.classifier().Classify(rec.Event.value, rec.TaskID.value, extra)
+	cls := n.classifier().Classify(rec.Event.value, rec.Owner.value, extra)
+	actor := rec.Owner.value
+	if cls.Human && cls.Channel != model.ChannelCLI {
+		actor = ownerUsername(actor)
+	}
 	received := model.Millis(n.now())
 	ev := model.AirflowEvent{
 		Instance:    instance,
@@ -184,7 +189,7 @@ func (n *Normalizer) event(rec *record, raw []byte, instance string) (ingest.Out
 		Action:      cls.Action,
 		Human:       cls.Human,
 		Privileged:  cls.Privileged,
-		Actor:       rec.Owner.value,
+		Actor:       actor,
 		DagID:       rec.DagID.value,
 		TaskID:      rec.TaskID.value,
 		RunID:       rec.RunID.value,
@@ -251,7 +256,7 @@ func (n *Normalizer) run(rec *record, raw []byte, instance string) (ingest.Outpu
 		Instance:       instance,
 		DagID:          dagID,
 		RunID:          runID,
-		RunType:        rec.RunType.value,
+		RunType:        runType(rec.RunType.value, runID, rec.ExternalTrigger),
 		TriggeredBy:    rec.TriggeredBy.value,
 		TriggeringUser: rec.TriggeringUserName.value,
 		TS:             model.Millis(ts),
@@ -271,6 +276,51 @@ func (n *Normalizer) run(rec *record, raw []byte, instance string) (ingest.Outpu
 	run.RawSHA256 = out.Raw.SHA256
 	out.Runs = []model.DagRun{run}
 	return out, nil
+}
+
+// ownerUsername returns the user name in the owner Airflow 2.6.2–2.6.3 wrote
+// for web UI and REST rows, "<username> (<full name>)"
+// (airflow/www/decorators.py); any other owner is returned as it is.
+func ownerUsername(owner string) string {
+	if i := strings.Index(owner, " ("); i > 0 && strings.HasSuffix(owner, ")") && !strings.ContainsAny(owner[:i], " \t") {
+		return owner[:i]
+	}
+	return owner
+}
+
+// runTypePrefixes are the run id prefixes Airflow gives the runs it names
+// itself: DagRun.generate_run_id writes "<run_type>__<logical date>" (2.0+);
+// 1.10 backfills are "backfill_<date>".
+var runTypePrefixes = []struct{ prefix, runType string }{
+	{"manual__", model.RunManual},
+	{"scheduled__", model.RunScheduled},
+	{"backfill_", model.RunBackfill},
+	{"dataset_triggered__", model.RunDatasetTriggered},
+	{"asset_triggered__", model.RunAssetTriggered},
+}
+
+// runType returns a run's run_type. The REST API writes none before 2.4
+// (2.0–2.3; the dag_run table has had the column since 2.0): then a run
+// somebody triggered (external_trigger true: the UI, REST API or CLI) is
+// manual whatever its run id; otherwise the run id prefix Airflow gave it
+// decides, and a run the scheduler made under another name (external_trigger
+// false) is scheduled. Without external_trigger or a known prefix it stays "".
+func runType(given, runID string, external optBool) string {
+	if given != "" {
+		return given
+	}
+	if external.valid && external.value {
+		return model.RunManual
+	}
+	for _, p := range runTypePrefixes {
+		if strings.HasPrefix(runID, p.prefix) {
+			return p.runType
+		}
+	}
+	if external.valid {
+		return model.RunScheduled
+	}
+	return ""
 }
 
 // TriggerChannel maps a 3.x DagRun.triggered_by value to the channel the

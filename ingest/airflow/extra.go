@@ -9,11 +9,15 @@ import (
 // DecodeExtra turns Airflow's `extra` column, in any of the encodings
 // Airflow has written, into compact JSON:
 //
-//   - JSON (2.9+, 3.x, and CLI rows in every version) is kept, compacted;
-//   - a Python dict repr (2.8, e.g. {'is_paused': True}) becomes an object;
-//   - a Python repr of a list of (name, value) tuples (≤2.7, the request's
-//     form values) becomes an object; a name given more than once keeps all
-//     its values, in order, as an array;
+//   - JSON (2.9+ views and REST calls, 3.x, and CLI rows in every version) is
+//     kept, compacted;
+//   - a Python repr of a list of (name, value) tuples — what the 1.10–2.8 web
+//     UI and REST decorators write (str() of the request values), and what
+//     the scheduler's auto-pause writes in every version — becomes an object;
+//     a name given more than once keeps all its values, in order, as an
+//     array; "[]" (no request values) is the empty object;
+//   - a Python dict repr (e.g. {'is_paused': True}, from exports and tools
+//     that re-encode the column) becomes an object;
 //   - any other Python literal becomes its JSON equivalent;
 //   - anything else is kept verbatim as a JSON string value.
 //
@@ -42,8 +46,11 @@ func DecodeExtra(raw json.RawMessage) string {
 // decodeExtraText decodes the text of an `extra` column.
 func decodeExtraText(s string) string {
 	t := strings.TrimSpace(s)
-	if t == "" {
+	switch t {
+	case "":
 		return ""
+	case "[]": // str([]): a request without values, not a JSON array
+		return "{}"
 	}
 	if json.Valid([]byte(t)) {
 		var buf bytes.Buffer

@@ -102,6 +102,30 @@ type record struct {
 	Conf               json.RawMessage `json:"conf"`
 	TriggeredBy        optString       `json:"triggered_by"`
 	TriggeringUserName optString       `json:"triggering_user_name"`
+	ExternalTrigger    optBool         `json:"external_trigger"`
+}
+
+// optBool is a JSON field that may be absent, null, a boolean, or a boolean
+// written as a string or 0/1 (database exports).
+type optBool struct {
+	valid bool
+	value bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (b *optBool) UnmarshalJSON(data []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(data)), `"`)
+	switch strings.ToLower(s) {
+	case "null", "":
+		return nil
+	case "true", "t", "1":
+		b.valid, b.value = true, true
+		return nil
+	case "false", "f", "0":
+		b.valid, b.value = true, false
+		return nil
+	}
+	return fmt.Errorf("want a boolean, got %s", truncate(string(data), 32))
 }
 
 // badField names the first field of obj whose value has the wrong type, or

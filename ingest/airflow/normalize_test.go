@@ -214,8 +214,12 @@ func TestFixtureClassification(t *testing.T) {
 	}
 	tests := map[int64]want{
 		1001: {"trigger", model.ChannelUI, model.ActionTrigger, true, true, "alice@example.com"},
+		1101: {"trigger", model.ChannelUI, model.ActionTrigger, true, true, "alice@example.com"}, // 2.6.2: "okta_… (Alice Liddell)"
+		1102: {"dag_run.create", model.ChannelAPI, model.ActionTrigger, true, true, "carol@example.com"},
+		1104: {"success", model.ChannelSystem, model.ActionTaskState, false, false, ""},
 		1002: {"paused", model.ChannelUI, model.ActionPause, true, true, "alice@example.com"},
 		1003: {"paused", model.ChannelUI, model.ActionUnpause, true, true, "alice@example.com"},
+		1004: {"clear", model.ChannelUI, model.ActionClear, true, true, "bob@example.com"},
 		1005: {"success", model.ChannelUI, model.ActionMarkState, true, true, "bob@example.com"},
 		1006: {"success", model.ChannelSystem, model.ActionTaskState, false, false, ""},
 		1008: {"dag_run.create", model.ChannelAPI, model.ActionTrigger, true, true, ""},
@@ -224,27 +228,66 @@ func TestFixtureClassification(t *testing.T) {
 		1011: {"cli_dag_trigger", model.ChannelCLI, model.ActionTrigger, true, true, "alice@example.com"},
 		1012: {"cli_scheduler", model.ChannelSystem, model.ActionOther, false, false, ""},
 		1013: {"custom_plugin_action", model.ChannelUI, model.ActionOther, true, false, "alice@example.com"},
+		1015: {"dagrun_clear", model.ChannelUI, model.ActionView, true, false, "bob@example.com"},
+		1016: {"connection.create", model.ChannelAPI, model.ActionConn, true, true, "carol@example.com"},
+		1017: {"variable.delete", model.ChannelAPI, model.ActionVariable, true, true, "carol@example.com"},
+		1018: {"dagrun.delete", model.ChannelUI, model.ActionDelete, true, true, "bob@example.com"},
+		1019: {"action_muldelete", model.ChannelUI, model.ActionDelete, true, true, "bob@example.com"},
+		1020: {"cli_users_manage_role", model.ChannelCLI, model.ActionUserAdmin, true, true, "root-on-bastion"},
 		2001: {"paused", model.ChannelUI, model.ActionPause, true, true, "dave@example.com"},
 		2002: {"paused", model.ChannelUI, model.ActionUnpause, true, true, "dave@example.com"},
-		2004: {"ui.patch_dag", model.ChannelUI, model.ActionUnpause, true, true, "dave@example.com"},
-		2005: {"api.patch_dag", model.ChannelAPI, model.ActionPause, true, true, "carol@example.com"},
+		2003: {"dag_run.create", model.ChannelAPI, model.ActionTrigger, true, true, "carol@example.com"},
+		2004: {"dagrun.create", model.ChannelUI, model.ActionTrigger, true, true, "dave@example.com"},
+		2005: {"action_set_failed", model.ChannelUI, model.ActionMarkState, true, true, "dave@example.com"},
+		2006: {"clear", model.ChannelUI, model.ActionView, true, false, "dave@example.com"},
+		2007: {"variable.create", model.ChannelUI, model.ActionVariable, true, true, "dave@example.com"},
+		2009: {"dagrun_failed", model.ChannelUI, model.ActionMarkState, true, true, "dave@example.com"},
 		2011: {"failed", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		2013: {"variable.create", model.ChannelAPI, model.ActionVariable, true, true, "carol@example.com"},
+		2014: {"dagrun_success", model.ChannelUI, model.ActionView, true, false, "dave@example.com"},
+		2015: {"legacy_tree", model.ChannelUI, model.ActionView, true, false, "dave@example.com"},
 		3002: {"ui.patch_dag", model.ChannelUI, model.ActionPause, true, true, "bob@example.com"},
 		3003: {"paused", model.ChannelUI, model.ActionUnpause, true, true, "bob@example.com"},
 		3004: {"api.connection.create", model.ChannelAPI, model.ActionConn, true, true, "carol@example.com"},
-		3006: {"api.post_user", model.ChannelAPI, model.ActionUserAdmin, true, true, "carol@example.com"},
+		3006: {"cli_user_reset_password", model.ChannelCLI, model.ActionUserAdmin, true, true, "root-on-bastion"},
+		3008: {"api.variable.edit", model.ChannelAPI, model.ActionVariable, true, true, "carol@example.com"},
 		3009: {"success", model.ChannelUI, model.ActionMarkState, true, true, "alice@example.com"},
 		3010: {"success", model.ChannelSystem, model.ActionTaskState, false, false, ""},
-		3011: {"cli_tasks_clear", model.ChannelCLI, model.ActionClear, true, true, "root-on-bastion"},
+		3011: {"cli_task_clear", model.ChannelCLI, model.ActionClear, true, true, "root-on-bastion"},
 		3012: {"cli_dag_unpause", model.ChannelCLI, model.ActionUnpause, true, true, "alice@example.com"},
 		3013: {"cli_task_run", model.ChannelSystem, model.ActionOther, false, false, ""},
+		3016: {"ui.post_clear_task_instances", model.ChannelUI, model.ActionView, true, false, "bob@example.com"},
+		3017: {"ui.post_clear_task_instances", model.ChannelUI, model.ActionClear, true, true, "bob@example.com"},
+		3018: {"api.post_set_task_instances_state", model.ChannelAPI, model.ActionView, true, false, "carol@example.com"},
+		3019: {"api.patch_mapped_task_instance", model.ChannelAPI, model.ActionMarkState, true, true, "carol@example.com"},
+		3020: {"stuck in queued", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		3021: {"task launch failure", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		3022: {"ecs task submit failure", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		3023: {"paused", model.ChannelSystem, model.ActionPause, false, false, ""},
+		3024: {"taskinstance.delete", model.ChannelUI, model.ActionDelete, true, true, "alice@example.com"},
+		3025: {"confirm", model.ChannelUI, model.ActionView, true, false, "alice@example.com"},
 		4002: {"patch_dag", model.ChannelAPI, model.ActionPause, true, true, "alice@example.com"},
 		4003: {"patch_dag", model.ChannelAPI, model.ActionUnpause, true, true, "alice@example.com"},
+		4004: {"clear_dag_run", model.ChannelAPI, model.ActionClear, true, true, "dave@example.com"},
 		4008: {"create_backfill", model.ChannelAPI, model.ActionBackfill, true, true, "dave@example.com"},
+		4009: {"materialize_asset", model.ChannelAPI, model.ActionTrigger, true, true, "dave@example.com"},
 		4011: {"patch_task_instance", model.ChannelAPI, model.ActionMarkState, true, true, "dave@example.com"},
 		4012: {"patch_task_instance", model.ChannelAPI, model.ActionOther, true, false, "dave@example.com"},
 		4013: {"running", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		4015: {"fail task", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		4016: {"skip task", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		4017: {"get_task_instances_batch", model.ChannelAPI, model.ActionView, true, false, "dave@example.com"},
+		4018: {"cli_team_create", model.ChannelCLI, model.ActionUserAdmin, true, true, "root-on-bastion"},
+		4019: {"lambda invoke failure", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		4020: {"paused", model.ChannelSystem, model.ActionPause, false, false, ""},
+		6001: {"clear_dag_run", model.ChannelAPI, model.ActionView, true, false, "dave@example.com"},
+		6002: {"post_clear_task_instances", model.ChannelAPI, model.ActionView, true, false, "dave@example.com"},
+		6003: {"post_clear_task_instances", model.ChannelAPI, model.ActionClear, true, true, "dave@example.com"},
+		6004: {"patch_dag", model.ChannelAPI, model.ActionUnpause, true, true, "dave@example.com"}, // 3.0 records is_paused false for every PATCH (doc.go)
+		6005: {"task launch failure", model.ChannelSystem, model.ActionTaskState, false, false, ""},
+		6006: {"cli_asset_materialize", model.ChannelCLI, model.ActionTrigger, true, true, "alice@example.com"},
 		5003: {"cli_connections_add", model.ChannelCLI, model.ActionConn, true, true, "root-on-bastion"},
+		5004: {"cli_users_create", model.ChannelCLI, model.ActionUserAdmin, true, true, "root-on-bastion"},
 	}
 	got := map[int64]model.AirflowEvent{}
 	inputs, err := filepath.Glob("testdata/*_event_logs.json")
@@ -276,9 +319,16 @@ func TestExtraEncodings(t *testing.T) {
 	}{
 		{"2.7 list of tuples", `"[('dag_id', 'x'), ('conf', '{}')]"`, `{"dag_id":"x","conf":"{}"}`},
 		{"2.7 repeated field", `"[('map_index', '1'), ('map_index', '2'), ('dag_id', 'x')]"`, `{"map_index":["1","2"],"dag_id":"x"}`},
-		{"2.7 empty list", `"[]"`, `[]`},
-		{"2.8 dict", `"{'is_paused': True, 'dag_id': 'x', 'n': None}"`, `{"is_paused":true,"dag_id":"x","n":null}`},
-		{"2.8 nested body", `"{'body': {'conf': {'a': [1, 2.5, -3]}, 't': (1,)}}"`, `{"body":{"conf":{"a":[1,2.5,-3]},"t":[1]}}`},
+		{"2.7 empty list: no request values", `"[]"`, `{}`},
+		{"2.8 appended bool", `"[('dag_id', 'x'), ('is_paused', True)]"`, `{"dag_id":"x","is_paused":true}`},
+		{"2.x bulk action rowids", `"[('action', 'set_failed'), ('rowid', '12'), ('rowid', '13')]"`, `{"action":"set_failed","rowid":["12","13"]}`},
+		{"2.x form value holding JSON", `"[('conf', '{\"a\": [1, 2]}'), ('unpause', 'on')]"`, `{"conf":"{\"a\": [1, 2]}","unpause":"on"}`},
+		{"2.x masked connection extra", `"[('conn_id', 'c'), ('extra', '{\"password\": \"***\"}')]"`, `{"conn_id":"c","extra":"{\"password\": \"***\"}"}`},
+		{"auto-pause (every version)", `"[('dag_id', 'etl'), ('is_paused', True)]"`, `{"dag_id":"etl","is_paused":true}`},
+		{"dict repr (exports)", `"{'is_paused': True, 'dag_id': 'x', 'n': None}"`, `{"is_paused":true,"dag_id":"x","n":null}`},
+		{"dict repr nested", `"{'body': {'conf': {'a': [1, 2.5, -3]}, 't': (1,)}}"`, `{"body":{"conf":{"a":[1,2.5,-3]},"t":[1]}}`},
+		{"scheduler text", `"Task was in queued state for longer than 600.0 seconds."`, `"Task was in queued state for longer than 600.0 seconds."`},
+		{"CLI JSON", `"{\"host_name\": \"b\", \"full_command\": \"['airflow', 'dags', 'list']\"}"`, `{"host_name":"b","full_command":"['airflow', 'dags', 'list']"}`},
 		{"JSON", `"{\"is_paused\": true, \"method\": \"PATCH\"}"`, `{"is_paused":true,"method":"PATCH"}`},
 		{"JSON with <html>", `"{\"a\": \"<b>&\"}"`, `{"a":"<b>&"}`},
 		{"object value", `{"is_paused": true}`, `{"is_paused":true}`},
@@ -449,6 +499,71 @@ func TestRunTimeFallback(t *testing.T) {
 		require.Equal(t, tc.want, o.Runs[0].TS.Format(time.RFC3339), tc.rec)
 		require.Equal(t, "d/r", o.Raw.EventID)
 	}
+}
+
+// TestRunTypeBefore24: the REST API writes no run_type before 2.4 (2.0–2.3
+// DAGRunSchema); it is derived from external_trigger and the run id prefix
+// DagRun.generate_run_id gives ("<run_type>__<date>"; 1.10 backfills
+// "backfill_<date>"). Issue 11 B5: such manual runs were unattributed.
+func TestRunTypeBefore24(t *testing.T) {
+	n := &Normalizer{}
+	for _, tc := range []struct {
+		runID, external, runType, want string
+	}{
+		{"manual__2022-03-01T10:00:00+00:00", `true`, ``, model.RunManual},
+		{"my_custom_run", `true`, ``, model.RunManual},                        // REST trigger with its own dag_run_id
+		{"scheduled__2022-03-01T00:00:00+00:00", `true`, ``, model.RunManual}, // somebody triggered it under that name
+		{"scheduled__2022-02-28T00:00:00+00:00", `false`, ``, model.RunScheduled},
+		{"backfill__2022-02-01T00:00:00+00:00", `false`, ``, model.RunBackfill},
+		{"backfill_2019-02-01T00:00:00", `false`, ``, model.RunBackfill}, // 1.10
+		{"dataset_triggered__2022-12-01T00:00:00+00:00", `false`, ``, model.RunDatasetTriggered},
+		{"asset_triggered__2025-06-01T00:00:00+00:00", `false`, ``, model.RunAssetTriggered},
+		{"odd_run", `false`, ``, model.RunScheduled},
+		{"manual__2022-03-01T10:00:00+00:00", `null`, ``, model.RunManual},
+		{"scheduled__2022-02-28T00:00:00+00:00", `"False"`, ``, model.RunScheduled}, // CSV export
+		{"manual__x", `1`, ``, model.RunManual},
+		{"odd_run", `null`, ``, ""},
+		{"manual__2024-01-01", `true`, `"scheduled"`, model.RunScheduled}, // 2.4+: run_type wins
+		{"r", `true`, `"asset_triggered"`, model.RunAssetTriggered},
+	} {
+		rec := `{"dag_id":"d","dag_run_id":"` + tc.runID + `","logical_date":"2022-03-01T00:00:00+00:00","external_trigger":` + tc.external
+		if tc.runType != "" {
+			rec += `,"run_type":` + tc.runType
+		}
+		rec += `}`
+		o, err := n.Normalize([]byte(rec), "i")
+		require.NoError(t, err, rec)
+		require.Equal(t, tc.want, o.Runs[0].RunType, rec)
+	}
+	_, err := n.Normalize([]byte(`{"dag_id":"d","dag_run_id":"r","logical_date":"2022-03-01T00:00:00Z","external_trigger":"maybe"}`), "i")
+	require.ErrorIs(t, err, ErrBadField)
+}
+
+// TestOwnerWithFullName: Airflow 2.6.2–2.6.3 wrote the owner of web UI and
+// REST rows as "<username> (<full name>)"; the actor is the user name.
+func TestOwnerWithFullName(t *testing.T) {
+	for _, tc := range []struct{ owner, want string }{
+		{"okta_00u1a2b3c4D5e6F7g8h9 (Alice Liddell)", "okta_00u1a2b3c4D5e6F7g8h9"},
+		{"carol@example.com (Carol (CD) Danvers)", "carol@example.com"},
+		{"admin ()", "admin"},
+		{"alice", "alice"},
+		{"Alice Liddell (alice)", "Alice Liddell (alice)"}, // a user name has no space
+		{"alice (", "alice ("},
+		{"", ""},
+	} {
+		require.Equal(t, tc.want, ownerUsername(tc.owner), tc.owner)
+	}
+	n := newTestNormalizer(t)
+	rec := func(event, owner string) model.AirflowEvent {
+		o, err := n.Normalize([]byte(`{"event_log_id":1,"when":"2023-07-01T09:00:00Z","event":"`+event+`","owner":"`+owner+`"}`), "i")
+		require.NoError(t, err)
+		return o.Airflow[0]
+	}
+	e := rec("trigger", "okta_00u1a2b3c4D5e6F7g8h9 (Alice Liddell)")
+	require.Equal(t, "okta_00u1a2b3c4D5e6F7g8h9", e.Actor)
+	require.Equal(t, "alice@example.com", e.Person)
+	require.Equal(t, "data eng (team)", rec("success", "data eng (team)").Actor, "task owners are kept")
+	require.Equal(t, "root (x)", rec("cli_dag_trigger", "root (x)").Actor, "OS users are kept")
 }
 
 func TestDuplicateIDsAreIdempotent(t *testing.T) {
