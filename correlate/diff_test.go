@@ -57,10 +57,8 @@ func (o *oracle) maxAge(c model.ActionClass) time.Duration {
 func aid(e *model.AuthEvent) string { return string(e.Source) + "/" + e.Instance + "/" + e.EventID }
 
 func (o *oracle) hardware(a *model.AuthEvent) bool {
-	if !slices.Contains(o.p.HardwareFactors, a.Factor) {
-		return false
-	}
-	var last, reg *model.Authenticator
+	var last *model.Authenticator
+	var regs []*model.Authenticator // registrations at or before a, latest first
 	before := func(x, y *model.Authenticator) bool { // x before y in (ts, id) order
 		return x.TS.Before(y.TS) || x.TS.Equal(y.TS) && aidn(x) < aidn(y)
 	}
@@ -73,17 +71,45 @@ func (o *oracle) hardware(a *model.AuthEvent) bool {
 			if last == nil || before(last, r) {
 				last = r
 			}
-			if r.Action == model.AuthenticatorRegister && (reg == nil || before(reg, r)) {
-				reg = r
+			if r.Action == model.AuthenticatorRegister {
+				regs = append(regs, r)
 			}
 		}
+	}
+	slices.SortFunc(regs, func(x, y *model.Authenticator) int {
+		if before(x, y) {
+			return 1
+		}
+		return -1
+	})
+	// What the registrations say: the latest one, its blanks filled by earlier ones.
+	var regAAGUID string
+	var regFactor model.Factor
+	var regHW *bool
+	for _, r := range regs {
+		if regAAGUID == "" {
+			regAAGUID = r.AAGUID
+		}
+		if regFactor == "" {
+			regFactor = r.Factor
+		}
+		if regHW == nil {
+			regHW = r.Hardware
+		}
+	}
+	f := a.Factor
+	if f == model.FactorWebAuthn && (regFactor == model.FactorPlatform || regFactor == model.FactorPasskeySynced) {
+		f = regFactor
+	}
+	if !slices.Contains(o.p.HardwareFactors, f) {
+		return false
 	}
 	if last != nil && last.Action == model.AuthenticatorRemove {
 		return false
 	}
 	aaguid := strings.ToLower(a.AAGUID)
-	if aaguid == "" && reg != nil {
-		aaguid = reg.AAGUID
+	if aaguid == "" {
+		aaguid = regAAGUID
 	}
 	lists := canonicalAAGUIDs
 	if aaguid != "" && slices.Contains(lists(o.p.AAGUID.Deny), aaguid) {
@@ -95,8 +121,8 @@ func (o *oracle) hardware(a *model.AuthEvent) bool {
 	if a.Hardware != nil {
 		return *a.Hardware
 	}
-	if reg != nil && reg.Hardware != nil {
-		return *reg.Hardware
+	if regHW != nil {
+		return *regHW
 	}
 	return false
 }
@@ -130,7 +156,7 @@ func (o *oracle) human(person string, t time.Time, class model.ActionClass) orac
 	m, s := o.maxAge(class), o.p.ClockSkew
 	var hw, weak, old []*model.AuthEvent
 	for _, a := range o.byActor[person] {
-		if a.Outcome != model.OutcomeSuccess || a.Factor == model.FactorNone ||
+		if a.Outcome != model.OutcomeSuccess || a.Factor == model.FactorNone || !a.Principal.Human() ||
 			(a.Category != model.CategoryLogin && a.Category != model.CategoryMFA) {
 			continue
 		}
@@ -300,6 +326,9 @@ func TestBatchMatchesOracle(t *testing.T) {
 			p = DefaultPolicy()
 			p.AAGUID.Deny = []string{aaguidDenied}
 		}
+		if seed%3 == 2 {
+			p.HardwareFactors = append(p.HardwareFactors, model.FactorPlatform)
+		}
 		h := generate(rand.New(rand.NewPCG(seed, 42)), genConfig{people: 6, events: 4000, span: 36 * time.Hour, policy: p})
 		counts := checkOracle(t, p, h, batch(t, p, h))
 		t.Logf("seed %d: %v", seed, counts)
@@ -318,7 +347,10 @@ func TestBatchMatchesOracle(t *testing.T) {
 func TestStreamingMatchesBatch(t *testing.T) {
 	for seed := range uint64(4) {
 		p := diffPolicy()
-		if seed == 3 {
+		switch seed {
+		case 2:
+			p.HardwareFactors = append(p.HardwareFactors, model.FactorPlatform)
+		case 3:
 			p = DefaultPolicy()
 		}
 		h := generate(rand.New(rand.NewPCG(seed, 7)), genConfig{people: 8, events: 8000, span: 72 * time.Hour, policy: p})

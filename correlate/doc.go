@@ -19,12 +19,26 @@
 //   - no_assertion: none of the above.
 //
 // An authentication is an AuthEvent with Outcome success, Category login or
-// mfa and a Factor other than none: token reuse and session rows (Category
-// session, Factor none) are not authentications, nor are failures.
+// mfa, a Factor other than none and a human Principal (user, or unset):
+// token reuse and session rows (Category session, Factor none) are not
+// authentications, nor are failures, nor are sign-ins of services and of the
+// provider itself — they count for no one, whatever person they name.
 // Authentications whose Person is empty are ignored.
 //
-// An authentication is hardware-backed when its Factor is one of the
-// policy's hardware factors (default webauthn) and, in this order:
+// The factor an authentication counts as is its own, except that a WebAuthn
+// sign-in whose credential's registration (the latest at or before it, its
+// blanks — an Okta unsuspend names no AAGUID — filled by earlier
+// registrations of the credential) says platform or passkey_synced takes the
+// registration's factor: a sign-in often carries no AAGUID while its
+// registration does, and the registration may arrive after the sign-in.
+//
+// An authentication is hardware-backed when that factor is one of the
+// policy's hardware factors (default webauthn, a security key; platform — a
+// device-bound platform credential such as Windows Hello, Touch ID or Okta
+// FastPass — counts only when the policy names it, and otherwise makes the
+// action weak_factor with the reason "device-bound platform credential (…),
+// not a security key; policy hardware_factors does not name platform") and,
+// in this order:
 //
 //  1. its credential had been removed at the assertion's time — the latest
 //     registration or removal of the credential (matched by source, instance
@@ -33,11 +47,12 @@
 //     assertion is evidence of a data problem, and it counts only as a weak
 //     authentication. An assertion made before the removal still counts in
 //     full, even for actions after the removal: the key was registered when
-//     it was tapped;
-//  2. its AAGUID (the event's own, else that of the credential's latest
-//     registration at or before the assertion — a later registration is not
-//     consulted, so that a verdict never waits on the future) is on the
-//     policy's deny list: not hardware-backed;
+//     it was tapped. A suspension is a removal, an unsuspension a new
+//     registration;
+//  2. its AAGUID (the event's own, else that of the credential's registration
+//     at or before the assertion — a later registration is not consulted, so
+//     that a verdict never waits on the future) is on the policy's deny list:
+//     not hardware-backed;
 //  3. its AAGUID is on the allow list: hardware-backed;
 //  4. the event's Hardware flag, when set, decides;
 //  5. else the registration's Hardware flag, when set, decides;

@@ -489,6 +489,22 @@ func compactCred(evs []credEvent, cut int64) []credEvent {
 			break
 		}
 	}
+	if reg >= 0 {
+		// The kept registration carries what earlier ones said and it
+		// leaves blank (see credentialAt).
+		merged := evs[reg]
+		for i := reg - 1; i >= 0; i-- {
+			if r := &evs[i]; r.register {
+				merged.aaguid = cmp.Or(merged.aaguid, r.aaguid)
+				merged.model = cmp.Or(merged.model, r.model)
+				merged.factor = cmp.Or(merged.factor, r.factor)
+				if merged.hw < 0 {
+					merged.hw = r.hw
+				}
+			}
+		}
+		evs[reg] = merged
+	}
 	out := make([]credEvent, 0, len(evs)-n+2)
 	if reg >= 0 && reg != n-1 {
 		out = append(out, evs[reg])

@@ -26,6 +26,7 @@ const (
 	credDenied                       // hardware, but the registration's AAGUID is denied
 	credAllowed                      // the IdP says not hardware, the event's AAGUID is allowed
 	credUnknown                      // no registration record, IdP silent
+	credPlatform                     // the IdP says hardware, the registration says platform (Windows Hello)
 	credKinds
 )
 
@@ -77,6 +78,9 @@ func (g *generator) newCred(person string, ts time.Time) *genCred {
 	if c.kind == credDenied {
 		reg.AAGUID, reg.Model = aaguidDenied, "Denied Key"
 	}
+	if c.kind == credPlatform {
+		reg.AAGUID, reg.Model, reg.Factor, reg.Hardware = aaguidWindowsHello, "Windows Hello", model.FactorPlatform, model.Bool(true)
+	}
 	if g.rng.IntN(4) == 0 {
 		reg.Person = "" // registrations may be unresolved
 	}
@@ -106,7 +110,7 @@ func (g *generator) auth(person string, ts time.Time, hardware bool) {
 		c := g.creds[person][g.rng.IntN(len(g.creds[person]))]
 		e.Factor, e.CredentialID = model.FactorWebAuthn, c.id
 		switch c.kind {
-		case credHWExplicit, credDenied:
+		case credHWExplicit, credDenied, credPlatform:
 			e.Hardware = model.Bool(true)
 		case credSoft:
 			e.Hardware = model.Bool(false)
@@ -131,6 +135,10 @@ func (g *generator) auth(person string, ts time.Time, hardware bool) {
 		e.Category, e.Factor, e.Hardware = model.CategorySession, model.FactorNone, nil
 	case 2:
 		e.Person = "" // an unresolved IdP user
+	case 3:
+		if g.rng.IntN(2) == 0 { // a service or the provider: counts for no one, whatever person it names
+			e.Principal = []model.Principal{model.PrincipalService, model.PrincipalSystem}[g.rng.IntN(2)]
+		}
 	}
 	g.h.auth = append(g.h.auth, e)
 }
@@ -263,6 +271,9 @@ func generate(rng *rand.Rand, cfg genConfig) *history {
 				a := model.Authenticator{
 					Source: model.SourceOkta, Instance: "corp", EventID: g.id(), TS: ts, Person: p,
 					Action: action, CredentialID: c.id, AAGUID: aaguidYubiKey, Hardware: model.Bool(true),
+				}
+				if action == model.AuthenticatorRegister && rng.IntN(2) == 0 {
+					a.AAGUID, a.Hardware = "", nil // an unsuspend: the earlier registration describes the key
 				}
 				if rng.IntN(4) == 0 {
 					a.Person = ""

@@ -39,9 +39,12 @@ type Policy struct {
 	// TriggerWindow is how long before a manual run its trigger audit event
 	// may lie. Default 60s.
 	TriggerWindow time.Duration `yaml:"trigger_window"`
-	// HardwareFactors are the factors an assertion may be hardware-backed
-	// with; it must also have Hardware set (see the package documentation).
-	// Default: webauthn.
+	// HardwareFactors are the factors whose hardware-backed assertions verify
+	// an action: webauthn (a security key) and platform (a device-bound
+	// platform credential such as Windows Hello, Touch ID or Okta FastPass;
+	// hardware-bound, but not a security-key tap). The assertion must also be
+	// hardware-backed (see the package documentation). Default: webauthn —
+	// keytrail proves security-key taps.
 	HardwareFactors []model.Factor `yaml:"hardware_factors"`
 	// AAGUID holds the operator's allow and deny lists.
 	AAGUID AAGUIDLists `yaml:"aaguid"`
@@ -82,6 +85,10 @@ type IdentityRules struct {
 	// empty (inference only).
 	Mappings string `yaml:"mappings"`
 }
+
+// HardwareCapable lists the factors a policy's hardware_factors may name:
+// the only ones whose assertions can be hardware-backed.
+var HardwareCapable = []model.Factor{model.FactorWebAuthn, model.FactorPlatform}
 
 // ActionClasses lists the Airflow action classes a policy may name, in a
 // stable order. task_state and dag_run are not human action classes.
@@ -186,8 +193,11 @@ func (p Policy) Validate() error {
 		bad("hardware_factors must name at least one factor")
 	}
 	for _, f := range p.HardwareFactors {
-		if !slices.Contains(model.Factors, f) || f == model.FactorNone {
+		switch {
+		case !slices.Contains(model.Factors, f) || f == model.FactorNone:
 			bad("hardware_factors: %q is not an authentication factor", f)
+		case !slices.Contains(HardwareCapable, f):
+			bad("hardware_factors: %q is never hardware-backed (only %s and %s can be)", f, model.FactorWebAuthn, model.FactorPlatform)
 		}
 	}
 	allow := map[string]bool{}

@@ -3,6 +3,7 @@ package correlate
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,7 +164,7 @@ privileged_classes: [backfill, user_admin, pool, variable, connection, unpause, 
 		"lookback":         func(p *Policy) { p.Lookback = 721 * time.Hour },
 		"grace":            func(p *Policy) { p.Grace = time.Minute },
 		"trigger_window":   func(p *Policy) { p.TriggerWindow = time.Minute + time.Second },
-		"hardware_factors": func(p *Policy) { p.HardwareFactors = append(p.HardwareFactors, model.FactorPasskeySynced) },
+		"hardware_factors": func(p *Policy) { p.HardwareFactors = append(p.HardwareFactors, model.FactorPlatform) },
 		"allow":            func(p *Policy) { p.AAGUID.Allow = nil },
 		"deny":             func(p *Policy) { p.AAGUID.Deny = []string{"ee882879-721c-4913-9775-3dfcce97072a"} },
 		"identity":         func(p *Policy) { p.Identity.Mappings = "/etc/keytrail/people.csv" },
@@ -173,4 +174,27 @@ privileged_classes: [backfill, user_admin, pool, variable, connection, unpause, 
 		mutate(&p)
 		require.NotEqual(t, base.Version(), p.Version(), name)
 	}
+}
+
+// TestHardwareFactorsVocabulary walks every factor: only webauthn and platform
+// may be named in hardware_factors; the others can never be hardware-backed.
+func TestHardwareFactorsVocabulary(t *testing.T) {
+	for _, f := range append(slices.Clone(model.Factors), "laser") {
+		t.Run(string(f), func(t *testing.T) {
+			p := DefaultPolicy()
+			p.HardwareFactors = []model.Factor{f}
+			err := p.Validate()
+			switch f {
+			case model.FactorWebAuthn, model.FactorPlatform:
+				require.NoError(t, err)
+			case model.FactorNone, "laser":
+				require.ErrorContains(t, err, "is not an authentication factor")
+			default:
+				require.ErrorContains(t, err, "is never hardware-backed (only webauthn and platform can be)")
+			}
+		})
+	}
+	p, err := LoadPolicy(strings.NewReader("hardware_factors: [webauthn, platform]\n"))
+	require.NoError(t, err)
+	require.Equal(t, []model.Factor{model.FactorWebAuthn, model.FactorPlatform}, p.HardwareFactors)
 }

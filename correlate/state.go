@@ -29,6 +29,7 @@ type credEvent struct {
 	register bool
 	aaguid   string
 	model    string
+	factor   model.Factor // what the registration says the credential is ("" unknown)
 	hw       int8
 }
 
@@ -113,11 +114,12 @@ func credKey(src model.Source, instance, credID string) string {
 	return string(src) + "/" + instance + "/" + credID
 }
 
-// isAuthentication reports whether e is a successful authentication.
+// isAuthentication reports whether e is a successful authentication of a
+// person: events of services and of the provider itself count for no one.
 func isAuthentication(e *model.AuthEvent) bool {
 	return e.Outcome == model.OutcomeSuccess &&
 		(e.Category == model.CategoryLogin || e.Category == model.CategoryMFA) &&
-		e.Factor != model.FactorNone
+		e.Factor != model.FactorNone && e.Principal.Human()
 }
 
 func toAssertion(e *model.AuthEvent) assertion {
@@ -142,6 +144,7 @@ func toCredEvent(a *model.Authenticator) (string, credEvent, bool) {
 		register: a.Action == model.AuthenticatorRegister,
 		aaguid:   strings.ToLower(a.AAGUID),
 		model:    a.Model,
+		factor:   a.Factor,
 		hw:       tri(a.Hardware),
 	}, true
 }
@@ -280,6 +283,7 @@ func sameCorrelation(a, b model.Correlation) bool {
 type credentialAt struct {
 	aaguid    string
 	model     string
+	factor    model.Factor // what its registration says the credential is ("" unknown)
 	regHW     int8
 	removed   bool
 	removedAt int64
@@ -299,29 +303,75 @@ func (s *state) credentialAt(a *assertion) credentialAt {
 	if n > 0 && !evs[n-1].register {
 		ci.removed, ci.removedAt = true, evs[n-1].ts
 	}
-	reg := -1
+	// The latest registration at or before the assertion describes the
+	// credential; what it leaves blank (an Okta unsuspend names no AAGUID)
+	// comes from the credential's earlier registrations.
+	aaguid, regHW := "", int8(-1)
 	for i := n - 1; i >= 0; i-- {
-		if evs[i].register {
-			reg = i
-			break
+		r := &evs[i]
+		if !r.register {
+			continue
+		}
+		if aaguid == "" {
+			aaguid = r.aaguid
+		}
+		if ci.model == "" {
+			ci.model = r.model
+		}
+		if ci.factor == "" {
+			ci.factor = r.factor
+		}
+		if regHW < 0 {
+			regHW = r.hw
 		}
 	}
-	if reg >= 0 {
-		r := evs[reg]
-		if ci.aaguid == "" {
-			ci.aaguid = r.aaguid
-		}
-		ci.model, ci.regHW = r.model, r.hw
+	if ci.aaguid == "" {
+		ci.aaguid = aaguid
 	}
+	ci.regHW = regHW
 	return ci
 }
 
-// hardware decides whether a is hardware-backed; when it is not but its
-// factor could be, why explains it.
-func (s *state) hardware(a *assertion, ci *credentialAt) (ok bool, why string) {
-	if !s.r.hwFactor[a.factor] {
-		return false, ""
+// factorOf is what a's credential is: the registration's platform or
+// synced-passkey finding wins over a sign-in that names only WebAuthn (a
+// sign-in often carries no AAGUID; its registration does, and may arrive
+// after it).
+func factorOf(a *assertion, ci *credentialAt) model.Factor {
+	if a.factor == model.FactorWebAuthn && (ci.factor == model.FactorPlatform || ci.factor == model.FactorPasskeySynced) {
+		return ci.factor
 	}
+	return a.factor
+}
+
+// hardware decides whether a is hardware-backed, with the factor its
+// credential authenticates as; when it is not but its credential is a
+// WebAuthn one, why explains it.
+func (s *state) hardware(a *assertion, ci *credentialAt) (factor model.Factor, ok bool, why string) {
+	factor = factorOf(a, ci)
+	if !s.r.hwFactor[factor] {
+		switch factor {
+		case model.FactorPlatform:
+			why = "device-bound platform credential"
+			if ci.model != "" {
+				why += " (" + ci.model + ")"
+			}
+			why += ", not a security key; policy hardware_factors does not name platform"
+		case model.FactorPasskeySynced:
+			why = "synced passkey"
+			if ci.model != "" {
+				why += " (" + ci.model + ")"
+			}
+			why += ", not bound to one device"
+		}
+		return factor, false, why
+	}
+	ok, why = s.hardwareBits(a, ci)
+	return factor, ok, why
+}
+
+// hardwareBits decides whether an assertion of a hardware factor is
+// hardware-backed.
+func (s *state) hardwareBits(a *assertion, ci *credentialAt) (ok bool, why string) {
 	switch {
 	case ci.removed:
 		return false, fmt.Sprintf("its credential was removed at %s, before the assertion", fmtTime(ci.removedAt))
@@ -354,9 +404,10 @@ func fmtAge(ns int64) string {
 
 // pick is one assertion chosen in a window with its credential.
 type pick struct {
-	a   *assertion
-	ci  credentialAt
-	why string // why a WebAuthn-capable assertion is not hardware-backed
+	a      *assertion
+	ci     credentialAt
+	factor model.Factor // what the credential authenticates as (see factorOf)
+	why    string       // why a WebAuthn-capable assertion is not hardware-backed
 }
 
 // judgeHuman fills the verdict of a human action by c.Person at t.
@@ -379,8 +430,8 @@ func (s *state) judgeHuman(c *model.Correlation, t int64, class model.ActionClas
 	for i := i1 - 1; i >= i0; i-- {
 		a := &auths[i]
 		ci := s.credentialAt(a)
-		hw, why := s.hardware(a, &ci)
-		pk := &pick{a: a, ci: ci, why: why}
+		factor, hw, why := s.hardware(a, &ci)
+		pk := &pick{a: a, ci: ci, factor: factor, why: why}
 		switch {
 		case a.ts > t && hw:
 			hwAfter = pk
@@ -399,13 +450,13 @@ func (s *state) judgeHuman(c *model.Correlation, t int64, class model.ActionClas
 	if hw != nil {
 		c.Verdict = model.VerdictVerified
 		s.setAssertion(c, t, hw)
-		c.Reason = fmt.Sprintf("hardware-backed %s assertion %s the action, within max_age %s", hw.a.factor, fmtAge(t-hw.a.ts), time.Duration(maxAge))
+		c.Reason = fmt.Sprintf("hardware-backed %s assertion %s the action, within max_age %s", hw.factor, fmtAge(t-hw.a.ts), time.Duration(maxAge))
 		return
 	}
 	if weak := cmp.Or(weakBefore, weakAfter); weak != nil {
 		c.Verdict = model.VerdictWeakFactor
 		s.setAssertion(c, t, weak)
-		factor := string(weak.a.factor)
+		factor := string(weak.factor)
 		if factor == "" {
 			factor = "an unknown factor"
 		}
@@ -420,9 +471,9 @@ func (s *state) judgeHuman(c *model.Correlation, t int64, class model.ActionClas
 	for i := i0 - 1; i >= 0 && auths[i].ts >= floor; i-- {
 		a := &auths[i]
 		ci := s.credentialAt(a)
-		if ok, _ := s.hardware(a, &ci); ok {
+		if factor, ok, _ := s.hardware(a, &ci); ok {
 			c.Verdict = model.VerdictStale
-			s.setAssertion(c, t, &pick{a: a, ci: ci})
+			s.setAssertion(c, t, &pick{a: a, ci: ci, factor: factor})
 			c.Reason = fmt.Sprintf("latest hardware-backed assertion is %s old, older than max_age %s", time.Duration(t-a.ts), time.Duration(maxAge))
 			return
 		}
@@ -437,7 +488,7 @@ func (s *state) setAssertion(c *model.Correlation, t int64, pk *pick) {
 	c.AssertionID = pk.a.id
 	c.AssertionTS = fromNanos(pk.a.ts)
 	c.AssertionAgeMS = time.Duration(t - pk.a.ts).Milliseconds()
-	c.Factor = pk.a.factor
+	c.Factor = pk.factor
 	c.AuthenticatorAAGUID = pk.ci.aaguid
 	c.AuthenticatorModel = pk.ci.model
 }

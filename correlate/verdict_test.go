@@ -375,8 +375,8 @@ func TestPolicyChangesVerdicts(t *testing.T) {
 	}
 	require.Equal(t, model.VerdictVerified, m[gina].Verdict)
 	require.Equal(t, model.VerdictWeakFactor, m[hank].Verdict)
-	// counting synced passkeys as hardware (still needs Hardware) changes nothing for erin.
-	p.HardwareFactors = append(p.HardwareFactors, model.FactorPasskeySynced)
+	// counting platform credentials (still needs Hardware) changes nothing for erin.
+	p.HardwareFactors = append(p.HardwareFactors, model.FactorPlatform)
 	m = byID(batch(t, p, h))
 	require.Equal(t, model.VerdictWeakFactor, m["af:bf:backfill__1"].InheritedVerdict)
 	// a longer privileged max_age makes carol's clear verified.

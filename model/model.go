@@ -210,6 +210,7 @@ type Authenticator struct {
 	CredentialID   string
 	AAGUID         string // lower-case
 	Model          string // e.g. "YubiKey 5 NFC", when known
+	Factor         Factor // what the credential authenticates as: webauthn (a security key), platform, passkey_synced, totp…; empty when unknown
 	Hardware       *bool
 	BackupEligible *bool
 	RawSHA256      string

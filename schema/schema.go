@@ -72,9 +72,10 @@ func Latest() int {
 // statements.
 func Render(d store.Dialect, text string) ([]string, error) {
 	t, err := template.New("migration").Funcs(template.FuncMap{
-		"ts":    d.TimeType,
-		"month": d.Month,
-		"day":   d.Day,
+		"ts":          d.TimeType,
+		"month":       d.Month,
+		"day":         d.Day,
+		"ifNotExists": d.IfNotExists,
 	}).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("parse migration template: %w", err)

@@ -24,6 +24,9 @@ func TestMigrationsWellFormed(t *testing.T) {
 				if strings.HasPrefix(strings.TrimSpace(stripComments(st)), "CREATE") {
 					require.Contains(t, st, "IF NOT EXISTS", "every CREATE is idempotent: %s", firstLine(st))
 				}
+				if strings.Contains(st, "ADD COLUMN") && d.DateTime64 {
+					require.Contains(t, st, "ADD COLUMN IF NOT EXISTS", "every ADD COLUMN is idempotent where the engine allows: %s", firstLine(st))
+				}
 				if !d.DateTime64 {
 					require.NotContains(t, stripComments(st), "DateTime64", "old servers get Int64 timestamps")
 					require.NotContains(t, st, "LowCardinality")

@@ -100,15 +100,15 @@ var RawRecords = Table[model.RawRecord]{
 var AuthEvents = Table[model.AuthEvent]{
 	Name: "auth_events",
 	Columns: []string{"source", "instance", "event_id", "ts", "person", "subject", "email", "event_type", "category",
-		"outcome", "factor", "hardware", "aaguid", "credential_id", "app", "session_id", "ip", "detail", "methods", "raw_sha256", "received_at", "version"},
+		"outcome", "factor", "hardware", "aaguid", "credential_id", "app", "session_id", "ip", "detail", "methods", "raw_sha256", "received_at", "version", "principal"},
 	ToRow: func(e model.AuthEvent, v uint64) []any {
 		return []any{string(e.Source), e.Instance, e.EventID, e.TS, e.Person, e.Subject, e.Email, e.EventType, string(e.Category),
-			string(e.Outcome), string(e.Factor), nb(e.Hardware), e.AAGUID, e.CredentialID, e.App, e.SessionID, e.IP, e.Detail, e.Methods, e.RawSHA256, e.ReceivedAt, v}
+			string(e.Outcome), string(e.Factor), nb(e.Hardware), e.AAGUID, e.CredentialID, e.App, e.SessionID, e.IP, e.Detail, e.Methods, e.RawSHA256, e.ReceivedAt, v, string(e.Principal)}
 	},
 	Scan: func(rs Rows) (e model.AuthEvent, err error) {
 		var v uint64
 		err = rs.Scan(&e.Source, &e.Instance, &e.EventID, &e.TS, &e.Person, &e.Subject, &e.Email, &e.EventType, &e.Category,
-			&e.Outcome, &e.Factor, &e.Hardware, &e.AAGUID, &e.CredentialID, &e.App, &e.SessionID, &e.IP, &e.Detail, &e.Methods, &e.RawSHA256, &e.ReceivedAt, &v)
+			&e.Outcome, &e.Factor, &e.Hardware, &e.AAGUID, &e.CredentialID, &e.App, &e.SessionID, &e.IP, &e.Detail, &e.Methods, &e.RawSHA256, &e.ReceivedAt, &v, &e.Principal)
 		return
 	},
 }
@@ -117,15 +117,15 @@ var AuthEvents = Table[model.AuthEvent]{
 var Authenticators = Table[model.Authenticator]{
 	Name: "authenticators",
 	Columns: []string{"source", "instance", "event_id", "ts", "person", "subject", "email", "action", "credential_id",
-		"aaguid", "model", "hardware", "backup_eligible", "raw_sha256", "received_at", "version"},
+		"aaguid", "model", "hardware", "backup_eligible", "raw_sha256", "received_at", "version", "factor"},
 	ToRow: func(a model.Authenticator, v uint64) []any {
 		return []any{string(a.Source), a.Instance, a.EventID, a.TS, a.Person, a.Subject, a.Email, a.Action, a.CredentialID,
-			a.AAGUID, a.Model, nb(a.Hardware), nb(a.BackupEligible), a.RawSHA256, a.ReceivedAt, v}
+			a.AAGUID, a.Model, nb(a.Hardware), nb(a.BackupEligible), a.RawSHA256, a.ReceivedAt, v, string(a.Factor)}
 	},
 	Scan: func(rs Rows) (a model.Authenticator, err error) {
 		var v uint64
 		err = rs.Scan(&a.Source, &a.Instance, &a.EventID, &a.TS, &a.Person, &a.Subject, &a.Email, &a.Action, &a.CredentialID,
-			&a.AAGUID, &a.Model, &a.Hardware, &a.BackupEligible, &a.RawSHA256, &a.ReceivedAt, &v)
+			&a.AAGUID, &a.Model, &a.Hardware, &a.BackupEligible, &a.RawSHA256, &a.ReceivedAt, &v, &a.Factor)
 		return
 	},
 }

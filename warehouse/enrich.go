@@ -109,7 +109,9 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 	moved := map[string]string{} // old person → mapped person
 	if len(idpSubs) > 0 {
 		where := "WHERE lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?))"
-		n, err := rewritePeople(ctx, w.S, store.AuthEvents, where, []any{idpSubs, idpSubs}, moved,
+		// Events of services and of the provider itself name no person.
+		human := "WHERE principal IN ('', ?) AND (lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?)))"
+		n, err := rewritePeople(ctx, w.S, store.AuthEvents, human, []any{string(model.PrincipalUser), idpSubs, idpSubs}, moved,
 			func(ev *model.AuthEvent) *string { return &ev.Person },
 			func(ev *model.AuthEvent) (string, bool) { return r.ResolveIdP(ev.Source, ev.Subject, ev.Email), true })
 		idp += n
@@ -196,11 +198,40 @@ func rewritePeople[T any](ctx context.Context, s store.Store, t store.Table[T], 
 	return len(changed), nil
 }
 
-// credential is what a registration says about a credential.
+// credential is what the registrations of a credential say about it.
 type credential struct {
 	aaguid   string
 	hardware *bool
 	model    string
+	factor   model.Factor
+}
+
+// merge returns c with what it leaves blank taken from older: a
+// registration that names no AAGUID (an Okta unsuspend) does not make a
+// known credential unknown.
+func (c credential) merge(older credential) credential {
+	if c.aaguid == "" {
+		c.aaguid = older.aaguid
+	}
+	if c.hardware == nil {
+		c.hardware = older.hardware
+	}
+	if c.model == "" {
+		c.model = older.model
+	}
+	if c.factor == "" {
+		c.factor = older.factor
+	}
+	return c
+}
+
+// remember records what registration a says about its credential.
+func (e *Enricher) remember(a *model.Authenticator) {
+	if a.CredentialID == "" {
+		return
+	}
+	k := credKey{a.Source, a.Instance, a.CredentialID}
+	e.creds[k] = credential{aaguid: a.AAGUID, hardware: a.Hardware, model: a.Model, factor: a.Factor}.merge(e.creds[k])
 }
 
 type credKey struct {
@@ -210,11 +241,16 @@ type credKey struct {
 }
 
 // Enricher completes ingested batches before they are stored: it resolves
-// every IdP subject and Airflow actor to a person, decides hardware for
-// WebAuthn sign-ins from their credential's AAGUID (looked up by credential
-// id in the registrations stored or seen earlier), and stores the
-// identities it learns. One Enricher serves one process; it is safe for
-// sequential use by several ingests.
+// every IdP subject and Airflow actor to a person — never for events of
+// services or of the provider itself, which name no person — decides what
+// each WebAuthn credential is (security key, platform credential or synced
+// passkey) and whether it is hardware-backed, from the registration's AAGUID
+// and, for sign-ins, the registration of their credential (looked up by
+// credential id in the registrations stored or seen earlier), and stores the
+// identities it learns. A registration that arrives after its sign-ins is
+// decided when it arrives; the correlator applies it to the sign-ins it
+// stored before. One Enricher serves one process; it is safe for sequential
+// use by several ingests.
 type Enricher struct {
 	w        *Warehouse
 	resolver *identity.Resolver
@@ -268,7 +304,7 @@ func (e *Enricher) loadCreds(ctx context.Context) error {
 	}
 	err := store.Authenticators.Read(ctx, e.w.S, "WHERE action = ? ORDER BY ts", []any{model.AuthenticatorRegister},
 		func(a model.Authenticator) error {
-			e.creds[credKey{a.Source, a.Instance, a.CredentialID}] = credential{aaguid: a.AAGUID, hardware: a.Hardware, model: a.Model}
+			e.remember(&a)
 			return nil
 		})
 	if err != nil {
@@ -305,18 +341,14 @@ func (e *Enricher) Enrich(ctx context.Context, b *ingest.Batch) error {
 		if a.Action != model.AuthenticatorRegister {
 			continue
 		}
-		hw, name := aaguid.Decide(a.Hardware, a.AAGUID, e.table)
-		a.Hardware = hw
-		if a.Model == "" {
-			a.Model = name
-		}
-		if a.CredentialID != "" {
-			e.creds[credKey{a.Source, a.Instance, a.CredentialID}] = credential{aaguid: a.AAGUID, hardware: a.Hardware, model: a.Model}
-		}
+		e.decideRegistration(a)
+		e.remember(a)
 	}
 	for i := range b.Auth {
 		ev := &b.Auth[i]
-		if p := e.observe(ev.Source, ev.Subject, ev.Email); p != "" {
+		if !ev.Principal.Human() {
+			ev.Person = "" // a service or the provider itself: no person, no identity learned
+		} else if p := e.observe(ev.Source, ev.Subject, ev.Email); p != "" {
 			ev.Person = p
 		}
 		e.decideHardware(ev)
@@ -340,12 +372,34 @@ func (e *Enricher) Enrich(ctx context.Context, b *ingest.Batch) error {
 	return e.storeIdentities(ctx)
 }
 
-// decideHardware settles Hardware (and fills AAGUID) for a WebAuthn sign-in
-// from its own AAGUID, else its credential's registration, through
-// aaguid.Decide. A credential whose AAGUID names a synced passkey provider
-// makes the factor passkey_synced.
+// webauthnFamily reports whether f is a WebAuthn credential's factor.
+func webauthnFamily(f model.Factor) bool {
+	return f == model.FactorWebAuthn || f == model.FactorPlatform || f == model.FactorPasskeySynced
+}
+
+// decideRegistration settles what a registered WebAuthn credential is and
+// whether it is hardware, through aaguid.Decide; the table's model name wins
+// over the provider's generic label ("FIDO2 (WebAuthn)", "Security Key or
+// Biometric"). A registration of another factor (OTP, password) is left as
+// the provider wrote it.
+func (e *Enricher) decideRegistration(a *model.Authenticator) {
+	if !webauthnFamily(a.Factor) && (a.Factor != "" || a.AAGUID == "") {
+		return
+	}
+	d := aaguid.Decide(aaguid.Evidence{Factor: a.Factor, Hardware: a.Hardware, AAGUID: a.AAGUID}, e.table)
+	a.Factor, a.Hardware = d.Factor, d.Hardware
+	if d.Model != "" {
+		a.Model = d.Model
+	}
+}
+
+// decideHardware settles Factor and Hardware (and fills AAGUID) for a
+// WebAuthn sign-in from its own AAGUID, else its credential's registration,
+// through aaguid.Decide: a credential the registration (or the AAGUID) shows
+// to be a platform authenticator makes the factor platform, a synced
+// passkey provider passkey_synced.
 func (e *Enricher) decideHardware(ev *model.AuthEvent) {
-	if ev.Factor != model.FactorWebAuthn && ev.Factor != model.FactorPasskeySynced {
+	if !webauthnFamily(ev.Factor) {
 		return
 	}
 	id := ev.AAGUID
@@ -362,13 +416,12 @@ func (e *Enricher) decideHardware(ev *model.AuthEvent) {
 	if explicit == nil && registered && reg.aaguid == "" {
 		explicit = reg.hardware // the registration's own signal, when it had no AAGUID to go by
 	}
-	hw, _ := aaguid.Decide(explicit, id, e.table)
-	ev.Hardware = hw
-	if id != "" {
-		if entry, ok := e.table.Lookup(id); ok && entry.Synced && entry.Source != aaguid.SourceAllow {
-			ev.Factor = model.FactorPasskeySynced
-		}
+	f := ev.Factor
+	if registered && f == model.FactorWebAuthn && (reg.factor == model.FactorPlatform || reg.factor == model.FactorPasskeySynced) {
+		f = reg.factor
 	}
+	d := aaguid.Decide(aaguid.Evidence{Factor: f, Hardware: explicit, AAGUID: id}, e.table)
+	ev.Factor, ev.Hardware = d.Factor, d.Hardware
 }
 
 // storeIdentities writes the identities learned since the last call. An

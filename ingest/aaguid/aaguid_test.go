@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/model"
 )
 
 func TestCuratedTable(t *testing.T) {
@@ -135,39 +137,101 @@ func TestParseList(t *testing.T) {
 func TestDecide(t *testing.T) {
 	tab := Default()
 	require.NoError(t, tab.Deny("2fc0579f-8113-47ea-b116-bb5a8db9202a"))
-	require.NoError(t, tab.Allow("22222222-2222-2222-2222-222222222222"))
-	yes, no := new(bool), new(bool)
-	*yes = true
+	require.NoError(t, tab.Allow("22222222-2222-2222-2222-222222222222", "08987058-cadc-4b81-b6e1-30de50dcbe96"))
+	yes, no := model.Bool(true), model.Bool(false)
+	const (
+		webauthn = model.FactorWebAuthn
+		platform = model.FactorPlatform
+		synced   = model.FactorPasskeySynced
+	)
 	tests := []struct {
 		name     string
-		explicit *bool
-		aaguid   string
-		want     *bool
+		ev       Evidence
+		factor   model.Factor
+		hardware *bool
 		model    string
 	}{
-		{"nothing known", nil, "", nil, ""},
-		{"unknown aaguid", nil, "11111111-2222-3333-4444-555555555555", nil, ""},
-		{"zero aaguid", nil, Zero, nil, ""},
-		{"explicit true, no aaguid", yes, "", yes, ""},
-		{"explicit false beats hardware table", no, "fa2b99dc-9e39-4257-8f92-4a30d23c4118", no, "YubiKey 5 Series with NFC"},
-		{"explicit true, unknown aaguid", yes, "11111111-2222-3333-4444-555555555555", yes, ""},
-		{"table hardware", nil, "FA2B99DC-9E39-4257-8F92-4A30D23C4118", yes, "YubiKey 5 Series with NFC"},
-		{"table synced", nil, "fbfc3007-154e-4ecc-8c0b-6e020557d7bd", no, "iCloud Keychain"},
-		{"synced beats explicit", yes, "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4", no, "Google Password Manager"},
-		{"deny beats explicit", yes, "2fc0579f-8113-47ea-b116-bb5a8db9202a", no, "YubiKey 5 Series with NFC"},
-		{"allow", nil, "22222222-2222-2222-2222-222222222222", yes, ""},
-		{"platform software", nil, "6028b017-b1d4-4c02-b4b3-afcdafc96bb2", no, "Windows Hello Software Authenticator"},
+		{"nothing known", Evidence{Factor: webauthn}, webauthn, nil, ""},
+		{"no factor, nothing known", Evidence{}, "", nil, ""},
+		{"unknown aaguid", Evidence{Factor: webauthn, AAGUID: "11111111-2222-3333-4444-555555555555"}, webauthn, nil, ""},
+		{"zero aaguid", Evidence{Factor: webauthn, AAGUID: Zero}, webauthn, nil, ""},
+		{"explicit true, no aaguid", Evidence{Factor: webauthn, Hardware: yes}, webauthn, yes, ""},
+		{"explicit false beats hardware table", Evidence{Factor: webauthn, Hardware: no, AAGUID: "fa2b99dc-9e39-4257-8f92-4a30d23c4118"}, webauthn, no, "YubiKey 5 Series with NFC"},
+		{"explicit true, unknown aaguid", Evidence{Factor: webauthn, Hardware: yes, AAGUID: "11111111-2222-3333-4444-555555555555"}, webauthn, yes, ""},
+		{"table security key", Evidence{Factor: webauthn, AAGUID: "FA2B99DC-9E39-4257-8F92-4A30D23C4118"}, webauthn, yes, "YubiKey 5 Series with NFC"},
+		{"table security key, no provider factor", Evidence{AAGUID: "cb69481e-8ff7-4039-93ec-0a2729a154a8"}, webauthn, yes, "YubiKey 5 Series"},
+		{"aaguid decides over a platform label", Evidence{Factor: platform, AAGUID: "cb69481e-8ff7-4039-93ec-0a2729a154a8"}, webauthn, yes, "YubiKey 5 Series"},
+		{"table synced", Evidence{Factor: webauthn, AAGUID: "fbfc3007-154e-4ecc-8c0b-6e020557d7bd"}, synced, no, "iCloud Keychain"},
+		{"synced beats explicit", Evidence{Factor: webauthn, Hardware: yes, AAGUID: "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4"}, synced, no, "Google Password Manager"},
+		{"backup eligible is synced", Evidence{Factor: synced, Hardware: yes, AAGUID: "11111111-2222-3333-4444-555555555555"}, synced, no, ""},
+		{"deny beats explicit", Evidence{Factor: webauthn, Hardware: yes, AAGUID: "2fc0579f-8113-47ea-b116-bb5a8db9202a"}, webauthn, no, "YubiKey 5 Series with NFC"},
+		{"allow", Evidence{Factor: webauthn, AAGUID: "22222222-2222-2222-2222-222222222222"}, webauthn, yes, ""},
+		{"allowed platform stays platform", Evidence{Factor: webauthn, AAGUID: "08987058-cadc-4b81-b6e1-30de50dcbe96"}, platform, yes, "Windows Hello Hardware Authenticator (TPM)"},
+		{"windows hello labelled a security key", Evidence{Factor: webauthn, Hardware: yes, AAGUID: "9ddd1817-af5a-4672-a2b9-3e3dd95000a9"}, platform, yes, "Windows Hello VBS Hardware Authenticator"},
+		{"platform software", Evidence{Factor: webauthn, AAGUID: "6028b017-b1d4-4c02-b4b3-afcdafc96bb2"}, platform, no, "Windows Hello Software Authenticator"},
+		{"microsoft authenticator passkey", Evidence{Factor: webauthn, AAGUID: "90a3ccdf-635c-4729-a248-9b709135078f"}, platform, no, "Microsoft Authenticator for iOS"},
+		{"platform, no aaguid", Evidence{Factor: platform, Hardware: yes}, platform, yes, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, model := Decide(tc.explicit, tc.aaguid, tab)
-			require.Equal(t, tc.want, got)
-			require.Equal(t, tc.model, model)
+			d := Decide(tc.ev, tab)
+			require.Equal(t, tc.factor, d.Factor)
+			require.Equal(t, tc.hardware, d.Hardware)
+			require.Equal(t, tc.model, d.Model)
 		})
 	}
-	got, model := Decide(yes, "fa2b99dc-9e39-4257-8f92-4a30d23c4118", nil)
-	require.Equal(t, yes, got)
-	require.Empty(t, model)
+	d := Decide(Evidence{Factor: webauthn, Hardware: yes, AAGUID: "fa2b99dc-9e39-4257-8f92-4a30d23c4118"}, nil)
+	require.Equal(t, Decision{Factor: webauthn, Hardware: yes}, d)
+}
+
+// TestDecideCuratedClasses walks the whole curated table: only a security
+// key is factor webauthn; every platform authenticator (Windows Hello,
+// Touch ID, Microsoft Authenticator) is factor platform, hardware only when
+// its key is bound to a TPM or Secure Enclave; synced passkeys are never
+// hardware — whatever the provider's label says.
+func TestDecideCuratedClasses(t *testing.T) {
+	entries, err := parseCurated(curatedCSV)
+	require.NoError(t, err)
+	classes := map[string]string{}
+	for _, line := range strings.Split(curatedCSV, "\n") {
+		if f := strings.SplitN(line, ",", 3); len(f) == 3 && !strings.HasPrefix(line, "#") {
+			classes[f[0]] = f[1]
+		}
+	}
+	tab := Default()
+	seen := map[string]int{}
+	for _, e := range entries {
+		class := classes[e.AAGUID]
+		seen[class]++
+		for _, provider := range []model.Factor{model.FactorWebAuthn, model.FactorPlatform, ""} {
+			d := Decide(Evidence{Factor: provider, Hardware: model.Bool(true), AAGUID: strings.ToUpper(e.AAGUID)}, tab)
+			undecided := Decide(Evidence{Factor: provider, AAGUID: e.AAGUID}, tab)
+			require.Equal(t, e.Model, d.Model)
+			switch class {
+			case ClassSecurityKey:
+				require.Equal(t, model.FactorWebAuthn, d.Factor, e.Model)
+				require.Equal(t, model.Bool(true), undecided.Hardware, e.Model)
+			case ClassPlatform:
+				require.Equal(t, model.FactorPlatform, d.Factor, e.Model)
+				require.Equal(t, model.Bool(true), undecided.Hardware, e.Model)
+			case ClassPlatformSoftware:
+				require.Equal(t, model.FactorPlatform, d.Factor, e.Model)
+				require.Equal(t, model.Bool(false), undecided.Hardware, e.Model)
+			case ClassSynced:
+				require.Equal(t, model.FactorPasskeySynced, d.Factor, e.Model)
+				require.Equal(t, model.Bool(false), d.Hardware, e.Model)
+			default:
+				t.Fatalf("%s: unknown class %q", e.AAGUID, class)
+			}
+			require.Equal(t, undecided.Factor, d.Factor)
+		}
+	}
+	for _, c := range []string{ClassSecurityKey, ClassPlatform, ClassPlatformSoftware, ClassSynced} {
+		require.NotZero(t, seen[c], c)
+	}
+	for _, id := range []string{"08987058-cadc-4b81-b6e1-30de50dcbe96", "9ddd1817-af5a-4672-a2b9-3e3dd95000a9", "6028b017-b1d4-4c02-b4b3-afcdafc96bb2", "6e96969e-a5cf-4aad-9b56-305fe6c82795"} {
+		require.Contains(t, []string{ClassPlatform, ClassPlatformSoftware}, classes[id], "Windows Hello %s is a platform authenticator", id)
+	}
 }
 
 // pki is a throwaway MDS-like PKI: a self-signed root and a leaf it signs.

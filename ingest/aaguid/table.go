@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/keytrail/keytrail/model"
 )
 
 //go:embed curated.csv
@@ -69,6 +71,14 @@ func Curated() []Entry {
 	return Default().Entries()
 }
 
+// Curated table classes (curated.csv's second column).
+const (
+	ClassSecurityKey      = "security-key"      // a roaming security key: hardware, not platform
+	ClassPlatform         = "platform"          // a device-bound platform authenticator whose key is in a TPM or Secure Enclave
+	ClassPlatformSoftware = "platform-software" // a device-bound platform authenticator whose key is software-held
+	ClassSynced           = "synced"            // a passkey provider that syncs keys through a cloud account
+)
+
 // parseCurated reads the curated CSV: aaguid,class,model with # comments.
 func parseCurated(s string) ([]Entry, error) {
 	r := csv.NewReader(strings.NewReader(s))
@@ -89,13 +99,13 @@ func parseCurated(s string) ([]Entry, error) {
 		}
 		e := Entry{AAGUID: id, Model: strings.TrimSpace(rec[2]), Source: SourceCurated}
 		switch strings.TrimSpace(rec[1]) {
-		case "hardware":
+		case ClassSecurityKey:
 			e.Hardware = true
-		case "platform-hardware":
+		case ClassPlatform:
 			e.Hardware, e.Platform = true, true
-		case "platform":
+		case ClassPlatformSoftware:
 			e.Platform = true
-		case "synced":
+		case ClassSynced:
 			e.Synced = true
 		default:
 			return nil, fmt.Errorf("curated table: %s: unknown class %q", id, rec[1])
@@ -266,43 +276,106 @@ func ParseList(r io.Reader) ([]string, error) {
 	return out, errors.Join(errs...)
 }
 
-// Decide says whether a WebAuthn credential is hardware-backed, and names its
-// model when the table knows it. It is the single place this decision is
-// made; the evidence is weighed in this order:
+// Evidence is what is known about one WebAuthn credential when Decide weighs it.
+type Evidence struct {
+	// Factor is what the provider reports: model.FactorWebAuthn,
+	// model.FactorPlatform or model.FactorPasskeySynced (a backup-eligible
+	// credential); empty when it reports none.
+	Factor model.Factor
+	// Hardware is the provider's explicit hardware signal (Okta
+	// HARDWARE_PROTECTED, Entra "FIDO2 security key"); nil when it gives none.
+	Hardware *bool
+	// AAGUID is the credential's AAGUID, from the event itself or from the
+	// credential's registration; empty or the all-zero AAGUID when unknown.
+	AAGUID string
+}
+
+// Decision is what Decide concludes about a credential.
+type Decision struct {
+	// Factor is model.FactorWebAuthn for a roaming security key,
+	// model.FactorPlatform for a device-bound platform credential (Windows
+	// Hello, Touch ID, an authenticator app's device-bound passkey),
+	// model.FactorPasskeySynced for a synced passkey, or Evidence.Factor when
+	// nothing tells them apart.
+	Factor model.Factor
+	// Hardware says whether the private key is held in non-exportable
+	// hardware; nil when undecided. A platform credential can be hardware
+	// (TPM, Secure Enclave) and still not be a security key: the policy's
+	// hardware factors decide whether its factor counts.
+	Hardware *bool
+	// Model is the table's name for the AAGUID, when it knows it.
+	Model string
+}
+
+// Decide says what a WebAuthn credential is — security key, platform
+// credential or synced passkey — and whether it is hardware-backed. It is the
+// single place this decision is made; the evidence is weighed in this order.
+//
+// Factor:
+//
+//  1. A synced AAGUID in the table (not on the allow list), or a provider
+//     that reports the credential backup-eligible: passkey_synced.
+//  2. A platform AAGUID in the table (Windows Hello, Touch ID, Microsoft
+//     Authenticator…): platform, whatever label the provider used — the
+//     AAGUID decides.
+//  3. Any other AAGUID in the table: webauthn (a roaming security key).
+//  4. Otherwise the provider's own factor.
+//
+// Hardware:
 //
 //  1. The operator's deny list: a denied AAGUID is never hardware.
-//  2. A synced passkey (a synced AAGUID in the table, not on the allow list)
-//     is never hardware, whatever the provider says.
+//  2. A synced passkey is never hardware, whatever the provider says.
 //  3. The provider's explicit signal (Okta HARDWARE_PROTECTED, Entra
-//     "FIDO2 security key" / "Passkey (device-bound)", Google security_key),
-//     passed as explicit, wins over the table.
+//     "FIDO2 security key", Google security_key) wins over the table.
 //  4. The operator's allow list: an allowed AAGUID is hardware.
 //  5. The table entry for the credential's AAGUID (curated or MDS3).
 //  6. Otherwise the answer is unknown: nil.
 //
-// aaguid is the credential's AAGUID from its registration record (sign-in
-// assertions carry none); it may be empty or the all-zero AAGUID, which
-// identify no model. t may be nil.
-func Decide(explicit *bool, aaguid string, t *Table) (hardware *bool, model string) {
+// The all-zero AAGUID identifies no model. t may be nil.
+func Decide(ev Evidence, t *Table) Decision {
+	d := Decision{Factor: ev.Factor}
 	var e Entry
-	var known bool
-	if t != nil && aaguid != "" {
-		e, known = t.Lookup(aaguid)
+	var inTable, allow, deny bool
+	if t != nil && ev.AAGUID != "" {
+		e, inTable, allow, deny = t.lookup(ev.AAGUID)
 	}
-	if known {
-		model = e.Model
+	if inTable {
+		d.Model = e.Model
 	}
 	switch {
-	case known && e.Source == SourceDeny:
-		return boolPtr(false), model
-	case known && e.Synced:
-		return boolPtr(false), model
-	case explicit != nil:
-		return boolPtr(*explicit), model
-	case known:
-		return boolPtr(e.Hardware), model
+	case inTable && e.Synced && !allow, ev.Factor == model.FactorPasskeySynced:
+		d.Factor = model.FactorPasskeySynced
+	case inTable && e.Platform:
+		d.Factor = model.FactorPlatform
+	case inTable:
+		d.Factor = model.FactorWebAuthn
 	}
-	return nil, model
+	switch {
+	case deny:
+		d.Hardware = boolPtr(false)
+	case d.Factor == model.FactorPasskeySynced:
+		d.Hardware = boolPtr(false)
+	case ev.Hardware != nil:
+		d.Hardware = boolPtr(*ev.Hardware)
+	case allow:
+		d.Hardware = boolPtr(true)
+	case inTable:
+		d.Hardware = boolPtr(e.Hardware)
+	}
+	return d
+}
+
+// lookup returns the table's own entry for aaguid (inTable false when it has
+// none) and whether the operator's lists name it.
+func (t *Table) lookup(aaguid string) (e Entry, inTable, allow, deny bool) {
+	id, err := Canonical(aaguid)
+	if err != nil || id == Zero {
+		return Entry{}, false, false, false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, inTable = t.entries[id]
+	return e, inTable, t.allow[id], t.deny[id]
 }
 
 func boolPtr(b bool) *bool { return &b }
