@@ -62,6 +62,7 @@ type GoldenAuthenticator struct {
 	CredentialID   string `json:"credential_id"`
 	AAGUID         string `json:"aaguid"`
 	Model          string `json:"model"`
+	Factor         string `json:"factor,omitempty"`
 	Hardware       *bool  `json:"hardware"`
 	BackupEligible *bool  `json:"backup_eligible"`
 }
@@ -101,6 +102,7 @@ func CheckOutput(t testing.TB, raw []byte, o ingest.Output) {
 		require.NotEmpty(t, a.Category)
 		require.NotEmpty(t, a.Outcome)
 		require.Contains(t, model.Factors, a.Factor)
+		require.Contains(t, []model.Principal{"", model.PrincipalUser, model.PrincipalService, model.PrincipalSystem}, a.Principal)
 		require.Equal(t, strings.ToLower(a.AAGUID), a.AAGUID)
 		require.Equal(t, o.Raw.SHA256, a.RawSHA256)
 		if a.Factor == model.FactorPasskeySynced {
@@ -115,6 +117,9 @@ func CheckOutput(t testing.TB, raw []byte, o ingest.Output) {
 		require.NotEmpty(t, a.EventID)
 		require.False(t, a.TS.IsZero())
 		require.Contains(t, []string{model.AuthenticatorRegister, model.AuthenticatorRemove}, a.Action)
+		if a.Factor != "" {
+			require.Contains(t, model.Factors, a.Factor)
+		}
 		require.Equal(t, strings.ToLower(a.AAGUID), a.AAGUID)
 		require.Equal(t, o.Raw.SHA256, a.RawSHA256)
 	}
@@ -173,7 +178,7 @@ func NormalizeFile(t testing.TB, n ingest.Normalizer, data []byte) []GoldenResul
 		for _, a := range o.Authenticators {
 			r.Authenticators = append(r.Authenticators, GoldenAuthenticator{
 				EventID: a.EventID, TS: TS(a.TS), Subject: a.Subject, Email: a.Email, Action: a.Action,
-				CredentialID: a.CredentialID, AAGUID: a.AAGUID, Model: a.Model, Hardware: a.Hardware, BackupEligible: a.BackupEligible,
+				CredentialID: a.CredentialID, AAGUID: a.AAGUID, Model: a.Model, Factor: string(a.Factor), Hardware: a.Hardware, BackupEligible: a.BackupEligible,
 			})
 		}
 		out = append(out, r)

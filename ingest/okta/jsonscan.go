@@ -1,10 +1,11 @@
 package okta
 
 import (
-	"errors"
 	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/keytrail/keytrail/ingest/internal/decode"
 )
 
 // scanner is a strict, allocation-light JSON reader that visits only the
@@ -20,10 +21,75 @@ type scanner struct {
 
 const maxDepth = 512
 
-var errSyntax = errors.New("invalid JSON")
-
 func (s *scanner) fail(what string) error {
-	return fmt.Errorf("%w: %s at byte %d", errSyntax, what, s.i)
+	return fmt.Errorf("%w: %s at byte %d", decode.ErrSyntax, what, s.i)
+}
+
+// kind names the JSON type of the next value, the way type errors do.
+func (s *scanner) kind() string {
+	switch c := s.peek(); {
+	case c == '{':
+		return "a JSON object"
+	case c == '[':
+		return "a JSON array"
+	case c == '"':
+		return "a JSON string"
+	case c == 't' || c == 'f':
+		return "a JSON boolean"
+	case c == 'n':
+		return "a JSON null"
+	case c == '-' || ('0' <= c && c <= '9'):
+		return "a JSON number"
+	}
+	return "no JSON value"
+}
+
+// member visits the members of the object named field (null is an empty
+// object); any other JSON type is a type error naming the field.
+func (s *scanner) member(field string, fn func(key []byte) error) error {
+	if c := s.peek(); c != '{' && c != 'n' {
+		return decode.TypeError(field, s.kind(), "an object")
+	}
+	return s.object(fn)
+}
+
+// elements visits the elements of the array named field (null is an empty
+// array); any other JSON type is a type error naming the field.
+func (s *scanner) elements(field string, fn func() error) error {
+	if c := s.peek(); c != '[' && c != 'n' {
+		return decode.TypeError(field, s.kind(), "an array")
+	}
+	return s.array(fn)
+}
+
+// text reads the string (or null, read as "") named field into dst; any
+// other JSON type is a type error naming the field.
+func (s *scanner) text(field string, dst *string) error {
+	if c := s.peek(); c != '"' && c != 'n' {
+		return decode.TypeError(field, s.kind(), "a string")
+	}
+	v, err := s.str()
+	if err != nil {
+		return fmt.Errorf("field %s: %w", field, err)
+	}
+	*dst = v
+	return nil
+}
+
+// field reads the value named field into dst: a string, a number or a
+// boolean as written, null as "", an array as its JSON (lists such as
+// authenticatorTransports come both ways). An object is a type error naming
+// the field.
+func (s *scanner) field(field string, dst *string) error {
+	if s.peek() == '{' {
+		return decode.TypeError(field, s.kind(), "a string")
+	}
+	v, err := s.flex()
+	if err != nil {
+		return fmt.Errorf("field %s: %w", field, err)
+	}
+	*dst = v
+	return nil
 }
 
 func (s *scanner) ws() {

@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,11 +37,18 @@ type actor struct {
 	DisplayName string
 }
 
+// target is a LogEvent target; detail holds the AuthenticatorEnrollment
+// detailEntry fields keytrail reads.
 type target struct {
 	actor
 	HasDetail                    bool
 	MethodTypeUsed               string
 	MethodUsedVerifiedProperties string
+	AuthenticatorKey             string
+	AuthenticatorTransports      string
+	AAGUID                       string
+	Passkey                      string
+	BackupEligible               string
 }
 
 // logEvent holds the LogEvent fields keytrail reads.
@@ -48,6 +56,7 @@ type logEvent struct {
 	UUID, Published, EventType string
 	Actor                      actor
 	ClientIP                   string
+	ChainIP                    string // request.ipChain[0].ip
 	Result, Reason             string
 	ExternalSessionID          string
 	CredentialType             string
@@ -65,91 +74,97 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 	var ev logEvent
 	s := &scanner{b: raw}
 	if s.peek() != '{' {
-		return ev, s.fail("record is not a JSON object")
+		return ev, decode.TypeError("the record", s.kind(), "an object (a System Log LogEvent)")
 	}
+	str := func(field string, dst *string) error { return s.field(field, dst) }
 	err := s.object(func(key []byte) error {
-		var err error
 		switch string(key) {
 		case "uuid":
-			ev.UUID, err = s.str()
+			return s.text("uuid", &ev.UUID)
 		case "published":
-			ev.Published, err = s.str()
+			return s.text("published", &ev.Published)
 		case "eventType":
-			ev.EventType, err = s.str()
+			return s.text("eventType", &ev.EventType)
 		case "actor":
-			err = s.actor(&ev.Actor, nil)
+			return s.actor("actor", &ev.Actor, nil)
 		case "client":
-			err = s.object(func(k []byte) error {
+			return s.member("client", func(k []byte) error {
 				if string(k) == "ipAddress" {
-					var e error
-					ev.ClientIP, e = s.flex()
-					return e
+					return str("client.ipAddress", &ev.ClientIP)
 				}
 				return s.skip()
 			})
+		case "request":
+			return s.member("request", func(k []byte) error {
+				if string(k) != "ipChain" {
+					return s.skip()
+				}
+				first := true
+				return s.elements("request.ipChain", func() error {
+					if !first {
+						return s.skip()
+					}
+					first = false
+					return s.member("request.ipChain[0]", func(k []byte) error {
+						if string(k) == "ip" {
+							return str("request.ipChain[0].ip", &ev.ChainIP)
+						}
+						return s.skip()
+					})
+				})
+			})
 		case "outcome":
-			err = s.object(func(k []byte) error {
-				var e error
+			return s.member("outcome", func(k []byte) error {
 				switch string(k) {
 				case "result":
-					ev.Result, e = s.flex()
+					return str("outcome.result", &ev.Result)
 				case "reason":
-					ev.Reason, e = s.flex()
-				default:
-					e = s.skip()
+					return str("outcome.reason", &ev.Reason)
 				}
-				return e
+				return s.skip()
 			})
 		case "authenticationContext":
-			err = s.object(func(k []byte) error {
-				var e error
+			return s.member("authenticationContext", func(k []byte) error {
 				switch string(k) {
 				case "externalSessionId":
-					ev.ExternalSessionID, e = s.flex()
+					return str("authenticationContext.externalSessionId", &ev.ExternalSessionID)
 				case "credentialType":
-					ev.CredentialType, e = s.flex()
-				default:
-					e = s.skip()
+					return str("authenticationContext.credentialType", &ev.CredentialType)
 				}
-				return e
+				return s.skip()
 			})
 		case "debugContext":
-			err = s.object(func(k []byte) error {
+			return s.member("debugContext", func(k []byte) error {
 				if string(k) != "debugData" {
 					return s.skip()
 				}
-				return s.object(func(k []byte) error {
-					var e error
+				return s.member("debugContext.debugData", func(k []byte) error {
 					switch string(k) {
 					case "factor":
-						ev.Factor, e = s.flex()
+						return str("debugData.factor", &ev.Factor)
 					case "keyTypeUsedForAuthentication":
-						ev.KeyType, e = s.flex()
+						return str("debugData.keyTypeUsedForAuthentication", &ev.KeyType)
 					case "aaguid":
-						ev.AAGUID, e = s.flex()
+						return str("debugData.aaguid", &ev.AAGUID)
 					case "passkey":
-						ev.Passkey, e = s.flex()
+						return str("debugData.passkey", &ev.Passkey)
 					case "backupEligible":
-						ev.BackupEligible, e = s.flex()
-					default:
-						e = s.skip()
+						return str("debugData.backupEligible", &ev.BackupEligible)
 					}
-					return e
+					return s.skip()
 				})
 			})
 		case "target":
-			err = s.array(func() error {
+			return s.elements("target", func() error {
 				var t target
-				if err := s.actor(&t.actor, &t); err != nil {
+				if err := s.actor(fmt.Sprintf("target[%d]", len(ev.Target)), &t.actor, &t); err != nil {
 					return err
 				}
 				ev.Target = append(ev.Target, t)
 				return nil
 			})
-		default:
-			err = s.skip()
 		}
-		return err
+		return s.skip()
 	})
 	if err == nil {
 		err = s.end()
@@ -157,20 +172,19 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 	return ev, err
 }
 
-// actor reads an actor or target object; t, when non-nil, receives the
-// target's detailEntry.
-func (s *scanner) actor(a *actor, t *target) error {
-	return s.object(func(k []byte) error {
-		var e error
+// actor reads an actor or target object named field; t, when non-nil,
+// receives the target's detailEntry.
+func (s *scanner) actor(field string, a *actor, t *target) error {
+	return s.member(field, func(k []byte) error {
 		switch string(k) {
 		case "id":
-			a.ID, e = s.flex()
+			return s.field(field+".id", &a.ID)
 		case "type":
-			a.Type, e = s.flex()
+			return s.field(field+".type", &a.Type)
 		case "alternateId":
-			a.AlternateID, e = s.flex()
+			return s.field(field+".alternateId", &a.AlternateID)
 		case "displayName":
-			a.DisplayName, e = s.flex()
+			return s.field(field+".displayName", &a.DisplayName)
 		case "detailEntry":
 			if t == nil {
 				return s.skip()
@@ -178,22 +192,28 @@ func (s *scanner) actor(a *actor, t *target) error {
 			if s.peek() == '{' {
 				t.HasDetail = true
 			}
-			e = s.object(func(k []byte) error {
-				var e error
+			d := field + ".detailEntry"
+			return s.member(d, func(k []byte) error {
 				switch string(k) {
 				case "methodTypeUsed":
-					t.MethodTypeUsed, e = s.flex()
+					return s.field(d+".methodTypeUsed", &t.MethodTypeUsed)
 				case "methodUsedVerifiedProperties":
-					t.MethodUsedVerifiedProperties, e = s.flex()
-				default:
-					e = s.skip()
+					return s.field(d+".methodUsedVerifiedProperties", &t.MethodUsedVerifiedProperties)
+				case "authenticatorKey":
+					return s.field(d+".authenticatorKey", &t.AuthenticatorKey)
+				case "authenticatorTransports":
+					return s.field(d+".authenticatorTransports", &t.AuthenticatorTransports)
+				case "aaguid":
+					return s.field(d+".aaguid", &t.AAGUID)
+				case "passkey":
+					return s.field(d+".passkey", &t.Passkey)
+				case "backupEligible":
+					return s.field(d+".backupEligible", &t.BackupEligible)
 				}
-				return e
+				return s.skip()
 			})
-		default:
-			e = s.skip()
 		}
-		return e
+		return s.skip()
 	})
 }
 
@@ -202,20 +222,20 @@ func (s *scanner) actor(a *actor, t *target) error {
 func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) {
 	ev, err := decodeLogEvent(raw)
 	if err != nil {
-		return ingest.Output{}, fmt.Errorf("%w: decode LogEvent: %w", ErrRecord, err)
+		return ingest.Output{}, fmt.Errorf("%w: decode LogEvent%s: %w", ErrRecord, recordName(ev.UUID), err)
 	}
 	if strings.TrimSpace(ev.UUID) == "" {
-		return ingest.Output{}, fmt.Errorf("%w: missing uuid", ErrRecord)
+		return ingest.Output{}, fmt.Errorf("%w: field uuid: missing", ErrRecord)
 	}
 	if ev.Published == "" {
-		return ingest.Output{}, fmt.Errorf("%w: event %s: missing published", ErrRecord, ev.UUID)
+		return ingest.Output{}, fmt.Errorf("%w: event %s: field published: missing", ErrRecord, ev.UUID)
 	}
 	ts, err := decode.Time(ev.Published)
 	if err == nil && ts.IsZero() {
 		err = fmt.Errorf("%w: out of range: %q", decode.ErrTime, ev.Published)
 	}
 	if err != nil {
-		return ingest.Output{}, fmt.Errorf("%w: event %s: published: %w", ErrRecord, ev.UUID, err)
+		return ingest.Output{}, fmt.Errorf("%w: event %s: field published: %w", ErrRecord, ev.UUID, err)
 	}
 	id := ev.UUID
 	sum := model.SHA256Hex(raw)
@@ -228,7 +248,7 @@ func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) 
 	for i := range ev.Target {
 		t := &ev.Target[i]
 		switch t.Type {
-		case "User":
+		case typeUser:
 			if user == nil {
 				user = t
 			}
@@ -242,158 +262,156 @@ func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) 
 			}
 		}
 	}
+	var enr target // zero when the event names no enrollment
+	if enrollment != nil {
+		enr = *enrollment
+	}
 
 	category := categoryOf(ev.EventType)
 	subject := ev.Actor
 	if (category == model.CategoryRegistration || category == model.CategoryRemoval) && user != nil {
-		subject = user.actor
+		subject = user.actor // the user whose factor it is, not the admin or system who acted
+	}
+	outcome := outcomeOf(ev.Result)
+	if deniedVerifications[ev.EventType] {
+		outcome = model.OutcomeFailure
 	}
 
-	var methodType, verified string
-	if enrollment != nil {
-		methodType = enrollment.MethodTypeUsed
-		verified = enrollment.MethodUsedVerifiedProperties
-	}
-	factorName := ev.Factor
-	if factorName == "" {
-		factorName = methodType
-	}
-	if factorName == "" && category == model.CategoryLogin {
-		factorName = ev.CredentialType
-	}
-	factor := factorOf(factorName)
-	if factorName == "" {
-		factor = model.FactorNone
-		if category == model.CategoryLogin || category == model.CategoryMFA {
-			factor = model.FactorOther
-		}
-	}
-
-	backup := parseBool(ev.BackupEligible)
-	if factor == model.FactorWebAuthn && backup != nil && *backup {
-		// A backup-eligible passkey may be synced by a cloud keychain.
-		factor = model.FactorPasskeySynced
-	}
+	aaguid := strings.ToLower(cmp.Or(value(ev.AAGUID), value(enr.AAGUID)))
+	backup := parseBool(cmp.Or(value(ev.BackupEligible), value(enr.BackupEligible)))
+	transports := value(enr.AuthenticatorTransports)
+	verified := value(enr.MethodUsedVerifiedProperties)
+	fc := classify(category, &ev, &enr, aaguid)
+	factor := fc.factor
 	var hardware *bool
 	switch {
-	case factor != model.FactorWebAuthn && factor != model.FactorNone && factor != model.FactorPasskeySynced:
+	case factor == model.FactorWebAuthn || factor == model.FactorPlatform:
+		if f, ok := transportClass(transports); ok {
+			factor = f // the AAGUID, when the enricher's table knows it, still decides
+		}
+		if backup != nil && *backup {
+			factor = model.FactorPasskeySynced // a backup-eligible passkey may be synced by a cloud keychain
+			hardware = model.Bool(false)
+			break
+		}
+		switch {
+		case hasProperty(verified, "HARDWARE_PROTECTED"):
+			hardware = model.Bool(true)
+		case fc.securityKey:
+			hardware = model.Bool(true) // FIDO U2F is spoken only by security keys
+		}
+	case factor != model.FactorNone:
 		hardware = model.Bool(false)
-	case factor == model.FactorPasskeySynced:
-		hardware = model.Bool(false)
-	case factor == model.FactorWebAuthn && hasProperty(verified, "HARDWARE_PROTECTED"):
-		hardware = model.Bool(true)
 	}
 
-	aaguid := strings.ToLower(strings.TrimSpace(ev.AAGUID))
-	var credID string
-	if enrollment != nil {
-		credID = enrollment.ID
-	}
 	var detail []string
 	for _, kv := range [][2]string{
-		{"factor", ev.Factor},
-		{"methodTypeUsed", methodType},
+		{"factor", value(ev.Factor)},
+		{"methodTypeUsed", value(enr.MethodTypeUsed)},
+		{"authenticatorKey", value(enr.AuthenticatorKey)},
 		{"methodUsedVerifiedProperties", verified},
-		{"keyTypeUsedForAuthentication", ev.KeyType},
-		{"passkey", ev.Passkey},
-		{"backupEligible", ev.BackupEligible},
-		{"reason", ev.Reason},
+		{"authenticatorTransports", transports},
+		{"keyTypeUsedForAuthentication", value(ev.KeyType)},
+		{"passkey", cmp.Or(value(ev.Passkey), value(enr.Passkey))},
+		{"backupEligible", cmp.Or(value(ev.BackupEligible), value(enr.BackupEligible))},
+		{"reason", value(ev.Reason)},
 	} {
 		if kv[1] != "" {
 			detail = append(detail, kv[0]+"="+kv[1])
 		}
 	}
+	if subject.Type != "" && !strings.EqualFold(subject.Type, typeUser) {
+		detail = append(detail, "actorType="+subject.Type)
+	}
 	var methods []string
-	if factorName != "" {
-		methods = []string{factorName}
+	if fc.name != "" {
+		methods = []string{fc.name}
 	}
 	var appName string
 	if app != nil {
-		appName = app.DisplayName
-		if appName == "" {
-			appName = app.AlternateID
-		}
+		appName = cmp.Or(value(app.DisplayName), value(app.AlternateID))
 	}
 
 	out.Auth = []model.AuthEvent{{
 		Source: model.SourceOkta, Instance: instance, EventID: id, TS: ts,
-		Subject: subject.ID, Email: subject.AlternateID, EventType: ev.EventType,
-		Category: category, Outcome: outcomeOf(ev.Result),
-		Factor: factor, Hardware: hardware, AAGUID: aaguid, CredentialID: credID,
-		App: appName, SessionID: ev.ExternalSessionID,
-		IP: ev.ClientIP, Detail: strings.Join(detail, "; "), Methods: methods,
+		Subject: value(subject.ID), Email: value(subject.AlternateID), Principal: principalOf(subject.Type),
+		EventType: ev.EventType, Category: category, Outcome: outcome,
+		Factor: factor, Hardware: hardware, AAGUID: aaguid, CredentialID: value(enr.ID),
+		App: appName, SessionID: value(ev.ExternalSessionID),
+		IP: cmp.Or(value(ev.ClientIP), value(ev.ChainIP)), Detail: strings.Join(detail, "; "), Methods: methods,
 		RawSHA256: sum,
 	}}
 
 	if category == model.CategoryRegistration || category == model.CategoryRemoval {
 		a := model.Authenticator{
 			Source: model.SourceOkta, Instance: instance, EventID: id, TS: ts,
-			Subject: subject.ID, Email: subject.AlternateID,
-			Action: model.AuthenticatorRegister, CredentialID: credID, AAGUID: aaguid,
-			BackupEligible: backup, RawSHA256: sum,
+			Subject: value(subject.ID), Email: value(subject.AlternateID),
+			Action: model.AuthenticatorRegister, CredentialID: value(enr.ID), AAGUID: aaguid,
+			Model: value(enr.DisplayName), BackupEligible: backup, RawSHA256: sum,
 		}
 		if category == model.CategoryRemoval {
 			a.Action = model.AuthenticatorRemove
 		}
-		if factor == model.FactorWebAuthn || factor == model.FactorPasskeySynced {
-			a.Hardware = hardware
-		} else {
-			a.Hardware = model.Bool(false)
+		if factor != model.FactorNone {
+			a.Factor = factor
 		}
-		if enrollment != nil {
-			a.Model = enrollment.DisplayName
-		}
+		a.Hardware = hardware
 		out.Authenticators = []model.Authenticator{a}
 	}
 	return out, nil
 }
 
-// categoryOf maps an Okta eventType to a category.
-func categoryOf(t string) model.Category {
-	switch t {
-	case "user.session.start", "user.authentication.authenticate", "user.authentication.auth_via_richclient",
-		"user.authentication.auth_via_IDP", "user.authentication.auth_via_social", "user.authentication.auth_via_AD_agent",
-		"user.authentication.auth_via_LDAP_agent", "user.authentication.auth_via_radius", "user.authentication.auth_via_inbound_SAML",
-		"user.authentication.auth_via_inbound_delauth", "user.authentication.auth_via_iwa", "user.authentication.auth":
-		return model.CategoryLogin
-	case "user.authentication.auth_via_mfa", "user.authentication.verify", "user.mfa.okta_verify",
-		"user.mfa.okta_verify.deny_push", "user.authentication.verify_push_accepted", "user.mfa.attempt_bypass":
-		return model.CategoryMFA
-	case "user.mfa.factor.activate", "user.mfa.factor.enroll", "system.mfa.factor.activate", "user.authenticator.enroll":
-		return model.CategoryRegistration
-	case "user.mfa.factor.deactivate", "user.mfa.factor.reset_all", "system.mfa.factor.deactivate", "user.mfa.factor.suspend":
-		return model.CategoryRemoval
-	case "user.authentication.sso", "user.session.end", "user.session.expire", "user.session.clear",
-		"user.session.impersonation.initiate", "app.oauth2.token.grant", "app.oauth2.as.token.grant":
-		return model.CategorySession
+// recordName is " <uuid>" when the uuid was read before an error, for
+// messages that name the record.
+func recordName(uuid string) string {
+	if uuid == "" {
+		return ""
 	}
-	return model.CategoryOther
+	return " " + uuid
 }
 
-// factorOf maps an Okta factor name (debugData.factor, methodTypeUsed or
-// credentialType) to a factor.
-func factorOf(s string) model.Factor {
-	u := strings.ToUpper(s)
-	switch {
-	case u == "":
-		return model.FactorNone
-	case strings.Contains(u, "WEBAUTHN"), strings.Contains(u, "FIDO"), strings.Contains(u, "SECURITY KEY"),
-		strings.Contains(u, "PASSKEY"), strings.Contains(u, "U2F"):
-		return model.FactorWebAuthn
-	case strings.Contains(u, "PUSH"):
-		return model.FactorPush
-	case strings.Contains(u, "TOTP"), strings.Contains(u, "OTP"), strings.Contains(u, "GOOGLE AUTHENTICATOR"),
-		strings.Contains(u, "GOOGLE_AUTHENTICATOR"), strings.Contains(u, "ENTER A CODE"), strings.Contains(u, "TOKEN:SOFTWARE"),
-		strings.Contains(u, "TOKEN:HOTP"), strings.Contains(u, "YUBICO"), u == "OKTA_VERIFY":
-		return model.FactorTOTP
-	case strings.Contains(u, "SMS"):
-		return model.FactorSMS
-	case strings.Contains(u, "EMAIL"):
-		return model.FactorEmail
-	case strings.Contains(u, "PASSWORD"):
-		return model.FactorPassword
+// factorClass is what the event's labels say its factor is.
+type factorClass struct {
+	factor      model.Factor
+	securityKey bool
+	name        string // the label it was read from
+}
+
+// classify reads the factor of an event from, in order, debugData.factor,
+// the enrollment's methodTypeUsed and authenticatorKey, and for sign-ins
+// authenticationContext.credentialType, each through factorNames (else by
+// its words); for registrations and removals, an AAGUID or the enrollment's
+// display name ("Security Key or Biometric", "FIDO2 (WebAuthn)") also name
+// WebAuthn.
+func classify(category model.Category, ev *logEvent, enr *target, aaguid string) factorClass {
+	labels := []string{value(ev.Factor), value(enr.MethodTypeUsed), value(enr.AuthenticatorKey)}
+	if category == model.CategoryLogin {
+		labels = append(labels, value(ev.CredentialType))
 	}
-	return model.FactorOther
+	for _, l := range labels {
+		if l == "" {
+			continue
+		}
+		if f, ok := lookupFactor(l); ok {
+			return factorClass{f.factor, f.securityKey, l}
+		}
+		if f, ok := guessFactor(l); ok {
+			return factorClass{f.factor, f.securityKey, l}
+		}
+	}
+	enrollment := category == model.CategoryRegistration || category == model.CategoryRemoval
+	if enrollment && aaguid != "" {
+		return factorClass{factor: model.FactorWebAuthn}
+	}
+	if enrollment {
+		if f, ok := lookupFactor(value(enr.DisplayName)); ok {
+			return factorClass{f.factor, f.securityKey, value(enr.DisplayName)}
+		}
+	}
+	if category == model.CategoryLogin || category == model.CategoryMFA || enrollment && enr.ID != "" {
+		return factorClass{factor: model.FactorOther}
+	}
+	return factorClass{factor: model.FactorNone}
 }
 
 func outcomeOf(r string) model.Outcome {

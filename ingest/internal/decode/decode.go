@@ -100,6 +100,13 @@ func JSON(err error) error {
 	return err
 }
 
+// TypeError is the error about a field whose JSON type is not the one the
+// provider documents, for decoders that do not use encoding/json: got and
+// want name JSON types ("a string", "an object"…), as JSON's messages do.
+func TypeError(field, got, want string) error {
+	return fmt.Errorf("%w: field %s: got %s, want %s", ErrType, field, got, want)
+}
+
 // jsonKind names the JSON type that decodes into a Go kind.
 func jsonKind(goKind string) string {
 	switch goKind {

@@ -29,8 +29,11 @@ func TestJSON(t *testing.T) {
 		require.ErrorIs(t, err, ErrType)
 		require.NotContains(t, err.Error(), "Go ")
 	}
+	err := TypeError("actor", "a JSON string", "an object")
+	require.EqualError(t, err, "wrong JSON type: field actor: got a JSON string, want an object")
+	require.ErrorIs(t, err, ErrType)
 	var v inner
-	err := JSON(json.Unmarshal([]byte(`{"n":`), &v))
+	err = JSON(json.Unmarshal([]byte(`{"n":`), &v))
 	require.ErrorIs(t, err, ErrSyntax)
 	require.Nil(t, JSON(nil))
 }

@@ -96,3 +96,51 @@ lines.append(json.dumps({"uuid": 42, "published": "2024-05-14T09:12:03.512Z"}))
 lines.append(json.dumps({"uuid": "d00d0000-0000-4000-8000-000000000004", "published": "2024-05-14T09:12:03.512Z", "eventType": "user.authentication.auth_via_mfa",
                          "debugContext": {"debugData": {"factor": "FIDO_WEBAUTHN", "backupEligible": True}}, "target": None}))
 open("edge_cases.ndjson", "w").write("\n".join(lines) + "\n")
+
+# Issue 11 classes, shaped after the catalog's schemas (AuthenticatorEnrollment
+# detailEntry: authenticatorTransports, aaguid, backupEligible, authenticatorKey).
+def enrx(id, name, method, props, **extra):
+    d = {"methodTypeUsed": method, "methodUsedVerifiedProperties": props}
+    d.update(extra)
+    return {"id": id, "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": name, "detailEntry": d}
+SYSTEM = ("0oa1system0000000001", "system@okta.com", "Okta System")
+classes = [
+  # Token reuse: a factor skipped on a remembered device, not an authentication.
+  ev("b1000000-0000-4000-8000-000000000001", "2024-05-16T09:00:00.000Z", "user.mfa.attempt_bypass"),
+  # Windows Hello labelled FIDO2 with HARDWARE_PROTECTED: a platform credential.
+  ev("b1000000-0000-4000-8000-000000000002", "2024-05-16T09:01:00.000Z", "user.mfa.factor.activate",
+     targets=[USER_T, {"id": "fwfWinHello00000001", "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": "FIDO2 (WebAuthn)",
+                       "detailEntry": {"aaguid": "08987058-CADC-4B81-B6E1-30DE50DCBE96", "backupEligible": "false", "authenticatorTransports": "[internal, hybrid]"}}]),
+  ev("b1000000-0000-4000-8000-000000000003", "2024-05-16T09:02:00.000Z", "user.authentication.auth_via_mfa", factor="FIDO_WEBAUTHN",
+     targets=[USER_T, enrx("fwfWinHello00000001", "Security Key or Biometric", "Security Key or Biometric Authenticator (FIDO2)",
+                           "[USER_VERIFYING, USER_PRESENCE, HARDWARE_PROTECTED]", authenticatorTransports="[\"internal\", \"hybrid\"]", authenticatorKey="webauthn")]),
+  # A YubiKey enrolled with no factor in debugData: the AAGUID names WebAuthn.
+  ev("b1000000-0000-4000-8000-000000000004", "2024-05-16T09:03:00.000Z", "user.mfa.factor.activate",
+     debug={"aaguid": "CB69481E-8FF7-4039-93EC-0A2729A154A8", "passkey": "false", "backupEligible": "false"},
+     targets=[USER_T, {"id": "fwfYubi5000000000002", "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": "FIDO2 (WebAuthn)", "detailEntry": None}]),
+  # Okta FastPass on a TPM: a platform credential.
+  ev("b1000000-0000-4000-8000-000000000005", "2024-05-16T09:04:00.000Z", "user.authentication.auth_via_mfa", factor="SIGNED_NONCE",
+     targets=[USER_T, enrx("pfdFastPass000000001", "Okta Verify", "Use Okta FastPass", "[DEVICE_BOUND, PHISHING_RESISTANT, HARDWARE_PROTECTED, USER_VERIFYING]", authenticatorKey="okta_verify")]),
+  # Okta suspends a factor on its own, then an admin unsuspends it.
+  ev("b1000000-0000-4000-8000-000000000006", "2024-05-16T09:05:00.000Z", "user.mfa.factor.suspend", actor=SYSTEM,
+     targets=[USER_T, {"id": "fwfYubi5000000000002", "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": "FIDO2 (WebAuthn)", "detailEntry": None}]),
+  ev("b1000000-0000-4000-8000-000000000007", "2024-05-16T09:06:00.000Z", "user.mfa.factor.unsuspend", actor=("00uadmin000000000001", "admin@example.com", "Okta Admin"),
+     targets=[USER_T, {"id": "fwfYubi5000000000002", "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": "FIDO2 (WebAuthn)", "detailEntry": None}]),
+  # The org turns a factor on: nobody's enrollment.
+  ev("b1000000-0000-4000-8000-000000000008", "2024-05-16T09:07:00.000Z", "system.mfa.factor.activate", factor="FIDO_WEBAUTHN", actor=("00uadmin000000000001", "admin@example.com", "Okta Admin"),
+     targets=[{"id": "fido_webauthn", "type": "Factor", "alternateId": "unknown", "displayName": "FIDO2 (WebAuthn)", "detailEntry": None}]),
+  # Push through a custom app, a voice call, a YubiKey OTP.
+  ev("b1000000-0000-4000-8000-000000000009", "2024-05-16T09:08:00.000Z", "user.authentication.auth_via_mfa", factor="CUSTOM_APP"),
+  ev("b1000000-0000-4000-8000-00000000000a", "2024-05-16T09:09:00.000Z", "user.authentication.verify",
+     targets=[USER_T, enrx("clf1phone0000000001", "Phone", "VOICE", "[USER_PRESENCE]", authenticatorKey="phone_number")]),
+  ev("b1000000-0000-4000-8000-00000000000b", "2024-05-16T09:10:00.000Z", "user.authentication.auth_via_mfa", factor="token:hardware"),
+  # A client-credentials app takes a token: not a person; Okta writes "null"
+  # for its client IP and "unknown" for its session.
+  ev("b1000000-0000-4000-8000-00000000000c", "2024-05-16T09:11:00.000Z", "app.oauth2.as.token.grant.access_token",
+     actor=("0oa1reportingsvc0001", "unknown", "Reporting Service"), session="unknown"),
+]
+classes[-1]["actor"]["type"] = "PublicClientApp"
+classes[-1]["client"]["ipAddress"] = "null"
+classes[-1]["request"]["ipChain"] = [{"ip": "203.0.113.44", "geographicalContext": None, "version": "V4", "source": None}]
+classes[5]["actor"]["type"] = "SystemPrincipal"
+json.dump(classes, open("issue11_classes.json", "w"), indent=2)
