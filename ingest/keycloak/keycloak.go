@@ -1,6 +1,7 @@
 package keycloak
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -35,25 +36,26 @@ func (Normalizer) Source() model.Source { return model.SourceKeycloak }
 func (Normalizer) Envelopes() [][]string { return nil }
 
 type event struct {
-	ID        decode.FlexString            `json:"id"`
+	ID        decode.Text                  `json:"id"`
 	Time      json.RawMessage              `json:"time"`
-	Type      decode.FlexString            `json:"type"`
-	RealmID   decode.FlexString            `json:"realmId"`
-	ClientID  decode.FlexString            `json:"clientId"`
-	UserID    decode.FlexString            `json:"userId"`
-	SessionID decode.FlexString            `json:"sessionId"`
-	IPAddress decode.FlexString            `json:"ipAddress"`
-	Error     decode.FlexString            `json:"error"`
+	Type      decode.Text                  `json:"type"`
+	RealmID   decode.Text                  `json:"realmId"`
+	ClientID  decode.Text                  `json:"clientId"`
+	UserID    decode.Text                  `json:"userId"`
+	SessionID decode.Text                  `json:"sessionId"`
+	IPAddress decode.Text                  `json:"ipAddress"`
+	Error     decode.Text                  `json:"error"`
 	Details   map[string]decode.FlexString `json:"details"`
 	// admin events
-	OperationType *decode.FlexString `json:"operationType"`
-	ResourceType  decode.FlexString  `json:"resourceType"`
-	ResourcePath  decode.FlexString  `json:"resourcePath"`
-	AuthDetails   *struct {
-		RealmID   decode.FlexString `json:"realmId"`
-		ClientID  decode.FlexString `json:"clientId"`
-		UserID    decode.FlexString `json:"userId"`
-		IPAddress decode.FlexString `json:"ipAddress"`
+	OperationType  *decode.Text `json:"operationType"`
+	ResourceType   decode.Text  `json:"resourceType"`
+	ResourcePath   decode.Text  `json:"resourcePath"`
+	Representation decode.Text  `json:"representation"`
+	AuthDetails    *struct {
+		RealmID   decode.Text `json:"realmId"`
+		ClientID  decode.Text `json:"clientId"`
+		UserID    decode.Text `json:"userId"`
+		IPAddress decode.Text `json:"ipAddress"`
 	} `json:"authDetails"`
 }
 
@@ -62,17 +64,21 @@ type event struct {
 func parseEventTime(raw json.RawMessage) (time.Time, error) {
 	s := strings.TrimSpace(string(raw))
 	if s == "" || s == "null" {
-		return time.Time{}, errors.New("missing time")
+		return time.Time{}, errors.New("field time: missing")
 	}
-	if s[0] == '"' {
+	switch s[0] {
+	case '{', '[', 't', 'f':
+		kind := map[byte]string{'{': "a JSON object", '[': "a JSON array", 't': "a JSON boolean", 'f': "a JSON boolean"}[s[0]]
+		return time.Time{}, decode.TypeError("time", kind, "a number (epoch milliseconds) or a string")
+	case '"':
 		var str string
 		if err := json.Unmarshal(raw, &str); err != nil {
-			return time.Time{}, fmt.Errorf("time: %w", err)
+			return time.Time{}, fmt.Errorf("field time: %w", decode.JSON(err))
 		}
 		if _, err := strconv.ParseInt(str, 10, 64); err != nil {
 			t, err := decode.Time(str)
 			if err != nil {
-				return time.Time{}, fmt.Errorf("time: %w", err)
+				return time.Time{}, fmt.Errorf("field time: %w", err)
 			}
 			return t, nil
 		}
@@ -80,7 +86,7 @@ func parseEventTime(raw json.RawMessage) (time.Time, error) {
 	}
 	ms, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || ms <= 0 || ms > 253402300799999 {
-		return time.Time{}, fmt.Errorf("time: %w: %q", decode.ErrTime, s)
+		return time.Time{}, fmt.Errorf("field time: %w: %q", decode.ErrTime, s)
 	}
 	return decode.UnixMilli(ms), nil
 }
@@ -90,18 +96,25 @@ func parseEventTime(raw json.RawMessage) (time.Time, error) {
 func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) {
 	var ev event
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return ingest.Output{}, fmt.Errorf("%w: decode event: %w", ErrRecord, err)
-	}
-	ts, err := parseEventTime(ev.Time)
-	if err == nil && ts.IsZero() {
-		err = fmt.Errorf("time: %w: out of range", decode.ErrTime)
-	}
-	if err != nil {
-		return ingest.Output{}, fmt.Errorf("%w: %w", ErrRecord, err)
+		return ingest.Output{}, fmt.Errorf("%w: decode event%s: %w", ErrRecord, peekID(raw), decode.JSON(err))
 	}
 	admin := ev.OperationType != nil || ev.AuthDetails != nil
 	if !admin && ev.Type == "" {
-		return ingest.Output{}, fmt.Errorf("%w: missing type", ErrRecord)
+		return ingest.Output{}, fmt.Errorf("%w: not a Keycloak event: it has no type (a user event's) and no operationType or authDetails (an admin event's)", ErrRecord)
+	}
+	name := strings.TrimSpace(string(ev.ID))
+	if name == "" {
+		name = string(ev.Type)
+		if admin && ev.OperationType != nil {
+			name = "admin " + string(*ev.OperationType)
+		}
+	}
+	ts, err := parseEventTime(ev.Time)
+	if err == nil && ts.IsZero() {
+		err = fmt.Errorf("field time: %w: out of range", decode.ErrTime)
+	}
+	if err != nil {
+		return ingest.Output{}, fmt.Errorf("%w: event %s: %w", ErrRecord, name, err)
 	}
 	id := strings.TrimSpace(string(ev.ID))
 	if id == "" {
@@ -159,53 +172,65 @@ func derivedID(ev *event, ts time.Time) string {
 	return "kc-" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-func factorOf(credType string) model.Factor {
-	switch strings.ToLower(strings.TrimSpace(credType)) {
-	case "":
-		return model.FactorNone
-	case "webauthn", "webauthn-passwordless":
-		return model.FactorWebAuthn
-	case "otp", "totp", "hotp":
-		return model.FactorTOTP
-	case "password", "password-history":
-		return model.FactorPassword
+// peekID returns " <id>" for the id of a record whose decoding failed, when
+// it can be read, so that the error names the record.
+func peekID(raw []byte) string {
+	var v struct {
+		ID string `json:"id"`
 	}
-	return model.FactorOther
+	if json.Unmarshal(raw, &v) == nil && v.ID != "" {
+		return " " + v.ID
+	}
+	return ""
+}
+
+// categoryOf is the category of a user event of type base (its _ERROR suffix
+// cut) and details d: a credential update or removal registers or removes
+// an authenticator unless it is a password's; a required action registers
+// one when it is a registering action (registeringActions).
+func categoryOf(base string, d map[string]string) model.Category {
+	switch base {
+	case "UPDATE_CREDENTIAL", "REMOVE_CREDENTIAL":
+		if isPassword(d["credential_type"]) {
+			return model.CategoryOther
+		}
+	case "CUSTOM_REQUIRED_ACTION":
+		if _, ok := registeringActions[d["custom_required_action"]]; ok {
+			return model.CategoryRegistration
+		}
+	}
+	if c, ok := eventCategories[base]; ok {
+		return c
+	}
+	return model.CategoryOther
 }
 
 func normalizeUser(out *ingest.Output, ev *event, instance, id, sum string) {
 	typ := string(ev.Type)
-	d := ev.Details
-	category := model.CategoryOther
-	base := strings.TrimSuffix(typ, "_ERROR")
-	switch base {
-	case "LOGIN", "IDENTITY_PROVIDER_LOGIN", "IDENTITY_PROVIDER_FIRST_LOGIN":
-		category = model.CategoryLogin
-	case "CODE_TO_TOKEN", "REFRESH_TOKEN", "CLIENT_LOGIN", "LOGOUT", "TOKEN_EXCHANGE", "INTROSPECT_TOKEN",
-		"USER_INFO_REQUEST", "RESTART_AUTHENTICATION", "AUTHREQID_TO_TOKEN":
-		category = model.CategorySession
-	case "CUSTOM_REQUIRED_ACTION":
-		if strings.HasPrefix(string(d["custom_required_action"]), "webauthn-register") {
-			category = model.CategoryRegistration
-		}
-	case "UPDATE_CREDENTIAL", "UPDATE_TOTP", "CONFIGURE_TOTP":
-		category = model.CategoryRegistration
-	case "REMOVE_CREDENTIAL", "REMOVE_TOTP":
-		category = model.CategoryRemoval
+	d := make(map[string]string, len(ev.Details))
+	for k, v := range ev.Details {
+		d[k] = string(v)
 	}
+	base := strings.TrimSuffix(typ, "_ERROR")
+	category := categoryOf(base, d)
 	outcome := model.OutcomeSuccess
 	if strings.HasSuffix(typ, "_ERROR") || ev.Error != "" {
 		outcome = model.OutcomeFailure
 	}
-	credType := string(d["credential_type"])
-	switch {
-	case credType == "" && category == model.CategoryRegistration && strings.HasPrefix(string(d["custom_required_action"]), "webauthn"):
-		credType = string(d["custom_required_action"])
-	case credType == "" && (base == "UPDATE_TOTP" || base == "CONFIGURE_TOTP" || base == "REMOVE_TOTP"):
-		credType = "otp"
+	credType := d["credential_type"]
+	if credType == "" {
+		switch {
+		case base == "CUSTOM_REQUIRED_ACTION":
+			credType = registeringActions[d["custom_required_action"]]
+		case base == "UPDATE_TOTP" || base == "REMOVE_TOTP":
+			credType = credOTP
+		}
 	}
-	factor := factorOf(strings.TrimSuffix(strings.TrimPrefix(credType, "webauthn-register"), "-passwordless"))
-	if strings.HasPrefix(credType, "webauthn") {
+	credID := d["public_key_credential_id"]
+	factor := factorOf(credType)
+	if credID != "" && (category == model.CategoryLogin || category == model.CategoryRegistration) {
+		// Keycloak's WebAuthn authenticators name the credential they
+		// verified; before Keycloak 26 they set no credential_type.
 		factor = model.FactorWebAuthn
 	}
 	if factor == model.FactorNone && category == model.CategoryLogin {
@@ -215,19 +240,18 @@ func normalizeUser(out *ingest.Output, ev *event, instance, id, sum string) {
 	if factor != model.FactorWebAuthn && factor != model.FactorNone {
 		hardware = model.Bool(false)
 	}
-	credID := string(d["public_key_credential_id"])
 	if credID == "" {
-		credID = string(d["credential_id"])
+		credID = d["credential_id"] // REMOVE_CREDENTIAL names Keycloak's own credential id
 	}
-	aaguid := strings.ToLower(strings.TrimSpace(string(d["public_key_credential_aaguid"])))
-	email := string(d["username"])
+	aaguid := strings.ToLower(strings.TrimSpace(d["public_key_credential_aaguid"]))
+	email := d["username"]
 	if email == "" {
-		email = string(d["email"])
+		email = d["email"]
 	}
 	var detail []string
-	for _, k := range []string{"credential_type", "custom_required_action", "web_authn_authenticator_user_verification_checked", "public_key_credential_label", "auth_method", "reason"} {
+	for _, k := range []string{"credential_type", "custom_required_action", "web_authn_authenticator_user_verification_checked", "public_key_credential_label", "credential_user_label", "grant_type", "auth_method", "reason"} {
 		if v := d[k]; v != "" {
-			detail = append(detail, k+"="+string(v))
+			detail = append(detail, k+"="+v)
 		}
 	}
 	if ev.Error != "" {
@@ -239,7 +263,7 @@ func normalizeUser(out *ingest.Output, ev *event, instance, id, sum string) {
 	}
 	out.Auth = []model.AuthEvent{{
 		Source: model.SourceKeycloak, Instance: instance, EventID: id, TS: out.Raw.TS,
-		Subject: string(ev.UserID), Email: email, EventType: typ, Category: category, Outcome: outcome,
+		Subject: string(ev.UserID), Email: email, Principal: principalOf(base, d), EventType: typ, Category: category, Outcome: outcome,
 		Factor: factor, Hardware: hardware, AAGUID: aaguid, CredentialID: credID,
 		App: string(ev.ClientID), SessionID: string(ev.SessionID), IP: string(ev.IPAddress),
 		Detail: strings.Join(detail, "; "), Methods: methods, RawSHA256: sum,
@@ -249,14 +273,23 @@ func normalizeUser(out *ingest.Output, ev *event, instance, id, sum string) {
 		if category == model.CategoryRemoval {
 			action = model.AuthenticatorRemove
 		}
-		out.Authenticators = []model.Authenticator{{
+		a := model.Authenticator{
 			Source: model.SourceKeycloak, Instance: instance, EventID: id, TS: out.Raw.TS,
 			Subject: string(ev.UserID), Email: email, Action: action, CredentialID: credID, AAGUID: aaguid,
-			Model: string(d["public_key_credential_label"]), Hardware: hardware, RawSHA256: sum,
-		}}
+			Model: cmp.Or(d["public_key_credential_label"], d["credential_user_label"]), Hardware: hardware, RawSHA256: sum,
+		}
+		if factor != model.FactorNone {
+			a.Factor = factor
+		}
+		out.Authenticators = []model.Authenticator{a}
 	}
 }
 
+// normalizeAdmin reads an admin event. Keycloak records an admin's removal of
+// a user's credential (DELETE …/users/{id}/credentials/{credential}) as
+// operation ACTION on that path, and its disable-credential-types call on
+// users/{id}/disable-credential-types: both are removals of the user's
+// credentials. Other admin events are category other.
 func normalizeAdmin(out *ingest.Output, ev *event, instance, id, sum string) {
 	op := ""
 	if ev.OperationType != nil {
@@ -269,8 +302,12 @@ func normalizeAdmin(out *ingest.Output, ev *event, instance, id, sum string) {
 	}
 	category, subject, credID := model.CategoryOther, actor, ""
 	parts := strings.Split(path, "/")
-	if op == "DELETE" && len(parts) == 4 && parts[0] == "users" && parts[2] == "credentials" {
+	removal := op == "DELETE" || op == "ACTION" || op == "UPDATE"
+	switch {
+	case removal && len(parts) == 4 && parts[0] == "users" && parts[2] == "credentials" && (op == "DELETE" || op == "ACTION"):
 		category, subject, credID = model.CategoryRemoval, parts[1], parts[3]
+	case removal && len(parts) == 3 && parts[0] == "users" && parts[2] == "disable-credential-types":
+		category, subject = model.CategoryRemoval, parts[1]
 	}
 	outcome := model.OutcomeSuccess
 	if ev.Error != "" {
@@ -280,13 +317,21 @@ func normalizeAdmin(out *ingest.Output, ev *event, instance, id, sum string) {
 	if category == model.CategoryRemoval {
 		factor = model.FactorOther
 	}
+	detail := []string{}
+	if path != "" {
+		detail = append(detail, "resourcePath="+path)
+	}
+	detail = append(detail, "actor="+actor)
+	if category == model.CategoryRemoval && ev.Representation != "" {
+		detail = append(detail, "representation="+string(ev.Representation))
+	}
 	out.Auth = []model.AuthEvent{{
 		Source: model.SourceKeycloak, Instance: instance, EventID: id, TS: out.Raw.TS,
-		Subject: subject, EventType: "ADMIN_" + op + "_" + string(ev.ResourceType), Category: category, Outcome: outcome,
+		Subject: subject, Principal: model.PrincipalUser, EventType: "ADMIN_" + op + "_" + string(ev.ResourceType), Category: category, Outcome: outcome,
 		Factor: factor, CredentialID: credID, App: client, IP: ip,
-		Detail: strings.TrimPrefix("resourcePath="+path+"; actor="+actor, "resourcePath=; "), RawSHA256: sum,
+		Detail: strings.Join(detail, "; "), RawSHA256: sum,
 	}}
-	if category == model.CategoryRemoval && outcome == model.OutcomeSuccess {
+	if category == model.CategoryRemoval && outcome == model.OutcomeSuccess && credID != "" {
 		out.Authenticators = []model.Authenticator{{
 			Source: model.SourceKeycloak, Instance: instance, EventID: id, TS: out.Raw.TS,
 			Subject: subject, Action: model.AuthenticatorRemove, CredentialID: credID, RawSHA256: sum,

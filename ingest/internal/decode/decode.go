@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -68,6 +69,46 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 		*f = FlexString(b)
 	}
 	return nil
+}
+
+// Text decodes a JSON string or null (as ""). Any other JSON type is a type
+// error, which JSON reports with the field's name: for identifiers that a
+// provider always writes as strings.
+type Text string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Text) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*t = ""
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = Text(s)
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: kindOf(b), Type: reflect.TypeOf("")}
+}
+
+// kindOf names the JSON type of a raw value the way encoding/json's type
+// errors do.
+func kindOf(b []byte) string {
+	if len(b) == 0 {
+		return "value"
+	}
+	switch b[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	}
+	return "number"
 }
 
 // UnixMilli returns the UTC time of ms milliseconds since the Unix epoch, or

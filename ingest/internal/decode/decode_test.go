@@ -29,6 +29,20 @@ func TestJSON(t *testing.T) {
 		require.ErrorIs(t, err, ErrType)
 		require.NotContains(t, err.Error(), "Go ")
 	}
+	var tv struct {
+		ID   Text `json:"id"`
+		User Text `json:"userId"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"a","userId":null}`), &tv))
+	require.Equal(t, Text("a"), tv.ID)
+	for in, want := range map[string]string{
+		`{"id":7}`:           "wrong JSON type: field id: got a JSON number, want a string",
+		`{"userId":{"x":1}}`: "wrong JSON type: field userId: got a JSON object, want a string",
+		`{"id":[1]}`:         "wrong JSON type: field id: got a JSON array, want a string",
+		`{"id":true}`:        "wrong JSON type: field id: got a JSON bool, want a string",
+	} {
+		require.EqualError(t, JSON(json.Unmarshal([]byte(in), &tv)), want, in)
+	}
 	err := TypeError("actor", "a JSON string", "an object")
 	require.EqualError(t, err, "wrong JSON type: field actor: got a JSON string, want an object")
 	require.ErrorIs(t, err, ErrType)

@@ -52,3 +52,38 @@ lines.append(json.dumps({"id": "edge-future", "time": 1715677923512, "type": "SO
 lines.append(json.dumps({"id": "edge-details", "time": 1715677923512, "type": "LOGIN", "details": "oops"}))
 lines.append("{]")
 open("edge_cases.ndjson", "w").write("\n".join(lines) + "\n")
+
+# Issue 11 classes, shaped after Keycloak 26's event builders
+# (WebAuthnAuthenticator, WebAuthnRegister, DeleteCredentialAction,
+# UserResource.removeCredential, the client-credentials grant).
+SVC = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
+classes = [
+  # A WebAuthn sign-in from Keycloak < 26: public_key_credential_id, no credential_type.
+  ev(1715800000000, "LOGIN", DAVE, {"auth_method": "openid-connect", "username": "dave", "web_authn_authenticator_user_verification_checked": "false", "public_key_credential_id": "AQIDBAUGBwgJCgsMDQ4PEA"}, id="c3d4e5f6-0001-4000-8000-000000000001"),
+  # Keycloak 26 registration: UPDATE_CREDENTIAL with the credential type, and the deprecated twin.
+  ev(1715800060000, "UPDATE_CREDENTIAL", DAVE, {"credential_type": "webauthn", "username": "dave", "public_key_credential_id": "ICEiIyQlJicoKSorLC0uLw", "public_key_credential_aaguid": "08987058-cadc-4b81-b6e1-30de50dcbe96", "public_key_credential_label": "Dave's laptop"}, id="c3d4e5f6-0002-4000-8000-000000000002"),
+  ev(1715800060000, "CUSTOM_REQUIRED_ACTION", DAVE, {"custom_required_action": "webauthn-register", "credential_type": "webauthn", "username": "dave", "public_key_credential_id": "ICEiIyQlJicoKSorLC0uLw", "public_key_credential_aaguid": "08987058-cadc-4b81-b6e1-30de50dcbe96", "public_key_credential_label": "Dave's laptop"}, id="c3d4e5f6-0003-4000-8000-000000000003"),
+  # A password change is no authenticator registration.
+  ev(1715800120000, "UPDATE_CREDENTIAL", ERIN, {"credential_type": "password", "username": "erin"}, id="c3d4e5f6-0004-4000-8000-000000000004"),
+  # OTP configured and removed (deprecated event names).
+  ev(1715800180000, "UPDATE_TOTP", ERIN, {"username": "erin"}, id="c3d4e5f6-0005-4000-8000-000000000005"),
+  ev(1715800240000, "REMOVE_TOTP", ERIN, {"username": "erin", "credential_id": "8d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a"}, id="c3d4e5f6-0006-4000-8000-000000000006"),
+  # A client's own login (client credentials grant): a service, not a person.
+  ev(1715800300000, "CLIENT_LOGIN", SVC, {"grant_type": "client_credentials", "client_auth_method": "client-secret", "username": "service-account-airflow-sync", "token_id": "5f6a7b8c"}, id="c3d4e5f6-0007-4000-8000-000000000007", client="airflow-sync", session=None),
+]
+json.dump(classes, open("issue11_classes.json", "w"), indent=2)
+admin11 = [
+  # Keycloak records DELETE …/credentials/{id} as operation ACTION.
+  {"id": "d4e5f6a7-0001-4000-8000-000000000001", "time": 1715800400000, "realmId": "corp", "authDetails": {"realmId": "master", "clientId": "security-admin-console", "userId": "9f8e7d6c-0000-4000-8000-0000000000ad", "ipAddress": "198.51.100.5"},
+   "operationType": "ACTION", "resourceType": "USER", "resourcePath": "users/" + DAVE + "/credentials/7c1e2f3a-5b6c-4d7e-8f9a-0b1c2d3e4f5a"},
+  {"id": "d4e5f6a7-0002-4000-8000-000000000002", "time": 1715800460000, "realmId": "corp", "authDetails": {"realmId": "master", "clientId": "admin-cli", "userId": "9f8e7d6c-0000-4000-8000-0000000000ad", "ipAddress": "198.51.100.5"},
+   "operationType": "ACTION", "resourceType": "USER", "resourcePath": "users/" + ERIN + "/disable-credential-types", "representation": "[\"otp\"]"},
+]
+json.dump(admin11, open("issue11_admin_events.json", "w"), indent=2)
+# Lines a log shipper may mix in that are not Keycloak events.
+open("not_events.ndjson", "w").write("\n".join([
+  json.dumps({"@timestamp": "2024-05-14T09:12:03.512Z", "level": "INFO", "message": "Keycloak 26.1.0 on JVM started"}),
+  json.dumps({"time": 1715677923512, "msg": "type missing"}),
+  json.dumps({"id": "edge-type-object", "time": 1715677923512, "type": "LOGIN", "userId": {"id": "x"}}),
+  json.dumps({"id": "edge-time-bool", "time": True, "type": "LOGIN"}),
+]) + "\n")
