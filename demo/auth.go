@@ -10,6 +10,7 @@ import (
 const (
 	fHW       uint8 = iota // hardware security key
 	fSynced                // synced passkey
+	fPlatform              // device-bound platform credential (Windows Hello, Touch ID): not a security key
 	fOTP                   // TOTP / OTP
 	fPush                  // push notification
 	fPassword              // password only
@@ -44,10 +45,11 @@ type authEv struct {
 
 // credential is a WebAuthn credential with its life in the period.
 type credential struct {
-	person  int32
-	id      string
-	key     keyModel
-	synced  bool
+	person   int32
+	id       string
+	key      keyModel
+	synced   bool
+	platform bool // a platform authenticator (Windows Hello, Touch ID)
 	regAt   int64 // registration time
 	remAt   int64 // removal time, 0 when kept
 	initial bool  // registered before the period
@@ -97,6 +99,7 @@ func pattern(src model.Source, kind, factor uint8) []step {
 			case fPassword:
 				return []step{{0, ptWeak, recOktaPassword}, {1000, ptWeak, recOktaSessionStart}, {2000, ptAmb, recOktaSSO}}
 			}
+			// fHW, fOTP, fPush and fPlatform: a password, then the factor.
 			return []step{{-4000, ptWeak, recOktaPassword}, {0, fc, recOktaMFA}, {1000, ptWeak, recOktaSessionStart}, {2000, ptAmb, recOktaSSO}}
 		case evStepUp:
 			return []step{{0, fc, recOktaMFA}}
@@ -170,6 +173,10 @@ func (g *gen) credentials() {
 			if p.Source != model.SourceEntra { // Entra names synced passkeys in the sign-in itself
 				g.addAuth(i, at, evRegister, fSynced, ps.cred)
 			}
+		case PosturePlatform:
+			at := g.start - g.between(3*dayMS, 60*dayMS)
+			ps.cred = g.addPlatformCred(int32(i), at)
+			g.addAuth(i, at, evRegister, fPlatform, ps.cred)
 		}
 	}
 }
@@ -183,6 +190,19 @@ type pstate struct {
 	gapTo   int64 // replacement registered at
 	cred    int32
 	cred2   int32
+}
+
+// addPlatformCred gives person a platform authenticator: Windows Hello on
+// Okta, Touch ID (Chrome on Mac) on Keycloak.
+func (g *gen) addPlatformCred(person int32, at int64) int32 {
+	k := platformKeys[0]
+	if g.org.People[person].Source == model.SourceKeycloak {
+		k = platformKeys[1]
+	}
+	i := g.addCred(person, false, at, true)
+	c := &g.org.creds[i]
+	c.key, c.platform = k, true
+	return i
 }
 
 func (g *gen) addCred(person int32, synced bool, at int64, initial bool) int32 {
@@ -224,6 +244,8 @@ func (g *gen) factorAt(p int, ts int64, forgot bool) (uint8, int32) {
 		return fHW, ps.cred
 	case PostureSynced:
 		return fSynced, ps.cred
+	case PosturePlatform:
+		return fPlatform, ps.cred
 	case PostureOTP:
 		return fOTP, -1
 	case PosturePush:

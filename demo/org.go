@@ -13,6 +13,10 @@ import (
 const (
 	PostureHardware = "hardware" // a hardware security key (YubiKey, Titan, Feitian…)
 	PostureSynced   = "synced"   // a synced passkey (iCloud Keychain, Google Password Manager, 1Password)
+	// PosturePlatform is a device-bound platform credential (Windows Hello,
+	// Touch ID): hardware-bound, but no security-key tap, so under the
+	// default policy (hardware_factors: webauthn) its actions are weak_factor.
+	PosturePlatform = "platform"
 	PostureOTP      = "otp"
 	PosturePush     = "push"
 	PosturePassword = "password" // password-only holdout

@@ -27,6 +27,13 @@ var hardwareKeys = []keyModel{
 	{"8876631b-d4a0-427f-5773-0ec71c9e0279", "Solo Secp256R1 FIDO2 CTAP2 Authenticator"},
 }
 
+// platformKeys are platform authenticators whose keys never leave the device
+// (TPM, Secure Enclave): keytrail's AAGUID table classes them platform.
+var platformKeys = []keyModel{
+	{"08987058-cadc-4b81-b6e1-30de50dcbe96", "Windows Hello"},
+	{"adce0002-35bc-c60a-648b-0b25f1f05503", "Chrome on Mac"},
+}
+
 // syncedPasskeys are passkey providers that sync keys through a cloud account.
 var syncedPasskeys = []keyModel{
 	{"fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "iCloud Keychain"},
@@ -64,6 +71,7 @@ var scripted = []struct {
 	{model.SourceOkta, PostureNone, RoleOperator, false},        // never signs in: no_assertion
 	{model.SourceGoogle, PosturePassword, RoleViewer, false},    // password-only holdout
 	{model.SourceEntra, PostureHardware, RoleOperator, true},    // CLI on 2.10
+	{model.SourceOkta, PosturePlatform, RoleOperator, false},    // Windows Hello: a platform credential, weak
 }
 
 func (g *gen) people() {
@@ -101,8 +109,10 @@ func (g *gen) people() {
 			}
 			r = g.rng.Float64()
 			switch {
-			case r < 0.60:
+			case r < 0.55:
 				p.Posture = PostureHardware
+			case r < 0.60:
+				p.Posture = PosturePlatform
 			case r < 0.72:
 				p.Posture = PostureSynced
 			case r < 0.82:
@@ -114,6 +124,9 @@ func (g *gen) people() {
 			}
 			if p.Source == model.SourceKeycloak && p.Posture == PosturePush {
 				p.Posture = PostureOTP // Keycloak has no push authenticator
+			}
+			if p.Posture == PosturePlatform && p.Source != model.SourceOkta && p.Source != model.SourceKeycloak {
+				p.Posture = PostureHardware // the demo renders platform credentials for Okta and Keycloak
 			}
 			if p.Source == model.SourceGoogle && p.Posture == PostureSynced {
 				// Google exposes no AAGUID: a Google passkey would be undecided.

@@ -116,6 +116,12 @@ func (o *Org) appendOkta(b []byte, rec idpRec, r *rand.Rand) []byte {
 		case fSynced:
 			debug += `, "factor": "FIDO_WEBAUTHN", "keyTypeUsedForAuthentication": "PLATFORM"`
 			enrollment(credID(), "Security Key or Biometric", "Security Key or Biometric Authenticator (FIDO2)", "[USER_PRESENCE, USER_VERIFYING, PHISHING_RESISTANT]")
+		case fPlatform:
+			// Windows Hello: Okta labels it FIDO2 and hardware-protected (a
+			// TPM); the sign-in names neither AAGUID nor transports, the
+			// enrolment does.
+			debug += `, "factor": "FIDO_WEBAUTHN", "keyTypeUsedForAuthentication": "USER_VERIFYING_BIO_OR_PIN"`
+			enrollment(credID(), "Security Key or Biometric", "Security Key or Biometric Authenticator (FIDO2)", "[USER_PRESENCE, USER_VERIFYING, PHISHING_RESISTANT, HARDWARE_PROTECTED, DEVICE_BOUND]")
 		case fOTP:
 			debug += `, "factor": "GOOGLE_OTP"`
 			enrollment(credID(), "Google Authenticator", "Google Authenticator", "[USER_PRESENCE]")
@@ -141,7 +147,13 @@ func (o *Org) appendOkta(b []byte, rec idpRec, r *rand.Rand) []byte {
 		if mix(uint64(rec.ev))&1 == 0 {
 			aaguid = strings.ToUpper(aaguid)
 		}
-		debug += `, "requestUri": "/idp/idx/credential/enroll", "url": "/idp/idx/credential/enroll?", "factor": "FIDO_WEBAUTHN", "aaguid": "` + aaguid + `", "passkey": "` + strconv.FormatBool(c.synced) + `", "backupEligible": "` + strconv.FormatBool(c.synced) + `"`
+		debug += `, "requestUri": "/idp/idx/credential/enroll", "url": "/idp/idx/credential/enroll?", "factor": "FIDO_WEBAUTHN", "aaguid": "` + aaguid + `", "passkey": "` + strconv.FormatBool(c.synced || c.platform) + `", "backupEligible": "` + strconv.FormatBool(c.synced) + `"`
+		if c.platform && st.rec == recOktaActivate {
+			target = append(target, `, {"id": `...)
+			target = appendStr(target, c.id)
+			target = append(target, `, "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": "FIDO2 (WebAuthn)", "detailEntry": {"authenticatorTransports": "[internal, hybrid]"}}`...)
+			break
+		}
 		enrollment(c.id, c.key.Model, "", "")
 	}
 	b = append(b, `{"uuid": `...)
@@ -445,7 +457,7 @@ func keycloakCredType(f uint8) string {
 	switch f {
 	case fHW:
 		return "webauthn"
-	case fSynced:
+	case fSynced, fPlatform:
 		return "webauthn-passwordless"
 	case fOTP:
 		return "otp"
@@ -479,7 +491,7 @@ func (o *Org) appendKeycloak(b []byte, rec idpRec, r *rand.Rand) []byte {
 		c := &o.creds[ev.cred]
 		typ = "CUSTOM_REQUIRED_ACTION"
 		action := "webauthn-register"
-		if c.synced {
+		if c.synced || c.platform {
 			action = "webauthn-register-passwordless"
 		}
 		d = append(d[:0], `"custom_required_action": "`+action+`", "username": `...)
