@@ -219,6 +219,7 @@ func authRecord(v model.AuthEvent) record {
 	r.add("person", v.Person)
 	r.add("subject", v.Subject)
 	r.add("email", v.Email)
+	r.add("principal", string(v.Principal))
 	r.add("category", string(v.Category))
 	r.add("outcome", string(v.Outcome))
 	r.add("factor", string(v.Factor))
@@ -285,6 +286,7 @@ func authenticatorRecord(v model.Authenticator) record {
 	r.add("credential_id", v.CredentialID)
 	r.add("aaguid", v.AAGUID)
 	r.add("model", v.Model)
+	r.add("factor", string(v.Factor))
 	r.add("hardware", v.Hardware)
 	r.add("backup_eligible", v.BackupEligible)
 	return r
