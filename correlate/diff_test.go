@@ -58,7 +58,7 @@ func aid(e *model.AuthEvent) string { return string(e.Source) + "/" + e.Instance
 
 func (o *oracle) hardware(a *model.AuthEvent) bool {
 	var last *model.Authenticator
-	var regs []*model.Authenticator // registrations at or before a, latest first
+	var regs []*model.Authenticator                  // registrations at or before a, latest first
 	before := func(x, y *model.Authenticator) bool { // x before y in (ts, id) order
 		return x.TS.Before(y.TS) || x.TS.Equal(y.TS) && aidn(x) < aidn(y)
 	}

@@ -49,10 +49,10 @@ type credential struct {
 	id       string
 	key      keyModel
 	synced   bool
-	platform bool // a platform authenticator (Windows Hello, Touch ID)
-	regAt   int64 // registration time
-	remAt   int64 // removal time, 0 when kept
-	initial bool  // registered before the period
+	platform bool  // a platform authenticator (Windows Hello, Touch ID)
+	regAt    int64 // registration time
+	remAt    int64 // removal time, 0 when kept
+	initial  bool  // registered before the period
 }
 
 // step is one record an authentication interaction renders to.

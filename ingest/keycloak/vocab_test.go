@@ -137,10 +137,10 @@ func TestCredentialEvents(t *testing.T) {
 func TestPrincipals(t *testing.T) {
 	for raw, want := range map[string]model.Principal{
 		`{"id":"e1","time":1715677923512,"type":"CLIENT_LOGIN","userId":"s1","details":{"grant_type":"client_credentials","username":"service-account-sync"}}`: model.PrincipalService,
-		`{"id":"e1","time":1715677923512,"type":"CODE_TO_TOKEN","userId":"s1","details":{"grant_type":"client_credentials"}}`:                                 model.PrincipalService,
-		`{"id":"e1","time":1715677923512,"type":"LOGIN","userId":"s1","details":{"username":"service-account-airflow"}}`:                                      model.PrincipalService,
-		`{"id":"e1","time":1715677923512,"type":"LOGIN","userId":"u1","details":{"username":"dave","credential_type":"password"}}`:                            model.PrincipalUser,
-		`{"id":"e1","time":1715677923512,"type":"REFRESH_TOKEN","userId":"u1","details":{"grant_type":"refresh_token"}}`:                                      model.PrincipalUser,
+		`{"id":"e1","time":1715677923512,"type":"CODE_TO_TOKEN","userId":"s1","details":{"grant_type":"client_credentials"}}`:                                  model.PrincipalService,
+		`{"id":"e1","time":1715677923512,"type":"LOGIN","userId":"s1","details":{"username":"service-account-airflow"}}`:                                       model.PrincipalService,
+		`{"id":"e1","time":1715677923512,"type":"LOGIN","userId":"u1","details":{"username":"dave","credential_type":"password"}}`:                             model.PrincipalUser,
+		`{"id":"e1","time":1715677923512,"type":"REFRESH_TOKEN","userId":"u1","details":{"grant_type":"refresh_token"}}`:                                       model.PrincipalUser,
 	} {
 		o, err := New().Normalize([]byte(raw), "prod")
 		require.NoError(t, err)
@@ -186,8 +186,8 @@ func TestAdminCredentialRemovals(t *testing.T) {
 func TestNotKeycloakEvents(t *testing.T) {
 	for raw, want := range map[string]string{
 		`{"@timestamp":"2024-05-14T09:12:03.512Z","message":"started"}`: "not a Keycloak event",
-		`{"time":1715677923512}`:                                         "not a Keycloak event",
-		`{}`:                                                             "not a Keycloak event",
+		`{"time":1715677923512}`: "not a Keycloak event",
+		`{}`:                     "not a Keycloak event",
 	} {
 		_, err := New().Normalize([]byte(raw), "prod")
 		require.ErrorIs(t, err, ErrRecord)
@@ -200,7 +200,7 @@ func TestNotKeycloakEvents(t *testing.T) {
 		`{"id":"e9","time":1715677923512,"type":"LOGIN","details":[1]}`:       "decode event e9: wrong JSON type: field details: got a JSON array, want an object",
 		`{"id":"e9","time":true,"type":"LOGIN"}`:                              "event e9: wrong JSON type: field time: got a JSON boolean",
 		`{"id":"e9","time":{"ms":1},"type":"LOGIN"}`:                          "event e9: wrong JSON type: field time: got a JSON object",
-		`[{"id":"e9"}]`:                                                       "wrong JSON type: field the record: got a JSON array, want an object",
+		`[{"id":"e9"}]`: "wrong JSON type: field the record: got a JSON array, want an object",
 	} {
 		_, err := New().Normalize([]byte(raw), "prod")
 		require.ErrorIs(t, err, ErrRecord, raw)

@@ -338,7 +338,7 @@ func TestTypeErrors(t *testing.T) {
 	for rec, want := range map[string]string{
 		`[1,2]`: "field the record: got a JSON array, want an object",
 		`"x"`:   "field the record: got a JSON string, want an object",
-		`{"uuid":42,"published":"2024-05-14T09:12:03.512Z"}`:              "field uuid: got a JSON number, want a string",
+		`{"uuid":42,"published":"2024-05-14T09:12:03.512Z"}`:               "field uuid: got a JSON number, want a string",
 		`{"uuid":"u1","actor":"alice"}`:                                    "LogEvent u1: wrong JSON type: field actor: got a JSON string, want an object",
 		`{"uuid":"u1","target":{"id":"x"}}`:                                "field target: got a JSON object, want an array",
 		`{"uuid":"u1","target":[{"detailEntry":[1]}]}`:                     "field target[0].detailEntry: got a JSON array, want an object",
