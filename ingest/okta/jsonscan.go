@@ -413,6 +413,20 @@ func (s *scanner) flex() (string, error) {
 	return "", s.fail("want value")
 }
 
+// fieldNamed is field with the name built by name(leaf), only when it is
+// needed for an error.
+func (s *scanner) fieldNamed(name func(string) string, leaf string, dst *string) error {
+	if s.peek() == '{' {
+		return decode.TypeError(name(leaf), s.kind(), "a string")
+	}
+	v, err := s.flex()
+	if err != nil {
+		return fmt.Errorf("field %s: %w", name(leaf), err)
+	}
+	*dst = v
+	return nil
+}
+
 // validUTF8 replaces each invalid byte with U+FFFD, as encoding/json does.
 func validUTF8(b []byte) string {
 	out := make([]byte, 0, len(b)+8)

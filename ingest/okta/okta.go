@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/keytrail/keytrail/ingest"
@@ -76,7 +77,6 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 	if s.peek() != '{' {
 		return ev, decode.TypeError("the record", s.kind(), "an object (a System Log LogEvent)")
 	}
-	str := func(field string, dst *string) error { return s.field(field, dst) }
 	err := s.object(func(key []byte) error {
 		switch string(key) {
 		case "uuid":
@@ -86,11 +86,11 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 		case "eventType":
 			return s.text("eventType", &ev.EventType)
 		case "actor":
-			return s.actor("actor", &ev.Actor, nil)
+			return s.actor("actor", -1, &ev.Actor, nil)
 		case "client":
 			return s.member("client", func(k []byte) error {
 				if string(k) == "ipAddress" {
-					return str("client.ipAddress", &ev.ClientIP)
+					return s.field("client.ipAddress", &ev.ClientIP)
 				}
 				return s.skip()
 			})
@@ -107,7 +107,7 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 					first = false
 					return s.member("request.ipChain[0]", func(k []byte) error {
 						if string(k) == "ip" {
-							return str("request.ipChain[0].ip", &ev.ChainIP)
+							return s.field("request.ipChain[0].ip", &ev.ChainIP)
 						}
 						return s.skip()
 					})
@@ -117,9 +117,9 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 			return s.member("outcome", func(k []byte) error {
 				switch string(k) {
 				case "result":
-					return str("outcome.result", &ev.Result)
+					return s.field("outcome.result", &ev.Result)
 				case "reason":
-					return str("outcome.reason", &ev.Reason)
+					return s.field("outcome.reason", &ev.Reason)
 				}
 				return s.skip()
 			})
@@ -127,9 +127,9 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 			return s.member("authenticationContext", func(k []byte) error {
 				switch string(k) {
 				case "externalSessionId":
-					return str("authenticationContext.externalSessionId", &ev.ExternalSessionID)
+					return s.field("authenticationContext.externalSessionId", &ev.ExternalSessionID)
 				case "credentialType":
-					return str("authenticationContext.credentialType", &ev.CredentialType)
+					return s.field("authenticationContext.credentialType", &ev.CredentialType)
 				}
 				return s.skip()
 			})
@@ -141,15 +141,15 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 				return s.member("debugContext.debugData", func(k []byte) error {
 					switch string(k) {
 					case "factor":
-						return str("debugData.factor", &ev.Factor)
+						return s.field("debugData.factor", &ev.Factor)
 					case "keyTypeUsedForAuthentication":
-						return str("debugData.keyTypeUsedForAuthentication", &ev.KeyType)
+						return s.field("debugData.keyTypeUsedForAuthentication", &ev.KeyType)
 					case "aaguid":
-						return str("debugData.aaguid", &ev.AAGUID)
+						return s.field("debugData.aaguid", &ev.AAGUID)
 					case "passkey":
-						return str("debugData.passkey", &ev.Passkey)
+						return s.field("debugData.passkey", &ev.Passkey)
 					case "backupEligible":
-						return str("debugData.backupEligible", &ev.BackupEligible)
+						return s.field("debugData.backupEligible", &ev.BackupEligible)
 					}
 					return s.skip()
 				})
@@ -157,7 +157,7 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 		case "target":
 			return s.elements("target", func() error {
 				var t target
-				if err := s.actor(fmt.Sprintf("target[%d]", len(ev.Target)), &t.actor, &t); err != nil {
+				if err := s.actor("target", len(ev.Target), &t.actor, &t); err != nil {
 					return err
 				}
 				ev.Target = append(ev.Target, t)
@@ -172,43 +172,60 @@ func decodeLogEvent(raw []byte) (logEvent, error) {
 	return ev, err
 }
 
-// actor reads an actor or target object named field; t, when non-nil,
-// receives the target's detailEntry.
-func (s *scanner) actor(field string, a *actor, t *target) error {
-	return s.member(field, func(k []byte) error {
+// actor reads an actor (idx < 0) or the target at idx of the target array
+// into a; t, when non-nil, receives the target's detailEntry. Field names
+// for errors are built only when an error occurs.
+func (s *scanner) actor(prefix string, idx int, a *actor, t *target) error {
+	name := func(leaf string) string {
+		n := prefix
+		if idx >= 0 {
+			n += "[" + strconv.Itoa(idx) + "]"
+		}
+		if leaf == "" {
+			return n
+		}
+		return n + "." + leaf
+	}
+	if c := s.peek(); c != '{' && c != 'n' {
+		return decode.TypeError(name(""), s.kind(), "an object")
+	}
+	return s.object(func(k []byte) error {
 		switch string(k) {
 		case "id":
-			return s.field(field+".id", &a.ID)
+			return s.fieldNamed(name, "id", &a.ID)
 		case "type":
-			return s.field(field+".type", &a.Type)
+			return s.fieldNamed(name, "type", &a.Type)
 		case "alternateId":
-			return s.field(field+".alternateId", &a.AlternateID)
+			return s.fieldNamed(name, "alternateId", &a.AlternateID)
 		case "displayName":
-			return s.field(field+".displayName", &a.DisplayName)
+			return s.fieldNamed(name, "displayName", &a.DisplayName)
 		case "detailEntry":
 			if t == nil {
 				return s.skip()
 			}
-			if s.peek() == '{' {
+			switch s.peek() {
+			case '{':
 				t.HasDetail = true
+			case 'n':
+			default:
+				return decode.TypeError(name("detailEntry"), s.kind(), "an object")
 			}
-			d := field + ".detailEntry"
-			return s.member(d, func(k []byte) error {
+			return s.object(func(k []byte) error {
 				switch string(k) {
 				case "methodTypeUsed":
-					return s.field(d+".methodTypeUsed", &t.MethodTypeUsed)
+					return s.fieldNamed(name, "detailEntry.methodTypeUsed", &t.MethodTypeUsed)
 				case "methodUsedVerifiedProperties":
-					return s.field(d+".methodUsedVerifiedProperties", &t.MethodUsedVerifiedProperties)
+					return s.fieldNamed(name, "detailEntry.methodUsedVerifiedProperties", &t.MethodUsedVerifiedProperties)
 				case "authenticatorKey":
-					return s.field(d+".authenticatorKey", &t.AuthenticatorKey)
+					return s.fieldNamed(name, "detailEntry.authenticatorKey", &t.AuthenticatorKey)
 				case "authenticatorTransports":
-					return s.field(d+".authenticatorTransports", &t.AuthenticatorTransports)
+					return s.fieldNamed(name, "detailEntry.authenticatorTransports", &t.AuthenticatorTransports)
 				case "aaguid":
-					return s.field(d+".aaguid", &t.AAGUID)
+					return s.fieldNamed(name, "detailEntry.aaguid", &t.AAGUID)
 				case "passkey":
-					return s.field(d+".passkey", &t.Passkey)
+					return s.fieldNamed(name, "detailEntry.passkey", &t.Passkey)
 				case "backupEligible":
-					return s.field(d+".backupEligible", &t.BackupEligible)
+					return s.fieldNamed(name, "detailEntry.backupEligible", &t.BackupEligible)
 				}
 				return s.skip()
 			})
