@@ -98,33 +98,3 @@ func TestIngestStoreFailureIsAnError(t *testing.T) {
 	_, err := in.Ingest(context.Background(), "f", []byte(`{"id":"a","ts":"2026-01-01T00:00:00Z"}`))
 	require.ErrorIs(t, err, ErrStore)
 }
-
-func TestSplitShapes(t *testing.T) {
-	env := [][]string{{"data", "events"}, {"value"}}
-	obj := `{"id":"x"}`
-	cases := map[string]struct {
-		in   string
-		want []string
-	}{
-		"object":   {obj, []string{obj}},
-		"array":    {`[` + obj + `, {"id":"y"} ]`, []string{obj, `{"id":"y"}`}},
-		"ndjson":   {obj + "\n\n" + `{"id":"y"}` + "\n", []string{obj, `{"id":"y"}`}},
-		"envelope": {`{"data":{"events":[` + obj + `]}}`, []string{obj}},
-		"graph":    {`{"@odata.nextLink":"u","value":[` + obj + `,{"id":"z"}]}`, []string{obj, `{"id":"z"}`}},
-		"empty":    {"  \n", nil},
-	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			var got []string
-			for _, p := range Split([]byte(c.in), env) {
-				require.NoError(t, p.Err)
-				got = append(got, string(p.Raw))
-			}
-			require.Equal(t, c.want, got)
-		})
-	}
-	bad := Split([]byte(obj+"\n{broken\n"+obj), env)
-	require.Len(t, bad, 3)
-	require.Error(t, bad[1].Err)
-	require.Equal(t, "{broken", string(bad[1].Raw))
-}

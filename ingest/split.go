@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -48,7 +47,7 @@ const lineSample = 64
 func Split(data []byte, envelopes [][]string) []Piece {
 	s := &splitter{b: data, envelopes: envelopes}
 	if len(data) >= 2 && (data[0] == 0xFF && data[1] == 0xFE || data[0] == 0xFE && data[1] == 0xFF) {
-		return []Piece{{Raw: data, Err: fmt.Errorf("%w: the input is UTF-16 (byte order mark %X %X); keytrail reads UTF-8 JSON", ErrNotJSON, data[0], data[1])}}
+		return []Piece{{Raw: data, Err: fmt.Errorf("%w: the input is UTF-16 (byte order mark %X %X at byte 0); keytrail reads UTF-8 JSON", ErrNotJSON, data[0], data[1])}}
 	}
 	start := s.skip(0, len(data))
 	if start == len(data) {
@@ -76,22 +75,38 @@ type damage struct {
 	cause *syntaxError // why it is not JSON
 }
 
-// syntaxError is a JSON syntax error at a byte offset of the input.
+// syntaxError is a JSON syntax error at a byte offset of the input: an
+// invalid character c found while reading context, or the end of input.
 type syntaxError struct {
-	off int
-	msg string
+	off     int
+	c       byte
+	context string // "" for the end of input
 }
 
-func (e *syntaxError) Error() string { return fmt.Sprintf("%s at byte %d", e.msg, e.off) }
+func (e *syntaxError) Error() string {
+	if e.eof() {
+		return fmt.Sprintf("unexpected end of input at byte %d", e.off)
+	}
+	if e.context == ctxDepth {
+		return fmt.Sprintf("%s at byte %d", ctxDepth, e.off)
+	}
+	return fmt.Sprintf("invalid character %s %s at byte %d", quoteByte(e.c), e.context, e.off)
+}
 
-func (e *syntaxError) eof() bool { return e.msg == msgEOF }
+func (e *syntaxError) eof() bool { return e.context == "" }
 
-const msgEOF = "unexpected end of input"
+const ctxDepth = "nesting too deep"
 
-func eof(i int) *syntaxError { return &syntaxError{off: i, msg: msgEOF} }
+func eof(i int) *syntaxError { return &syntaxError{off: i} }
 
 func (s *splitter) invalid(i int, context string) *syntaxError {
-	return &syntaxError{off: i, msg: fmt.Sprintf("invalid character %s %s", quoteByte(s.b[i]), context)}
+	return &syntaxError{off: i, c: s.b[i], context: context}
+}
+
+// valid reports whether b[from:to] is exactly one JSON value.
+func (s *splitter) valid(from, to int) bool {
+	end, err := s.value(from, to, 0)
+	return err == nil && s.ws(end, to) == to
 }
 
 func quoteByte(c byte) string {
@@ -121,21 +136,20 @@ func (s *splitter) lineDelimited(start int) bool {
 		}
 		from, to := s.trim(i, end)
 		if from < to {
-			t := s.b[from:to]
-			valid := json.Valid(t)
+			valid := s.valid(from, to)
 			n++
 			if n == 1 {
 				firstValid = valid
 			} else if firstValid {
 				return true
 			}
-			if valid && (t[0] == '{' || t[0] == '[') {
+			if valid && (s.b[from] == '{' || s.b[from] == '[') {
 				whole++
 			}
 		}
 		i = end + 1
 	}
-	return n > 1 && !firstValid && whole*2 >= n && !json.Valid(s.b[start:])
+	return n > 1 && !firstValid && whole*2 >= n && !s.valid(start, len(s.b))
 }
 
 // lines splits NDJSON: each line on its own.
@@ -296,7 +310,7 @@ func (s *splitter) records(i, limit int) (int, *damage) {
 // an envelope); otherwise the object is a record and nothing is emitted.
 func (s *splitter) object(i, limit int, paths [][]string, depth int) (end int, found bool, d *damage) {
 	if depth > maxDepth {
-		return 0, false, &damage{start: i, where: fmt.Sprintf("object at byte %d", i), cause: &syntaxError{off: i, msg: "nesting too deep"}}
+		return 0, false, &damage{start: i, where: fmt.Sprintf("object at byte %d", i), cause: &syntaxError{off: i, context: ctxDepth}}
 	}
 	after := i // where a damaged remainder starts once records were emitted
 	fail := func(err *syntaxError) (int, bool, *damage) {
@@ -422,7 +436,7 @@ func (s *splitter) value(i, limit, depth int) (int, *syntaxError) {
 
 func (s *splitter) skipObject(i, limit, depth int) (int, *syntaxError) {
 	if depth > maxDepth {
-		return i, &syntaxError{off: i, msg: "nesting too deep"}
+		return i, &syntaxError{off: i, context: ctxDepth}
 	}
 	j := s.ws(i+1, limit)
 	if j < limit && s.b[j] == '}' {
@@ -464,7 +478,7 @@ func (s *splitter) skipObject(i, limit, depth int) (int, *syntaxError) {
 
 func (s *splitter) skipArray(i, limit, depth int) (int, *syntaxError) {
 	if depth > maxDepth {
-		return i, &syntaxError{off: i, msg: "nesting too deep"}
+		return i, &syntaxError{off: i, context: ctxDepth}
 	}
 	j := s.ws(i+1, limit)
 	if j < limit && s.b[j] == ']' {
@@ -491,23 +505,29 @@ func (s *splitter) skipArray(i, limit, depth int) (int, *syntaxError) {
 
 // str checks the string at b[i] (which is '"') and returns its end.
 func (s *splitter) str(i, limit int) (int, *syntaxError) {
-	for j := i + 1; j < limit; {
-		switch c := s.b[j]; {
-		case c == '"':
+	b := s.b[:limit]
+	for j := i + 1; j < len(b); {
+		c := b[j]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			j++
+			continue
+		}
+		switch c {
+		case '"':
 			return j + 1, nil
-		case c == '\\':
-			if j+1 >= limit {
+		case '\\':
+			if j+1 >= len(b) {
 				return j + 1, eof(j + 1)
 			}
-			switch s.b[j+1] {
+			switch b[j+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				j += 2
 			case 'u':
 				for k := j + 2; k < j+6; k++ {
-					if k >= limit {
+					if k >= len(b) {
 						return k, eof(k)
 					}
-					if !isHex(s.b[k]) {
+					if !isHex(b[k]) {
 						return k, s.invalid(k, "in a \\u escape")
 					}
 				}
@@ -515,10 +535,8 @@ func (s *splitter) str(i, limit int) (int, *syntaxError) {
 			default:
 				return j + 1, s.invalid(j+1, "in a string escape")
 			}
-		case c < 0x20:
-			return j, s.invalid(j, "in a string (control characters must be escaped)")
 		default:
-			j++
+			return j, s.invalid(j, "in a string (control characters must be escaped)")
 		}
 	}
 	return limit, eof(limit)
@@ -583,8 +601,9 @@ func (s *splitter) number(i, limit int) (int, *syntaxError) {
 
 // ws skips JSON whitespace.
 func (s *splitter) ws(i, limit int) int {
-	for i < limit {
-		switch s.b[i] {
+	b := s.b[:limit]
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
 			i++
 		default:
