@@ -287,20 +287,22 @@ func (s *splitter) records(i, limit int) (int, *damage) {
 			p.Err = fmt.Errorf("array element at byte %d is a JSON %s, not an object", j, kind(s.b[j]))
 		}
 		s.out = append(s.out, p)
-		after := fmt.Sprintf("array at byte %d, after element %d", i, n+1)
+		after := func(cause *syntaxError) (int, *damage) {
+			return 0, &damage{start: end, where: fmt.Sprintf("array at byte %d, after element %d", i, n+1), cause: cause}
+		}
 		j = s.ws(end, limit)
 		if j >= limit {
-			return 0, &damage{start: end, where: after, cause: eof(j)}
+			return after(eof(j))
 		}
 		switch s.b[j] {
 		case ']':
 			return j + 1, nil
 		case ',':
 			if j = s.ws(j+1, limit); j >= limit {
-				return 0, &damage{start: end, where: after, cause: eof(j)}
+				return after(eof(j))
 			}
 		default:
-			return 0, &damage{start: end, where: after, cause: s.invalid(j, "after an array element")}
+			return after(s.invalid(j, "after an array element"))
 		}
 	}
 }
@@ -309,12 +311,16 @@ func (s *splitter) records(i, limit int) (int, *damage) {
 // array, its elements are split into pieces and found is true (the object is
 // an envelope); otherwise the object is a record and nothing is emitted.
 func (s *splitter) object(i, limit int, paths [][]string, depth int) (end int, found bool, d *damage) {
-	if depth > maxDepth {
-		return 0, false, &damage{start: i, where: fmt.Sprintf("object at byte %d", i), cause: &syntaxError{off: i, context: ctxDepth}}
-	}
 	after := i // where a damaged remainder starts once records were emitted
 	fail := func(err *syntaxError) (int, bool, *damage) {
-		return 0, found, &damage{start: after, where: fmt.Sprintf("document at byte %d, after its records", i), cause: err}
+		d := &damage{start: after, cause: err}
+		if found {
+			d.where = fmt.Sprintf("document at byte %d, after its records", i)
+		}
+		return 0, found, d
+	}
+	if depth > maxDepth {
+		return fail(&syntaxError{off: i, context: ctxDepth})
 	}
 	j := s.ws(i+1, limit)
 	if j >= limit {
@@ -434,46 +440,13 @@ func (s *splitter) value(i, limit, depth int) (int, *syntaxError) {
 	return i, s.invalid(i, "looking for the beginning of a value")
 }
 
+// skipObject checks the object at b[i] strictly and returns its end.
 func (s *splitter) skipObject(i, limit, depth int) (int, *syntaxError) {
-	if depth > maxDepth {
-		return i, &syntaxError{off: i, context: ctxDepth}
+	end, _, d := s.object(i, limit, nil, depth)
+	if d != nil {
+		return d.cause.off, d.cause
 	}
-	j := s.ws(i+1, limit)
-	if j < limit && s.b[j] == '}' {
-		return j + 1, nil
-	}
-	for {
-		if j >= limit {
-			return j, eof(j)
-		}
-		if s.b[j] != '"' {
-			return j, s.invalid(j, "looking for an object key")
-		}
-		var err *syntaxError
-		if j, err = s.str(j, limit); err != nil {
-			return j, err
-		}
-		if j = s.ws(j, limit); j >= limit {
-			return j, eof(j)
-		}
-		if s.b[j] != ':' {
-			return j, s.invalid(j, "after an object key")
-		}
-		if j, err = s.value(s.ws(j+1, limit), limit, depth); err != nil {
-			return j, err
-		}
-		if j = s.ws(j, limit); j >= limit {
-			return j, eof(j)
-		}
-		switch s.b[j] {
-		case ',':
-			j = s.ws(j+1, limit)
-		case '}':
-			return j + 1, nil
-		default:
-			return j, s.invalid(j, "after an object member")
-		}
-	}
+	return end, nil
 }
 
 func (s *splitter) skipArray(i, limit, depth int) (int, *syntaxError) {
