@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -18,11 +19,12 @@ type Batch struct {
 	Airflow        []model.AirflowEvent
 	Runs           []model.DagRun
 	DeadLetters    []model.DeadLetter
+	Conflicts      []model.Conflict
 }
 
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
-	return len(b.Raw) + len(b.Auth) + len(b.Authenticators) + len(b.Airflow) + len(b.Runs) + len(b.DeadLetters)
+	return len(b.Raw) + len(b.Auth) + len(b.Authenticators) + len(b.Airflow) + len(b.Runs) + len(b.DeadLetters) + len(b.Conflicts)
 }
 
 func (b *Batch) add(o Output) {
@@ -33,16 +35,32 @@ func (b *Batch) add(o Output) {
 	b.Runs = append(b.Runs, o.Runs...)
 }
 
+// TimeRange is the span of times a sink stores faithfully, both ends
+// included.
+type TimeRange struct {
+	First, Last time.Time
+	// Why names what bounds the range, e.g. "DateTime64(3, 'UTC')".
+	Why string
+}
+
 // Sink stores what ingest produces.
 //
 // Write must be idempotent on the provider's keys (source, instance, event id):
 // writing a batch twice stores it once, so a failed write is retried whole. It
 // returns only when the batch is durable; callers advance cursors and offsets
-// after it returns nil, never before.
+// after it returns nil, never before. Of several copies of one raw record
+// (concurrent writers), the store keeps the first one written.
 type Sink interface {
-	// Known returns the subset of ids already stored for source and instance.
-	Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]bool, error)
-	Write(ctx context.Context, b *Batch) error
+	// Known returns, for each of ids already stored for source and
+	// instance, the SHA-256 (hex) of the stored raw record.
+	Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error)
+	// Write stores b. It returns the event ids of b.Raw whose kept copy is
+	// another writer's, stored first after Known was asked (concurrent
+	// ingests of the same records), each with the SHA-256 of that copy.
+	Write(ctx context.Context, b *Batch) (preempted map[string]string, err error)
+	// TimeRange is the span of times the sink stores faithfully. Ingest
+	// dead-letters records with a time outside it instead of writing them.
+	TimeRange() TimeRange
 }
 
 // Enricher completes normalized output before it is stored: it resolves
@@ -52,13 +70,23 @@ type Enricher interface {
 	Enrich(ctx context.Context, b *Batch) error
 }
 
-// Result counts what happened to one input.
+// Result counts what happened to one input. Records = Accepted + Duplicates +
+// Conflicts + DeadLetters once the input is ingested whole.
 type Result struct {
-	File        string `json:"file"`
-	Records     int    `json:"records"`
-	Accepted    int    `json:"accepted"`
-	Duplicates  int    `json:"duplicates"`
-	DeadLetters int    `json:"dead_letters"`
+	File    string `json:"file"`
+	Records int    `json:"records"`
+	// Accepted records were new: this run stored them first.
+	Accepted int `json:"accepted"`
+	// Duplicates were already stored byte for byte (or repeated in the
+	// input, or stored by a concurrent ingest first).
+	Duplicates int `json:"duplicates"`
+	// Conflicts have the id of a stored record but other bytes; they are
+	// kept in the conflicts table, and the stored record stays.
+	Conflicts   int `json:"conflicts"`
+	DeadLetters int `json:"dead_letters"`
+	// Batches is the number of store writes completed. When Ingest fails,
+	// the counts above are what those batches stored.
+	Batches int `json:"batches"`
 }
 
 // Ingester pushes inputs of one source through normalize → enrich → store.
@@ -81,11 +109,33 @@ type Ingester struct {
 // dead-lettered and never an error).
 var ErrStore = errors.New("store write failed")
 
+// ErrTimeRange marks a record with a time the store cannot hold.
+var ErrTimeRange = errors.New("time outside the range the store holds")
+
+// digest is a raw SHA-256.
+type digest [32]byte
+
+func parseDigest(s string) digest {
+	var d digest
+	hex.Decode(d[:], []byte(s)) //nolint:errcheck // a malformed digest matches nothing
+	return d
+}
+
+// pending is a normalized record waiting for its store check.
+type pending struct {
+	out    Output
+	origin string
+}
+
 // Ingest splits data into records, normalizes each, and stores the new ones.
-// Bad records go to the dead-letter table with their raw bytes and the error;
-// they never abort the run. Records already stored (or repeated within data)
-// are counted as duplicates and not written again. The returned error is
-// non-nil only when the store fails.
+// Bad records (unparseable, missing fields, a time the store cannot hold) go
+// to the dead-letter table with their raw bytes and the error; they never
+// abort the run. A record whose id is already stored (or seen earlier in
+// data) is a duplicate when its bytes are the same and a conflict when they
+// differ: conflicts are stored in the conflicts table, the first record
+// stays. The returned error is non-nil only when the store fails; it then
+// says how much was stored before (re-running the input is safe: storage is
+// idempotent).
 func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Result, error) {
 	res := Result{File: origin}
 	size := in.BatchSize
@@ -97,19 +147,28 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 		now = time.Now
 	}
 	src := in.Normalizer.Source()
+	times := in.Sink.TimeRange()
 	pieces := Split(data, in.Normalizer.Envelopes())
 	res.Records = len(pieces)
-	seen := make(map[string]bool, len(pieces))
+	// The digest of the record stored (or being stored) under each id this
+	// input touched, and the conflicting versions already kept.
+	settled := make(map[string]digest, len(pieces))
+	conflicted := map[string]bool{}
 	for start := 0; start < len(pieces); start += size {
 		end := min(start+size, len(pieces))
+		fail := func(err error) (Result, error) {
+			return res, fmt.Errorf("%w (storing records %d–%d of %d); the %d batches before them were stored whole (%d accepted, %d duplicates, %d conflicts, %d dead letters); re-running the input is safe: storage is idempotent",
+				err, start+1, end, len(pieces), res.Batches, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters)
+		}
 		received := model.Millis(now())
-		var outs []Output
-		var dead []model.DeadLetter
+		b := &Batch{}
+		var outs []pending
+		var origins []string // of b.Raw
 		for _, p := range pieces[start:end] {
+			at := fmt.Sprintf("%s#byte=%d", origin, p.Offset)
 			reject := func(err error) {
-				dead = append(dead, model.DeadLetter{Source: src, Instance: in.Instance,
-					Origin: fmt.Sprintf("%s#byte=%d", origin, p.Offset), ReceivedAt: received,
-					Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})
+				b.DeadLetters = append(b.DeadLetters, model.DeadLetter{Source: src, Instance: in.Instance,
+					Origin: at, ReceivedAt: received, Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})
 			}
 			if p.Err != nil {
 				reject(p.Err)
@@ -120,45 +179,90 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 				reject(err)
 				continue
 			}
-			if seen[o.Raw.EventID] {
-				res.Duplicates++
-				continue
-			}
-			seen[o.Raw.EventID] = true
 			stamp(&o, received)
-			outs = append(outs, o)
-		}
-		ids := make([]string, len(outs))
-		for i, o := range outs {
-			ids[i] = o.Raw.EventID
-		}
-		known := map[string]bool{}
-		if len(ids) > 0 {
-			var err error
-			if known, err = in.Sink.Known(ctx, src, in.Instance, ids); err != nil {
-				return res, fmt.Errorf("%w: look up stored ids: %w", ErrStore, err)
-			}
-		}
-		b := &Batch{DeadLetters: dead}
-		for _, o := range outs {
-			if known[o.Raw.EventID] {
-				res.Duplicates++
+			if err := checkTimes(&o, times); err != nil {
+				reject(err)
 				continue
 			}
-			b.add(o)
+			outs = append(outs, pending{o, at})
 		}
+		var ask []string
+		asked := map[string]bool{}
+		for _, p := range outs {
+			if id := p.out.Raw.EventID; !asked[id] {
+				if _, ok := settled[id]; !ok {
+					ask = append(ask, id)
+					asked[id] = true
+				}
+			}
+		}
+		if len(ask) > 0 {
+			known, err := in.Sink.Known(ctx, src, in.Instance, ask)
+			if err != nil {
+				return fail(fmt.Errorf("%w: look up stored ids: %w", ErrStore, err))
+			}
+			for id, sum := range known {
+				settled[id] = parseDigest(sum)
+			}
+		}
+		var st Result
+		for _, p := range outs {
+			raw := p.out.Raw
+			have, ok := settled[raw.EventID]
+			switch sum := parseDigest(raw.SHA256); {
+			case !ok:
+				settled[raw.EventID] = sum
+				b.add(p.out)
+				origins = append(origins, p.origin)
+				st.Accepted++
+			case have == sum || conflicted[raw.EventID+"\x00"+raw.SHA256]:
+				st.Duplicates++
+			default:
+				conflicted[raw.EventID+"\x00"+raw.SHA256] = true
+				b.Conflicts = append(b.Conflicts, conflict(raw, p.origin, have))
+				st.Conflicts++
+			}
+		}
+		st.DeadLetters = len(b.DeadLetters)
 		if in.Enricher != nil {
 			if err := in.Enricher.Enrich(ctx, b); err != nil {
-				return res, fmt.Errorf("enrich: %w", err)
+				return fail(fmt.Errorf("enrich: %w", err))
 			}
 		}
 		if b.Len() > 0 {
-			if err := in.Sink.Write(ctx, b); err != nil {
-				return res, fmt.Errorf("%w: %w", ErrStore, err)
+			preempted, err := in.Sink.Write(ctx, b)
+			if err != nil {
+				return fail(fmt.Errorf("%w: %w", ErrStore, err))
+			}
+			// Another ingest stored some of these records first: they are
+			// its, not ours, and ours are duplicates or conflicts of them.
+			var late []model.Conflict
+			for i, r := range b.Raw {
+				sum, ok := preempted[r.EventID]
+				if !ok {
+					continue
+				}
+				st.Accepted--
+				settled[r.EventID] = parseDigest(sum)
+				if sum == r.SHA256 {
+					st.Duplicates++
+					continue
+				}
+				st.Conflicts++
+				conflicted[r.EventID+"\x00"+r.SHA256] = true
+				late = append(late, conflict(r, origins[i], parseDigest(sum)))
+			}
+			if len(late) > 0 {
+				if _, err := in.Sink.Write(ctx, &Batch{Conflicts: late}); err != nil {
+					return fail(fmt.Errorf("%w: store conflicts found after the write: %w", ErrStore, err))
+				}
 			}
 		}
-		res.Accepted += len(b.Raw)
-		res.DeadLetters += len(dead)
+		res.Batches++
+		res.Accepted += st.Accepted
+		res.Duplicates += st.Duplicates
+		res.Conflicts += st.Conflicts
+		res.DeadLetters += st.DeadLetters
 		if in.Stored != nil {
 			if err := in.Stored(ctx, b); err != nil {
 				return res, err
@@ -166,6 +270,12 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 		}
 	}
 	return res, nil
+}
+
+// conflict is r kept as a conflict with the stored record whose digest is stored.
+func conflict(r model.RawRecord, origin string, stored digest) model.Conflict {
+	return model.Conflict{Source: r.Source, Instance: r.Instance, EventID: r.EventID, TS: r.TS, Origin: origin,
+		ReceivedAt: r.ReceivedAt, Raw: r.Raw, SHA256: r.SHA256, StoredSHA256: hex.EncodeToString(stored[:])}
 }
 
 // stamp sets received_at on every row of o.
@@ -182,5 +292,46 @@ func stamp(o *Output, t time.Time) {
 	}
 	for i := range o.Runs {
 		o.Runs[i].ReceivedAt = t
+	}
+}
+
+// checkTimes rejects o when any time of any of its rows is outside r. Zero
+// times are absent values (NULL), not times.
+func checkTimes(o *Output, r TimeRange) error {
+	for field, t := range o.times {
+		if t.IsZero() || !t.Before(r.First) && !t.After(r.Last) {
+			continue
+		}
+		return fmt.Errorf("%w: %s is %s, outside %s … %s (%s)", ErrTimeRange, field,
+			t.UTC().Format(time.RFC3339Nano), r.First.UTC().Format(time.RFC3339Nano), r.Last.UTC().Format(time.RFC3339Nano), r.Why)
+	}
+	return nil
+}
+
+// times yields every time field of every row of o, named table.column.
+func (o *Output) times(yield func(string, time.Time) bool) {
+	if !yield("raw_records.ts", o.Raw.TS) || !yield("raw_records.received_at", o.Raw.ReceivedAt) {
+		return
+	}
+	for _, e := range o.Auth {
+		if !yield("auth_events.ts", e.TS) || !yield("auth_events.received_at", e.ReceivedAt) {
+			return
+		}
+	}
+	for _, a := range o.Authenticators {
+		if !yield("authenticators.ts", a.TS) || !yield("authenticators.received_at", a.ReceivedAt) {
+			return
+		}
+	}
+	for _, e := range o.Airflow {
+		if !yield("airflow_events.ts", e.TS) || !yield("airflow_events.logical_date", e.LogicalDate) || !yield("airflow_events.received_at", e.ReceivedAt) {
+			return
+		}
+	}
+	for _, r := range o.Runs {
+		if !yield("dag_runs.ts", r.TS) || !yield("dag_runs.logical_date", r.LogicalDate) || !yield("dag_runs.start_date", r.StartDate) ||
+			!yield("dag_runs.end_date", r.EndDate) || !yield("dag_runs.received_at", r.ReceivedAt) {
+			return
+		}
 	}
 }

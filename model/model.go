@@ -371,6 +371,22 @@ type DeadLetter struct {
 	SHA256     string
 }
 
+// Conflict is a record whose provider id is already stored with other bytes.
+// A byte-identical redelivery is a duplicate; a conflict is a different
+// record under the same id. The record stored first stays the stored one;
+// the conflicting record is kept here with its raw bytes and both digests.
+type Conflict struct {
+	Source       Source
+	Instance     string
+	EventID      string
+	TS           time.Time // the conflicting record's own time; partitions it
+	Origin       string    // file name, URL or topic/partition/offset of the conflicting record
+	ReceivedAt   time.Time
+	Raw          []byte
+	SHA256       string // of Raw
+	StoredSHA256 string // of the record stored under EventID
+}
+
 // Cursor is a collector's durable position in its source.
 type Cursor struct {
 	Collector string // e.g. "okta/prod"

@@ -14,7 +14,7 @@ import (
 // Reports, the retention log and the schema ledger are never dropped.
 var RetainedTables = []string{
 	"raw_records", "auth_events", "authenticators", "airflow_events", "dag_runs",
-	"correlations", "alerts", "dead_letters",
+	"correlations", "alerts", "dead_letters", "conflicts",
 }
 
 // Partition is one month partition of a table.

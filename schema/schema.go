@@ -231,5 +231,5 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 var Tables = []string{
 	"raw_records", "auth_events", "authenticators", "airflow_events", "dag_runs",
 	"identities", "correlations", "alerts", "dead_letters", "cursors", "reports",
-	"retention_log", "aaguids", "schema_migrations",
+	"retention_log", "aaguids", "conflicts", "schema_migrations",
 }

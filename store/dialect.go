@@ -78,6 +78,25 @@ func (d Dialect) TimeLiteral(t time.Time) string {
 	return strconv.FormatInt(t.UnixMilli(), 10)
 }
 
+// TimeRange returns the first and the last instant (millisecond precision,
+// both included) the engine stores and partitions faithfully. Outside it
+// engines do not fail, they silently clamp or wrap, so writers must reject
+// such times before writing:
+//   - DateTime64(3) holds 1900-01-01 00:00:00.000 to 2299-12-31 23:59:59.999
+//     UTC; later values are stored as 2299-12-31, earlier ones as 1900-01-01.
+//   - Without DateTime64 a timestamp is Int64 milliseconds, but the month
+//     partition ({{month}}) and every date function convert it to DateTime,
+//     whose calendar starts at 1970-01-01 and ends early in 2106 (on 18.16 a
+//     time on 2106-02-07 falls in partition 197001, where retention would drop
+//     it; a negative one wraps the same way). The range kept is 1970-01-01 to
+//     2105-12-31 23:59:59.999 UTC.
+func (d Dialect) TimeRange() (first, last time.Time) {
+	if d.DateTime64 {
+		return time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2299, 12, 31, 23, 59, 59, 999e6, time.UTC)
+	}
+	return time.Unix(0, 0).UTC(), time.Date(2105, 12, 31, 23, 59, 59, 999e6, time.UTC)
+}
+
 // String describes the dialect.
 func (d Dialect) String() string {
 	return fmt.Sprintf("timestamps as %s", d.TimeType())

@@ -47,15 +47,20 @@ func (r *AlertRecorder) RecordAlerts(ctx context.Context, alerts []model.Alert) 
 	for i, a := range alerts {
 		last[key{a.AlertID, a.Target}] = i
 	}
-	rows := make([][]any, 0, len(last))
+	keep := make([]model.Alert, 0, len(last))
 	for i, a := range alerts {
-		if last[key{a.AlertID, a.Target}] != i {
-			continue
+		if last[key{a.AlertID, a.Target}] == i {
+			keep = append(keep, a)
 		}
-		rows = append(rows, store.Alerts.ToRow(a, v))
 	}
-	if err := r.w.S.Insert(ctx, store.Alerts.Name, store.Alerts.Columns, rows); err != nil {
-		return fmt.Errorf("record %d alerts: %w", len(rows), err)
+	for _, part := range byMonth(keep) { // an insert may span at most 100 months
+		rows := make([][]any, len(part))
+		for i, a := range part {
+			rows[i] = store.Alerts.ToRow(a, v)
+		}
+		if err := r.w.S.Insert(ctx, store.Alerts.Name, store.Alerts.Columns, rows); err != nil {
+			return fmt.Errorf("record %d alerts: %w", len(keep), err)
+		}
 	}
 	return nil
 }

@@ -207,12 +207,14 @@ func (w *Warehouse) writeCorrelations(ctx context.Context, cs []model.Correlatio
 		return nil
 	}
 	v := nextVersion()
-	rows := make([][]any, len(cs))
-	for i, c := range cs {
-		rows[i] = store.Correlations.ToRow(c, v)
-	}
-	if err := w.S.Insert(ctx, store.Correlations.Name, store.Correlations.Columns, rows); err != nil {
-		return fmt.Errorf("write %d correlations: %w", len(cs), err)
+	for _, part := range byMonth(cs) { // an insert may span at most 100 months
+		rows := make([][]any, len(part))
+		for i, c := range part {
+			rows[i] = store.Correlations.ToRow(c, v)
+		}
+		if err := w.S.Insert(ctx, store.Correlations.Name, store.Correlations.Columns, rows); err != nil {
+			return fmt.Errorf("write %d correlations: %w", len(cs), err)
+		}
 	}
 	return nil
 }

@@ -192,7 +192,7 @@ func rewritePeople[T any](ctx context.Context, s store.Store, t store.Table[T], 
 			changed = append(changed, rows[i])
 		}
 	}
-	if err := t.Write(ctx, s, changed); err != nil {
+	if err := writeByMonth(ctx, s, t, changed); err != nil {
 		return 0, fmt.Errorf("re-resolve %s: %w", t.Name, err)
 	}
 	return len(changed), nil

@@ -3,6 +3,8 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/model"
@@ -19,53 +21,144 @@ func New(s store.Store) *Warehouse { return &Warehouse{S: s} }
 
 var _ ingest.Sink = (*Warehouse)(nil)
 
-// Known implements ingest.Sink: which of ids are already in raw_records.
-func (w *Warehouse) Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	const chunk = 2000
-	for i := 0; i < len(ids); i += chunk {
-		part := ids[i:min(i+chunk, len(ids))]
-		rows, err := w.S.Query(ctx, "SELECT DISTINCT event_id FROM raw_records WHERE source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?))",
+// Conflicts is the conflicts table: records whose id was already stored with
+// other bytes.
+var Conflicts = store.Table[model.Conflict]{
+	Name:    "conflicts",
+	Columns: []string{"source", "instance", "event_id", "ts", "origin", "received_at", "raw", "sha256", "stored_sha256", "version"},
+	ToRow: func(c model.Conflict, v uint64) []any {
+		return []any{string(c.Source), c.Instance, c.EventID, c.TS, c.Origin, c.ReceivedAt, c.Raw, c.SHA256, c.StoredSHA256, v}
+	},
+	Scan: func(rs store.Rows) (c model.Conflict, err error) {
+		var v uint64
+		err = rs.Scan(&c.Source, &c.Instance, &c.EventID, &c.TS, &c.Origin, &c.ReceivedAt, &c.Raw, &c.SHA256, &c.StoredSHA256, &v)
+		return
+	},
+}
+
+// knownChunk is how many ids one lookup binds (the query text stays well
+// under the servers' max_query_size).
+const knownChunk = 2000
+
+// Known implements ingest.Sink: the SHA-256 of the copy raw_records keeps
+// (the first written) for each of ids that is stored.
+func (w *Warehouse) Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := w.keptCopies(ctx, source, instance, ids, func(id, sum string, _ uint64) { out[id] = sum })
+	if err != nil {
+		return nil, fmt.Errorf("known ids: %w", err)
+	}
+	return out, nil
+}
+
+// keptCopies calls fn with the digest and version of the copy of each stored
+// id that raw_records keeps: the one with the highest version, before and
+// after merges.
+func (w *Warehouse) keptCopies(ctx context.Context, source model.Source, instance string, ids []string, fn func(id, sum string, version uint64)) error {
+	for i := 0; i < len(ids); i += knownChunk {
+		part := ids[i:min(i+knownChunk, len(ids))]
+		rows, err := w.S.Query(ctx, "SELECT event_id, argMax(sha256, version), max(version) FROM raw_records WHERE source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?)) GROUP BY event_id",
 			string(source), instance, part)
 		if err != nil {
-			return nil, fmt.Errorf("known ids: %w", err)
+			return err
 		}
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var id, sum string
+			var v uint64
+			if err := rows.Scan(&id, &sum, &v); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
-			out[id] = true
+			fn(id, sum, v)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// firstCopyVersion is the version of raw_records rows written now.
+// ReplacingMergeTree keeps the row with the highest version, and of a raw
+// record the copy to keep is the first one written (the original; a later
+// writer that raced past Known is the duplicate), so versions fall as time
+// passes: 2^43 ms (year 2248) minus the write time, shifted left 20 bits,
+// with 20 random bits so that two writers never share a version.
+func firstCopyVersion(now time.Time) uint64 {
+	return (uint64(1)<<43-uint64(now.UnixMilli()))<<20 | rand.Uint64N(1<<20)
 }
 
 // Write implements ingest.Sink. Rows that reference others are written
 // first (authenticators before sign-ins), raw records last: an id present in
 // raw_records means the whole record was stored, so Known never hides a
-// record whose events were lost.
-func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) error {
-	if err := store.Authenticators.Write(ctx, w.S, b.Authenticators); err != nil {
-		return err
+// record whose events were lost. Every table is written by month partition
+// (see byMonth), so a batch spanning any number of months is stored.
+// Afterwards it reads back which copy raw_records keeps of each record:
+// those another writer stored first are returned as preempted.
+func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
+	if err := writeByMonth(ctx, w.S, store.Authenticators, b.Authenticators); err != nil {
+		return nil, err
 	}
-	if err := store.AuthEvents.Write(ctx, w.S, b.Auth); err != nil {
-		return err
+	if err := writeByMonth(ctx, w.S, store.AuthEvents, b.Auth); err != nil {
+		return nil, err
 	}
-	if err := store.AirflowEvents.Write(ctx, w.S, b.Airflow); err != nil {
-		return err
+	if err := writeByMonth(ctx, w.S, store.AirflowEvents, b.Airflow); err != nil {
+		return nil, err
 	}
-	if err := store.DagRuns.Write(ctx, w.S, b.Runs); err != nil {
-		return err
+	if err := writeByMonth(ctx, w.S, store.DagRuns, b.Runs); err != nil {
+		return nil, err
 	}
-	if err := store.DeadLetters.Write(ctx, w.S, b.DeadLetters); err != nil {
-		return err
+	if err := writeByMonth(ctx, w.S, store.DeadLetters, b.DeadLetters); err != nil {
+		return nil, err
 	}
-	return store.RawRecords.Write(ctx, w.S, b.Raw)
+	if err := writeByMonth(ctx, w.S, Conflicts, b.Conflicts); err != nil {
+		return nil, err
+	}
+	if len(b.Raw) == 0 {
+		return nil, nil
+	}
+	version := firstCopyVersion(time.Now())
+	for _, part := range byMonth(b.Raw) {
+		rows := make([][]any, len(part))
+		for i, r := range part {
+			rows[i] = store.RawRecords.ToRow(r, version)
+		}
+		if err := w.S.Insert(ctx, store.RawRecords.Name, store.RawRecords.Columns, rows); err != nil {
+			return nil, err
+		}
+	}
+	type scope struct {
+		source   model.Source
+		instance string
+	}
+	ids := map[scope][]string{}
+	for _, r := range b.Raw {
+		k := scope{r.Source, r.Instance}
+		ids[k] = append(ids[k], r.EventID)
+	}
+	preempted := map[string]string{}
+	for k, list := range ids {
+		err := w.keptCopies(ctx, k.source, k.instance, list, func(id, sum string, v uint64) {
+			if v != version {
+				preempted[id] = sum
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read back stored records: %w", err)
+		}
+	}
+	return preempted, nil
+}
+
+// TimeRange implements ingest.Sink: the range of the store's dialect.
+func (w *Warehouse) TimeRange() ingest.TimeRange {
+	d := w.S.Dialect()
+	first, last := d.TimeRange()
+	why := "DateTime64(3, 'UTC') on this store"
+	if !d.DateTime64 {
+		why = fmt.Sprintf("Int64 milliseconds partitioned by month through DateTime on this ClickHouse %d.%d", d.Major, d.Minor)
+	}
+	return ingest.TimeRange{First: first, Last: last, Why: why}
 }

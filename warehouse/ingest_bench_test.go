@@ -73,7 +73,8 @@ func BenchmarkIngest(b *testing.B) {
 			defer w.S.Close()
 			start := time.Now()
 			for _, bt := range batches {
-				require.NoError(b, w.Write(ctx, bt))
+				_, err := w.Write(ctx, bt)
+				require.NoError(b, err)
 			}
 			b.ReportMetric(float64(records)/time.Since(start).Seconds(), "store-only-records/s")
 		})

@@ -207,6 +207,7 @@ func demoIngest(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 				r.Ingested.Records += res.Records
 				r.Ingested.Accepted += res.Accepted
 				r.Ingested.Duplicates += res.Duplicates
+				r.Ingested.Conflicts += res.Conflicts
 				r.Ingested.DeadLetters += res.DeadLetters
 			}()
 		}
@@ -289,6 +290,9 @@ func printDemoSummary(e *env, r *demoRun) {
 	fmt.Fprintf(e.stdout, "\nkeytrail demo — %d people, %d days from %s, seed %d\n", r.Manifest.People, r.Manifest.Days, r.Manifest.Start.Format("2006-01-02"), r.Manifest.Seed)
 	fmt.Fprintf(e.stdout, "  records   %d read, %d stored, %d duplicates dropped, %d dead letters (expected %d)\n",
 		r.Ingested.Records, r.Ingested.Accepted, r.Ingested.Duplicates, r.Ingested.DeadLetters, x.DeadLetters)
+	if r.Ingested.Conflicts > 0 { // the generator plants none
+		fmt.Fprintf(e.stdout, "  conflicts %d records with a stored id and other bytes (kept in the conflicts table)\n", r.Ingested.Conflicts)
+	}
 	fmt.Fprintf(e.stdout, "  events    %d normalized rows (sign-ins, key registrations, Airflow audit rows, DAG runs)\n", r.EventRows)
 	fmt.Fprintf(e.stdout, "  actions   %d correlated (%d audit actions, %d DAG runs intended)\n", r.Actions, x.AuditActions, x.Runs)
 	order := []model.Verdict{model.VerdictVerified, model.VerdictInherited, model.VerdictWeakFactor, model.VerdictStale,

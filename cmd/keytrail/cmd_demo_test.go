@@ -49,6 +49,9 @@ func TestDemoEndToEnd(t *testing.T) {
 			// Every record is stored once or dead-lettered with its bytes.
 			require.Equal(t, strconv.Itoa(x.Stored), sqlOne(t, url, "SELECT count() FROM raw_records FINAL"))
 			require.Equal(t, strconv.Itoa(x.DeadLetters), sqlOne(t, url, "SELECT count() FROM dead_letters FINAL WHERE length(raw) > 0 AND error != ''"))
+			// Its redeliveries are byte-identical: duplicates, never conflicts.
+			require.Equal(t, "0", sqlOne(t, url, "SELECT count() FROM conflicts FINAL"))
+			require.NotContains(t, out, "conflicts")
 
 			// Every action has the verdict the generator intended.
 			intent := readIntent(t, filepath.Join(dir, demoInput, m.Intent))

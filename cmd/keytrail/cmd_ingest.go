@@ -203,7 +203,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	var unreadable []string
-	var total ingest.Result
+	var total ingest.Result // conflicts and dead letters over all inputs
 	for _, f := range files {
 		res, err := job.ingestFile(ctx, e.stdin, f)
 		if errors.Is(err, errRead) {
@@ -211,26 +211,21 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 			unreadable = append(unreadable, f)
 			continue
 		}
+		printIngestResult(e.stdout, *asJSON, res, err)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		total.Records += res.Records
-		total.Accepted += res.Accepted
-		total.Duplicates += res.Duplicates
+		total.Conflicts += res.Conflicts
 		total.DeadLetters += res.DeadLetters
-		if *asJSON {
-			b, _ := json.Marshal(res)
-			fmt.Fprintln(e.stdout, string(b))
-		} else {
-			fmt.Fprintf(e.stdout, "%s: %d records, %d accepted, %d duplicates, %d dead letters\n",
-				res.File, res.Records, res.Accepted, res.Duplicates, res.DeadLetters)
-		}
 	}
 	if msg := job.unknownEvents(); msg != "" {
 		fmt.Fprintln(e.stderr, msg)
 	}
 	if total.DeadLetters > 0 {
 		fmt.Fprintf(e.stderr, "%d records rejected: see keytrail deadletters\n", total.DeadLetters)
+	}
+	if total.Conflicts > 0 {
+		fmt.Fprintf(e.stderr, "%d records have the id of a stored record but other bytes: kept in the conflicts table (keytrail sql 'SELECT source, instance, event_id, origin, sha256, stored_sha256 FROM conflicts FINAL'); the stored records are unchanged\n", total.Conflicts)
 	}
 	if *corr {
 		out := e.stdout
@@ -245,6 +240,30 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("could not read %d of %d inputs: %s", len(unreadable), len(files), strings.Join(unreadable, ", "))
 	}
 	return nil
+}
+
+// printIngestResult prints one input's summary line: a JSON object with
+// asJSON, else text. When the store failed (err), the counts are what the
+// batches before the failure stored, and the line says so.
+func printIngestResult(w io.Writer, asJSON bool, res ingest.Result, err error) {
+	if asJSON {
+		v := struct {
+			ingest.Result
+			Error string `json:"error,omitempty"`
+		}{Result: res}
+		if err != nil {
+			v.Error = err.Error()
+		}
+		b, _ := json.Marshal(v)
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	stopped := ""
+	if err != nil {
+		stopped = fmt.Sprintf(" (stopped by a store failure after %d batches; these were stored)", res.Batches)
+	}
+	fmt.Fprintf(w, "%s: %d records, %d accepted, %d duplicates, %d conflicts, %d dead letters%s\n",
+		res.File, res.Records, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters, stopped)
 }
 
 // earliestEvent returns the earlier of t and the earliest event time in b

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +70,7 @@ func TestIngestEventsDeadLetters(t *testing.T) {
 			// IdPs first (they teach the resolver who the Airflow owners are).
 			okta := ingestJSON("okta", "prod", fixture("okta", "logs_page.json"))[0]
 			require.Positive(t, okta.Accepted)
-			require.Equal(t, okta.Records, okta.Accepted+okta.Duplicates+okta.DeadLetters)
+			require.Equal(t, okta.Records, okta.Accepted+okta.Duplicates+okta.Conflicts+okta.DeadLetters)
 			again := ingestJSON("okta", "prod", fixture("okta", "logs_page.json"))[0]
 			require.Zero(t, again.Accepted, "re-ingesting adds nothing")
 			require.Equal(t, okta.Accepted+okta.Duplicates, again.Duplicates)
@@ -82,7 +84,7 @@ func TestIngestEventsDeadLetters(t *testing.T) {
 				fixture("airflow", "v1_2.7_event_logs.json"), fixture("airflow", "v1_2.10_dag_runs.json"))
 			require.Equal(t, 0, code, errs)
 			require.Contains(t, out, "v1_2.7_event_logs.json: ")
-			require.Regexp(t, `\d+ records, \d+ accepted, 0 duplicates, 0 dead letters`, out)
+			require.Regexp(t, `\d+ records, \d+ accepted, 0 duplicates, 0 conflicts, 0 dead letters\n`, out)
 			require.Contains(t, errs, "custom_plugin_action (1)")
 			ingestJSON("airflow", "af3", fixture("airflow", "v2_3.1_event_logs.json"), fixture("airflow", "v2_3.1_dag_runs.json"))
 
@@ -200,4 +202,62 @@ func TestIngestEventsDeadLetters(t *testing.T) {
 			require.Contains(t, errs, "mds")
 		})
 	}
+}
+
+// TestIngestConflictsAndDamage: a BOM-prefixed Graph page cut mid-record
+// keeps its intact records and yields one dead letter; a record with a stored
+// id and other bytes is counted as a conflict, not a duplicate.
+func TestIngestConflictsAndDamage(t *testing.T) {
+	page, err := os.ReadFile(fixture("entra", "signins_page.json"))
+	require.NoError(t, err)
+	full := ingest.Split(page, [][]string{{"value"}})
+	require.Greater(t, len(full), 3)
+	cut := append([]byte("\xEF\xBB\xBF"), page[:int(full[3].Offset)+40]...)
+	dir := t.TempDir()
+	cutFile := filepath.Join(dir, "cut.json")
+	require.NoError(t, os.WriteFile(cutFile, cut, 0o600))
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal(full[0].Raw, &rec))
+	rec["ipAddress"] = "203.0.113.99"
+	edited, err := json.Marshal(rec)
+	require.NoError(t, err)
+	editedFile := filepath.Join(dir, "edited.json")
+	require.NoError(t, os.WriteFile(editedFile, append(edited, '\n'), 0o600))
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := cli(t, "", "--store", url, "ingest", "--source", "entra", "--json", cutFile, editedFile)
+			require.Equal(t, 0, code, errs)
+			rows := jsonLines(t, out)
+			require.Len(t, rows, 2)
+			require.Equal(t, map[string]any{"file": cutFile, "records": 4.0, "accepted": 3.0, "duplicates": 0.0, "conflicts": 0.0, "dead_letters": 1.0, "batches": 1.0}, rows[0])
+			require.Equal(t, map[string]any{"file": editedFile, "records": 1.0, "accepted": 0.0, "duplicates": 0.0, "conflicts": 1.0, "dead_letters": 0.0, "batches": 1.0}, rows[1])
+			require.Contains(t, errs, "1 records rejected")
+			require.Contains(t, errs, "1 records have the id of a stored record but other bytes: kept in the conflicts table")
+			code, out, errs = cli(t, "", "--store", url, "sql", "--format", "jsonl", "SELECT raw, origin FROM conflicts FINAL")
+			require.Equal(t, 0, code, errs)
+			c := jsonLines(t, out)
+			require.Len(t, c, 1)
+			require.Equal(t, string(edited), c[0]["raw"])
+			require.Equal(t, editedFile+"#byte=0", c[0]["origin"])
+			code, out, _ = cli(t, "", "--store", url, "deadletters", "--format", "jsonl")
+			require.Equal(t, 0, code)
+			dl := jsonLines(t, out)
+			require.Len(t, dl, 1)
+			require.Equal(t, string(page[full[3].Offset:int(full[3].Offset)+40]), dl[0]["raw"])
+			require.Equal(t, fmt.Sprintf("%s#byte=%d", cutFile, full[3].Offset+3), dl[0]["origin"])
+			require.Contains(t, dl[0]["error"], "truncated or damaged JSON: array element 4")
+		})
+	}
+}
+
+func TestPrintIngestResult(t *testing.T) {
+	res := ingest.Result{File: "f.json", Records: 10, Accepted: 4, Duplicates: 1, Conflicts: 1, DeadLetters: 0, Batches: 2}
+	var b strings.Builder
+	printIngestResult(&b, false, res, nil)
+	printIngestResult(&b, false, res, errors.New("store write failed: boom"))
+	printIngestResult(&b, true, res, errors.New("store write failed: boom"))
+	require.Equal(t, `f.json: 10 records, 4 accepted, 1 duplicates, 1 conflicts, 0 dead letters
+f.json: 10 records, 4 accepted, 1 duplicates, 1 conflicts, 0 dead letters (stopped by a store failure after 2 batches; these were stored)
+{"file":"f.json","records":10,"accepted":4,"duplicates":1,"conflicts":1,"dead_letters":0,"batches":2,"error":"store write failed: boom"}
+`, b.String())
 }
