@@ -317,8 +317,9 @@ type Correlation struct {
 	Actor               string
 	Person              string
 	Verdict             Verdict
-	InheritedFrom       string // action id whose verdict a run carries
-	InheritedVerdict    Verdict
+	TriggerActionID     string  // manual run: the action id of the trigger audit event whose person and verdict it carries
+	InheritedFrom       string  // inherited run: the action id of the enabling action (unpause, backfill request)
+	InheritedVerdict    Verdict // inherited run: the enabling action's verdict
 	AssertionID         string
 	AssertionTS         time.Time
 	AssertionAgeMS      int64 // action time − assertion time, in ms (negative within clock skew)
