@@ -388,6 +388,8 @@ type Manifest struct {
 	Scope         string           `json:"scope"`
 	Version       string           `json:"keytrail_version"`
 	PolicyVersion string           `json:"policy_version"`
+	PolicyText    string           `json:"policy_text,omitempty"`   // the policy's canonical YAML, recorded by correlate beside PolicyVersion
+	PolicySHA256  string           `json:"policy_sha256,omitempty"` // hex SHA-256 of PolicyText
 	Queries       []ManifestQuery  `json:"queries"`
 	Coverage      []SourceCoverage `json:"coverage"`
 	Files         []ManifestFile   `json:"files"`

@@ -438,7 +438,11 @@ func TestPopulationFormat(t *testing.T) {
 		AssertionID: "a1", AssertionTS: time.Date(2026, 1, 2, 2, 0, 0, 0, time.UTC), AssertionAgeMS: -500,
 		Factor: model.FactorWebAuthn, PolicyVersion: "v1", Reason: "line\nbreak \"quoted\" \u2028",
 	}
-	col := func(name string) int { i := slices.Index(PopulationHeader, name); require.GreaterOrEqual(t, i, 0, name); return i }
+	col := func(name string) int {
+		i := slices.Index(PopulationHeader, name)
+		require.GreaterOrEqual(t, i, 0, name)
+		return i
+	}
 	rec := AppendCSVRecord(nil, c)
 	require.Len(t, rec, len(PopulationHeader))
 	require.Equal(t, "2026-01-02T02:04:05.678Z", rec[col("action_ts")])
