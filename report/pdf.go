@@ -387,10 +387,10 @@ func drawExceptions(d *doc, p *pack) {
 
 	countCols := func(first ...column) []column {
 		return append(first,
-			column{title: "Privileged", w: 21, align: "R"},
-			column{title: "Other human", w: 22, align: "R"},
-			column{title: "DAG runs", w: 19, align: "R"},
-			column{title: "Unattributed", w: 22, align: "R"},
+			column{title: "Privileged", w: 22, align: "R"},
+			column{title: "Other human", w: 25, align: "R"},
+			column{title: "Runs", w: 18, align: "R"},
+			column{title: "Unattributed", w: 25, align: "R"},
 			column{title: "Total", w: 18, align: "R"})
 	}
 	counts := func(c ExceptionCounts) []string {
@@ -398,7 +398,7 @@ func drawExceptions(d *doc, p *pack) {
 	}
 
 	d.subheading("By verdict")
-	d.table(7.5, countCols(column{title: "Verdict", w: 78}), len(e.ByVerdict)+1, func(i int) []string {
+	d.table(7.5, countCols(column{title: "Verdict", w: 72}), len(e.ByVerdict)+1, func(i int) []string {
 		if i == len(e.ByVerdict) {
 			return append([]string{"Total"}, counts(e.ExceptionCounts)...)
 		}
@@ -409,12 +409,12 @@ func drawExceptions(d *doc, p *pack) {
 	d.subheading("By person")
 	persons := e.ByPerson[:min(len(e.ByPerson), maxSummaryRows)]
 	d.table(7.5, []column{
-		{title: "Person (or unresolved actor)", w: 52, wrap: 2},
-		{title: "Privileged", w: 18, align: "R"},
-		{title: "Other human", w: 20, align: "R"},
-		{title: "DAG runs", w: 16, align: "R"},
+		{title: "Person (or unresolved actor)", w: 50, wrap: 2},
+		{title: "Privileged", w: 19, align: "R"},
+		{title: "Other human", w: 23, align: "R"},
+		{title: "Runs", w: 13, align: "R"},
 		{title: "Total", w: 14, align: "R"},
-		{title: "Verdicts", w: 60, wrap: 2},
+		{title: "Verdicts", w: 61, wrap: 2},
 	}, len(persons), func(i int) []string {
 		r := persons[i]
 		who := r.Person
@@ -433,7 +433,7 @@ func drawExceptions(d *doc, p *pack) {
 
 	d.subheading("By DAG")
 	dags := e.ByDAG[:min(len(e.ByDAG), maxSummaryRows)]
-	d.table(7.5, countCols(column{title: "Instance", w: 28}, column{title: "DAG", w: 50}), len(dags), func(i int) []string {
+	d.table(7.5, countCols(column{title: "Instance", w: 24}, column{title: "DAG", w: 48}), len(dags), func(i int) []string {
 		r := dags[i]
 		return append([]string{r.Instance, dagLabel(r.DagID)}, counts(r.ExceptionCounts)...)
 	})
@@ -507,12 +507,12 @@ func verdictMix(m map[string]int64) string {
 
 func drawExceptionRows(d *doc, rows []model.Correlation) {
 	d.table(6.8, []column{
-		{title: "Time (UTC)", w: 26},
-		{title: "Action", w: 19, wrap: 2},
-		{title: "Person / Airflow actor", w: 34, wrap: 2},
-		{title: "DAG / run", w: 35, wrap: 2},
-		{title: "Verdict", w: 24, wrap: 2},
-		{title: "Reason", w: 42, wrap: 3},
+		{title: "Time (UTC)", w: 28},
+		{title: "Action", w: 17, wrap: 2},
+		{title: "Person / Airflow actor", w: 40, wrap: 2},
+		{title: "DAG / run", w: 34, wrap: 2},
+		{title: "Verdict", w: 25, wrap: 2},
+		{title: "Reason", w: 36, wrap: 3},
 	}, len(rows), func(i int) []string {
 		c := rows[i]
 		dag := c.DagID
@@ -550,14 +550,14 @@ func drawInventory(d *doc, p *pack) {
 		d.font(false, 9.5)
 	}
 	d.table(7.5, []column{
-		{title: "Person", w: 42},
-		{title: "Source", w: 16},
-		{title: "Model / AAGUID", w: 38},
-		{title: "Hardware", w: 15},
+		{title: "Person", w: 40},
+		{title: "Source", w: 15},
+		{title: "Model / AAGUID", w: 40},
+		{title: "Hardware", w: 17},
 		{title: "Registered", w: 19},
 		{title: "Removed", w: 19},
 		{title: "Last used", w: 19},
-		{title: "Uses", w: 12, align: "R"},
+		{title: "Uses", w: 11, align: "R"},
 	}, len(p.auths), func(i int) []string {
 		r := p.auths[i]
 		m := r.Model
@@ -618,12 +618,12 @@ func drawCompleteness(d *doc, p *pack) {
 		return
 	}
 	d.table(7.5, []column{
-		{title: "Source", w: 16},
-		{title: "Instance", w: 32},
-		{title: "First event", w: 30},
-		{title: "Last event", w: 30},
+		{title: "Source", w: 15},
+		{title: "Instance", w: 30},
+		{title: "First event", w: 32},
+		{title: "Last event", w: 32},
 		{title: "Events", w: 16, align: "R"},
-		{title: "Cursor", w: 36},
+		{title: "Cursor", w: 35},
 		{title: "Lag", w: 20, align: "R"},
 	}, len(cov), func(i int) []string {
 		c := cov[i]
@@ -660,7 +660,7 @@ func drawSampling(d *doc, p *pack) {
 		{title: "Verdict", w: 38},
 	}, len(p.sample), func(i int) []string {
 		r := p.sample[i]
-		return []string{strconv.Itoa(i + 1), fmt.Sprintf("%x…", r.key[:6]), r.row.ActionID, minute(r.row.ActionTS), string(r.row.Action), string(r.row.Verdict)}
+		return []string{strconv.Itoa(i + 1), fmt.Sprintf("%x…", r.key[:6]), r.row.ActionID, minute(r.row.ActionTS), string(r.row.Action), verdictLabel(r.row)}
 	})
 }
 

@@ -269,6 +269,7 @@ func (d *doc) pre(text string, size float64) {
 	d.font(false, size)
 	h := d.lineH()
 	const indentPerSpace, hang = 1.6, 6.0
+	var lines []preLine
 	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		trimmed := strings.TrimLeft(line, " \t")
 		indent := 0.0
@@ -285,13 +286,29 @@ func (d *doc) pre(text string, size float64) {
 			if i > 0 {
 				x += hang
 			}
-			d.ensure(h)
-			y := d.f.GetY()
-			d.put(x, y, marginL+contentW-x, h, l, "L")
-			d.f.SetXY(marginL, y+h)
+			lines = append(lines, preLine{x, l})
 		}
 	}
+	// A block that fits on a page is kept on one.
+	if total := h * float64(len(lines)); total <= keepTogether {
+		d.ensure(total)
+	}
+	for _, l := range lines {
+		d.ensure(h)
+		y := d.f.GetY()
+		d.put(l.x, y, marginL+contentW-l.x, h, l.text, "L")
+		d.f.SetXY(marginL, y+h)
+	}
 	d.font(bold, old)
+}
+
+// keepTogether is the height below which a preformatted block or a table is
+// kept on one page.
+const keepTogether = 120.0
+
+type preLine struct {
+	x    float64
+	text string
 }
 
 // column of a table.
@@ -350,13 +367,25 @@ func (d *doc) table(size float64, cols []column, n int, row func(i int) []string
 		}
 		return lines, float64(rows)*lh + 1
 	}
-	// The header is kept with the first row (keep-with-next).
+	// The header is kept with the first row (keep-with-next), and a short
+	// table is kept on one page.
 	var lines [][]string
 	var h float64
 	if n > 0 {
 		lines, h = layout(0)
 	}
-	d.ensure(lh + 1.5 + h)
+	need := lh + 1.5 + h
+	if n <= 12 {
+		total := lh + 1.5
+		for i := range n {
+			_, rh := layout(i)
+			total += rh
+		}
+		if total <= keepTogether/2 {
+			need = total
+		}
+	}
+	d.ensure(need)
 	header()
 	d.headings = append(d.headings, columnTitles(cols))
 	for i := 0; i < n; i++ {
