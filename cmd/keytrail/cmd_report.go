@@ -152,7 +152,7 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		return usagef("--from is required")
 	}
 	now := time.Now()
-	opts := report.Options{Instance: *instance, SampleSize: *sampleSize, Seed: *seed, Organisation: *org, PolicyVersion: *policy, Version: version}
+	opts := report.Options{Instance: *instance, SampleSize: *sampleSize, Seed: *seed, Organisation: *org, PolicyVersion: *policy, Version: buildVersion()}
 	if opts.From, err = parseTime(*from, now); err != nil {
 		return usagef("--from: %v", err)
 	}
