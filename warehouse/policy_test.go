@@ -25,7 +25,7 @@ import (
 // trigger's verdict and trigger_action_id.
 func TestPolicyTextInPack(t *testing.T) {
 	ctx := context.Background()
-	pub := repKey.Public().(ed25519.PublicKey)
+	pub := []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)}
 	for name, w := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHandHistory()
@@ -141,7 +141,7 @@ func TestReportWithoutPolicyText(t *testing.T) {
 			require.Empty(t, m.PolicySHA256)
 			pdf := spaces.ReplaceAllString(pdfText(t, filepath.Join(dir, report.FilePDF)), " ")
 			require.Contains(t, pdf, "The store holds no text for this policy version")
-			res, _, err := w.VerifyReport(ctx, dir, repKey.Public().(ed25519.PublicKey))
+			res, _, err := w.VerifyReport(ctx, dir, []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)})
 			require.NoError(t, err)
 			require.NoError(t, res.Err())
 		})
