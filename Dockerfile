@@ -5,6 +5,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The version the binary and its evidence packs name: `make image` passes
+# git describe (.git is not in the build context); docker compose passes
+# KEYTRAIL_VERSION.
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -tags nochdb -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/keytrail ./cmd/keytrail
 

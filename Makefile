@@ -7,8 +7,12 @@ export KEYTRAIL_CACHE
 export CHDB_LIB_PATH ?= $(KEYTRAIL_CACHE)/chdb-26.5.3/libchdb.so
 BIN := bin/keytrail
 GO_TEST_FLAGS ?= -count=1 -timeout 25m
+# The version every binary names (keytrail version, the evidence pack's cover
+# and manifest): git describe, e.g. v0.3.0, v0.3.0-4-g1a2b3c4, 1a2b3c4-dirty.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all setup setup-test build test test-short vet demo migrate status bench fuzz clean
+.PHONY: all setup setup-test build version image test test-short vet demo migrate status bench fuzz clean
 
 all: build
 
@@ -19,7 +23,15 @@ setup-test:
 	@scripts/setup.sh test
 
 build: setup
-	go build -o $(BIN) ./cmd/keytrail
+	go build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/keytrail
+
+# Prints the version make build stamps.
+version:
+	@echo $(VERSION)
+
+# The server image (Dockerfile), stamped with the same version.
+image:
+	docker build --build-arg VERSION=$(VERSION) -t keytrail:$(VERSION) .
 
 # All tests, on the embedded engine and a private ClickHouse server; a missing
 # engine is a failure, never a skip.

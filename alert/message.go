@@ -56,7 +56,8 @@ type Message struct {
 	RunID            string    `json:"run_id,omitempty"`
 	Actor            string    `json:"actor,omitempty"`
 	Person           string    `json:"person,omitempty"`
-	Verdict          string    `json:"verdict"` // the verdict that fired the alert
+	Verdict          string    `json:"verdict"`                     // the verdict that fired the alert
+	TriggerActionID  string    `json:"trigger_action_id,omitempty"` // a manual run's trigger, whose verdict it carries
 	InheritedFrom    string    `json:"inherited_from,omitempty"`
 	InheritedVerdict string    `json:"inherited_verdict,omitempty"`
 	Reason           string    `json:"reason,omitempty"`
@@ -96,6 +97,7 @@ func (it *item) message(severity, link string) Message {
 		Actor:            c.Actor,
 		Person:           c.Person,
 		Verdict:          string(c.Verdict),
+		TriggerActionID:  c.TriggerActionID,
 		InheritedFrom:    c.InheritedFrom,
 		InheritedVerdict: string(c.InheritedVerdict),
 		Reason:           c.Reason,
@@ -150,6 +152,9 @@ func subject(c model.Correlation) string {
 func verdictText(c model.Correlation) string {
 	if c.Verdict == model.VerdictInherited && c.InheritedVerdict != "" {
 		return fmt.Sprintf("inherited %s from %s", c.InheritedVerdict, c.InheritedFrom)
+	}
+	if c.TriggerActionID != "" {
+		return fmt.Sprintf("%s, as its trigger %s", c.Verdict, c.TriggerActionID)
 	}
 	return string(c.Verdict)
 }

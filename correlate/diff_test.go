@@ -19,6 +19,7 @@ type oracleResult struct {
 	assertion string
 	inherited string
 	inhVerd   model.Verdict
+	trigger   string
 	person    string
 }
 
@@ -248,8 +249,9 @@ func (o *oracle) run(r *model.DagRun) oracleResult {
 				b, bExact = e, exact
 			}
 		}
-		if b != nil {
-			return inherit(b)
+		if b != nil { // the triggering person's own act: the trigger's verdict
+			src := o.audit[oid(b)]
+			return oracleResult{verdict: src.verdict, trigger: oid(b), person: src.person, assertion: src.assertion}
 		}
 		if r.TriggeringUser != "" || r.Person != "" {
 			return o.human(r.Person, r.TS, model.ActionTrigger)
@@ -293,7 +295,7 @@ func checkOracle(t *testing.T, p Policy, h *history, got []model.Correlation) ma
 	for _, c := range got {
 		w, ok := want[c.ActionID]
 		require.True(t, ok, c.ActionID)
-		g := oracleResult{verdict: c.Verdict, assertion: c.AssertionID, inherited: c.InheritedFrom, inhVerd: c.InheritedVerdict, person: c.Person}
+		g := oracleResult{verdict: c.Verdict, assertion: c.AssertionID, inherited: c.InheritedFrom, inhVerd: c.InheritedVerdict, trigger: c.TriggerActionID, person: c.Person}
 		if w.verdict == model.VerdictUnknownIdentity || w.verdict == model.VerdictUnattributed {
 			g.person = ""
 		}
@@ -301,6 +303,9 @@ func checkOracle(t *testing.T, p Policy, h *history, got []model.Correlation) ma
 		counts[c.Verdict]++
 		if c.Verdict == model.VerdictInherited {
 			counts["inherited_"+c.InheritedVerdict]++
+		}
+		if c.TriggerActionID != "" {
+			counts["manual_"+c.Verdict]++
 		}
 	}
 	return counts
@@ -337,6 +342,7 @@ func TestBatchMatchesOracle(t *testing.T) {
 		}
 		for _, v := range []model.Verdict{model.VerdictVerified, model.VerdictWeakFactor, model.VerdictStale, model.VerdictNoAssertion, model.VerdictUnknownIdentity} {
 			require.Positive(t, counts["inherited_"+v], "seed %d: no run inherited %s", seed, v)
+			require.Positive(t, counts["manual_"+v], "seed %d: no manual run with a %s trigger", seed, v)
 		}
 	}
 }

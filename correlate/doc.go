@@ -72,10 +72,13 @@
 // "run" events (TaskID set) are not DAG triggers; a trigger whose person
 // differs from the run's resolved person is not a match. An event naming the
 // run id wins over one matched by time; then the latest trigger at or before
-// the run, then the earliest after it. A linked run's verdict is inherited
-// from the trigger. A manual run with no trigger event but a triggering user
-// (Airflow 3.1+) is judged as a trigger-class human action by that person at
-// the run's time; without either it is unattributed.
+// the run, then the earliest after it. A manual run is the triggering
+// person's own act: a linked run gets its trigger's verdict (verified,
+// weak_factor, stale, no_assertion or unknown_identity — never inherited),
+// person and assertion, with TriggerActionID naming the trigger. A manual run
+// with no trigger event but a triggering user (Airflow 3.1+) is judged as a
+// trigger-class human action by that person at the run's time; without either
+// it is unattributed.
 //
 // Scheduled, dataset- and asset-triggered runs (and runs of an unknown type)
 // inherit from the latest unpause of the DAG at or before run+clock_skew;

@@ -105,13 +105,15 @@ func TestEngineRunWaitsForTriggerVerdict(t *testing.T) {
 	h := &b.h
 	e, rec := newTestEngine(t, p)
 	add(t, e, h.runs[0], h.airflow[0])
-	require.Equal(t, model.VerdictInherited, rec.last[runID].Verdict)
-	require.Equal(t, model.VerdictNoAssertion, rec.last[runID].InheritedVerdict)
+	require.Equal(t, model.VerdictNoAssertion, rec.last[runID].Verdict, "a manual run carries its trigger's verdict")
+	require.Equal(t, trig, rec.last[runID].TriggerActionID)
 	add(t, e, tick(t0.Add(2*p.ClockSkew+p.Grace)), h.auth[0])
 	add(t, e, tick(t0.Add(3*p.ClockSkew+p.Grace)))
 	e.Flush()
 	require.Equal(t, model.VerdictVerified, rec.last[trig].Verdict)
-	require.Equal(t, model.VerdictVerified, rec.last[runID].InheritedVerdict)
+	require.Equal(t, model.VerdictVerified, rec.last[runID].Verdict, "the trigger's late assertion verifies the run too")
+	require.Equal(t, trig, rec.last[runID].TriggerActionID)
+	require.Empty(t, rec.last[runID].InheritedFrom)
 	require.Equal(t, batch(t, p, h), mustFinals(t, rec))
 }
 

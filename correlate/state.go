@@ -272,7 +272,7 @@ func (s *state) judge(it *item) bool {
 func sameCorrelation(a, b model.Correlation) bool {
 	return a.ActionTS.Equal(b.ActionTS) && a.AssertionTS.Equal(b.AssertionTS) &&
 		a.Verdict == b.Verdict && a.Person == b.Person && a.Actor == b.Actor &&
-		a.InheritedFrom == b.InheritedFrom && a.InheritedVerdict == b.InheritedVerdict &&
+		a.TriggerActionID == b.TriggerActionID && a.InheritedFrom == b.InheritedFrom && a.InheritedVerdict == b.InheritedVerdict &&
 		a.AssertionID == b.AssertionID && a.AssertionAgeMS == b.AssertionAgeMS &&
 		a.Factor == b.Factor && a.AuthenticatorAAGUID == b.AuthenticatorAAGUID &&
 		a.AuthenticatorModel == b.AuthenticatorModel && a.Channel == b.Channel &&
@@ -500,7 +500,7 @@ func (s *state) judgeRun(it *item, c *model.Correlation) {
 	switch it.run.runType {
 	case model.RunManual:
 		if src := s.matchTrigger(d, it); src != nil {
-			inherit(c, src, fmt.Sprintf("manual run triggered by %s", src.base.ActionID))
+			triggeredBy(c, src)
 			return
 		}
 		if it.run.triggeringUser != "" || it.base.Person != "" {
@@ -534,11 +534,30 @@ func runTypeName(t string) string {
 	return t
 }
 
+// triggeredBy gives manual run c the verdict of its trigger audit event src:
+// the run is the triggering person's own act, linked by TriggerActionID.
+func triggeredBy(c *model.Correlation, src *item) {
+	sc := &src.c
+	carry(c, sc)
+	c.Verdict = sc.Verdict
+	c.TriggerActionID = sc.ActionID
+	c.Reason = fmt.Sprintf("manual run triggered by %s (%s): %s", sc.ActionID, sc.Verdict, sc.Reason)
+}
+
+// inherit makes c, a run nobody triggered by hand, inherit the verdict of the
+// action src that enabled it.
 func inherit(c *model.Correlation, src *item, reason string) {
 	sc := &src.c
+	carry(c, sc)
 	c.Verdict = model.VerdictInherited
 	c.InheritedFrom = sc.ActionID
 	c.InheritedVerdict = sc.Verdict
+	c.Reason = reason + " (" + string(sc.Verdict) + "): " + sc.Reason
+}
+
+// carry copies to run c the person and backing assertion of the action sc
+// it is attributed to.
+func carry(c, sc *model.Correlation) {
 	c.Person = sc.Person
 	if c.Actor == "" {
 		c.Actor = sc.Actor
@@ -552,7 +571,6 @@ func inherit(c *model.Correlation, src *item, reason string) {
 	c.Factor = sc.Factor
 	c.AuthenticatorAAGUID = sc.AuthenticatorAAGUID
 	c.AuthenticatorModel = sc.AuthenticatorModel
-	c.Reason = reason + " (" + string(sc.Verdict) + "): " + sc.Reason
 }
 
 func cmpItem(a, b *item) int {

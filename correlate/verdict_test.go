@@ -120,6 +120,7 @@ type want struct {
 	assertion string // "" = none
 	inherited string
 	inhVerd   model.Verdict
+	trigger   string // a manual run's trigger action id
 	person    string
 	aaguid    string
 	model     string
@@ -152,6 +153,10 @@ func handHistory() (*history, map[string]want) {
 	w[b.run("adhoc", "manual__ghost", model.RunManual, t0.Add(5*min), "ghost", "")] = want{verdict: model.VerdictUnknownIdentity}
 	// a manual run with neither: unattributed.
 	w[b.run("adhoc", "manual__none", model.RunManual, t0.Add(6*min), "", "")] = want{verdict: model.VerdictUnattributed}
+	// alice's API trigger naming its run: the manual run is verified as her own act.
+	atrig := b.act("alice", t0.Add(7*min), model.ActionTrigger, channel(model.ChannelAPI), dagID("adhoc"), extra(`{"dag_run_id": "manual__api"}`))
+	w[atrig] = want{verdict: model.VerdictVerified, assertion: a1}
+	w[b.run("adhoc", "manual__api", model.RunManual, t0.Add(7*min+2*time.Second), "", "")] = want{verdict: model.VerdictVerified, trigger: atrig, person: "alice", assertion: a1, model: "YubiKey 5 NFC", ageMS: ms(420000)}
 
 	// bob: TOTP only; a failed key tap and a session refresh do not count.
 	b1 := b.auth("b1", "bob", t0, factor(model.FactorTOTP), hwUnset())
@@ -163,7 +168,7 @@ func handHistory() (*history, map[string]want) {
 	// bob's CLI trigger naming its run in extra; the run inherits weak_factor.
 	cli := b.act("bob", t0.Add(2*min), model.ActionTrigger, channel(model.ChannelCLI), dagID("rep"), extra(`{"dag_run_id": "manual__cli1", "conf": {}}`))
 	w[cli] = want{verdict: model.VerdictWeakFactor, assertion: b1}
-	w[b.run("rep", "manual__cli1", model.RunManual, t0.Add(2*min+3*time.Second), "", "")] = want{verdict: model.VerdictInherited, inherited: cli, inhVerd: model.VerdictWeakFactor, person: "bob", assertion: b1}
+	w[b.run("rep", "manual__cli1", model.RunManual, t0.Add(2*min+3*time.Second), "", "")] = want{verdict: model.VerdictWeakFactor, trigger: cli, person: "bob", assertion: b1, reason: "manual run triggered by " + cli + " (weak_factor)"}
 	// a trigger naming another run id does not back a run: unattributed.
 	w[b.act("bob", t0.Add(9*min), model.ActionTrigger, dagID("rep"), extra(`{"run_id": "manual__other"}`))] = want{verdict: model.VerdictWeakFactor, assertion: b1}
 	w[b.run("rep", "manual__2", model.RunManual, t0.Add(9*min+time.Second), "", "")] = want{verdict: model.VerdictUnattributed}
@@ -175,10 +180,10 @@ func handHistory() (*history, map[string]want) {
 	// a password within 15 min but the key 2h ago: weak_factor wins over stale.
 	w[b.act("carol", t0.Add(-50*time.Minute), model.ActionClear)] = want{verdict: model.VerdictWeakFactor, reason: "password"}
 	w[b.act("carol", t0.Add(90*time.Minute), model.ActionClear, dagID("x"))] = want{verdict: model.VerdictStale, assertion: c1, ageMS: ms(int64(3.5 * 3600 * 1000)), reason: "older than max_age 15m0s"}
-	// carol's UI trigger (2.x: no run id) backs a manual run 30s later by time: stale inherited.
+	// carol's UI trigger (2.x: no run id) backs a manual run 30s later by time: the run is stale like its trigger.
 	ctrig := b.act("carol", t0.Add(10*time.Minute), model.ActionTrigger, dagID("wh"))
 	w[ctrig] = want{verdict: model.VerdictStale, assertion: c1}
-	w[b.run("wh", "manual__2025-03-01T09:10:30", model.RunManual, t0.Add(10*time.Minute+30*time.Second), "", "")] = want{verdict: model.VerdictInherited, inherited: ctrig, inhVerd: model.VerdictStale, person: "carol"}
+	w[b.run("wh", "manual__2025-03-01T09:10:30", model.RunManual, t0.Add(10*time.Minute+30*time.Second), "", "")] = want{verdict: model.VerdictStale, trigger: ctrig, person: "carol", assertion: c1}
 	// ... but a run more than trigger_window after the trigger is not linked.
 	w[b.run("wh", "manual__late", model.RunManual, t0.Add(11*time.Minute+time.Millisecond), "", "")] = want{verdict: model.VerdictUnattributed}
 
@@ -253,11 +258,15 @@ func handHistory() (*history, map[string]want) {
 	// leo: lookback edges (30 days).
 	l1 := b.auth("l1", "leo", t0.Add(-30*24*time.Hour))
 	w[b.act("leo", t0, model.ActionTrigger)] = want{verdict: model.VerdictStale, assertion: l1}
-	w[b.act("leo", t0.Add(time.Millisecond), model.ActionTrigger)] = want{verdict: model.VerdictNoAssertion}
+	ltrig := b.act("leo", t0.Add(time.Millisecond), model.ActionTrigger, dagID("lk"))
+	w[ltrig] = want{verdict: model.VerdictNoAssertion}
+	w[b.run("lk", "manual__leo", model.RunManual, t0.Add(2*time.Second), "", "")] = want{verdict: model.VerdictNoAssertion, trigger: ltrig, person: "leo"}
 
 	// unknown identity, UI and CLI.
 	w[b.act("", t0, model.ActionDelete)] = want{verdict: model.VerdictUnknownIdentity, reason: `"mystery"`}
-	w[b.act("", t0.Add(min), model.ActionTrigger, channel(model.ChannelCLI), func(e *model.AirflowEvent) { e.Actor = "airflow" })] = want{verdict: model.VerdictUnknownIdentity}
+	utrig := b.act("", t0.Add(min), model.ActionTrigger, channel(model.ChannelCLI), dagID("uk"), func(e *model.AirflowEvent) { e.Actor = "airflow" })
+	w[utrig] = want{verdict: model.VerdictUnknownIdentity}
+	w[b.run("uk", "manual__cli", model.RunManual, t0.Add(min+time.Second), "", "")] = want{verdict: model.VerdictUnknownIdentity, trigger: utrig, reason: `"airflow" maps to no identity`}
 
 	// task-state and other system rows are not actions.
 	b.act("", t0.Add(min), model.ActionTaskState, system(), dagID("etl"))
@@ -299,7 +308,9 @@ func checkHand(t *testing.T, got []model.Correlation, w map[string]want, version
 			require.Equal(t, model.KindRun, c.Kind)
 		} else {
 			require.Empty(t, c.InheritedFrom, id)
+			require.Empty(t, c.InheritedVerdict, id)
 		}
+		require.Equal(t, x.trigger, c.TriggerActionID, "%s: a manual run names its trigger, nothing else does", id)
 		if x.person != "" {
 			require.Equal(t, x.person, c.Person, id)
 		}

@@ -212,8 +212,14 @@ func TestIntentCoversActions(t *testing.T) {
 				require.True(t, ok, "run %s has no intent", r.RunID)
 				require.Equal(t, r.Type, it.RunType)
 				if it.Verdict == model.VerdictInherited {
+					require.NotEqual(t, model.RunManual, it.RunType, "a manual run is its trigger's act, never inherited")
 					require.Contains(t, intents, it.InheritedFrom)
 					require.Equal(t, intents[it.InheritedFrom].Verdict, it.InheritedVerdict)
+				}
+				if it.TriggerActionID != "" {
+					require.Equal(t, model.RunManual, it.RunType)
+					require.Contains(t, intents, it.TriggerActionID)
+					require.Equal(t, intents[it.TriggerActionID].Verdict, it.Verdict, "a manual run carries its trigger's verdict")
 				}
 				continue
 			}

@@ -105,7 +105,11 @@ type Intent struct {
 	RunID      string        `json:"run_id,omitempty"`
 	RunType    string        `json:"run_type,omitempty"`
 	Verdict    model.Verdict `json:"verdict"`
-	// InheritedFrom is the action id whose verdict a run carries.
+	// TriggerActionID is a manual run's trigger: the action whose person and
+	// verdict the run carries.
+	TriggerActionID string `json:"trigger_action_id,omitempty"`
+	// InheritedFrom is the enabling action (unpause, backfill request) whose
+	// verdict an inherited run carries, and InheritedVerdict that verdict.
 	InheritedFrom    string        `json:"inherited_from,omitempty"`
 	InheritedVerdict model.Verdict `json:"inherited_verdict,omitempty"`
 	// Scenario names the deliberate case, e.g. "clock_skew", "stale_session".

@@ -297,9 +297,14 @@ func (o *Org) EachIntent(fn func(*Intent)) {
 		}
 		if r.from >= 0 {
 			a := &o.actions[r.from]
-			it.Verdict = model.VerdictInherited
-			it.InheritedFrom = o.actionID(a)
-			it.InheritedVerdict = a.verdict
+			if r.runType == rtManual { // the triggering person's own act: the trigger's verdict
+				it.Verdict = a.verdict
+				it.TriggerActionID = o.actionID(a)
+			} else { // enabled by an unpause or a backfill request
+				it.Verdict = model.VerdictInherited
+				it.InheritedFrom = o.actionID(a)
+				it.InheritedVerdict = a.verdict
+			}
 			it.Actor = o.owner(a)
 			if a.person >= 0 {
 				it.Person = o.People[a.person].ID

@@ -318,8 +318,9 @@ type Correlation struct {
 	Actor               string
 	Person              string
 	Verdict             Verdict
-	InheritedFrom       string // action id whose verdict a run carries
-	InheritedVerdict    Verdict
+	TriggerActionID     string  // manual run: the action id of the trigger audit event whose person and verdict it carries
+	InheritedFrom       string  // inherited run: the action id of the enabling action (unpause, backfill request)
+	InheritedVerdict    Verdict // inherited run: the enabling action's verdict
 	AssertionID         string
 	AssertionTS         time.Time
 	AssertionAgeMS      int64 // action time − assertion time, in ms (negative within clock skew)
@@ -404,6 +405,8 @@ type Manifest struct {
 	Scope         string           `json:"scope"`
 	Version       string           `json:"keytrail_version"`
 	PolicyVersion string           `json:"policy_version"`
+	PolicyText    string           `json:"policy_text,omitempty"`   // the policy's canonical YAML, recorded by correlate beside PolicyVersion
+	PolicySHA256  string           `json:"policy_sha256,omitempty"` // hex SHA-256 of PolicyText
 	Queries       []ManifestQuery  `json:"queries"`
 	Coverage      []SourceCoverage `json:"coverage"`
 	Files         []ManifestFile   `json:"files"`

@@ -10,13 +10,15 @@
 //
 //	population.csv     every action in scope, ordered by action_ts, action_id; header PopulationHeader
 //	population.jsonl   the same rows, one JSON object per line, keys in PopulationHeader order
-//	exceptions.csv     the rows that are neither verified nor inherited from a verified action (IsException); complete
+//	exceptions.csv     the rows that are neither verified nor inherited from a verified action (IsException); complete, in time order
 //	authenticators.csv credentials registered, removed or used in the period, per person, with hardware status and model
 //	sample.csv         sample_rank, sample_key, then the population fields of the sampled rows
-//	evidence.pdf       the report for people (cover, summary, controls, chart, exceptions, inventory,
-//	                   completeness, sampling, methodology, signing key)
+//	evidence.pdf       the report for people (cover, summary, controls, chart, exceptions by severity
+//	                   with summaries by verdict, person and DAG, inventory, completeness, sampling,
+//	                   methodology with the policy text, signing key)
 //	manifest.json      canonical JSON (CanonicalManifest) of model.Manifest: report id, period, scope,
-//	                   versions, queries (text, SHA-256, params, rows), coverage (incl. Airflow
+//	                   keytrail_version, policy_version with policy_text (Options.PolicyText) and
+//	                   policy_sha256, queries (text, SHA-256, params, rows), coverage (incl. Airflow
 //	                   event_log_id ranges and gaps), data_digest, sample, public_key, and the
 //	                   name, SHA-256 and size of every file above
 //	manifest.sig       the raw 64-byte Ed25519 signature of the exact bytes of manifest.json
@@ -71,8 +73,8 @@
 //
 // # Verification
 //
-// Verify checks the signature, the canonical form, every file's size and SHA-256
-// and the data digest. VerifyWithSource also recomputes population.csv,
+// Verify checks the signature, the canonical form, every file's size and SHA-256,
+// the data digest and the policy text's SHA-256. VerifyWithSource also recomputes population.csv,
 // population.jsonl, authenticators.csv, the coverage and the query row counts
 // through a Source and names the first differing rows.
 package report

@@ -15,6 +15,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/keytrail/keytrail/model"
 )
@@ -196,4 +197,41 @@ func PublicKeyPEM(pub ed25519.PublicKey) string {
 // sortFiles orders manifest files by name.
 func sortFiles(fs []model.ManifestFile) {
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+}
+
+// policySHA256 is the manifest's policy_sha256: the hex SHA-256 of the policy
+// text, or "" when the pack carries none.
+func policySHA256(text string) string {
+	if text == "" {
+		return ""
+	}
+	return model.SHA256Hex([]byte(text))
+}
+
+// checkPolicy re-checks the policy text a manifest carries against its
+// recorded SHA-256. (That the text is the rule of policy_version — it loads
+// to that version — needs the correlator, so the store's verify checks it.)
+func checkPolicy(r *Result, m model.Manifest) {
+	if got := policySHA256(m.PolicyText); got != m.PolicySHA256 {
+		r.add(FileManifest, "policy_text has SHA-256 %q, policy_sha256 says %q", got, m.PolicySHA256)
+	}
+}
+
+// jsonString returns s as encoding/json round-trips it: each byte of invalid
+// UTF-8 becomes U+FFFD. The manifest's hashes cover the text it carries.
+func jsonString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -104,6 +105,7 @@ func renderPDF(p *pack, w io.Writer) error {
 	drawSampling(d, p)
 	drawMethodology(d, p)
 	drawSigning(d, p)
+	p.headings = d.headings
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("draw pdf: %w", err)
 	}
@@ -138,10 +140,10 @@ func drawCover(d *doc, p *pack) {
 	d.kv("Report ID", o.ReportID, lw)
 	d.kv("Generated at", FormatTime(o.GeneratedAt), lw)
 	d.kv("keytrail version", o.Version, lw)
-	d.kv("Policy version", nonEmpty(p.manifest.PolicyVersion, "(none recorded)"), lw)
 	d.kv("Actions in scope", strconv.FormatInt(p.summary.Actions, 10), lw)
 	d.gap(3)
 	d.font(false, 8.5)
+	d.kv("Policy version", nonEmpty(p.manifest.PolicyVersion, "(none recorded)"), lw)
 	d.kv("Data digest", p.manifest.DataDigest, lw)
 	d.kv("Signing key", Fingerprint(p.pub), lw)
 	d.gap(2)
@@ -183,7 +185,7 @@ func drawSummary(d *doc, p *pack) {
 	} else {
 		d.para(fmt.Sprintf("In the period, %d actions were in scope: %d human actions (UI, API, CLI) and %d DAG runs. "+
 			"Human actions verified with a hardware security key: %s. Privileged actions verified: %s. "+
-			"DAG runs attributed to a person: %s; DAG runs backed by a verified key (directly or inherited from the enabling action): %s. "+
+			"DAG runs attributed to a person: %s; DAG runs backed by a verified key (their trigger's, or that of the action that enabled them): %s. "+
 			"%d actions are exceptions and are listed in exceptions.csv.",
 			s.Actions, s.HumanVerified.Of, s.RunsAttributed.Of, s.HumanVerified, s.PrivilegedVerified, s.RunsAttributed, s.RunsVerified, s.Exceptions))
 		d.gap(2)
@@ -258,7 +260,7 @@ func niceCeil(v int64) int64 {
 func drawChartSection(d *doc, p *pack) {
 	f, days := d.f, p.summary.Daily
 	d.section(sectionTitles[2])
-	d.para("Actions per UTC day: verified (a verified action, or a run inherited from one) stacked under not verified (every exception).")
+	d.para("Actions per UTC day: verified (a verified action or manual run, or a run inherited from a verified action) stacked under not verified (every exception).")
 	const h = 80.0
 	d.ensure(h + 12)
 	x0, y0 := marginL+14, f.GetY()+8
@@ -335,58 +337,210 @@ func drawChartSection(d *doc, p *pack) {
 	d.para(fmt.Sprintf("Totals over %d days: %d verified, %d not verified; busiest day %d actions.", len(days), v, n, peak))
 }
 
+// maxSummaryRows bounds the rows of the exceptions section's per-person and
+// per-DAG tables; the rest are counted in a note.
+const maxSummaryRows = 40
+
+func countCell(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// whoOf names the person an action is attributed to, or its unresolved actor.
+func whoOf(c model.Correlation) string {
+	switch {
+	case c.Person != "":
+		return c.Person
+	case c.Actor != "":
+		return c.Actor + " (unresolved)"
+	}
+	return ""
+}
+
+func dagLabel(dag string) string { return nonEmpty(dag, "(no DAG)") }
+
+// tierTitles name the severity tiers listed one by one.
+var tierTitles = [numTiers]string{
+	tierPrivileged: "Privileged human actions",
+	tierHuman:      "Other human actions",
+	tierRun:        "DAG runs attributed to a person",
+}
+
 func drawExceptions(d *doc, p *pack) {
 	s := p.summary
+	e := s.ExceptionsBy
 	d.section(sectionTitles[3])
 	switch {
 	case s.Exceptions == 0 && s.Actions == 0:
 		d.para("No exceptions: " + EmptyPeriodNote)
 		return
 	case s.Exceptions == 0:
-		d.para("No exceptions: every action in the period was verified or inherited from a verified action.")
+		d.para("No exceptions: every action in the period was verified, or is a run inherited from a verified action.")
 		return
 	}
-	d.para(fmt.Sprintf("%d actions were neither verified nor inherited from a verified action. exceptions.csv lists every one of them.", s.Exceptions))
-	if p.excTruncated {
-		d.font(true, 9.5)
-		d.para(fmt.Sprintf("This table is truncated: it shows the first %d of %d exceptions by time. The complete list is in exceptions.csv.", len(p.exceptions), s.Exceptions))
-		d.font(false, 9.5)
+	d.para(fmt.Sprintf("%d of the %d actions in the period are exceptions: neither verified nor a run inherited from a verified action. "+
+		"By severity: %d privileged human actions, %d other human actions, %s attributed to a person, and %s that no one is known to have enabled (unattributed). "+
+		"exceptions.csv lists every one of them in time order; below they are summarised by verdict, person and DAG, and listed most severe first.",
+		s.Exceptions, s.Actions, e.PrivilegedHuman, e.OtherHuman, plural(e.Runs, "DAG run"), plural(e.Unattributed, "run")))
+
+	countCols := func(first ...column) []column {
+		return append(first,
+			column{title: "Privileged", w: 22, align: "R"},
+			column{title: "Other human", w: 25, align: "R"},
+			column{title: "Runs", w: 18, align: "R"},
+			column{title: "Unattributed", w: 25, align: "R"},
+			column{title: "Total", w: 18, align: "R"})
 	}
+	counts := func(c ExceptionCounts) []string {
+		return []string{countCell(c.PrivilegedHuman), countCell(c.OtherHuman), countCell(c.Runs), countCell(c.Unattributed), strconv.FormatInt(c.Total(), 10)}
+	}
+
+	d.subheading("By verdict")
+	d.table(7.5, countCols(column{title: "Verdict", w: 72}), len(e.ByVerdict)+1, func(i int) []string {
+		if i == len(e.ByVerdict) {
+			return append([]string{"Total"}, counts(e.ExceptionCounts)...)
+		}
+		v := e.ByVerdict[i]
+		return append([]string{v.Verdict}, counts(v.ExceptionCounts)...)
+	})
+
+	d.subheading("By person")
+	persons := e.ByPerson[:min(len(e.ByPerson), maxSummaryRows)]
+	d.table(7.5, []column{
+		{title: "Person (or unresolved actor)", w: 50, wrap: 2},
+		{title: "Privileged", w: 19, align: "R"},
+		{title: "Other human", w: 23, align: "R"},
+		{title: "Runs", w: 13, align: "R"},
+		{title: "Total", w: 14, align: "R"},
+		{title: "Verdicts", w: 61, wrap: 2},
+	}, len(persons), func(i int) []string {
+		r := persons[i]
+		who := r.Person
+		if !r.Resolved {
+			who = nonEmpty(who, "(no actor)") + " (unresolved)"
+		}
+		return []string{who, countCell(r.PrivilegedHuman), countCell(r.OtherHuman), countCell(r.Runs), strconv.FormatInt(r.Total(), 10), verdictMix(r.Verdicts)}
+	})
+	if rest := e.ByPerson[len(persons):]; len(rest) > 0 {
+		var n int64
+		for _, r := range rest {
+			n += r.Total()
+		}
+		d.para(fmt.Sprintf("%d more people or actors, with %d exceptions between them, are in exceptions.csv.", len(rest), n))
+	}
+
+	d.subheading("By DAG")
+	dags := e.ByDAG[:min(len(e.ByDAG), maxSummaryRows)]
+	d.table(7.5, countCols(column{title: "Instance", w: 24}, column{title: "DAG", w: 48}), len(dags), func(i int) []string {
+		r := dags[i]
+		return append([]string{r.Instance, dagLabel(r.DagID)}, counts(r.ExceptionCounts)...)
+	})
+	if rest := e.ByDAG[len(dags):]; len(rest) > 0 {
+		var n int64
+		for _, r := range rest {
+			n += r.Total()
+		}
+		d.para(fmt.Sprintf("%d more DAGs, with %d exceptions between them, are in exceptions.csv.", len(rest), n))
+	}
+
+	if len(e.UnattributedDAGs) > 0 {
+		d.subheading("Runs with no enabling action (unattributed), once per DAG")
+		d.para(fmt.Sprintf("No human action in the data enabled these %s: no unpause of the DAG before a scheduled or asset-triggered run, no backfill request before a backfill run, "+
+			"no trigger or triggering user for a manual run. Typically the DAG was switched on before collection began. Each DAG is listed once; every run is in exceptions.csv.",
+			plural(e.Unattributed, "run")))
+		d.table(7.5, []column{
+			{title: "Instance", w: 28},
+			{title: "DAG", w: 62},
+			{title: "Runs", w: 20, align: "R"},
+			{title: "First run (UTC)", w: 35},
+			{title: "Last run (UTC)", w: 35},
+		}, len(e.UnattributedDAGs), func(i int) []string {
+			u := e.UnattributedDAGs[i]
+			return []string{u.Instance, u.DagID, strconv.FormatInt(u.Runs, 10), minute(u.First), minute(u.Last)}
+		})
+	}
+
+	tierCount := [numTiers]int64{e.PrivilegedHuman, e.OtherHuman, e.Runs, e.Unattributed}
+	room := p.opts.ExceptionsTableCap
+	for t := range tierRun + 1 {
+		if tierCount[t] == 0 {
+			continue
+		}
+		rows := p.exceptions[t][:min(len(p.exceptions[t]), room)]
+		room -= len(rows)
+		d.subheading(fmt.Sprintf("%s: %d", tierTitles[t], tierCount[t]))
+		switch {
+		case len(rows) == 0:
+			d.para(fmt.Sprintf("Not listed here: the PDF lists at most %d exceptions, the most severe first. exceptions.csv has every one.", p.opts.ExceptionsTableCap))
+			continue
+		case int64(len(rows)) < tierCount[t]:
+			d.para(fmt.Sprintf("The first %d by time; exceptions.csv has all %d.", len(rows), tierCount[t]))
+		}
+		drawExceptionRows(d, rows)
+	}
+}
+
+// verdictMix formats verdict counts, most frequent first.
+func verdictMix(m map[string]int64) string {
+	type vc struct {
+		v string
+		n int64
+	}
+	l := make([]vc, 0, len(m))
+	for v, n := range m {
+		l = append(l, vc{v, n})
+	}
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].n != l[j].n {
+			return l[i].n > l[j].n
+		}
+		return l[i].v < l[j].v
+	})
+	parts := make([]string, len(l))
+	for i, x := range l {
+		parts[i] = fmt.Sprintf("%s %d", x.v, x.n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func drawExceptionRows(d *doc, rows []model.Correlation) {
 	d.table(6.8, []column{
-		{title: "Time (UTC)", w: 29.5},
-		{title: "Action", w: 15},
-		{title: "Actor", w: 23, wrap: 2},
-		{title: "Person", w: 29, wrap: 2},
-		{title: "DAG / run", w: 29, wrap: 2},
+		{title: "Time (UTC)", w: 28},
+		{title: "Action", w: 17, wrap: 2},
+		{title: "Person / Airflow actor", w: 40, wrap: 2},
+		{title: "DAG / run", w: 34, wrap: 2},
 		{title: "Verdict", w: 25, wrap: 2},
-		{title: "Reason", w: 29.5, wrap: 2},
-	}, len(p.exceptions), func(i int) []string {
-		c := p.exceptions[i]
+		{title: "Reason", w: 36, wrap: 3},
+	}, len(rows), func(i int) []string {
+		c := rows[i]
 		dag := c.DagID
 		if c.RunID != "" {
 			dag += " / " + c.RunID
 		}
-		verdict := string(c.Verdict)
-		if c.Verdict == model.VerdictInherited {
-			verdict += " (" + string(c.InheritedVerdict) + ")"
-		}
 		action := string(c.Action)
-		if c.Privileged {
-			action += " *"
+		if c.Channel != "" && c.Kind != model.KindRun {
+			action += " (" + string(c.Channel) + ")"
 		}
-		return []string{minute(c.ActionTS), action, c.Actor, c.Person, dag, verdict, c.Reason}
+		who := whoOf(c)
+		if c.Person != "" && c.Actor != "" && c.Actor != c.Person {
+			who += "\n" + c.Actor
+		}
+		return []string{minute(c.ActionTS), action, who, dag, verdictLabel(c), c.Reason}
 	})
-	d.font(false, 8)
-	d.para("* privileged action.")
-	d.font(false, 9.5)
 }
 
 func drawInventory(d *doc, p *pack) {
 	a := p.summary.Authenticators
 	d.section(sectionTitles[4])
-	d.para(fmt.Sprintf("%d credentials were registered, removed or used in the period: %d registered (%d not hardware-backed), %d removed, %d used (%d not hardware-backed, %d after removal). "+
+	were := "were"
+	if a.Listed == 1 {
+		were = "was"
+	}
+	d.para(fmt.Sprintf("%s %s registered, removed or used in the period: %d registered (%d not hardware-backed), %d removed, %d used (%d not hardware-backed, %d after removal). "+
 		"Hardware-backed: %d; not hardware-backed: %d; undecided: %d. authenticators.csv lists them all.",
-		a.Listed, a.Registered, a.RegisteredNotHardware, a.Removed, a.Used, a.UsedNotHardware, a.UsedAfterRemoval, a.Hardware, a.NotHardware, a.Undecided))
+		plural(a.Listed, "credential"), were, a.Registered, a.RegisteredNotHardware, a.Removed, a.Used, a.UsedNotHardware, a.UsedAfterRemoval, a.Hardware, a.NotHardware, a.Undecided))
 	if a.Listed == 0 {
 		return
 	}
@@ -396,14 +550,14 @@ func drawInventory(d *doc, p *pack) {
 		d.font(false, 9.5)
 	}
 	d.table(7.5, []column{
-		{title: "Person", w: 32},
-		{title: "Source", w: 16},
-		{title: "Model / AAGUID", w: 37},
-		{title: "Hardware", w: 19},
-		{title: "Registered", w: 20},
-		{title: "Removed", w: 20},
-		{title: "Last used", w: 21},
-		{title: "Uses", w: 15, align: "R"},
+		{title: "Person", w: 40},
+		{title: "Source", w: 15},
+		{title: "Model / AAGUID", w: 40},
+		{title: "Hardware", w: 17},
+		{title: "Registered", w: 19},
+		{title: "Removed", w: 19},
+		{title: "Last used", w: 19},
+		{title: "Uses", w: 11, align: "R"},
 	}, len(p.auths), func(i int) []string {
 		r := p.auths[i]
 		m := r.Model
@@ -454,9 +608,9 @@ func rangesText(rs []model.IDRange, limit int) string {
 func drawCompleteness(d *doc, p *pack) {
 	cov, st := p.manifest.Coverage, p.summary.Coverage
 	d.section(sectionTitles[5])
-	d.para(fmt.Sprintf("%d sources contributed %d events to the period. Airflow event_log_id is monotonic, so a gap in its ranges is a missing audit record: %d gaps, %d missing ids. "+
+	d.para(fmt.Sprintf("%s contributed %d events to the period. Airflow event_log_id is monotonic, so a gap in its ranges is a missing audit record: %s, %s. "+
 		"Lag is the time from a source's last event to the end of the period (or to the generation time, if earlier); a quiet source shows lag too.",
-		st.Sources, st.Events, st.Gaps, st.MissingIDs))
+		plural(int64(st.Sources), "source"), st.Events, plural(int64(st.Gaps), "gap"), plural(st.MissingIDs, "missing id")))
 	if len(cov) == 0 {
 		d.font(true, 9.5)
 		d.para("No source reported coverage for this period.")
@@ -464,12 +618,12 @@ func drawCompleteness(d *doc, p *pack) {
 		return
 	}
 	d.table(7.5, []column{
-		{title: "Source", w: 16},
-		{title: "Instance", w: 24},
-		{title: "First event", w: 31},
-		{title: "Last event", w: 31},
+		{title: "Source", w: 15},
+		{title: "Instance", w: 30},
+		{title: "First event", w: 32},
+		{title: "Last event", w: 32},
 		{title: "Events", w: 16, align: "R"},
-		{title: "Cursor", w: 42},
+		{title: "Cursor", w: 35},
 		{title: "Lag", w: 20, align: "R"},
 	}, len(cov), func(i int) []string {
 		c := cov[i]
@@ -506,46 +660,98 @@ func drawSampling(d *doc, p *pack) {
 		{title: "Verdict", w: 38},
 	}, len(p.sample), func(i int) []string {
 		r := p.sample[i]
-		return []string{strconv.Itoa(i + 1), fmt.Sprintf("%x…", r.key[:6]), r.row.ActionID, minute(r.row.ActionTS), string(r.row.Action), string(r.row.Verdict)}
+		return []string{strconv.Itoa(i + 1), fmt.Sprintf("%x…", r.key[:6]), r.row.ActionID, minute(r.row.ActionTS), string(r.row.Action), verdictLabel(r.row)}
 	})
 }
 
+// verdictMeanings define the verdicts for the methodology section.
+var verdictMeanings = [][2]string{
+	{"verified", "a successful hardware-backed WebAuthn assertion by the person within max_age before the action, or within clock_skew after it"},
+	{"weak_factor", "no such assertion, but the person authenticated within max_age with a factor that is not a hardware key (password, OTP, push, SMS, synced passkey)"},
+	{"stale", "the person's latest hardware-backed assertion is older than max_age (within the lookback)"},
+	{"no_assertion", "no authentication by the person within max_age and no hardware-backed assertion within the lookback"},
+	{"unknown_identity", "the Airflow actor maps to no identity-provider person"},
+	{"inherited", "a run nobody triggered by hand (scheduled, dataset/asset-triggered, backfill), attributed to the human action that enabled it (the unpause, or the backfill request) and carrying that action's verdict: inherited_from and inherited_verdict in population.csv"},
+	{"unattributed", "a run nobody triggered by hand with no enabling action in the data, or a manual run with neither a trigger audit event nor a triggering user"},
+}
+
+// policyKeys explain the keys of the policy text.
+var policyKeys = [][2]string{
+	{"privileged_classes", "Airflow action classes whose human actions are privileged (and alerted on); a manual run is privileged when trigger is, a backfill run when backfill is"},
+	{"max_age", "how long before an action the backing hardware-key assertion may lie: privileged for the privileged classes, other for every other human action, classes for per-class overrides"},
+	{"clock_skew", "how far after an action its assertion may lie and still back it (clocks that disagree)"},
+	{"lookback", "how far back a hardware-backed assertion makes an action stale rather than no_assertion"},
+	{"grace", "how long the streaming correlator waits for late events before a verdict is final; it does not change verdicts"},
+	{"trigger_window", "how long before a manual run its trigger audit event may lie"},
+	{"hardware_factors", "the factors an assertion may be hardware-backed with (the provider, or the key's AAGUID, must also say hardware)"},
+	{"aaguid", "authenticator models (AAGUIDs) the operator always (allow) or never (deny) counts as hardware"},
+	{"identity", "the operator's identity mapping file, applied before correlation"},
+}
+
+// countedQueries are the queries whose row counts the manifest records.
+var countedQueries = map[string]bool{QueryCorrelations: true, QueryAuthenticators: true, QueryCoverage: true}
+
 func drawMethodology(d *doc, p *pack) {
-	o, m := p.opts, p.manifest
+	m := p.manifest
 	d.section(sectionTitles[7])
 	d.para("keytrail collects identity-provider sign-in and key-registration events and the Airflow audit log, resolves every Airflow actor to a person, " +
-		"and links each human action and each DAG run to the hardware-backed WebAuthn assertion that backs it, under the written policy below. " +
-		"Verdicts: verified (a hardware-key assertion by the person within max_age before the action, or within clock skew after it); stale (the latest such assertion is older than max_age); " +
-		"weak_factor (authenticated within max_age, but not with a hardware key); no_assertion; unknown_identity (the actor maps to no IdP identity); " +
-		"inherited (a run nobody triggered by hand, carrying the verdict of the action that enabled it); unattributed (a run with no enabling action). " +
-		"An exception is every action that is neither verified nor inherited from a verified action.")
+		"and links each human action and each DAG run to the hardware-backed WebAuthn assertion that backs it, under the written policy below.")
+	d.subheading("Verdicts")
+	d.table(7.5, []column{{title: "Verdict", w: 30}, {title: "Meaning", w: 150, wrap: 4}}, len(verdictMeanings), func(i int) []string {
+		return verdictMeanings[i][:]
+	})
+	d.para("A manual DAG run is the triggering person's own act: it has its trigger's verdict (verified, weak_factor, stale, no_assertion or unknown_identity), " +
+		"and trigger_action_id in population.csv names the trigger audit event. A manual run with a triggering user (Airflow 3.1+) but no trigger audit event is judged as that person's trigger at the run's time. " +
+		"An exception is every action that is neither verified nor a run inherited from a verified action.")
+
 	d.subheading("Policy")
 	d.kv("Version", nonEmpty(m.PolicyVersion, "(none recorded)"), 38)
 	d.kv("Versions in rows", nonEmpty(strings.Join(p.summary.PolicyVersions, ", "), "(none)"), 38)
-	d.gap(1)
-	d.font(false, 8.5)
-	d.para(nonEmpty(o.PolicyText, "(no policy text was supplied to the report)"))
-	d.font(false, 9.5)
+	if m.PolicyText == "" {
+		d.kv("Text", "not recorded", 38)
+		d.gap(1)
+		d.font(true, 9.5)
+		d.para("The store holds no text for this policy version: it was correlated by a keytrail that did not record policy texts. " +
+			"Running keytrail correlate again with the same policy records it; the verdicts do not change.")
+		d.font(false, 9.5)
+	} else {
+		d.kv("Text SHA-256", m.PolicySHA256, 38)
+		d.gap(1)
+		d.para("The rule every verdict in this pack was computed under, as keytrail correlate recorded it beside its version: canonical YAML, every key written out, defaults included. " +
+			"manifest.json carries the same text (policy_text); loaded as a policy it gives the version above, which keytrail verify checks.")
+		d.gap(1)
+		d.pre(m.PolicyText, 8.5)
+		d.subheading("Policy keys")
+		d.table(7.5, []column{{title: "Key", w: 30}, {title: "Meaning", w: 150, wrap: 3}}, len(policyKeys), func(i int) []string {
+			return policyKeys[i][:]
+		})
+	}
+
 	d.subheading("Queries")
-	d.para("The population was read with the queries below; manifest.json records their full text, SHA-256, bind parameters and row counts.")
+	d.para("The pack was read from the store with the queries below; manifest.json records their full text, SHA-256, bind parameters and row counts. " +
+		"Rows is what the query returned for this pack; the helper queries (—) run once per window or id range and are not counted.")
 	qs := m.Queries
 	d.table(7.5, []column{
 		{title: "Query", w: 45},
 		{title: "SHA-256 of the text", w: 112},
 		{title: "Rows", w: 23, align: "R"},
 	}, len(qs), func(i int) []string {
-		return []string{qs[i].Name, qs[i].SHA256, strconv.FormatInt(qs[i].Rows, 10)}
+		rows := "—"
+		if countedQueries[qs[i].Name] {
+			rows = strconv.FormatInt(qs[i].Rows, 10)
+		}
+		return []string{qs[i].Name, qs[i].SHA256, rows}
 	})
 	for _, q := range qs {
 		d.subheading("Query " + q.Name)
-		d.font(false, 7.5)
-		var ps []string
-		for _, k := range sortedKeys(q.Params) {
-			ps = append(ps, k+" = "+nonEmpty(q.Params[k], `""`))
+		keys := sortedKeys(q.Params)
+		if len(keys) > 0 {
+			d.table(7, []column{{title: "Parameter", w: 30}, {title: "Value", w: 150, wrap: 3}}, len(keys), func(i int) []string {
+				return []string{keys[i], nonEmpty(q.Params[keys[i]], `""`)}
+			})
 		}
-		d.kv("Parameters", nonEmpty(strings.Join(ps, "; "), "none"), 22)
-		d.para(q.SQL)
-		d.font(false, 9.5)
+		d.pre(q.SQL, 7)
+		d.gap(1)
 	}
 	d.subheading("Text rendering")
 	d.para("Names are printed with embedded DejaVu Sans and Droid Sans Fallback (CJK). Control and bidi-override characters are removed, " +

@@ -25,6 +25,13 @@ type doc struct {
 	f    *gofpdf.Fpdf
 	bold bool
 	size float64 // points
+
+	// pending are subheadings not drawn yet: each is kept with the content
+	// that follows it (ensure draws them together, on one page).
+	pending []string
+	// headings records the text of every subheading and table header drawn,
+	// so tests can check that none ends a page.
+	headings []string
 }
 
 func (d *doc) font(bold bool, size float64) {
@@ -152,13 +159,37 @@ func (d *doc) wrap(s string, w float64, maxLines int) []string {
 // sanitizeLong sanitizes paragraph text, allowing more runes than a cell.
 func sanitizeLong(s string) string { return sanitizeN(s, 20000) }
 
-// ensure starts a new page unless h millimetres fit below the cursor.
+// ensure starts a new page unless h millimetres fit below the cursor
+// together with the pending subheadings, then draws those: a heading is never
+// left alone at the foot of a page. It reports whether it broke the page.
 func (d *doc) ensure(h float64) bool {
-	if d.f.GetY()+h > contentBot {
+	broke := false
+	if d.f.GetY()+h+subheadingH*float64(len(d.pending)) > contentBot {
 		d.newPage()
-		return true
+		broke = true
 	}
-	return false
+	d.drawPending()
+	return broke
+}
+
+// subheadingH is the height of a subheading, its gap included.
+const subheadingH = 9.0
+
+func (d *doc) drawPending() {
+	if len(d.pending) == 0 {
+		return
+	}
+	bold, size := d.bold, d.size
+	for _, title := range d.pending {
+		d.gap(2)
+		d.font(true, 10.5)
+		y := d.f.GetY()
+		d.put(marginL, y, contentW, 6, title, "L")
+		d.f.SetXY(marginL, y+7)
+		d.headings = append(d.headings, title)
+	}
+	d.pending = nil
+	d.font(bold, size)
 }
 
 func (d *doc) newPage() {
@@ -204,6 +235,7 @@ func (d *doc) kv(label, value string, labelW float64) {
 
 // section starts a numbered section with a bookmark.
 func (d *doc) section(title string) {
+	d.drawPending()
 	d.ensure(30)
 	if d.f.GetY() > contentTop+1 {
 		d.gap(4)
@@ -222,15 +254,61 @@ func (d *doc) section(title string) {
 	d.font(false, 9.5)
 }
 
-// subheading writes a bold line.
+// subheading writes a bold line, kept with what follows it (keep-with-next):
+// it is drawn by the next ensure, on the page that content starts on.
 func (d *doc) subheading(title string) {
-	d.ensure(14)
-	d.gap(2)
-	d.font(true, 10.5)
-	y := d.f.GetY()
-	d.put(marginL, y, contentW, 6, title, "L")
-	d.f.SetXY(marginL, y+7)
+	d.pending = append(d.pending, title)
 	d.font(false, 9.5)
+}
+
+// pre writes preformatted text (a policy, a query) in a size-point font:
+// each line keeps its indentation, and a line too long for the page wraps
+// with a hanging indent.
+func (d *doc) pre(text string, size float64) {
+	bold, old := d.bold, d.size
+	d.font(false, size)
+	h := d.lineH()
+	const indentPerSpace, hang = 1.6, 6.0
+	var lines []preLine
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		trimmed := strings.TrimLeft(line, " \t")
+		indent := 0.0
+		for _, r := range line[:len(line)-len(trimmed)] {
+			if r == '\t' {
+				indent += 4 * indentPerSpace
+			} else {
+				indent += indentPerSpace
+			}
+		}
+		indent = min(indent, contentW/2)
+		for i, l := range d.wrap(trimmed, contentW-indent-hang-2*cellPad, 0) {
+			x := marginL + indent
+			if i > 0 {
+				x += hang
+			}
+			lines = append(lines, preLine{x, l})
+		}
+	}
+	// A block that fits on a page is kept on one.
+	if total := h * float64(len(lines)); total <= keepTogether {
+		d.ensure(total)
+	}
+	for _, l := range lines {
+		d.ensure(h)
+		y := d.f.GetY()
+		d.put(l.x, y, marginL+contentW-l.x, h, l.text, "L")
+		d.f.SetXY(marginL, y+h)
+	}
+	d.font(bold, old)
+}
+
+// keepTogether is the height below which a preformatted block or a table is
+// kept on one page.
+const keepTogether = 120.0
+
+type preLine struct {
+	x    float64
+	text string
 }
 
 // column of a table.
@@ -239,6 +317,15 @@ type column struct {
 	w     float64
 	align string
 	wrap  int // > 0: wrap to at most this many lines
+}
+
+// columnTitles is a table header's text, titles joined by spaces.
+func columnTitles(cols []column) string {
+	t := make([]string, len(cols))
+	for i, c := range cols {
+		t[i] = c.title
+	}
+	return strings.Join(t, " ")
 }
 
 // table draws rows in a size-point font with a header that repeats on every
@@ -261,10 +348,8 @@ func (d *doc) table(size float64, cols []column, n int, row func(i int) []string
 		d.font(false, size)
 	}
 	d.font(false, size)
-	d.ensure(2 * (d.lineH() + 1.5))
-	header()
 	lh := d.lineH()
-	for i := 0; i < n; i++ {
+	layout := func(i int) ([][]string, float64) {
 		cells := row(i)
 		lines := make([][]string, len(cols))
 		rows := 1
@@ -280,7 +365,33 @@ func (d *doc) table(size float64, cols []column, n int, row func(i int) []string
 			}
 			rows = max(rows, len(lines[j]))
 		}
-		h := float64(rows)*lh + 1
+		return lines, float64(rows)*lh + 1
+	}
+	// The header is kept with the first row (keep-with-next), and a short
+	// table is kept on one page.
+	var lines [][]string
+	var h float64
+	if n > 0 {
+		lines, h = layout(0)
+	}
+	need := lh + 1.5 + h
+	if n <= 12 {
+		total := lh + 1.5
+		for i := range n {
+			_, rh := layout(i)
+			total += rh
+		}
+		if total <= keepTogether/2 {
+			need = total
+		}
+	}
+	d.ensure(need)
+	header()
+	d.headings = append(d.headings, columnTitles(cols))
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			lines, h = layout(i)
+		}
 		if d.ensure(h) {
 			header()
 		}

@@ -20,8 +20,8 @@ const TimeFormat = "2006-01-02T15:04:05.000Z"
 // also the format of `keytrail export correlations`.
 var PopulationHeader = []string{
 	"action_id", "action_ts", "instance", "channel", "action", "privileged",
-	"dag_id", "run_id", "actor", "person", "verdict", "inherited_from",
-	"assertion_id", "assertion_ts", "assertion_age_s", "factor",
+	"dag_id", "run_id", "actor", "person", "verdict", "trigger_action_id",
+	"inherited_from", "inherited_verdict", "assertion_id", "assertion_ts", "assertion_age_s", "factor",
 	"authenticator_aaguid", "authenticator_model", "policy_version", "reason",
 }
 
@@ -124,7 +124,9 @@ func AppendCSVRecord(dst []string, c model.Correlation) []string {
 		csvSafe(c.Actor),
 		csvSafe(c.Person),
 		csvSafe(string(c.Verdict)),
+		csvSafe(c.TriggerActionID),
 		csvSafe(c.InheritedFrom),
+		csvSafe(string(c.InheritedVerdict)),
 		csvSafe(c.AssertionID),
 		ats,
 		age,
@@ -139,7 +141,7 @@ func AppendCSVRecord(dst []string, c model.Correlation) []string {
 // WriteCSVRow writes c as one population CSV record to w. The caller writes
 // PopulationHeader first and flushes w.
 func WriteCSVRow(w *csv.Writer, c model.Correlation) error {
-	var buf [20]string
+	var buf [22]string
 	if err := w.Write(AppendCSVRecord(buf[:0], c)); err != nil {
 		return fmt.Errorf("write csv row %s: %w", c.ActionID, err)
 	}
@@ -173,7 +175,9 @@ func AppendJSONRow(dst []byte, c model.Correlation) []byte {
 	b = str(b, "actor", c.Actor, false)
 	b = str(b, "person", c.Person, false)
 	b = str(b, "verdict", string(c.Verdict), false)
+	b = str(b, "trigger_action_id", c.TriggerActionID, false)
 	b = str(b, "inherited_from", c.InheritedFrom, false)
+	b = str(b, "inherited_verdict", string(c.InheritedVerdict), false)
 	b = str(b, "assertion_id", c.AssertionID, false)
 	if hasAssertion(c) {
 		b = str(b, "assertion_ts", FormatTime(c.AssertionTS), false)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -437,11 +438,16 @@ func TestPopulationFormat(t *testing.T) {
 		AssertionID: "a1", AssertionTS: time.Date(2026, 1, 2, 2, 0, 0, 0, time.UTC), AssertionAgeMS: -500,
 		Factor: model.FactorWebAuthn, PolicyVersion: "v1", Reason: "line\nbreak \"quoted\" \u2028",
 	}
+	col := func(name string) int {
+		i := slices.Index(PopulationHeader, name)
+		require.GreaterOrEqual(t, i, 0, name)
+		return i
+	}
 	rec := AppendCSVRecord(nil, c)
 	require.Len(t, rec, len(PopulationHeader))
-	require.Equal(t, "2026-01-02T02:04:05.678Z", rec[1])
-	require.Equal(t, "2026-01-02T02:00:00.000Z", rec[13])
-	require.Equal(t, "-0.500", rec[14])
+	require.Equal(t, "2026-01-02T02:04:05.678Z", rec[col("action_ts")])
+	require.Equal(t, "2026-01-02T02:00:00.000Z", rec[col("assertion_ts")])
+	require.Equal(t, "-0.500", rec[col("assertion_age_s")])
 	line := AppendJSONRow(nil, c)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(line, &m))
@@ -460,7 +466,26 @@ func TestPopulationFormat(t *testing.T) {
 	require.NoError(t, json.Unmarshal(AppendJSONRow(nil, c), &m))
 	require.Nil(t, m["assertion_age_s"])
 	require.Nil(t, m["assertion_ts"])
-	require.Equal(t, "", AppendCSVRecord(nil, c)[14])
+	require.Equal(t, "", AppendCSVRecord(nil, c)[col("assertion_age_s")])
+
+	// The links of runs: a manual run names its trigger, an inherited run its
+	// enabling action and that action's verdict.
+	for _, tc := range []struct {
+		c                           model.Correlation
+		verdict, trigger, from, inh string
+	}{
+		{model.Correlation{Kind: model.KindRun, Verdict: model.VerdictWeakFactor, TriggerActionID: "prod:7"}, "weak_factor", "prod:7", "", ""},
+		{model.Correlation{Kind: model.KindRun, Verdict: model.VerdictInherited, InheritedFrom: "prod:3", InheritedVerdict: model.VerdictStale}, "inherited", "", "prod:3", "stale"},
+		{model.Correlation{Kind: model.KindRun, Verdict: model.VerdictUnattributed}, "unattributed", "", "", ""},
+	} {
+		rec := AppendCSVRecord(nil, tc.c)
+		require.Equal(t, []string{tc.verdict, tc.trigger, tc.from, tc.inh},
+			[]string{rec[col("verdict")], rec[col("trigger_action_id")], rec[col("inherited_from")], rec[col("inherited_verdict")]})
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(AppendJSONRow(nil, tc.c), &m))
+		require.Equal(t, tc.trigger, m["trigger_action_id"])
+		require.Equal(t, tc.inh, m["inherited_verdict"])
+	}
 	for _, tm := range []time.Time{time.Date(1, 1, 1, 0, 0, 0, 1e6, time.UTC), time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.UTC), time.Date(10001, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		require.Equal(t, tm.UTC().Format(TimeFormat), FormatTime(tm))
 	}

@@ -135,6 +135,20 @@ func fixtureRow(i int, ts time.Time) model.Correlation {
 			c.Verdict, c.InheritedFrom = model.VerdictInherited, fmt.Sprintf("prod/%08d", i-1)
 			c.InheritedVerdict = []model.Verdict{model.VerdictVerified, model.VerdictStale}[i%2]
 		}
+	case i%23 == 10: // a manual run: its trigger's verdict, the trigger linked
+		c.Kind, c.Action, c.Privileged = model.KindRun, model.ActionRun, true
+		c.RunID, c.TriggerActionID = fmt.Sprintf("manual__%d", i), fmt.Sprintf("prod/%08d", i-1)
+		switch {
+		case p.person == "":
+			c.Verdict = model.VerdictUnknownIdentity
+		case (i/23)%2 == 0:
+			c.Verdict, c.Factor = model.VerdictWeakFactor, model.FactorPush
+			c.AssertionID, c.AssertionTS, c.AssertionAgeMS = fmt.Sprintf("okta-%d", i), ts.Add(-time.Minute), 60000
+		default:
+			c.Verdict, c.Factor = model.VerdictVerified, model.FactorWebAuthn
+			c.AssertionID, c.AssertionTS, c.AssertionAgeMS = fmt.Sprintf("okta-%d", i), ts.Add(-time.Minute), 60000
+		}
+		c.Reason = "manual run triggered by " + c.TriggerActionID + " (" + string(c.Verdict) + ")"
 	case p.person == "":
 		c.Verdict, c.Reason = model.VerdictUnknownIdentity, "actor maps to no IdP identity"
 	case i%13 == 3:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keytrail/keytrail/model"
@@ -73,6 +74,249 @@ type SampleInfo struct {
 	Drawn int    `json:"drawn"`
 }
 
+// ExceptionCounts counts exceptions by severity: privileged human actions
+// first, then other human actions, then DAG runs attributed to a person (or to
+// an unresolved actor), then runs nobody is known to have enabled.
+type ExceptionCounts struct {
+	PrivilegedHuman int64 `json:"privileged_human"`
+	OtherHuman      int64 `json:"other_human"`
+	Runs            int64 `json:"runs"`
+	Unattributed    int64 `json:"unattributed_runs"`
+}
+
+// Total is the number of exceptions counted.
+func (e ExceptionCounts) Total() int64 {
+	return e.PrivilegedHuman + e.OtherHuman + e.Runs + e.Unattributed
+}
+
+func (e *ExceptionCounts) add(tier int) {
+	switch tier {
+	case tierPrivileged:
+		e.PrivilegedHuman++
+	case tierHuman:
+		e.OtherHuman++
+	case tierRun:
+		e.Runs++
+	default:
+		e.Unattributed++
+	}
+}
+
+// Severity tiers of an exception, most severe first.
+const (
+	tierPrivileged = iota
+	tierHuman
+	tierRun
+	tierUnattributed
+	numTiers
+)
+
+// tierOf is the severity tier of exception c.
+func tierOf(c model.Correlation) int {
+	switch {
+	case c.Kind != model.KindRun && c.Privileged:
+		return tierPrivileged
+	case c.Kind != model.KindRun:
+		return tierHuman
+	case c.Verdict == model.VerdictUnattributed:
+		return tierUnattributed
+	}
+	return tierRun
+}
+
+// verdictLabel names c's verdict with the verdict it carries: "inherited
+// (stale)" for a run inherited from a stale action.
+func verdictLabel(c model.Correlation) string {
+	if c.Verdict == model.VerdictInherited && c.InheritedVerdict != "" {
+		return string(c.Verdict) + " (" + string(c.InheritedVerdict) + ")"
+	}
+	return string(c.Verdict)
+}
+
+// VerdictExceptions counts the exceptions with one verdict label.
+type VerdictExceptions struct {
+	Verdict string `json:"verdict"` // e.g. "weak_factor", "inherited (stale)"
+	ExceptionCounts
+}
+
+// PersonExceptions counts one person's exceptions. An action whose actor
+// resolves to no person is counted under the actor, Resolved false.
+type PersonExceptions struct {
+	Person   string           `json:"person"`
+	Resolved bool             `json:"resolved"`
+	Verdicts map[string]int64 `json:"verdicts"` // by verdict label
+	ExceptionCounts
+}
+
+// DAGExceptions counts the exceptions of one DAG ("" DagID: actions on no
+// DAG, such as connection and variable changes).
+type DAGExceptions struct {
+	Instance string `json:"instance"`
+	DagID    string `json:"dag_id"`
+	ExceptionCounts
+}
+
+// UnattributedDAG lists one DAG's runs with no enabling action found.
+type UnattributedDAG struct {
+	Instance string    `json:"instance"`
+	DagID    string    `json:"dag_id"`
+	Runs     int64     `json:"runs"`
+	First    time.Time `json:"first_run"`
+	Last     time.Time `json:"last_run"`
+}
+
+// ExceptionStats breaks the exceptions down for section 4 of the PDF; the
+// rows are complete (exceptions.csv holds every exception itself).
+type ExceptionStats struct {
+	ExceptionCounts
+	// ByVerdict in verdict order, inherited runs by the verdict they carry.
+	ByVerdict []VerdictExceptions `json:"by_verdict"`
+	// ByPerson by exceptions, most first (privileged first on a tie).
+	ByPerson []PersonExceptions `json:"by_person"`
+	// ByDAG by exceptions, most first.
+	ByDAG []DAGExceptions `json:"by_dag"`
+	// UnattributedDAGs has one entry per DAG with unattributed runs, most runs first.
+	UnattributedDAGs []UnattributedDAG `json:"unattributed_by_dag"`
+}
+
+// exceptionAgg accumulates ExceptionStats.
+type exceptionAgg struct {
+	total    ExceptionCounts
+	verdicts map[string]*VerdictExceptions
+	persons  map[[2]string]*PersonExceptions
+	dags     map[[2]string]*DAGExceptions
+	unattr   map[[2]string]*UnattributedDAG
+}
+
+func newExceptionAgg() *exceptionAgg {
+	return &exceptionAgg{
+		verdicts: map[string]*VerdictExceptions{},
+		persons:  map[[2]string]*PersonExceptions{},
+		dags:     map[[2]string]*DAGExceptions{},
+		unattr:   map[[2]string]*UnattributedDAG{},
+	}
+}
+
+func (a *exceptionAgg) add(c model.Correlation) {
+	tier := tierOf(c)
+	a.total.add(tier)
+	label := verdictLabel(c)
+	v := a.verdicts[label]
+	if v == nil {
+		v = &VerdictExceptions{Verdict: label}
+		a.verdicts[label] = v
+	}
+	v.add(tier)
+	dk := [2]string{c.Instance, c.DagID}
+	d := a.dags[dk]
+	if d == nil {
+		d = &DAGExceptions{Instance: c.Instance, DagID: c.DagID}
+		a.dags[dk] = d
+	}
+	d.add(tier)
+	if tier == tierUnattributed {
+		u := a.unattr[dk]
+		if u == nil {
+			u = &UnattributedDAG{Instance: c.Instance, DagID: c.DagID, First: c.ActionTS}
+			a.unattr[dk] = u
+		}
+		u.Runs++
+		if c.ActionTS.Before(u.First) {
+			u.First = c.ActionTS
+		}
+		if c.ActionTS.After(u.Last) {
+			u.Last = c.ActionTS
+		}
+		return
+	}
+	pk := [2]string{"person", c.Person}
+	if c.Person == "" {
+		pk = [2]string{"actor", c.Actor}
+	}
+	p := a.persons[pk]
+	if p == nil {
+		p = &PersonExceptions{Person: pk[1], Resolved: c.Person != "", Verdicts: map[string]int64{}}
+		a.persons[pk] = p
+	}
+	p.add(tier)
+	p.Verdicts[label]++
+}
+
+// byCounts orders most exceptions first, then most privileged, then by key.
+func byCounts(a, b ExceptionCounts, ka, kb string) bool {
+	if a.Total() != b.Total() {
+		return a.Total() > b.Total()
+	}
+	if a.PrivilegedHuman != b.PrivilegedHuman {
+		return a.PrivilegedHuman > b.PrivilegedHuman
+	}
+	return ka < kb
+}
+
+func (a *exceptionAgg) finish() ExceptionStats {
+	st := ExceptionStats{ExceptionCounts: a.total}
+	order := map[string]int{}
+	for i, v := range model.Verdicts {
+		order[string(v)] = i
+	}
+	rank := func(label string) (int, string) {
+		v, inner, _ := strings.Cut(label, " (")
+		r, ok := order[v]
+		if !ok {
+			r = len(order)
+		}
+		return r, inner
+	}
+	for _, v := range a.verdicts {
+		st.ByVerdict = append(st.ByVerdict, *v)
+	}
+	sort.Slice(st.ByVerdict, func(i, j int) bool {
+		ri, ii := rank(st.ByVerdict[i].Verdict)
+		rj, ij := rank(st.ByVerdict[j].Verdict)
+		if ri != rj {
+			return ri < rj
+		}
+		return ii < ij
+	})
+	for _, p := range a.persons {
+		st.ByPerson = append(st.ByPerson, *p)
+	}
+	sort.Slice(st.ByPerson, func(i, j int) bool {
+		x, y := st.ByPerson[i], st.ByPerson[j]
+		return byCounts(x.ExceptionCounts, y.ExceptionCounts, x.Person, y.Person)
+	})
+	for _, d := range a.dags {
+		st.ByDAG = append(st.ByDAG, *d)
+	}
+	sort.Slice(st.ByDAG, func(i, j int) bool {
+		x, y := st.ByDAG[i], st.ByDAG[j]
+		return byCounts(x.ExceptionCounts, y.ExceptionCounts, x.Instance+"\x00"+x.DagID, y.Instance+"\x00"+y.DagID)
+	})
+	for _, u := range a.unattr {
+		st.UnattributedDAGs = append(st.UnattributedDAGs, *u)
+	}
+	sort.Slice(st.UnattributedDAGs, func(i, j int) bool {
+		x, y := st.UnattributedDAGs[i], st.UnattributedDAGs[j]
+		if x.Runs != y.Runs {
+			return x.Runs > y.Runs
+		}
+		return x.Instance+"\x00"+x.DagID < y.Instance+"\x00"+y.DagID
+	})
+	if st.ByVerdict == nil {
+		st.ByVerdict = []VerdictExceptions{}
+	}
+	if st.ByPerson == nil {
+		st.ByPerson = []PersonExceptions{}
+	}
+	if st.ByDAG == nil {
+		st.ByDAG = []DAGExceptions{}
+	}
+	if st.UnattributedDAGs == nil {
+		st.UnattributedDAGs = []UnattributedDAG{}
+	}
+	return st
+}
+
 // Control statuses.
 const (
 	StatusEffective  = "effective"  // the test found no exception
@@ -105,6 +349,7 @@ type Summary struct {
 	RunsAttributed      Share              `json:"runs_attributed"`
 	RunsVerified        Share              `json:"runs_verified"`
 	Exceptions          int64              `json:"exceptions"`
+	ExceptionsBy        ExceptionStats     `json:"exceptions_by"`
 	ByVerdict           []VerdictCount     `json:"by_verdict"`
 	Daily               []DayCount         `json:"daily"`
 	AssertionsAfter     int64              `json:"assertions_after_action"`
@@ -122,6 +367,7 @@ type aggregator struct {
 	verdicts  map[model.Verdict]*VerdictCount
 	days      map[string]*DayCount
 	policies  map[string]bool
+	exc       *exceptionAgg
 	from, to  time.Time
 	clockSkew time.Duration
 }
@@ -131,6 +377,7 @@ func newAggregator(from, to time.Time, skew time.Duration) *aggregator {
 		verdicts:  map[model.Verdict]*VerdictCount{},
 		days:      map[string]*DayCount{},
 		policies:  map[string]bool{},
+		exc:       newExceptionAgg(),
 		from:      from,
 		to:        to,
 		clockSkew: skew,
@@ -176,6 +423,7 @@ func (a *aggregator) addCorrelation(c model.Correlation) {
 	}
 	if !ok {
 		s.Exceptions++
+		a.exc.add(c)
 	}
 	day := c.ActionTS.UTC().Format(time.DateOnly)
 	d := a.days[day]
@@ -281,6 +529,7 @@ func (a *aggregator) finish() Summary {
 		s.PolicyVersions = append(s.PolicyVersions, p)
 	}
 	sort.Strings(s.PolicyVersions)
+	s.ExceptionsBy = a.exc.finish()
 	s.Controls = controls(&s, a.clockSkew)
 	return s
 }
@@ -326,6 +575,39 @@ const (
 	FileSignature       = "manifest.sig"
 )
 
+// exceptionsResult states the exceptions by severity and by verdict; the
+// parts add up to the total.
+func exceptionsResult(s *Summary) string {
+	e := s.ExceptionsBy
+	var verdicts []string
+	counts := map[string]int64{}
+	var order []string
+	for _, v := range e.ByVerdict {
+		label := v.Verdict
+		if strings.HasPrefix(label, string(model.VerdictInherited)+" ") {
+			label = "inherited from a non-verified action"
+		}
+		if _, ok := counts[label]; !ok {
+			order = append(order, label)
+		}
+		counts[label] += v.Total()
+	}
+	for _, l := range order {
+		verdicts = append(verdicts, fmt.Sprintf("%s %d", l, counts[l]))
+	}
+	return fmt.Sprintf("%s listed: %d privileged and %d other human actions, %s attributed to a person, %s with no enabling action; by verdict: %s",
+		plural(s.Exceptions, "exception"), e.PrivilegedHuman, e.OtherHuman, plural(e.Runs, "DAG run"), plural(e.Unattributed, "run"),
+		nonEmpty(strings.Join(verdicts, ", "), "none"))
+}
+
+// plural formats n and noun, adding "s" unless n is 1.
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatInt(n, 10) + " " + noun + "s"
+}
+
 // controls derives the SOC 2 and ISO/IEC 27001 control results from s.
 func controls(s *Summary, skew time.Duration) []ControlResult {
 	const soc, iso = "SOC 2", "ISO/IEC 27001:2022"
@@ -339,10 +621,8 @@ func controls(s *Summary, skew time.Duration) []ControlResult {
 	privResult := "privileged actions verified: " + priv.String()
 	privTest := "each privileged action is backed by the actor's hardware-key assertion within max_age"
 	humanResult := "human actions verified: " + human.String()
-	excResult := fmt.Sprintf("%d exceptions listed (%d stale, %d weak factor, %d no assertion, %d unknown identity, %d unattributed runs)",
-		s.Exceptions, s.verdict(model.VerdictStale).Human, weak.Human, s.verdict(model.VerdictNoAssertion).Human,
-		unknownN, s.verdict(model.VerdictUnattributed).Runs)
-	regResult := fmt.Sprintf("%d keys registered, %d of them not hardware-backed", au.Registered, au.RegisteredNotHardware)
+	excResult := exceptionsResult(s)
+	regResult := fmt.Sprintf("%s registered, %d of them not hardware-backed", plural(au.Registered, "key"), au.RegisteredNotHardware)
 	skewMS := skew.Milliseconds()
 	clockBad := int64(0)
 	if s.MaxAssertionAfterMS > skewMS {
@@ -359,7 +639,7 @@ func controls(s *Summary, skew time.Duration) []ControlResult {
 			"keys registered in the period are hardware-backed", regResult, status(au.Registered, au.RegisteredNotHardware)},
 		{soc, "CC6.3", "Modification and removal of access", FileAuthenticators + ", " + FilePopulationCSV,
 			"removed keys are not used afterwards; every Airflow actor maps to an IdP identity",
-			fmt.Sprintf("%d keys removed, %d used after removal; %d actions with unknown identity", au.Removed, au.UsedAfterRemoval, unknownN),
+			fmt.Sprintf("%s removed, %d used after removal; %s with unknown identity", plural(au.Removed, "key"), au.UsedAfterRemoval, plural(unknownN, "action")),
 			status(s.Actions+au.Listed, au.UsedAfterRemoval+unknownN)},
 		{soc, "CC6.6", "Authentication at the system boundary", FilePopulationCSV,
 			"each human UI/API/CLI action is backed by a hardware-key assertion", humanResult, status(human.Of, human.Of-human.Count)},
@@ -375,7 +655,7 @@ func controls(s *Summary, skew time.Duration) []ControlResult {
 			fmt.Sprintf("%d of %d actions with unknown identity", unknownN, s.Actions), status(s.Actions, unknownN)},
 		{iso, "A.5.17", "Authentication information", FileAuthenticators,
 			"keys used in the period are hardware-backed",
-			fmt.Sprintf("%d keys used, %d of them not hardware-backed", au.Used, au.UsedNotHardware), status(au.Used, au.UsedNotHardware)},
+			fmt.Sprintf("%s used, %d of them not hardware-backed", plural(au.Used, "key"), au.UsedNotHardware), status(au.Used, au.UsedNotHardware)},
 		{iso, "A.5.18", "Access rights", FileAuthenticators,
 			"key registrations and removals in the period are recorded; removed keys are not used",
 			fmt.Sprintf("%d registered, %d removed, %d used after removal", au.Registered, au.Removed, au.UsedAfterRemoval),
@@ -386,13 +666,13 @@ func controls(s *Summary, skew time.Duration) []ControlResult {
 			fmt.Sprintf("%s; %d with a weak factor", humanResult, weak.Human), status(human.Of, human.Of-human.Count)},
 		{iso, "A.8.15", "Logging", FileManifest,
 			"every source is covered; Airflow event_log_id ranges have no gaps",
-			fmt.Sprintf("%d sources, %d events, %d gaps (%d missing ids)", cov.Sources, cov.Events, cov.Gaps, cov.MissingIDs),
+			fmt.Sprintf("%s, %s, %s (%s)", plural(int64(cov.Sources), "source"), plural(cov.Events, "event"), plural(int64(cov.Gaps), "gap"), plural(cov.MissingIDs, "missing id")),
 			status(int64(cov.Sources), gapsBad)},
 		{iso, "A.8.16", "Monitoring activities", FileExceptions,
 			"every action not backed by a hardware key is detected and listed", excResult, status(s.Actions, s.Exceptions)},
 		{iso, "A.8.17", "Clock synchronisation", FilePopulationCSV,
 			fmt.Sprintf("assertions timestamped after their action stay within the clock skew (%s)", skew),
-			fmt.Sprintf("%d assertions after their action, at most %s", s.AssertionsAfter, formatAge(s.MaxAssertionAfterMS)+" s"),
+			fmt.Sprintf("%s after their action, at most %s", plural(s.AssertionsAfter, "assertion"), formatAge(s.MaxAssertionAfterMS)+" s"),
 			status(s.HumanVerified.Of+s.RunsVerified.Of, clockBad)},
 	}
 }

@@ -131,6 +131,7 @@ func Verify(dir string, trusted []ed25519.PublicKey) (Result, error) {
 			r.add(f.Name, "SHA-256 %s, manifest says %s", sum, f.SHA256)
 		}
 	}
+	checkPolicy(&r, m)
 	if m.DataDigest != "" && DataDigest(m.Files) != m.DataDigest {
 		r.add(FileManifest, "data_digest %s does not match the listed data files (%s)", m.DataDigest, DataDigest(m.Files))
 	}

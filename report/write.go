@@ -41,7 +41,7 @@ type Options struct {
 	ReportID      string        // default "KT-" + 12 hex digits derived from period, scope, organisation and GeneratedAt
 	Version       string        // keytrail version; default "dev"
 	PolicyVersion string        // the correlation policy's version; default: the versions seen in the rows, comma-joined
-	PolicyText    string        // the policy as written, printed under Methodology; default: a note that none was given
+	PolicyText    string        // the canonical text of PolicyVersion (as correlate recorded it), printed under Methodology and carried in the manifest; default none (the PDF says so)
 	ClockSkew     time.Duration // the policy's clock skew, for the clock control (A.8.17); default 5s
 
 	// GeneratedAt is the generation time printed and recorded; default now. Pin it
@@ -53,7 +53,7 @@ type Options struct {
 
 	SigningKey ed25519.PrivateKey // required; signs manifest.json
 
-	ExceptionsTableCap int // exception rows printed in the PDF; default 500 (exceptions.csv is always complete)
+	ExceptionsTableCap int // exception rows listed one by one in the PDF, most severe first; default 500 (exceptions.csv is always complete)
 	InventoryTableCap  int // authenticator rows printed in the PDF; default 500
 }
 
@@ -166,13 +166,13 @@ func (p *packFile) abort() { _ = p.f.Close() }
 type pack struct {
 	opts          Options
 	summary       Summary
-	manifest      model.Manifest // without the PDF's own entry
-	exceptions    []model.Correlation
-	excTruncated  bool
+	manifest      model.Manifest                // without the PDF's own entry
+	exceptions    [numTiers][]model.Correlation // the first rows of each severity tier, by time (unattributed runs are listed per DAG instead)
 	auths         []AuthenticatorRow
 	authTruncated bool
 	sample        []sampled
 	pub           ed25519.PublicKey
+	headings      []string // subheadings and table headers, as renderPDF drew them
 }
 
 // Write builds the evidence pack for opts from src into outDir (created if
@@ -186,27 +186,28 @@ func Write(ctx context.Context, src Source, opts Options, outDir string) (model.
 	return m, err
 }
 
-// writePack is Write, also returning the report model.
-func writePack(ctx context.Context, src Source, opts Options, outDir string) (model.Manifest, Summary, error) {
+// writePack is Write, also returning what the PDF was rendered from (the
+// report model, and the headings the PDF drew).
+func writePack(ctx context.Context, src Source, opts Options, outDir string) (model.Manifest, *pack, error) {
 	if err := opts.Validate(); err != nil {
-		return model.Manifest{}, Summary{}, fmt.Errorf("report options: %w", err)
+		return model.Manifest{}, nil, fmt.Errorf("report options: %w", err)
 	}
 	if err := fontCoverage(); err != nil {
-		return model.Manifest{}, Summary{}, fmt.Errorf("load fonts: %w", err)
+		return model.Manifest{}, nil, fmt.Errorf("load fonts: %w", err)
 	}
 	opts = opts.withDefaults()
 	q := opts.query()
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return model.Manifest{}, Summary{}, fmt.Errorf("create pack directory: %w", err)
+		return model.Manifest{}, nil, fmt.Errorf("create pack directory: %w", err)
 	}
 	// A stale signature must never vouch for a half-written pack.
 	if err := os.Remove(filepath.Join(outDir, FileSignature)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return model.Manifest{}, Summary{}, fmt.Errorf("remove old signature: %w", err)
+		return model.Manifest{}, nil, fmt.Errorf("remove old signature: %w", err)
 	}
 
 	cov, err := src.Coverage(ctx, q)
 	if err != nil {
-		return model.Manifest{}, Summary{}, fmt.Errorf("query coverage: %w", err)
+		return model.Manifest{}, nil, fmt.Errorf("query coverage: %w", err)
 	}
 	agg := newAggregator(opts.From, opts.To, opts.ClockSkew)
 	agg.addCoverage(cov)
@@ -215,16 +216,16 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 	var files []model.ManifestFile
 	popRows, samp, err := writePopulation(ctx, src, q, opts, outDir, agg, p, &files)
 	if err != nil {
-		return model.Manifest{}, Summary{}, err
+		return model.Manifest{}, nil, err
 	}
 	authRows, err := writeAuthenticators(ctx, src, q, opts, outDir, agg, p, &files)
 	if err != nil {
-		return model.Manifest{}, Summary{}, err
+		return model.Manifest{}, nil, err
 	}
 	p.sample = samp.rows()
 	mf, err := writeSample(outDir, opts.Seed, p.sample)
 	if err != nil {
-		return model.Manifest{}, Summary{}, err
+		return model.Manifest{}, nil, err
 	}
 	files = append(files, mf)
 
@@ -258,6 +259,8 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 		Scope:         q.Scope(),
 		Version:       opts.Version,
 		PolicyVersion: policy,
+		PolicyText:    jsonString(opts.PolicyText),
+		PolicySHA256:  policySHA256(jsonString(opts.PolicyText)),
 		Queries:       queries,
 		Coverage:      cov,
 		Organisation:  opts.Organisation,
@@ -269,15 +272,15 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 
 	pdfFile, err := createFile(outDir, FilePDF)
 	if err != nil {
-		return model.Manifest{}, Summary{}, err
+		return model.Manifest{}, nil, err
 	}
 	if err := renderPDF(p, pdfFile); err != nil {
 		pdfFile.abort()
-		return model.Manifest{}, Summary{}, fmt.Errorf("render %s: %w", FilePDF, err)
+		return model.Manifest{}, nil, fmt.Errorf("render %s: %w", FilePDF, err)
 	}
 	mf, err = pdfFile.close()
 	if err != nil {
-		return model.Manifest{}, Summary{}, err
+		return model.Manifest{}, nil, err
 	}
 	m := p.manifest
 	m.Files = append(append([]model.ManifestFile(nil), files...), mf)
@@ -285,16 +288,16 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 
 	body, err := CanonicalManifest(m)
 	if err != nil {
-		return model.Manifest{}, Summary{}, err
+		return model.Manifest{}, nil, err
 	}
 	if err := os.WriteFile(filepath.Join(outDir, FileManifest), body, 0o644); err != nil {
-		return model.Manifest{}, Summary{}, fmt.Errorf("write %s: %w", FileManifest, err)
+		return model.Manifest{}, nil, fmt.Errorf("write %s: %w", FileManifest, err)
 	}
 	sig := ed25519.Sign(opts.SigningKey, body)
 	if err := os.WriteFile(filepath.Join(outDir, FileSignature), sig, 0o644); err != nil {
-		return model.Manifest{}, Summary{}, fmt.Errorf("write %s: %w", FileSignature, err)
+		return model.Manifest{}, nil, fmt.Errorf("write %s: %w", FileSignature, err)
 	}
-	return m, p.summary, nil
+	return m, p, nil
 }
 
 // writePopulation streams the correlations into population.csv,
@@ -351,10 +354,8 @@ func writePopulation(ctx context.Context, src Source, q Query, opts Options, dir
 			if err := ew.Write(rec); err != nil {
 				return fmt.Errorf("write %s: %w", FileExceptions, err)
 			}
-			if len(p.exceptions) < opts.ExceptionsTableCap {
-				p.exceptions = append(p.exceptions, c)
-			} else {
-				p.excTruncated = true
+			if t := tierOf(c); t != tierUnattributed && len(p.exceptions[t]) < opts.ExceptionsTableCap {
+				p.exceptions[t] = append(p.exceptions[t], c)
 			}
 		}
 		agg.addCorrelation(c)

@@ -13,9 +13,9 @@ import (
 func writeFixture(tb testing.TB, src Source, opts Options) (string, Summary) {
 	tb.Helper()
 	dir := tb.TempDir()
-	_, s, err := writePack(context.Background(), src, opts, dir)
+	_, p, err := writePack(context.Background(), src, opts, dir)
 	require.NoError(tb, err)
-	return dir, s
+	return dir, p.summary
 }
 
 func TestWriteSmoke(t *testing.T) {

@@ -75,7 +75,6 @@ func Render(d store.Dialect, text string) ([]string, error) {
 		"ts":          d.TimeType,
 		"month":       d.Month,
 		"day":         d.Day,
-		"ifNotExists": d.IfNotExists,
 	}).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("parse migration template: %w", err)
@@ -213,6 +212,11 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		for i, st := range stmts {
+			if has, err := hasColumn(ctx, s, st); err != nil {
+				return ran, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			} else if has {
+				continue
+			}
 			if err := s.Exec(ctx, st); err != nil {
 				return ran, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
@@ -227,9 +231,27 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 	return ran, nil
 }
 
+// addColumnRE matches a statement that adds one column. ClickHouse 18.16 has
+// no ADD COLUMN IF NOT EXISTS, so Migrate makes such a statement idempotent
+// itself: it skips it when the column exists.
+var addColumnRE = regexp.MustCompile(`(?is)^(?:\s*--[^\n]*\n)*\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\s`)
+
+// hasColumn reports whether st adds a column that already exists.
+func hasColumn(ctx context.Context, s store.Store, st string) (bool, error) {
+	m := addColumnRE.FindStringSubmatch(st)
+	if m == nil {
+		return false, nil
+	}
+	n, err := store.CountRows(ctx, s, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?", m[1], m[2])
+	if err != nil {
+		return false, fmt.Errorf("check column %s.%s: %w", m[1], m[2], err)
+	}
+	return n > 0, nil
+}
+
 // Tables lists keytrail's tables in a stable order.
 var Tables = []string{
 	"raw_records", "auth_events", "authenticators", "airflow_events", "dag_runs",
 	"identities", "correlations", "alerts", "dead_letters", "cursors", "reports",
-	"retention_log", "aaguids", "conflicts", "schema_migrations",
+	"retention_log", "aaguids", "conflicts", "policies", "schema_migrations",
 }

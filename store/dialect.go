@@ -32,17 +32,6 @@ func DialectFor(version string) Dialect {
 	return d
 }
 
-// IfNotExists is the "IF NOT EXISTS" an ALTER TABLE … ADD COLUMN takes on
-// engines that accept it there (ClickHouse ≥ 20.1 here; 18.16 does not):
-// empty on older servers, where the migration ledger alone keeps a column
-// from being added twice.
-func (d Dialect) IfNotExists() string {
-	if d.DateTime64 {
-		return "IF NOT EXISTS"
-	}
-	return ""
-}
-
 // TimeType is the column type for a millisecond timestamp.
 func (d Dialect) TimeType() string {
 	if d.DateTime64 {

@@ -197,18 +197,40 @@ var AAGUIDs = Table[model.AuthenticatorModel]{
 var Correlations = Table[model.Correlation]{
 	Name: "correlations",
 	Columns: []string{"action_id", "action_ts", "instance", "kind", "channel", "action", "privileged", "dag_id", "run_id",
-		"actor", "person", "verdict", "inherited_from", "inherited_verdict", "assertion_id", "assertion_ts", "assertion_age_ms",
+		"actor", "person", "verdict", "trigger_action_id", "inherited_from", "inherited_verdict", "assertion_id", "assertion_ts", "assertion_age_ms",
 		"factor", "authenticator_aaguid", "authenticator_model", "policy_version", "reason", "computed_at", "version"},
 	ToRow: func(c model.Correlation, v uint64) []any {
 		return []any{c.ActionID, c.ActionTS, c.Instance, c.Kind, string(c.Channel), string(c.Action), c.Privileged, c.DagID, c.RunID,
-			c.Actor, c.Person, string(c.Verdict), c.InheritedFrom, string(c.InheritedVerdict), c.AssertionID, c.AssertionTS, c.AssertionAgeMS,
+			c.Actor, c.Person, string(c.Verdict), c.TriggerActionID, c.InheritedFrom, string(c.InheritedVerdict), c.AssertionID, c.AssertionTS, c.AssertionAgeMS,
 			string(c.Factor), c.AuthenticatorAAGUID, c.AuthenticatorModel, c.PolicyVersion, c.Reason, c.ComputedAt, v}
 	},
 	Scan: func(rs Rows) (c model.Correlation, err error) {
 		var v uint64
 		err = rs.Scan(&c.ActionID, &c.ActionTS, &c.Instance, &c.Kind, &c.Channel, &c.Action, &c.Privileged, &c.DagID, &c.RunID,
-			&c.Actor, &c.Person, &c.Verdict, &c.InheritedFrom, &c.InheritedVerdict, &c.AssertionID, &c.AssertionTS, &c.AssertionAgeMS,
+			&c.Actor, &c.Person, &c.Verdict, &c.TriggerActionID, &c.InheritedFrom, &c.InheritedVerdict, &c.AssertionID, &c.AssertionTS, &c.AssertionAgeMS,
 			&c.Factor, &c.AuthenticatorAAGUID, &c.AuthenticatorModel, &c.PolicyVersion, &c.Reason, &c.ComputedAt, &v)
+		return
+	},
+}
+
+// PolicyRecord is a row of the policies table: a correlation policy's
+// canonical text beside its version.
+type PolicyRecord struct {
+	PolicyVersion string
+	PolicyText    string // canonical YAML
+	RecordedAt    time.Time
+}
+
+// Policies is the policies table.
+var Policies = Table[PolicyRecord]{
+	Name:    "policies",
+	Columns: []string{"policy_version", "policy_text", "recorded_at", "version"},
+	ToRow: func(p PolicyRecord, v uint64) []any {
+		return []any{p.PolicyVersion, p.PolicyText, p.RecordedAt, v}
+	},
+	Scan: func(rs Rows) (p PolicyRecord, err error) {
+		var v uint64
+		err = rs.Scan(&p.PolicyVersion, &p.PolicyText, &p.RecordedAt, &v)
 		return
 	},
 }

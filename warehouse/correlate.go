@@ -80,6 +80,9 @@ func (w *Warehouse) Correlate(ctx context.Context, p correlate.Policy, o Correla
 		return CorrelateResult{}, fmt.Errorf("correlate: %w", err)
 	}
 	res := CorrelateResult{PolicyVersion: p.Version(), Verdicts: map[model.Verdict]int{}}
+	if err := w.RecordPolicy(ctx, p, now()); err != nil {
+		return res, fmt.Errorf("correlate: %w", err)
+	}
 	from, to, ok, err := w.actionBounds(ctx, o.From, o.To)
 	if err != nil {
 		return res, fmt.Errorf("correlate: %w", err)

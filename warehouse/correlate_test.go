@@ -34,12 +34,14 @@ type handHistory struct {
 	runs     []model.DagRun
 	want     map[string]model.Verdict
 	inherits map[string]string // run action id → enabling action id
+	triggers map[string]string // manual run action id → its trigger's action id
+	weakRun  string            // a manual run whose trigger is weak_factor: it alerts like its trigger
 	lateAuth model.AuthEvent
 	lateID   string // the action the late assertion verifies
 }
 
 func newHandHistory() *handHistory {
-	h := &handHistory{want: map[string]model.Verdict{}, inherits: map[string]string{}}
+	h := &handHistory{want: map[string]model.Verdict{}, inherits: map[string]string{}, triggers: map[string]string{}}
 	reg := func(person, cred string, at time.Time, action string) {
 		h.authn = append(h.authn, model.Authenticator{Source: model.SourceOkta, Instance: "acme", EventID: "reg-" + cred + "-" + action,
 			TS: at, Person: person, Subject: person, Action: action, CredentialID: cred, AAGUID: yubikey, Model: "YubiKey 5 NFC", Hardware: model.Bool(true)})
@@ -123,7 +125,12 @@ func newHandHistory() *handHistory {
 	h.auth = append(h.auth, key("gina", "cred-gina", t0.Add(29*time.Minute)))
 	trig := act("gina", "gina_os", model.ChannelCLI, model.ActionTrigger, "etl", "manual__cli", t0.Add(30*time.Minute), model.VerdictVerified)
 	h.airflow[len(h.airflow)-1].Event = "cli_dag_trigger"
-	run("etl", "manual__cli", model.RunManual, t0.Add(30*time.Minute+10*time.Second), model.VerdictInherited, trig)
+	// a manual run is the triggering person's own act: the trigger's verdict, linked.
+	h.triggers[run("etl", "manual__cli", model.RunManual, t0.Add(30*time.Minute+10*time.Second), model.VerdictVerified, "")] = trig
+	// carol's API trigger (password only) and its run: both weak_factor.
+	ctrig := act("carol", "carol@acme.test", model.ChannelAPI, model.ActionTrigger, "adhoc", "manual__carol", t0.Add(time.Minute), model.VerdictWeakFactor)
+	h.weakRun = run("adhoc", "manual__carol", model.RunManual, t0.Add(time.Minute+2*time.Second), model.VerdictWeakFactor, "")
+	h.triggers[h.weakRun] = ctrig
 	// clock skew at the period's edge: ivan acts 1 s before the period ends
 	// and taps 2 s after it; an action exactly at the end is outside.
 	reg("ivan", "cred-ivan", t0.Add(-10*24*time.Hour), model.AuthenticatorRegister)
@@ -199,6 +206,12 @@ func checkVerdicts(t *testing.T, h *handHistory, got map[string]model.Correlatio
 		if from, ok := h.inherits[id]; ok {
 			require.Equal(t, from, c.InheritedFrom, id)
 			require.Equal(t, model.VerdictVerified, c.InheritedVerdict, id)
+		}
+		require.Equal(t, h.triggers[id], c.TriggerActionID, "%s: only a manual run names its trigger", id)
+		if trig, ok := h.triggers[id]; ok {
+			require.Empty(t, c.InheritedFrom, id)
+			require.Equal(t, got[trig].Verdict, c.Verdict, "%s carries its trigger's verdict", id)
+			require.Equal(t, got[trig].Person, c.Person, id)
 		}
 	}
 	for id := range got {
@@ -330,6 +343,8 @@ func TestCorrelateAlerts(t *testing.T) {
 				}
 			}
 			require.NotEmpty(t, firing)
+			require.Contains(t, firing, h.weakRun, "a manual run alerts like its weak trigger")
+			require.Contains(t, body, `"trigger_action_id":"`+h.triggers[h.weakRun]+`"`)
 			alerts, err := store.Alerts.All(ctx, w.S, "ORDER BY action_id")
 			require.NoError(t, err)
 			require.Len(t, alerts, len(firing))

@@ -120,7 +120,10 @@ func (w *Warehouse) NewLive(ctx context.Context, p correlate.Policy, o LiveOptio
 		return nil, fmt.Errorf("live correlate: %w", err)
 	}
 	l.eng = eng
-	return l, ctx.Err()
+	if err := w.RecordPolicy(ctx, p, o.Now()); err != nil {
+		return nil, fmt.Errorf("live correlate: %w", err)
+	}
+	return l, nil
 }
 
 // PolicyVersion returns the version the Live's correlations are under.

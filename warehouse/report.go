@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/store"
@@ -502,6 +503,19 @@ func (w *Warehouse) Report(ctx context.Context, opts report.Options, dir string,
 	}
 	src.Progress = progress
 	opts.PolicyVersion = src.PolicyVersion()
+	opts.PolicyText = ""
+	if opts.PolicyVersion != "" {
+		text, ok, err := w.PolicyText(ctx, opts.PolicyVersion)
+		if err != nil {
+			return model.Manifest{}, fmt.Errorf("report: %w", err)
+		}
+		if ok {
+			if err := checkPolicyText(text, opts.PolicyVersion); err != nil {
+				return model.Manifest{}, fmt.Errorf("report: %w", err)
+			}
+			opts.PolicyText = text
+		}
+	}
 	m, err := report.Write(ctx, src, opts, dir)
 	if err != nil {
 		return model.Manifest{}, err
@@ -551,6 +565,17 @@ func (w *Warehouse) VerifyReport(ctx context.Context, dir string, trusted []ed25
 		pinned[CollectorName(c.Source, c.Instance)] = c.Cursor
 	}
 	src.Cursors = pinned
+	if m.PeriodFrom.IsZero() || m.PeriodTo.IsZero() || !m.PeriodTo.After(m.PeriodFrom) {
+		// A damaged manifest names no period to recompute: check the files
+		// and the signature only, and say why the store was not queried.
+		res, err = report.Verify(dir, trusted)
+		if err != nil {
+			return res, nil, err
+		}
+		res.OK = false
+		res.Differences = append(res.Differences, report.Difference{File: report.FileManifest, Detail: "names no valid period, so the store was not queried"})
+		return res, nil, nil
+	}
 	res, err = report.VerifyWithSource(ctx, dir, trusted, src)
 	if err != nil {
 		return res, nil, err
@@ -577,6 +602,21 @@ func (w *Warehouse) VerifyReport(ctx context.Context, dir string, trusted []ed25
 			notes = append(notes, fmt.Sprintf("collector %s has moved on since the pack was made: %q then, %q now", n, pinned[n], live[n]))
 		}
 	}
+	if m.PolicyText != "" {
+		if err := checkPolicyText(m.PolicyText, m.PolicyVersion); err != nil {
+			res.OK = false
+			res.Differences = append(res.Differences, report.Difference{File: report.FileManifest, Detail: err.Error()})
+		}
+		switch text, ok, err := w.PolicyText(ctx, m.PolicyVersion); {
+		case err != nil:
+			return res, notes, err
+		case !ok:
+			notes = append(notes, fmt.Sprintf("policy %s has no text recorded in this store", m.PolicyVersion))
+		case text != m.PolicyText:
+			res.OK = false
+			res.Differences = append(res.Differences, report.Difference{File: report.FileManifest, Detail: fmt.Sprintf("policy_text differs from the text this store records for policy %s", m.PolicyVersion)})
+		}
+	}
 	if rerr == nil && m.ReportID != "" {
 		recs, err := store.Reports.All(ctx, w.S, "WHERE report_id = ?", m.ReportID)
 		switch {
@@ -589,4 +629,17 @@ func (w *Warehouse) VerifyReport(ctx context.Context, dir string, trusted []ed25
 		}
 	}
 	return res, notes, nil
+}
+
+// checkPolicyText reports whether text is the rule of policy version: it
+// loads (strictly) to a policy with that version.
+func checkPolicyText(text, version string) error {
+	p, err := correlate.LoadPolicy(strings.NewReader(text))
+	if err != nil {
+		return fmt.Errorf("policy text of %s does not load: %w", version, err)
+	}
+	if v := p.Version(); v != version {
+		return fmt.Errorf("policy text loads to version %s, not %s", v, version)
+	}
+	return nil
 }

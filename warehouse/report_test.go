@@ -485,3 +485,30 @@ func TestReportEmptyPeriod(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyManifestWithoutPeriod: a manifest whose period key is damaged is
+// a difference, never an engine error (18.16 binds a zero time as NULL).
+func TestVerifyManifestWithoutPeriod(t *testing.T) {
+	ctx := context.Background()
+	for name, w := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			seedHistory(t, w)
+			dir := t.TempDir()
+			_, err := w.Report(ctx, reportOptions(repKey), dir, nil)
+			require.NoError(t, err)
+			for _, key := range []string{`"period_from"`, `"period_to"`} {
+				d := copyDir(t, dir)
+				p := filepath.Join(d, report.FileManifest)
+				b, err := os.ReadFile(p)
+				require.NoError(t, err)
+				i := bytes.Index(b, []byte(key))
+				require.Positive(t, i)
+				b[i+3] ^= 0x01
+				require.NoError(t, os.WriteFile(p, b, 0o644))
+				res, _, err := w.VerifyReport(ctx, d, []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)})
+				require.NoError(t, err, key)
+				require.ErrorContains(t, res.Err(), "names no valid period", key)
+			}
+		})
+	}
+}

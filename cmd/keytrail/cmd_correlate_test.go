@@ -76,7 +76,7 @@ func seedCorrelateStore(t *testing.T, url string, t0 time.Time) map[string]model
 	tap("gina", t0.Add(9*time.Minute), model.FactorWebAuthn)
 	act("gina", "gina_os", model.ChannelCLI, model.ActionTrigger, "etl", "manual__1", t0.Add(10*time.Minute), model.VerdictVerified)
 	runs = append(runs, model.DagRun{Instance: "prod", DagID: "etl", RunID: "manual__1", RunType: model.RunManual, TS: t0.Add(10*time.Minute + 5*time.Second)})
-	want["prod:etl:manual__1"] = model.VerdictInherited
+	want["prod:etl:manual__1"] = model.VerdictVerified // the trigger's verdict: a manual run is its person's own act
 	// unpause, then a scheduled run; and a run nobody enabled.
 	tap("alice", t0.Add(20*time.Minute), model.FactorWebAuthn)
 	act("alice", "alice", model.ChannelUI, model.ActionUnpause, "etl", "", t0.Add(21*time.Minute), model.VerdictVerified)
@@ -169,7 +169,10 @@ func TestCorrelateExportCLI(t *testing.T) {
 			require.EqualValues(t, 60, a["assertion_age_s"])
 			require.Equal(t, "YubiKey 5", a["authenticator_model"])
 			require.Equal(t, true, a["privileged"])
-			require.Equal(t, "prod:6", rows["prod:etl:manual__1"]["inherited_from"])
+			require.Equal(t, "prod:6", rows["prod:etl:manual__1"]["trigger_action_id"])
+			require.Equal(t, "", rows["prod:etl:manual__1"]["inherited_from"])
+			require.Equal(t, "prod:7", rows["prod:etl:scheduled__1"]["inherited_from"])
+			require.Equal(t, "verified", rows["prod:etl:scheduled__1"]["inherited_verdict"])
 
 			// alerts reached the webhook with the secret, and the alerts table.
 			body, auths := hook.all()

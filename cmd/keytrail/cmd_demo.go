@@ -323,7 +323,7 @@ func demoReport(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 		return err
 	}
 	opts := report.Options{From: r.Manifest.Start, To: r.Manifest.End, SigningKey: key, Organisation: "Example Corp (keytrail demo)",
-		Version: version, GeneratedAt: r.Manifest.End}
+		Version: buildVersion(), GeneratedAt: r.Manifest.End}
 	if err := opts.Validate(); err != nil {
 		return err
 	}

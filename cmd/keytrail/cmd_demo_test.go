@@ -58,7 +58,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			require.NotEmpty(t, intent)
 			rows := exportJSONL(t, url)
 			require.Len(t, rows, len(intent))
-			var human, humanVerified, runs, runsInherited int
+			var human, humanVerified, runs, runsAttributed int
 			for id, it := range intent {
 				require.Contains(t, rows, id)
 				require.Equal(t, string(it.Verdict), rows[id]["verdict"], "%s (%s)", id, it.Scenario)
@@ -69,8 +69,8 @@ func TestDemoEndToEnd(t *testing.T) {
 					}
 				} else {
 					runs++
-					if it.Verdict == model.VerdictInherited {
-						runsInherited++
+					if it.Verdict != model.VerdictUnattributed && it.Verdict != model.VerdictUnknownIdentity {
+						runsAttributed++
 					}
 				}
 			}
@@ -92,7 +92,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			}
 			text := strings.Join(strings.Fields(pdfTextCLI(t, filepath.Join(pack, report.FilePDF))), " ")
 			require.Contains(t, text, fmt.Sprintf("Human actions verified with a hardware security key: %d of %d", humanVerified, human))
-			require.Contains(t, text, fmt.Sprintf("DAG runs attributed to a person: %d of %d", runsInherited, runs))
+			require.Contains(t, text, fmt.Sprintf("DAG runs attributed to a person: %d of %d", runsAttributed, runs))
 			require.Contains(t, text, "Example Corp (keytrail demo)")
 
 			code, vout, verrs := cli(t, "", "--store", url, "verify", pack, "--key", filepath.Join(dir, demoKey))
@@ -173,7 +173,7 @@ func TestIngestCorrelate(t *testing.T) {
 			require.Equal(t, 0, code, errs)
 			batch := exportJSONL(t, url)
 			for id, row := range batch {
-				for _, k := range []string{"verdict", "assertion_id", "inherited_from", "reason"} {
+				for _, k := range []string{"verdict", "assertion_id", "trigger_action_id", "inherited_from", "inherited_verdict", "reason"} {
 					require.Equal(t, row[k], streamed[id][k], "%s %s: batch vs streaming", id, k)
 				}
 			}

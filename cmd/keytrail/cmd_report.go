@@ -24,7 +24,8 @@ func init() {
 		name:    "report",
 		summary: "write a signed SOC 2 / ISO 27001 evidence pack for a period",
 		usage: "report --from T --to T [--instance NAME] --out DIR [--key FILE] [--init-key] [--sample-size 25|40|60] [--seed S]\n" +
-			"                [--generated-at T] [--organisation NAME] [--policy-version V] [--policy-file FILE]",
+			"                [--generated-at T] [--organisation NAME] [--policy-version V]\n" +
+			"                (the pack prints the policy text correlate recorded for the version)",
 		run: runReport,
 	})
 	register(&command{
@@ -137,7 +138,6 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	generatedAt := fs.String("generated-at", "", "generation time to record, for byte-identical packs (default now)")
 	org := fs.String("organisation", "", "organisation printed on the cover")
 	policy := fs.String("policy-version", "", "policy version whose verdicts to report (default the current one)")
-	policyFile := fs.String("policy-file", "", "the policy file, printed under Methodology")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		return usagef("--from is required")
 	}
 	now := time.Now()
-	opts := report.Options{Instance: *instance, SampleSize: *sampleSize, Seed: *seed, Organisation: *org, PolicyVersion: *policy, Version: version}
+	opts := report.Options{Instance: *instance, SampleSize: *sampleSize, Seed: *seed, Organisation: *org, PolicyVersion: *policy, Version: buildVersion()}
 	if opts.From, err = parseTime(*from, now); err != nil {
 		return usagef("--from: %v", err)
 	}
@@ -166,13 +166,6 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		if opts.GeneratedAt, err = parseTime(*generatedAt, now); err != nil {
 			return usagef("--generated-at: %v", err)
 		}
-	}
-	if *policyFile != "" {
-		b, err := os.ReadFile(*policyFile)
-		if err != nil {
-			return fmt.Errorf("read policy file: %w", err)
-		}
-		opts.PolicyText = string(b)
 	}
 	keyPath, keyWhat := signingKeyPath(*keyFlag)
 	key, err := loadSigningKey(e, keyPath, keyWhat, *initKey)
@@ -205,6 +198,9 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	bar.finish("")
 	if err != nil {
 		return err
+	}
+	if m.PolicyVersion != "" && m.PolicyText == "" {
+		fmt.Fprintf(e.stderr, "warning: the store records no text for policy %s (correlated by an older keytrail); run `keytrail correlate` with the same policy to record it, so the pack can print the rule\n", m.PolicyVersion)
 	}
 	rows := map[string]int64{}
 	for _, q := range m.Queries {

@@ -17,9 +17,6 @@ import (
 	_ "github.com/keytrail/keytrail/store/clickhouse"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 // env is what every command gets: streams, logger and the global options.
 type env struct {
 	stdin          io.Reader
@@ -89,7 +86,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	if rest[0] == "version" {
-		fmt.Fprintln(stdout, "keytrail", version)
+		fmt.Fprintln(stdout, "keytrail", buildVersion())
 		return 0
 	}
 	c, ok := commands[rest[0]]

@@ -63,6 +63,7 @@ func Migrated(tb testing.TB, b Backend) store.Store {
 // Run runs the conformance suite against b.
 func Run(t *testing.T, b Backend) {
 	t.Run("MigrateTwice", func(t *testing.T) { testMigrateTwice(t, b) })
+	t.Run("MigrateReplay", func(t *testing.T) { testMigrateReplay(t, b) })
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, b) })
 	t.Run("Idempotent", func(t *testing.T) { testIdempotent(t, b) })
 	t.Run("ConcurrentInserts", func(t *testing.T) { testConcurrent(t, b) })
@@ -99,6 +100,26 @@ func testMigrateTwice(t *testing.T, b Backend) {
 		_, err := store.CountRows(ctx, s, "SELECT count() FROM "+store.QuoteIdent(table))
 		require.NoError(t, err, "table %s", table)
 	}
+}
+
+// testMigrateReplay: a migrate that ran every statement but crashed before
+// recording them in the ledger is completed by the next one (every statement
+// is idempotent, ADD COLUMN included).
+func testMigrateReplay(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := b.Open(t, FreshDB(t))
+	ms, err := schema.Migrations()
+	require.NoError(t, err)
+	for _, m := range ms {
+		stmts, err := schema.Render(s.Dialect(), m.SQL)
+		require.NoError(t, err)
+		for _, st := range stmts {
+			require.NoError(t, s.Exec(ctx, st), "%04d_%s", m.Version, m.Name)
+		}
+	}
+	ran, err := schema.Migrate(ctx, s)
+	require.NoError(t, err)
+	require.Len(t, ran, schema.Latest(), "every migration re-applied and recorded")
 }
 
 // hostile strings every String column must carry unchanged.
@@ -175,7 +196,7 @@ func testRoundTrip(t *testing.T, b Backend) {
 		roundTrip(t, ctx, s, store.AAGUIDs, am, "WHERE aaguid = ?", id)
 
 		corr := model.Correlation{ActionID: id, ActionTS: ts, Instance: h, Kind: model.KindAudit, Channel: model.ChannelAPI, Action: model.ActionClear,
-			Privileged: true, DagID: h, RunID: h, Actor: h, Person: h, Verdict: model.VerdictStale, InheritedFrom: h, InheritedVerdict: model.VerdictVerified,
+			Privileged: true, DagID: h, RunID: h, Actor: h, Person: h, Verdict: model.VerdictStale, TriggerActionID: h, InheritedFrom: h, InheritedVerdict: model.VerdictVerified,
 			AssertionID: h, AssertionTS: ld, AssertionAgeMS: -4999, Factor: model.FactorWebAuthn, AuthenticatorAAGUID: h, AuthenticatorModel: h,
 			PolicyVersion: "p1", Reason: h, ComputedAt: t1}
 		roundTrip(t, ctx, s, store.Correlations, corr, "WHERE action_id = ?", id)
@@ -189,6 +210,9 @@ func testRoundTrip(t *testing.T, b Backend) {
 
 		cur := model.Cursor{Collector: id, Position: h, UpdatedAt: ts}
 		roundTrip(t, ctx, s, store.Cursors, cur, "WHERE collector = ?", id)
+
+		pol := store.PolicyRecord{PolicyVersion: id, PolicyText: h, RecordedAt: ts}
+		roundTrip(t, ctx, s, store.Policies, pol, "WHERE policy_version = ?", id)
 
 		rep := store.ReportRecord{ReportID: id, GeneratedAt: ts, PeriodFrom: t1, PeriodTo: ts, Scope: h, PolicyVersion: h, Manifest: h, ManifestSHA256: h}
 		roundTrip(t, ctx, s, store.Reports, rep, "WHERE report_id = ?", id)
