@@ -68,10 +68,13 @@ func Latest() int {
 	return ms[len(ms)-1].Version
 }
 
-// Render expands a migration template for dialect d and splits it into
-// statements.
-func Render(d store.Dialect, text string) ([]string, error) {
-	t, err := template.New("migration").Funcs(template.FuncMap{
+// Render expands a migration template for target t and splits it into
+// statements. On a cluster (t.Dialect.Cluster set) each statement is then
+// rewritten for replicated local tables behind Distributed tables (see
+// package doc).
+func Render(t Target, text string) ([]string, error) {
+	d := t.Dialect
+	tmpl, err := template.New("migration").Funcs(template.FuncMap{
 		"ts":          d.TimeType,
 		"month":       d.Month,
 		"day":         d.Day,
@@ -81,10 +84,38 @@ func Render(d store.Dialect, text string) ([]string, error) {
 		return nil, fmt.Errorf("parse migration template: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, nil); err != nil {
+	if err := tmpl.Execute(&buf, nil); err != nil {
 		return nil, fmt.Errorf("render migration template: %w", err)
 	}
-	return SplitStatements(buf.String()), nil
+	stmts := SplitStatements(buf.String())
+	if d.Cluster == "" {
+		return stmts, nil
+	}
+	if t.Database == "" {
+		return nil, fmt.Errorf("render for cluster %s: no database", d.Cluster)
+	}
+	lay, err := embeddedLayouts()
+	if err != nil {
+		return nil, err
+	}
+	own, err := layouts(text)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range lay {
+		if _, ok := own[k]; !ok {
+			own[k] = v
+		}
+	}
+	var out []string
+	for _, st := range stmts {
+		rewritten, err := onCluster(t, st, own)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rewritten...)
+	}
+	return out, nil
 }
 
 // SplitStatements splits SQL text on semicolons that end a line, dropping
@@ -183,18 +214,28 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := Render(s.Dialect(), ledgerDDL)
+	info, err := s.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, st := range stmts {
-		if err := s.Exec(ctx, st); err != nil {
-			return nil, fmt.Errorf("create schema ledger: %w", err)
-		}
-	}
+	target := Target{Dialect: s.Dialect(), Database: info.Database}
+	// The ledger is read before any DDL: on a cluster every ON CLUSTER
+	// statement waits for all hosts, so an up-to-date store must not issue
+	// one (a host being down then never blocks opening the store).
 	applied, err := Ledger(ctx, s)
 	if err != nil {
 		return nil, err
+	}
+	if applied == nil {
+		stmts, err := Render(target, ledgerDDL)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range stmts {
+			if err := s.Exec(ctx, st); err != nil {
+				return nil, fmt.Errorf("create schema ledger: %w", err)
+			}
+		}
 	}
 	done := map[int]Applied{}
 	for _, a := range applied {
@@ -208,7 +249,7 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 			}
 			continue
 		}
-		stmts, err := Render(s.Dialect(), m.SQL)
+		stmts, err := Render(target, m.SQL)
 		if err != nil {
 			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}

@@ -16,7 +16,7 @@ func TestMigrationsWellFormed(t *testing.T) {
 	require.Equal(t, len(ms), Latest())
 	for _, d := range []store.Dialect{store.DialectFor("18.16.1"), store.DialectFor("26.5.1")} {
 		for _, m := range ms {
-			stmts, err := Render(d, m.SQL)
+			stmts, err := Render(Target{Dialect: d}, m.SQL)
 			require.NoError(t, err)
 			require.NotEmpty(t, stmts)
 			for _, st := range stmts {
