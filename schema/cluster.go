@@ -185,7 +185,7 @@ func embeddedLayouts() (map[string]layout, error) {
 //
 // Anything else is an error naming the statement, so a migration that the
 // cluster cannot run fails the schema tests, not a user's cluster.
-func onCluster(t Target, st string, lay map[string]layout) ([]string, error) {
+func onCluster(t Target, st string, lay map[string]layout) (table string, stmts []string, err error) {
 	body := strings.TrimSpace(stripSQLComments(st))
 	c, db := t.Dialect.Cluster, t.Database
 	on := " ON CLUSTER " + store.QuoteIdent(c)
@@ -202,7 +202,7 @@ func onCluster(t Target, st string, lay map[string]layout) ([]string, error) {
 	if m := createRE.FindStringSubmatch(body); m != nil {
 		table, cols, engine, args, tail := m[1], m[2], m[3], strings.TrimSpace(m[4]), m[5]
 		if !strings.HasSuffix(engine, "MergeTree") || strings.HasPrefix(engine, "Replicated") {
-			return nil, fmt.Errorf("table %s: engine %s cannot be sharded and replicated on a cluster (use a *MergeTree engine)", table, engine)
+			return "", nil, fmt.Errorf("table %s: engine %s cannot be sharded and replicated on a cluster (use a *MergeTree engine)", table, engine)
 		}
 		replicated := store.QuoteString(ReplicaPath(c, db, table)) + ", '{replica}'"
 		if args != "" {
@@ -211,23 +211,23 @@ func onCluster(t Target, st string, lay map[string]layout) ([]string, error) {
 		local := "CREATE TABLE IF NOT EXISTS " + qualified(LocalTable(table)) + on + " (" + cols + ")\nENGINE = Replicated" + engine + "(" + replicated + ")" + tail
 		dist, err := distributed(table)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		return []string{local, dist}, nil
+		return table, []string{local, dist}, nil
 	}
 	if m := alterRE.FindStringSubmatch(body); m != nil {
 		table := m[1]
 		dist, err := distributed(table)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		return []string{
+		return table, []string{
 			"ALTER TABLE " + qualified(LocalTable(table)) + on + " " + m[2],
 			"DROP TABLE IF EXISTS " + qualified(table) + on,
 			dist,
 		}, nil
 	}
-	return nil, fmt.Errorf("statement cannot run on a cluster (only CREATE TABLE IF NOT EXISTS … ENGINE = *MergeTree and ALTER TABLE are rewritten): %s", firstLineOf(body))
+	return "", nil, fmt.Errorf("statement cannot run on a cluster (only CREATE TABLE IF NOT EXISTS … ENGINE = *MergeTree and ALTER TABLE are rewritten): %s", firstLineOf(body))
 }
 
 // stripSQLComments drops whole-line -- comments.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -73,6 +75,25 @@ func Latest() int {
 // rewritten for replicated local tables behind Distributed tables (see
 // package doc).
 func Render(t Target, text string) ([]string, error) {
+	steps, err := render(t, text)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range steps {
+		out = append(out, st.stmts...)
+	}
+	return out, nil
+}
+
+// step is what one statement of a migration became, and on a cluster the
+// table it changes.
+type step struct {
+	table string
+	stmts []string
+}
+
+func render(t Target, text string) ([]step, error) {
 	d := t.Dialect
 	tmpl, err := template.New("migration").Funcs(template.FuncMap{
 		"ts":          d.TimeType,
@@ -88,8 +109,12 @@ func Render(t Target, text string) ([]string, error) {
 		return nil, fmt.Errorf("render migration template: %w", err)
 	}
 	stmts := SplitStatements(buf.String())
+	var out []step
 	if d.Cluster == "" {
-		return stmts, nil
+		for _, st := range stmts {
+			out = append(out, step{stmts: []string{st}})
+		}
+		return out, nil
 	}
 	if t.Database == "" {
 		return nil, fmt.Errorf("render for cluster %s: no database", d.Cluster)
@@ -107,15 +132,52 @@ func Render(t Target, text string) ([]string, error) {
 			own[k] = v
 		}
 	}
-	var out []string
 	for _, st := range stmts {
-		rewritten, err := onCluster(t, st, own)
+		table, rewritten, err := onCluster(t, st, own)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rewritten...)
+		out = append(out, step{table: table, stmts: rewritten})
 	}
 	return out, nil
+}
+
+// run executes steps in order. On a cluster, where each ON CLUSTER statement
+// waits for every host, the steps of different tables run concurrently (a
+// table's own steps stay in order); one node runs them one by one.
+func run(ctx context.Context, s store.Store, steps []step) error {
+	var order []string
+	byTable := map[string][]step{}
+	for _, st := range steps {
+		if _, ok := byTable[st.table]; !ok {
+			order = append(order, st.table)
+		}
+		byTable[st.table] = append(byTable[st.table], st)
+	}
+	exec := func(steps []step) error {
+		for _, st := range steps {
+			for _, q := range st.stmts {
+				if err := s.Exec(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", firstLineOf(stripSQLComments(q)), err)
+				}
+			}
+		}
+		return nil
+	}
+	if s.Dialect().Cluster == "" {
+		return exec(steps)
+	}
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for i, table := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = exec(byTable[table])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // SplitStatements splits SQL text on semicolons that end a line, dropping
@@ -227,14 +289,12 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 		return nil, err
 	}
 	if applied == nil {
-		stmts, err := Render(target, ledgerDDL)
+		steps, err := render(target, ledgerDDL)
 		if err != nil {
 			return nil, err
 		}
-		for _, st := range stmts {
-			if err := s.Exec(ctx, st); err != nil {
-				return nil, fmt.Errorf("create schema ledger: %w", err)
-			}
+		if err := run(ctx, s, steps); err != nil {
+			return nil, fmt.Errorf("create schema ledger: %w", err)
 		}
 	}
 	done := map[int]Applied{}
@@ -249,14 +309,12 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 			}
 			continue
 		}
-		stmts, err := Render(target, m.SQL)
+		steps, err := render(target, m.SQL)
 		if err != nil {
 			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
-		for i, st := range stmts {
-			if err := s.Exec(ctx, st); err != nil {
-				return ran, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
-			}
+		if err := run(ctx, s, steps); err != nil {
+			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		err = s.Insert(ctx, "schema_migrations", []string{"version", "name", "checksum", "applied_at"},
 			[][]any{{uint32(m.Version), m.Name, m.Checksum, time.Now().UTC()}})
