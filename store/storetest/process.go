@@ -77,13 +77,6 @@ func (p *process) kill() {
 	}
 }
 
-// running reports whether the process was started and not killed.
-func (p *process) running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd != nil
-}
-
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
 	ports, err := freePorts(1)

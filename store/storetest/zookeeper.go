@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -110,6 +109,3 @@ func (z *ZooKeeper) Stop() {
 		_ = os.RemoveAll(z.Dir)
 	}
 }
-
-// WaitDown waits until ZooKeeper's port refuses connections.
-func (z *ZooKeeper) WaitDown(ctx context.Context) { waitDown(ctx, z.Port) }
