@@ -134,7 +134,7 @@ func layouts(texts ...string) (map[string]layout, error) {
 	out := map[string]layout{}
 	for _, text := range texts {
 		for _, st := range SplitStatements(text) {
-			m := createRE.FindStringSubmatch(strings.TrimSpace(stripSQLComments(st)))
+			m := createRE.FindStringSubmatch(strings.TrimSpace(stripComments(st)))
 			if m == nil {
 				continue
 			}
@@ -186,7 +186,7 @@ func embeddedLayouts() (map[string]layout, error) {
 // Anything else is an error naming the statement, so a migration that the
 // cluster cannot run fails the schema tests, not a user's cluster.
 func onCluster(t Target, st string, lay map[string]layout) (table string, stmts []string, err error) {
-	body := strings.TrimSpace(stripSQLComments(st))
+	body := strings.TrimSpace(stripComments(st))
 	c, db := t.Dialect.Cluster, t.Database
 	on := " ON CLUSTER " + store.QuoteIdent(c)
 	qualified := func(table string) string { return store.QuoteIdent(db) + "." + store.QuoteIdent(table) }
@@ -230,8 +230,8 @@ func onCluster(t Target, st string, lay map[string]layout) (table string, stmts 
 	return "", nil, fmt.Errorf("statement cannot run on a cluster (only CREATE TABLE IF NOT EXISTS … ENGINE = *MergeTree and ALTER TABLE are rewritten): %s", firstLineOf(body))
 }
 
-// stripSQLComments drops whole-line -- comments.
-func stripSQLComments(s string) string {
+// stripComments drops whole-line -- comments.
+func stripComments(s string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
 		if !strings.HasPrefix(strings.TrimSpace(l), "--") {

@@ -158,7 +158,7 @@ func run(ctx context.Context, s store.Store, steps []step) error {
 		for _, st := range steps {
 			for _, q := range st.stmts {
 				if err := s.Exec(ctx, q); err != nil {
-					return fmt.Errorf("%s: %w", firstLineOf(stripSQLComments(q)), err)
+					return fmt.Errorf("%s: %w", firstLineOf(stripComments(q)), err)
 				}
 			}
 		}

@@ -57,14 +57,4 @@ func TestSplitStatements(t *testing.T) {
 	require.Equal(t, []string{"-- header;\nCREATE A (x)", "-- only a comment\nCREATE B", "SELECT 'a;b'"}, got, "a semicolon in a comment line does not end a statement")
 }
 
-func stripComments(s string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 func firstLine(s string) string { return strings.SplitN(stripComments(s), "\n", 2)[0] }

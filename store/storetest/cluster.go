@@ -169,19 +169,11 @@ func (c *Cluster) Stop() {
 	}
 }
 
-var (
-	clusterOnce   sync.Once
-	sharedCluster *Cluster
-	clusterErr    error
-)
+var sharedCluster shared[*Cluster]
 
 // SharedCluster returns the test binary's private cluster of 2 shards × 2
 // replicas, starting it on first use; StopShared stops it.
 func SharedCluster(tb testing.TB) *Cluster {
 	tb.Helper()
-	clusterOnce.Do(func() { sharedCluster, clusterErr = StartCluster(2, 2) })
-	if clusterErr != nil {
-		Missing(tb, "ClickHouse cluster: %v", clusterErr)
-	}
-	return sharedCluster
+	return sharedCluster.get(tb, "ClickHouse cluster", func() (*Cluster, error) { return StartCluster(2, 2) })
 }

@@ -154,29 +154,39 @@ func (s *Server) Stop() {
 // WaitDown waits until the server's TCP port refuses connections.
 func (s *Server) WaitDown(ctx context.Context) { waitDown(ctx, s.TCPPort) }
 
-var (
-	sharedOnce sync.Once
-	shared     *Server
-	sharedErr  error
-)
+// shared is an engine the test binary starts on first use and StopShared
+// stops.
+type shared[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+// get starts the engine on first use; a failed start is Missing.
+func (s *shared[T]) get(tb testing.TB, what string, start func() (T, error)) T {
+	tb.Helper()
+	s.once.Do(func() { s.v, s.err = start() })
+	if s.err != nil {
+		Missing(tb, "%s: %v", what, s.err)
+	}
+	return s.v
+}
+
+var sharedServer shared[*Server]
 
 // SharedServer returns the test binary's private server, starting it on first
 // use. Call StopShared from TestMain after m.Run.
 func SharedServer(tb testing.TB) *Server {
 	tb.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = StartServer() })
-	if sharedErr != nil {
-		Missing(tb, "ClickHouse server: %v", sharedErr)
-	}
-	return shared
+	return sharedServer.get(tb, "ClickHouse server", StartServer)
 }
 
 // StopShared stops the shared server and cluster if they were started.
 func StopShared() {
-	if shared != nil {
-		shared.Stop()
+	if sharedServer.v != nil {
+		sharedServer.v.Stop()
 	}
-	if sharedCluster != nil {
-		sharedCluster.Stop()
+	if sharedCluster.v != nil {
+		sharedCluster.v.Stop()
 	}
 }
