@@ -89,8 +89,9 @@ func Render(t Target, text string) ([]string, error) {
 // step is what one statement of a migration became, and on a cluster the
 // table it changes.
 type step struct {
-	table string
-	stmts []string
+	source string // the migration's own statement
+	table  string
+	stmts  []string
 }
 
 func render(t Target, text string) ([]step, error) {
@@ -112,7 +113,7 @@ func render(t Target, text string) ([]step, error) {
 	var out []step
 	if d.Cluster == "" {
 		for _, st := range stmts {
-			out = append(out, step{stmts: []string{st}})
+			out = append(out, step{source: st, stmts: []string{st}})
 		}
 		return out, nil
 	}
@@ -137,7 +138,7 @@ func render(t Target, text string) ([]step, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, step{table: table, stmts: rewritten})
+		out = append(out, step{source: st, table: table, stmts: rewritten})
 	}
 	return out, nil
 }
