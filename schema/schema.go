@@ -143,6 +143,10 @@ func render(t Target, text string) ([]step, error) {
 	return out, nil
 }
 
+// ddlConcurrency bounds the ON CLUSTER statements in flight at once, well
+// under a connection pool's size.
+const ddlConcurrency = 4
+
 // run executes steps in order. On a cluster, where each ON CLUSTER statement
 // waits for every host, the steps of different tables run concurrently (a
 // table's own steps stay in order); one node runs them one by one.
@@ -168,12 +172,15 @@ func run(ctx context.Context, s store.Store, steps []step) error {
 	if s.Dialect().Cluster == "" {
 		return exec(steps)
 	}
+	// A few at a time: each holds a pooled connection while it waits.
 	errs := make([]error, len(order))
+	sem := make(chan struct{}, ddlConcurrency)
 	var wg sync.WaitGroup
 	for i, table := range order {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			errs[i] = exec(byTable[table])
 		}()
 	}
