@@ -48,8 +48,9 @@ func TestClusterShardKeys(t *testing.T) {
 
 // TestClusterRendersEveryMigration renders the ledger and every migration
 // for a cluster on both engines: each CREATE becomes a replicated local
-// table and a Distributed table of the logical name, every statement runs
-// ON CLUSTER, and no template is left.
+// table and a Distributed table of the logical name, each ALTER alters the
+// local table and makes the Distributed one again, every statement runs ON
+// CLUSTER, and no template is left.
 func TestClusterRendersEveryMigration(t *testing.T) {
 	ms, err := Migrations()
 	require.NoError(t, err)
@@ -73,7 +74,19 @@ func TestClusterRendersEveryMigration(t *testing.T) {
 					require.Equal(t, LocalTable(m[1]), m[3])
 					require.Equal(t, strings.Join(lay[m[1]].shardBy, ", "), m[4])
 					require.True(t, created[m[2]], "%s: the local table is created first", m[1])
+					require.False(t, created[m[1]], "%s: created once, or again after a drop", m[1])
 					created[m[1]] = true
+					continue
+				}
+				if m := regexp.MustCompile("^ALTER TABLE `kt`.`(\\w+)` ON CLUSTER `keytrail` ").FindStringSubmatch(st); m != nil {
+					require.True(t, created[m[1]], "%s: altered after it was created", m[1])
+					require.True(t, strings.HasSuffix(m[1], LocalSuffix), "%s: the local table is altered", m[1])
+					continue
+				}
+				if m := regexp.MustCompile("^DROP TABLE IF EXISTS `kt`.`(\\w+)` ON CLUSTER `keytrail`$").FindStringSubmatch(st); m != nil {
+					require.True(t, created[m[1]], "%s: dropped after it was created", m[1])
+					require.False(t, strings.HasSuffix(m[1], LocalSuffix), "%s: only a Distributed table is dropped", m[1])
+					created[m[1]] = false // and made again by the next statement
 					continue
 				}
 				m := regexp.MustCompile("(?s)^CREATE TABLE IF NOT EXISTS `kt`.`(\\w+)_local` ON CLUSTER `keytrail` \\(.*\\)\nENGINE = Replicated(\\w*MergeTree)\\('/clickhouse/tables/keytrail/\\{shard\\}/kt/(\\w+)', '\\{replica\\}'").FindStringSubmatch(st)
