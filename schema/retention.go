@@ -30,16 +30,25 @@ type Partition struct {
 // expired month is kept entire (retention never deletes single rows).
 func Expired(ctx context.Context, s store.Store, cutoff time.Time) ([]Partition, error) {
 	limit := cutoff.UTC().Year()*100 + int(cutoff.UTC().Month())
+	// On a cluster the parts are the local tables', one replica of each
+	// shard (cluster() reads one per shard), added up over the shards.
+	cluster := s.Dialect().Cluster
+	parts, physical := "system.parts", func(t string) string { return t }
+	if cluster != "" {
+		parts, physical = "cluster("+store.QuoteString(cluster)+", system, parts)", LocalTable
+	}
 	tables := make([]any, len(RetainedTables))
+	logical := map[string]string{}
 	for i, t := range RetainedTables {
-		tables[i] = t
+		tables[i] = physical(t)
+		logical[physical(t)] = t
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rows, err := s.Query(ctx, `SELECT table, partition, sum(rows) AS rows, sum(bytes_on_disk) AS bytes
-FROM system.parts
+FROM `+parts+`
 WHERE active AND database = ? AND has(?, table)
 GROUP BY table, partition
 ORDER BY table, partition`, info.Database, tables)
@@ -53,6 +62,7 @@ ORDER BY table, partition`, info.Database, tables)
 		if err := rows.Scan(&p.Table, &p.Partition, &p.Rows, &p.Bytes); err != nil {
 			return nil, err
 		}
+		p.Table = logical[p.Table]
 		month, err := strconv.Atoi(p.Partition)
 		if err != nil {
 			continue // not a month partition
@@ -72,11 +82,23 @@ ORDER BY table, partition`, info.Database, tables)
 
 // Retain drops every expired partition, recording each in retention_log
 // before it is dropped (an auditor can see what was removed, when, by whom and
-// under which cutoff). With dryRun it only lists them.
+// under which cutoff). With dryRun it only lists them. On a cluster the
+// partition is dropped from the local replicated table ON CLUSTER: one
+// replica of each shard runs it and replication drops it on the others.
 func Retain(ctx context.Context, s store.Store, cutoff time.Time, operator string, dryRun bool) ([]Partition, error) {
 	parts, err := Expired(ctx, s, cutoff)
 	if err != nil || dryRun {
 		return parts, err
+	}
+	drop := func(table string) string { return "ALTER TABLE " + store.QuoteIdent(table) + " DROP PARTITION " }
+	if c := s.Dialect().Cluster; c != "" {
+		info, err := s.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		drop = func(table string) string {
+			return "ALTER TABLE " + store.QuoteIdent(info.Database) + "." + store.QuoteIdent(LocalTable(table)) + " ON CLUSTER " + store.QuoteIdent(c) + " DROP PARTITION "
+		}
 	}
 	now := time.Now().UTC()
 	for _, p := range parts {
@@ -85,7 +107,7 @@ func Retain(ctx context.Context, s store.Store, cutoff time.Time, operator strin
 			return nil, fmt.Errorf("record retention of %s %s: %w", p.Table, p.Partition, err)
 		}
 		n, _ := strconv.Atoi(p.Partition)
-		if err := s.Exec(ctx, "ALTER TABLE "+store.QuoteIdent(p.Table)+" DROP PARTITION "+strconv.Itoa(n)); err != nil {
+		if err := s.Exec(ctx, drop(p.Table)+strconv.Itoa(n)); err != nil {
 			return nil, fmt.Errorf("drop %s partition %s: %w", p.Table, p.Partition, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -68,10 +70,33 @@ func Latest() int {
 	return ms[len(ms)-1].Version
 }
 
-// Render expands a migration template for dialect d and splits it into
-// statements.
-func Render(d store.Dialect, text string) ([]string, error) {
-	t, err := template.New("migration").Funcs(template.FuncMap{
+// Render expands a migration template for target t and splits it into
+// statements. On a cluster (t.Dialect.Cluster set) each statement is then
+// rewritten for replicated local tables behind Distributed tables (see
+// package doc).
+func Render(t Target, text string) ([]string, error) {
+	steps, err := render(t, text)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range steps {
+		out = append(out, st.stmts...)
+	}
+	return out, nil
+}
+
+// step is what one statement of a migration became, and on a cluster the
+// table it changes.
+type step struct {
+	source string // the migration's own statement
+	table  string
+	stmts  []string
+}
+
+func render(t Target, text string) ([]step, error) {
+	d := t.Dialect
+	tmpl, err := template.New("migration").Funcs(template.FuncMap{
 		"ts":          d.TimeType,
 		"month":       d.Month,
 		"day":         d.Day,
@@ -80,10 +105,91 @@ func Render(d store.Dialect, text string) ([]string, error) {
 		return nil, fmt.Errorf("parse migration template: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, nil); err != nil {
+	if err := tmpl.Execute(&buf, nil); err != nil {
 		return nil, fmt.Errorf("render migration template: %w", err)
 	}
-	return SplitStatements(buf.String()), nil
+	stmts := SplitStatements(buf.String())
+	var out []step
+	if d.Cluster == "" {
+		for _, st := range stmts {
+			out = append(out, step{source: st, stmts: []string{st}})
+		}
+		return out, nil
+	}
+	if t.Database == "" {
+		return nil, fmt.Errorf("render for cluster %s: no database", d.Cluster)
+	}
+	lay, err := embeddedLayouts()
+	if err != nil {
+		return nil, err
+	}
+	own, err := layouts(text)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range lay {
+		if _, ok := own[k]; !ok {
+			own[k] = v
+		}
+	}
+	for _, st := range stmts {
+		table, rewritten, err := onCluster(t, st, own)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, step{source: st, table: table, stmts: rewritten})
+	}
+	return out, nil
+}
+
+// ddlConcurrency bounds the ON CLUSTER statements in flight at once, well
+// under a connection pool's size.
+const ddlConcurrency = 4
+
+// run executes steps in order. On a cluster, where each ON CLUSTER statement
+// waits for every host, the steps of different tables run concurrently (a
+// table's own steps stay in order); one node runs them one by one.
+func run(ctx context.Context, s store.Store, steps []step) error {
+	var order []string
+	byTable := map[string][]step{}
+	for _, st := range steps {
+		if _, ok := byTable[st.table]; !ok {
+			order = append(order, st.table)
+		}
+		byTable[st.table] = append(byTable[st.table], st)
+	}
+	exec := func(steps []step) error {
+		for _, st := range steps {
+			if has, err := hasColumn(ctx, s, st.source); err != nil {
+				return err
+			} else if has {
+				continue
+			}
+			for _, q := range st.stmts {
+				if err := s.Exec(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", firstLineOf(stripComments(q)), err)
+				}
+			}
+		}
+		return nil
+	}
+	if s.Dialect().Cluster == "" {
+		return exec(steps)
+	}
+	// A few at a time: each holds a pooled connection while it waits.
+	errs := make([]error, len(order))
+	sem := make(chan struct{}, ddlConcurrency)
+	var wg sync.WaitGroup
+	for i, table := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = exec(byTable[table])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // SplitStatements splits SQL text on semicolons that end a line, dropping
@@ -182,18 +288,26 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := Render(s.Dialect(), ledgerDDL)
+	info, err := s.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, st := range stmts {
-		if err := s.Exec(ctx, st); err != nil {
-			return nil, fmt.Errorf("create schema ledger: %w", err)
-		}
-	}
+	target := Target{Dialect: s.Dialect(), Database: info.Database}
+	// The ledger is read before any DDL: on a cluster every ON CLUSTER
+	// statement waits for all hosts, so an up-to-date store must not issue
+	// one (a host being down then never blocks opening the store).
 	applied, err := Ledger(ctx, s)
 	if err != nil {
 		return nil, err
+	}
+	if applied == nil {
+		steps, err := render(target, ledgerDDL)
+		if err != nil {
+			return nil, err
+		}
+		if err := run(ctx, s, steps); err != nil {
+			return nil, fmt.Errorf("create schema ledger: %w", err)
+		}
 	}
 	done := map[int]Applied{}
 	for _, a := range applied {
@@ -207,19 +321,12 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 			}
 			continue
 		}
-		stmts, err := Render(s.Dialect(), m.SQL)
+		steps, err := render(target, m.SQL)
 		if err != nil {
 			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
-		for i, st := range stmts {
-			if has, err := hasColumn(ctx, s, st); err != nil {
-				return ran, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
-			} else if has {
-				continue
-			}
-			if err := s.Exec(ctx, st); err != nil {
-				return ran, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
-			}
+		if err := run(ctx, s, steps); err != nil {
+			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		err = s.Insert(ctx, "schema_migrations", []string{"version", "name", "checksum", "applied_at"},
 			[][]any{{uint32(m.Version), m.Name, m.Checksum, time.Now().UTC()}})
@@ -236,13 +343,19 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 // itself: it skips it when the column exists.
 var addColumnRE = regexp.MustCompile(`(?is)^(?:\s*--[^\n]*\n)*\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\s`)
 
-// hasColumn reports whether st adds a column that already exists.
+// hasColumn reports whether st, a migration's own statement, adds a column
+// that already exists. On a cluster it asks about the local replicated table
+// the ALTER changes (the Distributed table is recreated after it).
 func hasColumn(ctx context.Context, s store.Store, st string) (bool, error) {
 	m := addColumnRE.FindStringSubmatch(st)
 	if m == nil {
 		return false, nil
 	}
-	n, err := store.CountRows(ctx, s, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?", m[1], m[2])
+	table := m[1]
+	if s.Dialect().Cluster != "" {
+		table += LocalSuffix
+	}
+	n, err := store.CountRows(ctx, s, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?", table, m[2])
 	if err != nil {
 		return false, fmt.Errorf("check column %s.%s: %w", m[1], m[2], err)
 	}

@@ -16,7 +16,7 @@ func TestMigrationsWellFormed(t *testing.T) {
 	require.Equal(t, len(ms), Latest())
 	for _, d := range []store.Dialect{store.DialectFor("18.16.1"), store.DialectFor("26.5.1")} {
 		for _, m := range ms {
-			stmts, err := Render(d, m.SQL)
+			stmts, err := Render(Target{Dialect: d}, m.SQL)
 			require.NoError(t, err)
 			require.NotEmpty(t, stmts)
 			for _, st := range stmts {
@@ -59,16 +59,6 @@ func TestEveryTableCreated(t *testing.T) {
 func TestSplitStatements(t *testing.T) {
 	got := SplitStatements("-- header;\nCREATE A (x);\n\n-- only a comment\nCREATE B;\nSELECT 'a;b'")
 	require.Equal(t, []string{"-- header;\nCREATE A (x)", "-- only a comment\nCREATE B", "SELECT 'a;b'"}, got, "a semicolon in a comment line does not end a statement")
-}
-
-func stripComments(s string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 func firstLine(s string) string { return strings.SplitN(stripComments(s), "\n", 2)[0] }

@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh chdb      libchdb.so (embedded ClickHouse) into $KEYTRAIL_CACHE
 #   scripts/setup.sh server    Debian's clickhouse-server (server-path tests)
-#   scripts/setup.sh test      everything the test suite needs (chdb, server, alertmanager, poppler)
+#   scripts/setup.sh cluster   Debian's clickhouse-server and zookeeper (the cluster test)
+#   scripts/setup.sh test      everything the test suite needs (chdb, server, zookeeper, alertmanager, poppler)
 #
 # Environment:
 #   KEYTRAIL_CACHE   cache directory (default ~/.cache/keytrail)
@@ -88,15 +89,25 @@ setup_server() {
   if command -v service >/dev/null 2>&1; then service clickhouse-server stop >/dev/null 2>&1 || true; fi
 }
 
+# The cluster test runs its own ZooKeeper (and clickhouse-servers) on free
+# loopback ports; the package's system service is not used.
+setup_zookeeper() {
+  [ -f /usr/share/java/zookeeper.jar ] && return 0
+  apt_install zookeeper
+  if command -v service >/dev/null 2>&1; then service zookeeper stop >/dev/null 2>&1 || true; fi
+}
+
 case "${1:-test}" in
   chdb) setup_chdb; link_chdb ;;
   server) setup_server ;;
+  cluster) setup_server; setup_zookeeper ;;
   test)
     setup_chdb
     link_chdb
     setup_server
+    setup_zookeeper
     apt_install prometheus-alertmanager poppler-utils
     ;;
   libpath) echo "$LIBDIR/libchdb.so" ;;
-  *) log "unknown target $1 (chdb|server|test|libpath)"; exit 2 ;;
+  *) log "unknown target $1 (chdb|server|cluster|test|libpath)"; exit 2 ;;
 esac

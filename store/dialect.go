@@ -7,15 +7,21 @@ import (
 	"time"
 )
 
-// Dialect is what differs between the ClickHouse versions keytrail runs on.
-// It is the one place where types are adapted: everything else writes the
-// same SQL for every engine.
+// Dialect is what differs between the ClickHouse versions and topologies
+// keytrail runs on. It is the one place where types are adapted: everything
+// else writes the same SQL for every engine.
 type Dialect struct {
 	// Major and Minor are the engine's version.
 	Major, Minor int
 	// DateTime64 is true when the engine has DateTime64 (ClickHouse ≥ 20.1).
 	// Without it timestamps are stored as Int64 milliseconds since the epoch.
 	DateTime64 bool
+	// Cluster names the ClickHouse cluster (remote_servers) whose hosts hold
+	// the tables, from the store URL's cluster parameter; empty for one node.
+	// On a cluster every table is a replicated local table behind a
+	// Distributed table of the logical name (see package schema), so queries
+	// read and write the same names as on one node.
+	Cluster string
 }
 
 // DialectFor returns the dialect of an engine version string such as "18.16.1".
@@ -88,5 +94,8 @@ func (d Dialect) TimeRange() (first, last time.Time) {
 
 // String describes the dialect.
 func (d Dialect) String() string {
+	if d.Cluster != "" {
+		return fmt.Sprintf("timestamps as %s, cluster %s", d.TimeType(), d.Cluster)
+	}
 	return fmt.Sprintf("timestamps as %s", d.TimeType())
 }

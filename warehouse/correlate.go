@@ -343,7 +343,7 @@ func (l *loader) loadEnablers(p correlate.Policy) error {
 	sub := "SELECT instance, dag_id, action, max(ts) FROM airflow_events FINAL " +
 		"WHERE human = 1 AND dag_id != '' AND action IN (?, ?) AND ts < ? GROUP BY instance, dag_id, action"
 	args := []any{string(model.ActionUnpause), string(model.ActionBackfill), l.auditLo}
-	where := "WHERE human = 1 AND dag_id != '' AND action IN (?, ?) AND ts < ? AND (instance, dag_id, action, ts) IN (" + sub + ") ORDER BY ts, event_log_id"
+	where := "WHERE human = 1 AND dag_id != '' AND action IN (?, ?) AND ts < ? AND (instance, dag_id, action, ts) GLOBAL IN (" + sub + ") ORDER BY ts, event_log_id"
 	en, err := store.AirflowEvents.All(ctx, s, where, append(append([]any{}, args...), args...)...)
 	if err != nil {
 		return fmt.Errorf("load enabling actions: %w", err)

@@ -3,8 +3,12 @@
 // registers the "clickhouse" URL scheme:
 //
 //	clickhouse://user:password@host:9000/database?dial_timeout=5s&read_timeout=60s
+//	clickhouse://user:password@h1:9000,h2:9000/database?cluster=NAME
 //
-// The database defaults to "keytrail" and is created when missing.
+// The database defaults to "keytrail" and is created when missing. With
+// cluster=NAME the store runs on that ClickHouse cluster (see ClusterConfig
+// and package schema): the database is created ON CLUSTER and every
+// connection carries the cluster's read and write settings.
 package clickhouse
 
 import (
@@ -36,6 +40,7 @@ type Store struct {
 	addr    string
 	version string
 	dialect store.Dialect
+	cluster ClusterConfig
 	cols    sync.Map
 }
 
@@ -54,6 +59,25 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	if q.Get("read_timeout") == "" {
 		q.Set("read_timeout", "300s")
 	}
+	// cluster and retry_for are keytrail's, not server settings.
+	var cluster ClusterConfig
+	if q.Has("cluster") {
+		cluster = ClusterConfig{Name: q.Get("cluster"), RetryFor: 60 * time.Second}
+		if r := q.Get("retry_for"); r != "" {
+			d, err := time.ParseDuration(r)
+			if err != nil {
+				return nil, fmt.Errorf("clickhouse: store URL %s: retry_for: %w", u.Redacted(), err)
+			}
+			cluster.RetryFor = d
+		}
+		if err := cluster.Validate(); err != nil {
+			return nil, fmt.Errorf("clickhouse: store URL %s: %w", u.Redacted(), err)
+		}
+	} else if q.Has("retry_for") {
+		return nil, fmt.Errorf("clickhouse: store URL %s: retry_for needs cluster", u.Redacted())
+	}
+	q.Del("cluster")
+	q.Del("retry_for")
 	v.RawQuery = q.Encode()
 	// Connect to "default" first: the database may not exist yet.
 	v.Path = "/default"
@@ -68,17 +92,36 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: connect %s: %w", strings.Join(opts.Addr, ","), err)
 	}
-	if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+store.QuoteIdent(db)); err != nil {
-		boot.Close()
-		return nil, fmt.Errorf("clickhouse: connect %s: %w", strings.Join(opts.Addr, ","), convertErr(err))
+	replicas := 0
+	if cluster.Name != "" {
+		replicas, err = checkCluster(ctx, boot, cluster.Name)
+	}
+	if err == nil {
+		err = createDatabase(ctx, boot, db, cluster.Name)
 	}
 	boot.Close()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: connect %s: %w", strings.Join(opts.Addr, ","), err)
+	}
+	if cluster.Name != "" {
+		if opts.Settings == nil {
+			opts.Settings = ch.Settings{}
+		}
+		for k, v := range clusterSettings {
+			if _, set := opts.Settings[k]; !set {
+				opts.Settings[k] = v
+			}
+		}
+		if _, set := opts.Settings["insert_quorum"]; !set && replicas > 1 {
+			opts.Settings["insert_quorum"] = replicas
+		}
+	}
 	opts.Auth.Database = db
 	conn, err := ch.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: connect %s: %w", strings.Join(opts.Addr, ","), err)
 	}
-	s := &Store{conn: conn, db: db, addr: strings.Join(opts.Addr, ",")}
+	s := &Store{conn: conn, db: db, addr: strings.Join(opts.Addr, ","), cluster: cluster}
 	sv, err := conn.ServerVersion()
 	if err != nil {
 		conn.Close()
@@ -86,7 +129,34 @@ func Open(ctx context.Context, u *url.URL) (*Store, error) {
 	}
 	s.version = fmt.Sprintf("%d.%d.%d", sv.Version.Major, sv.Version.Minor, sv.Version.Patch)
 	s.dialect = store.DialectFor(s.version)
+	s.dialect.Cluster = cluster.Name
 	return s, nil
+}
+
+// createDatabase creates db when the server lacks it; on a cluster ON
+// CLUSTER, and only when the connected host lacks it (an ON CLUSTER
+// statement waits for every host, and one the connected host already ran is
+// queued in ZooKeeper for the others).
+func createDatabase(ctx context.Context, conn driver.Conn, db, cluster string) error {
+	if cluster == "" {
+		return convertErr(conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+store.QuoteIdent(db)))
+	}
+	rows, err := conn.Query(ctx, "SELECT count() FROM system.databases WHERE name = "+store.QuoteString(db))
+	if err != nil {
+		return convertErr(err)
+	}
+	var n uint64
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	rows.Close()
+	if err != nil {
+		return convertErr(err)
+	}
+	if n > 0 {
+		return nil
+	}
+	return convertErr(conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+store.QuoteIdent(db)+" ON CLUSTER "+store.QuoteIdent(cluster)))
 }
 
 // convertErr maps driver exceptions to *store.Error, keeping the code.
@@ -110,15 +180,20 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	return nil
 }
 
-// Query implements store.Store.
+// Query implements store.Store. On a cluster a query that fails before its
+// first row while a host is away is sent again (ClusterConfig.RetryFor).
 func (s *Store) Query(ctx context.Context, query string, args ...any) (store.Rows, error) {
 	q, err := store.Bind(s.dialect, query, args)
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.conn.Query(ctx, q)
+	var r driver.Rows
+	err = s.retry(ctx, func() (err error) {
+		r, err = s.conn.Query(ctx, q)
+		return convertErr(err)
+	})
 	if err != nil {
-		return nil, convertErr(err)
+		return nil, err
 	}
 	cts := r.ColumnTypes()
 	out := &rows{r: r, cols: make([]string, len(cts)), types: make([]string, len(cts)), holders: make([]any, len(cts))}
@@ -157,8 +232,13 @@ func (s *Store) columnTypes(ctx context.Context, table string) (map[string]store
 	return m, nil
 }
 
-// Insert implements store.Store with one native batch.
+// Insert implements store.Store with one native batch. On a cluster a batch
+// that fails while a host is away is sent again (ClusterConfig.RetryFor).
 func (s *Store) Insert(ctx context.Context, table string, columns []string, rows [][]any) error {
+	return s.retry(ctx, func() error { return s.insert(ctx, table, columns, rows) })
+}
+
+func (s *Store) insert(ctx context.Context, table string, columns []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}

@@ -3,14 +3,12 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -35,10 +33,11 @@ type Server struct {
 	Dir      string
 	TCPPort  int
 	HTTPPort int
-	bin      string
+	// InterserverPort is where replicas fetch parts from this server (cluster
+	// members only).
+	InterserverPort int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	proc process
 }
 
 // URL is the store URL for database db on this server.
@@ -46,15 +45,8 @@ func (s *Server) URL(db string) string {
 	return fmt.Sprintf("clickhouse://default@127.0.0.1:%d/%s?dial_timeout=2s", s.TCPPort, db)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// Addr is the server's native-protocol address.
+func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.TCPPort) }
 
 const configXML = `<?xml version="1.0"?>
 <yandex>
@@ -72,7 +64,7 @@ const configXML = `<?xml version="1.0"?>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <timezone>UTC</timezone>
-</yandex>
+{{extra}}</yandex>
 `
 
 const usersXML = `<?xml version="1.0"?>
@@ -86,26 +78,11 @@ const usersXML = `<?xml version="1.0"?>
 // StartServer starts a private clickhouse-server in a new temporary directory
 // and waits until it answers. Stop it with Stop.
 func StartServer() (*Server, error) {
-	bin, err := exec.LookPath("clickhouse-server")
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse-server not installed: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "keytrail-clickhouse-")
+	s, err := newServer("keytrail-clickhouse-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, bin: bin}
-	if s.TCPPort, err = FreePort(); err != nil {
-		return nil, err
-	}
-	if s.HTTPPort, err = FreePort(); err != nil {
-		return nil, err
-	}
-	r := strings.NewReplacer("{{dir}}", dir, "{{tcp}}", fmt.Sprint(s.TCPPort), "{{http}}", fmt.Sprint(s.HTTPPort))
-	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(r.Replace(configXML)), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(r.Replace(usersXML)), 0o600); err != nil {
+	if err := s.writeConfig(""); err != nil {
 		return nil, err
 	}
 	if err := s.Start(); err != nil {
@@ -115,55 +92,56 @@ func StartServer() (*Server, error) {
 	return s, nil
 }
 
-// Start (re)starts the server process on the same directory and ports.
-func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, "--config-file="+filepath.Join(s.Dir, "config.xml"))
-	out, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// newServer prepares a server in a new temporary directory under prefix, on
+// free ports; writeConfig completes it.
+func newServer(prefix string) (*Server, error) {
+	bin, err := exec.LookPath("clickhouse-server")
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("clickhouse-server not installed: %w", err)
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("start clickhouse-server: %w", err)
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
 	}
-	s.cmd = cmd
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); out.Close() }()
-	deadline := time.Now().Add(30 * time.Second)
-	url := fmt.Sprintf("http://127.0.0.1:%d/?query=SELECT%%201", s.HTTPPort)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
-			return fmt.Errorf("clickhouse-server exited during start-up: %v\n%s", err, tail(string(log), 2000))
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Dir: dir, TCPPort: ports[0], HTTPPort: ports[1], InterserverPort: ports[2]}
+	ping := fmt.Sprintf("http://127.0.0.1:%d/?query=SELECT%%201", s.HTTPPort)
+	s.proc = process{
+		name: "clickhouse-server " + s.Addr(), dir: dir,
+		argv:   []string{bin, "--config-file=" + filepath.Join(dir, "config.xml")},
+		errLog: filepath.Join(dir, "server.err.log"),
+		ready: func() bool {
+			resp, err := http.Get(ping)
+			if err != nil {
+				return false
 			}
-		}
-		time.Sleep(50 * time.Millisecond)
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		},
 	}
-	return fmt.Errorf("clickhouse-server did not answer within 30s (logs in %s)", s.Dir)
+	return s, nil
 }
 
-// Kill stops the server with SIGKILL, as a crash would.
-func (s *Server) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		_ = s.cmd.Process.Kill()
-		s.cmd = nil
+// writeConfig writes the server's config with extra elements (in which
+// {{interserver}} is the server's interserver port).
+func (s *Server) writeConfig(extra string) error {
+	r := strings.NewReplacer("{{dir}}", s.Dir, "{{tcp}}", fmt.Sprint(s.TCPPort), "{{http}}", fmt.Sprint(s.HTTPPort),
+		"{{interserver}}", fmt.Sprint(s.InterserverPort))
+	if err := os.WriteFile(filepath.Join(s.Dir, "config.xml"), []byte(r.Replace(strings.Replace(configXML, "{{extra}}", extra, 1))), 0o600); err != nil {
+		return err
 	}
+	return os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(r.Replace(usersXML)), 0o600)
 }
+
+// Start (re)starts the server process on the same directory and ports and
+// waits until it answers.
+func (s *Server) Start() error { return s.proc.start(30 * time.Second) }
+
+// Kill stops the server with SIGKILL, as a crash would.
+func (s *Server) Kill() { s.proc.kill() }
 
 // Stop kills the server and removes its directory.
 func (s *Server) Stop() {
@@ -174,44 +152,41 @@ func (s *Server) Stop() {
 }
 
 // WaitDown waits until the server's TCP port refuses connections.
-func (s *Server) WaitDown(ctx context.Context) {
-	for ctx.Err() == nil {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.TCPPort), 100*time.Millisecond)
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(20 * time.Millisecond)
-	}
+func (s *Server) WaitDown(ctx context.Context) { waitDown(ctx, s.TCPPort) }
+
+// shared is an engine the test binary starts on first use and StopShared
+// stops.
+type shared[T any] struct {
+	once sync.Once
+	v    T
+	err  error
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
+// get starts the engine on first use; a failed start is Missing.
+func (s *shared[T]) get(tb testing.TB, what string, start func() (T, error)) T {
+	tb.Helper()
+	s.once.Do(func() { s.v, s.err = start() })
+	if s.err != nil {
+		Missing(tb, "%s: %v", what, s.err)
 	}
-	return s
+	return s.v
 }
 
-var (
-	sharedOnce sync.Once
-	shared     *Server
-	sharedErr  error
-)
+var sharedServer shared[*Server]
 
 // SharedServer returns the test binary's private server, starting it on first
 // use. Call StopShared from TestMain after m.Run.
 func SharedServer(tb testing.TB) *Server {
 	tb.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = StartServer() })
-	if sharedErr != nil {
-		Missing(tb, "ClickHouse server: %v", sharedErr)
-	}
-	return shared
+	return sharedServer.get(tb, "ClickHouse server", StartServer)
 }
 
-// StopShared stops the shared server if one was started.
+// StopShared stops the shared server and cluster if they were started.
 func StopShared() {
-	if shared != nil {
-		shared.Stop()
+	if sharedServer.v != nil {
+		sharedServer.v.Stop()
+	}
+	if sharedCluster.v != nil {
+		sharedCluster.v.Stop()
 	}
 }

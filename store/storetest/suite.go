@@ -110,8 +110,10 @@ func testMigrateReplay(t *testing.T, b Backend) {
 	s := b.Open(t, FreshDB(t))
 	ms, err := schema.Migrations()
 	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
 	for _, m := range ms {
-		stmts, err := schema.Render(s.Dialect(), m.SQL)
+		stmts, err := schema.Render(schema.Target{Dialect: s.Dialect(), Database: info.Database}, m.SQL)
 		require.NoError(t, err)
 		for _, st := range stmts {
 			require.NoError(t, s.Exec(ctx, st), "%04d_%s", m.Version, m.Name)

@@ -1,0 +1,85 @@
+package clickhouse_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/store/storetest"
+)
+
+func clusterBackend(t *testing.T) storetest.Backend {
+	c := storetest.SharedCluster(t)
+	return storetest.Backend{
+		Name: "cluster",
+		Open: func(tb testing.TB, db string) store.Store {
+			s, err := store.Open(context.Background(), c.URL(db))
+			require.NoError(tb, err)
+			tb.Cleanup(func() { s.Close() })
+			return s
+		},
+	}
+}
+
+// TestClusterConformance runs the conformance suite on 2 shards × 2
+// replicas: the same tests, through Distributed tables over replicated ones.
+func TestClusterConformance(t *testing.T) {
+	storetest.Run(t, clusterBackend(t))
+}
+
+// TestClusterURL covers the cluster part of the store URL: the settings every
+// connection carries (overridable in the URL), and the errors of a cluster
+// the server does not know or a malformed parameter, none carrying the
+// password.
+func TestClusterURL(t *testing.T) {
+	ctx := context.Background()
+	c := storetest.SharedCluster(t)
+	settings := func(s store.Store) map[string]string {
+		rows, err := s.Query(ctx, "SELECT name, value FROM system.settings WHERE name IN ('insert_quorum', 'insert_distributed_sync', 'prefer_localhost_replica', 'insert_quorum_timeout')")
+		require.NoError(t, err)
+		defer rows.Close()
+		out := map[string]string{}
+		for rows.Next() {
+			var k, v string
+			require.NoError(t, rows.Scan(&k, &v))
+			out[k] = v
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	for name, tc := range map[string]struct {
+		extra string
+		want  map[string]string
+	}{
+		"defaults": {"", map[string]string{"insert_quorum": "2", "insert_distributed_sync": "1", "prefer_localhost_replica": "0", "insert_quorum_timeout": "30000"}},
+		"override": {"&insert_quorum=1&retry_for=5s", map[string]string{"insert_quorum": "1", "insert_distributed_sync": "1", "prefer_localhost_replica": "0", "insert_quorum_timeout": "30000"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := store.Open(ctx, c.URL(storetest.FreshDB(t))+tc.extra)
+			require.NoError(t, err)
+			defer s.Close()
+			require.Equal(t, c.Name, s.Dialect().Cluster)
+			require.Contains(t, s.Dialect().String(), "cluster "+c.Name)
+			require.Equal(t, tc.want, settings(s))
+		})
+	}
+
+	srv := storetest.SharedServer(t)
+	_, err := store.Open(ctx, srv.URL(storetest.FreshDB(t))+"&cluster=nope")
+	require.ErrorContains(t, err, `cluster "nope" is not in the server's remote_servers`)
+	base := "clickhouse://default:s3cret@" + srv.Addr() + "/" + storetest.FreshDB(t) + "?dial_timeout=2s"
+	for name, tc := range map[string]struct{ query, err string }{
+		"bad name":       {"&cluster=a%20b", `cluster name "a b"`},
+		"bad retry":      {"&cluster=x&retry_for=soon", "retry_for"},
+		"negative retry": {"&cluster=x&retry_for=-1s", "negative"},
+		"retry alone":    {"&retry_for=5s", "retry_for needs cluster"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := store.Open(ctx, base+tc.query)
+			require.ErrorContains(t, err, tc.err)
+			require.NotContains(t, err.Error(), "s3cret")
+		})
+	}
+}

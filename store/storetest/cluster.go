@@ -1,0 +1,179 @@
+package storetest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ClusterName is the name the harness's cluster has in remote_servers.
+const ClusterName = "keytrail"
+
+// Cluster is a private ClickHouse cluster on loopback: one ZooKeeper and
+// shards × replicas clickhouse-server processes, each on free ports in its
+// own temporary directory, with the cluster in remote_servers
+// (internal_replication), {shard} and {replica} macros and the distributed
+// DDL queue in ZooKeeper.
+type Cluster struct {
+	Name      string
+	ZooKeeper *ZooKeeper
+	// Shards holds the servers, Shards[shard][replica].
+	Shards [][]*Server
+}
+
+// clusterXML is what a cluster member adds to the single-server config.
+const clusterXML = `  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>{{interserver}}</interserver_http_port>
+  <zookeeper>
+    <node index="1"><host>127.0.0.1</host><port>{{zk}}</port></node>
+    <session_timeout_ms>4000</session_timeout_ms>
+    <operation_timeout_ms>3000</operation_timeout_ms>
+  </zookeeper>
+  <macros><shard>{{shard}}</shard><replica>{{replica}}</replica></macros>
+  <remote_servers><{{cluster}}>
+{{shards}}  </{{cluster}}></remote_servers>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+`
+
+// StartCluster starts ZooKeeper and shards × replicas servers and waits until
+// every server answers, sees ZooKeeper and knows the whole cluster. On error
+// everything started is stopped.
+func StartCluster(shards, replicas int) (c *Cluster, err error) {
+	c = &Cluster{Name: ClusterName}
+	defer func() {
+		if err != nil {
+			c.Stop()
+			c = nil
+		}
+	}()
+	if c.ZooKeeper, err = StartZooKeeper(); err != nil {
+		return nil, err
+	}
+	var topo strings.Builder
+	for sh := range shards {
+		var row []*Server
+		topo.WriteString("    <shard><internal_replication>true</internal_replication>\n")
+		for r := range replicas {
+			s, err := newServer(fmt.Sprintf("keytrail-cluster-s%dr%d-", sh+1, r+1))
+			if err != nil {
+				return nil, err
+			}
+			row = append(row, s)
+			fmt.Fprintf(&topo, "      <replica><host>127.0.0.1</host><port>%d</port></replica>\n", s.TCPPort)
+		}
+		topo.WriteString("    </shard>\n")
+		c.Shards = append(c.Shards, row)
+	}
+	for sh, row := range c.Shards {
+		for r, s := range row {
+			extra := strings.NewReplacer("{{zk}}", fmt.Sprint(c.ZooKeeper.Port), "{{shard}}", fmt.Sprintf("%02d", sh+1),
+				"{{replica}}", fmt.Sprintf("s%dr%d", sh+1, r+1), "{{cluster}}", c.Name, "{{shards}}", topo.String()).Replace(clusterXML)
+			if err := s.writeConfig(extra); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Start the servers together: each takes about a second alone.
+	all := c.Servers()
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	for i, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.startMember(s)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// startMember starts s and waits until it sees ZooKeeper and every member of
+// the cluster in system.clusters.
+func (c *Cluster) startMember(s *Server) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	want := fmt.Sprint(len(c.Servers()))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err1 := s.httpQuery("SELECT count() FROM system.clusters WHERE cluster = '" + c.Name + "'")
+		_, err2 := s.httpQuery("SELECT count() FROM system.zookeeper WHERE path = '/'")
+		if err1 == nil && err2 == nil && n == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster member %s not ready within 30s (members %q, %v, zookeeper: %v; logs in %s)", s.Addr(), n, err1, err2, s.Dir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Restart starts a killed member again and waits until it is a working
+// member of the cluster.
+func (c *Cluster) Restart(s *Server) error { return c.startMember(s) }
+
+// httpQuery runs q over the HTTP interface and returns the trimmed answer.
+func (s *Server) httpQuery(q string) (string, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/?query=%s", s.HTTPPort, url.QueryEscape(q)))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Servers lists every member, shard by shard.
+func (c *Cluster) Servers() []*Server {
+	var out []*Server
+	for _, row := range c.Shards {
+		out = append(out, row...)
+	}
+	return out
+}
+
+// URL is the store URL for database db on the cluster: every member as a
+// host (the client fails over between them) and the cluster's name.
+func (c *Cluster) URL(db string) string {
+	var hosts []string
+	for _, s := range c.Servers() {
+		hosts = append(hosts, s.Addr())
+	}
+	return fmt.Sprintf("clickhouse://default@%s/%s?dial_timeout=2s&cluster=%s", strings.Join(hosts, ","), db, c.Name)
+}
+
+// Stop kills every process and removes their directories.
+func (c *Cluster) Stop() {
+	for _, s := range c.Servers() {
+		s.Stop()
+	}
+	if c.ZooKeeper != nil {
+		c.ZooKeeper.Stop()
+	}
+}
+
+var sharedCluster shared[*Cluster]
+
+// SharedCluster returns the test binary's private cluster of 2 shards × 2
+// replicas, starting it on first use; StopShared stops it.
+func SharedCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	return sharedCluster.get(tb, "ClickHouse cluster", func() (*Cluster, error) { return StartCluster(2, 2) })
+}
