@@ -45,6 +45,10 @@ type Cursor struct {
 	ActionID string
 }
 
+// ErrNotFound is wrapped by a reader's error for an action, record or report
+// the store does not hold.
+var ErrNotFound = errors.New("not found")
+
 // ErrBadCursor is returned by ParseCursor for a cursor it did not make.
 var ErrBadCursor = errors.New("bad cursor")
 

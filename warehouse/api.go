@@ -3,7 +3,6 @@ package warehouse
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,8 +17,8 @@ import (
 //go:embed api.sql
 var apiSQL string
 
-// ErrNotFound is returned for an action, record or report the store does not hold.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned for an action the store does not hold.
+var ErrNotFound = evidence.ErrNotFound
 
 // Open ends of an API period: the store's time types hold both.
 var (
