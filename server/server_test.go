@@ -20,7 +20,7 @@ import (
 func TestOpenAPIInSync(t *testing.T) {
 	h := start(t, nil, nil)
 	var doc struct {
-		OpenAPI string                     `json:"openapi"`
+		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
 	require.NoError(t, json.Unmarshal(server.OpenAPI, &doc))
@@ -47,7 +47,7 @@ func TestOpenAPIInSync(t *testing.T) {
 func errorCode(t testing.TB, body []byte) string {
 	t.Helper()
 	var e struct {
-		Error struct{ Code, Message string }
+		Error     struct{ Code, Message string }
 		RequestID string `json:"request_id"`
 	}
 	require.NoError(t, json.Unmarshal(body, &e), string(body))

@@ -61,20 +61,20 @@ func Token(raw []byte) (string, error) {
 
 // Claims are the claims of an ID token keytrail reads.
 type Claims struct {
-	Issuer            string    `json:"iss"`
-	Subject           string    `json:"sub"`
-	Audience          audience  `json:"aud"`
-	AuthorizedParty   string    `json:"azp"`
-	JTI               string    `json:"jti"`
-	IssuedAt          *epoch    `json:"iat"`
-	AuthTime          *epoch    `json:"auth_time"`
-	AMR               []string  `json:"amr"`
-	ACR               string    `json:"acr"`
-	Email             string    `json:"email"`
-	PreferredUsername string    `json:"preferred_username"`
-	UPN               string    `json:"upn"`
-	SessionID         string    `json:"sid"`
-	IP                string    `json:"ipaddr"`
+	Issuer            string   `json:"iss"`
+	Subject           string   `json:"sub"`
+	Audience          audience `json:"aud"`
+	AuthorizedParty   string   `json:"azp"`
+	JTI               string   `json:"jti"`
+	IssuedAt          *epoch   `json:"iat"`
+	AuthTime          *epoch   `json:"auth_time"`
+	AMR               []string `json:"amr"`
+	ACR               string   `json:"acr"`
+	Email             string   `json:"email"`
+	PreferredUsername string   `json:"preferred_username"`
+	UPN               string   `json:"upn"`
+	SessionID         string   `json:"sid"`
+	IP                string   `json:"ipaddr"`
 }
 
 // audience decodes aud, a string or an array of strings.
