@@ -192,7 +192,7 @@ const (
 
 // start runs a server with cfg adjusted by the harness (intake and API
 // pointing at its issuer, secrets in env vars) on w.
-func start(t *testing.T, w *warehouse.Warehouse, mod func(*server.Config, *server.Deps)) *harness {
+func start(t testing.TB, w *warehouse.Warehouse, mod func(*server.Config, *server.Deps)) *harness {
 	t.Helper()
 	h := &harness{Issuer: oidctest.New(t), Keys: map[string]string{}}
 	for _, name := range []string{"OKTA_HOOK", "SHIP_AIRFLOW", "SHIP_OKTA", "SHIP_ENTRA", "SHIP_GOOGLE", "SHIP_KEYCLOAK", "IDTOK"} {
