@@ -248,3 +248,31 @@ func TestConcurrentUse(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "k@example.com", p)
 }
+
+// TestExplainAirflow names the rule behind every owner form ResolveAirflow
+// understands, and agrees with it on the person.
+func TestExplainAirflow(t *testing.T) {
+	r := seeded(t, []model.Identity{{Person: "erin@example.com", Source: model.SourceAirflow, Subject: "cli:erin"},
+		{Person: "frank@example.com", Source: model.SourceAirflow, Subject: "frank"}})
+	for _, tc := range []struct {
+		owner string
+		ch    model.Channel
+		rule  string
+	}{
+		{"okta_00u1a2b3c4D5e6F7g8h9", model.ChannelUI, RuleOktaSub},
+		{"google_104857600123456789012", model.ChannelUI, RuleGoogleID},
+		{entraOID, model.ChannelAPI, RuleEntraOID},
+		{keycloakID, model.ChannelAPI, RuleKeycloakID},
+		{"carol@example.com", model.ChannelUI, RuleEmail},
+		{"dave", model.ChannelUI, RuleUsername},
+		{"erin", model.ChannelCLI, RuleMappingCLI},
+		{"frank", model.ChannelUI, RuleMapping},
+		{"mallory", model.ChannelUI, ""},
+		{"dave", model.ChannelCLI, ""},
+	} {
+		person, rule := r.ExplainAirflow(tc.owner, tc.ch)
+		require.Equal(t, tc.rule, rule, tc.owner)
+		want, _ := r.ResolveAirflow(tc.owner, tc.ch)
+		require.Equal(t, want, person, tc.owner)
+	}
+}

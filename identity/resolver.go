@@ -268,7 +268,7 @@ func (r *Resolver) ResolveAirflow(owner string, ch model.Channel) (string, bool)
 		return "", false
 	}
 	r.mu.RLock()
-	person, inferred := r.resolveAirflowLocked(o, ch)
+	person, inferred, _ := r.resolveAirflowLocked(o, ch)
 	known := false
 	if inferred {
 		old, ok := r.inferred[key{model.SourceAirflow, o}]
@@ -289,19 +289,32 @@ func (r *Resolver) ResolveAirflow(owner string, ch model.Channel) (string, bool)
 	return person, true
 }
 
-// resolveAirflowLocked returns the person and whether it was inferred (as
-// opposed to mapped).
-func (r *Resolver) resolveAirflowLocked(o string, ch model.Channel) (string, bool) {
+// Rules by which ResolveAirflow resolves an Airflow owner (ExplainAirflow
+// names them).
+const (
+	RuleMappingCLI = "mapping row airflow cli:<owner> (a CLI owner is an OS user)"
+	RuleMapping    = "mapping row airflow <owner>"
+	RuleOktaSub    = "okta_<sub>: the Okta user id <sub> (Flask-AppBuilder Okta OAuth)"
+	RuleGoogleID   = "google_<id>: the Google profile id <id> (Flask-AppBuilder Google OAuth)"
+	RuleEntraOID   = "a GUID: the Entra object id (Flask-AppBuilder Azure OAuth)"
+	RuleKeycloakID = "a GUID: the Keycloak user id"
+	RuleEmail      = "an email: the person with that email at an identity provider"
+	RuleUsername   = "a username that exactly one person has (Keycloak preferred_username)"
+)
+
+// resolveAirflowLocked returns the person, whether it was inferred (as
+// opposed to mapped) and the rule that decided.
+func (r *Resolver) resolveAirflowLocked(o string, ch model.Channel) (string, bool, string) {
 	if ch == model.ChannelCLI {
 		if p, ok := r.mapping[key{model.SourceAirflow, CLIPrefix + o}]; ok {
-			return p, false
+			return p, false, RuleMappingCLI
 		}
 	}
 	if p, ok := r.mapping[key{model.SourceAirflow, o}]; ok {
-		return p, false
+		return p, false, RuleMapping
 	}
 	if ch == model.ChannelCLI || ch == model.ChannelSystem || o == "anonymous" {
-		return "", false
+		return "", false, ""
 	}
 	known := func(source model.Source, sub string) string {
 		if p, ok := r.mapping[key{source, sub}]; ok {
@@ -312,31 +325,45 @@ func (r *Resolver) resolveAirflowLocked(o string, ch model.Channel) (string, boo
 	switch {
 	case strings.HasPrefix(o, "okta_") && len(o) > len("okta_"):
 		if p := known(model.SourceOkta, o[len("okta_"):]); p != "" {
-			return p, true
+			return p, true, RuleOktaSub
 		}
 	case strings.HasPrefix(o, "google_") && len(o) > len("google_"):
 		if p := known(model.SourceGoogle, o[len("google_"):]); p != "" {
-			return p, true
+			return p, true, RuleGoogleID
 		}
 	case isGUID(o):
 		if p := known(model.SourceEntra, o); p != "" {
-			return p, true
+			return p, true, RuleEntraOID
 		}
 		if p := known(model.SourceKeycloak, o); p != "" {
-			return p, true
+			return p, true, RuleKeycloakID
 		}
 	case strings.Contains(o, "@"):
 		if p, ok := r.mappedEmail[o]; ok {
-			return p, true
+			return p, true, RuleEmail
 		}
 		if p, ok := r.byEmail[o]; ok {
-			return p, true
+			return p, true, RuleEmail
 		}
 	}
 	if p, ok := r.byUsername[o]; ok && p != ambiguous {
-		return p, true
+		return p, true, RuleUsername
 	}
-	return "", false
+	return "", false, ""
+}
+
+// ExplainAirflow returns the person an Airflow owner seen on channel ch
+// resolves to now and the rule that decides it (one of the Rule constants;
+// "" when nothing resolves), without recording anything.
+func (r *Resolver) ExplainAirflow(owner string, ch model.Channel) (person, rule string) {
+	o := norm(owner)
+	if o == "" {
+		return "", ""
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	person, _, rule = r.resolveAirflowLocked(o, ch)
+	return person, rule
 }
 
 // Identities returns every identity the Resolver holds, for storage: the

@@ -47,7 +47,12 @@ type reportQuery struct {
 
 // parseReportSQL splits report.sql into its named queries and expands the
 // dialect macros.
-func parseReportSQL(d store.Dialect) map[string]reportQuery {
+func parseReportSQL(d store.Dialect) map[string]reportQuery { return parseSQL(reportSQL, d) }
+
+// parseSQL splits text, a file of queries each after a "-- name:" line (and
+// an optional "-- params:" line), into its named queries and expands the
+// dialect macros {{correlation_columns}} and {{ms action_ts}}.
+func parseSQL(text string, d store.Dialect) map[string]reportQuery {
 	out := map[string]reportQuery{}
 	var cur *reportQuery
 	var body []string
@@ -58,7 +63,7 @@ func parseReportSQL(d store.Dialect) map[string]reportQuery {
 		}
 		body = nil
 	}
-	for _, line := range strings.Split(reportSQL, "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		switch {
 		case strings.HasPrefix(line, "-- name:"):
 			flush()
@@ -137,17 +142,7 @@ func (r *ReportSource) PolicyVersion() string { return r.policy }
 var _ report.Source = (*ReportSource)(nil)
 
 // args binds the named values to q's placeholders.
-func (r *ReportSource) args(q reportQuery, vals map[string]any) []any {
-	out := make([]any, len(q.params))
-	for i, p := range q.params {
-		v, ok := vals[p]
-		if !ok {
-			panic("warehouse: report query " + q.name + " has no value for " + p) // report.sql defect
-		}
-		out[i] = v
-	}
-	return out
-}
+func (r *ReportSource) args(q reportQuery, vals map[string]any) []any { return namedArgs(q, vals) }
 
 func (r *ReportSource) vals(q report.Query) map[string]any {
 	return map[string]any{

@@ -21,6 +21,7 @@ import (
 	"github.com/keytrail/keytrail/ingest/entra"
 	"github.com/keytrail/keytrail/ingest/google"
 	"github.com/keytrail/keytrail/ingest/keycloak"
+	"github.com/keytrail/keytrail/ingest/oidc"
 	"github.com/keytrail/keytrail/ingest/okta"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/warehouse"
@@ -30,7 +31,7 @@ func init() {
 	register(&command{
 		name:    "ingest",
 		summary: "normalize provider exports or API pages from files (or - for stdin) into the store",
-		usage:   "ingest --source okta|entra|google|keycloak|airflow [--instance NAME] [--json] FILE...|-",
+		usage:   "ingest --source okta|entra|google|keycloak|oidc|airflow [--instance NAME] [--json] FILE...|-",
 		run:     runIngest,
 	})
 	register(&command{
@@ -54,7 +55,7 @@ func init() {
 }
 
 // Sources lists the --source values ingest accepts.
-var Sources = []string{"okta", "entra", "google", "keycloak", "airflow"}
+var Sources = []string{"okta", "entra", "google", "keycloak", "oidc", "airflow"}
 
 // normalizerFor returns the normalizer for a --source value; for airflow it
 // also returns the classifier that counts unknown event names.
@@ -68,6 +69,8 @@ func normalizerFor(source string) (ingest.Normalizer, *airflow.Classifier, error
 		return google.New(), nil, nil
 	case "keycloak":
 		return keycloak.New(), nil, nil
+	case "oidc":
+		return oidc.New(), nil, nil
 	case "airflow":
 		n := airflow.New()
 		n.Classifier = airflow.NewClassifier()

@@ -73,7 +73,14 @@ func TestComposeFile(t *testing.T) {
 	}
 
 	require.Contains(t, c.Services, "correlator")
-	for _, name := range []string{"keytrail", "correlator"} {
+	require.Contains(t, c.Services, "serve")
+	// serve's config file is the one it mounts, and it loads.
+	sv := c.Services["serve"]
+	require.Equal(t, []string{"serve", "--config", "/etc/keytrail/serve.yaml"}, sv.Command)
+	require.Contains(t, sv.Volumes, "./docs/serve.example.yaml:/etc/keytrail/serve.yaml:ro")
+	_, err = loadServeFile(filepath.Join(root, "docs", "serve.example.yaml"))
+	require.NoError(t, err)
+	for _, name := range []string{"keytrail", "correlator", "serve"} {
 		kt := c.Services[name]
 		for k := range kt.Environment {
 			require.True(t, slices.Contains(EnvVars, k), "%s's compose env sets %s, which keytrail does not read", name, k)
