@@ -1,0 +1,339 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/model"
+)
+
+// Faults make an emulator misbehave on purpose. Each counts its own
+// requests, pages and records; zero values mean no fault.
+type Faults struct {
+	// RateLimitEvery answers every Nth API request with 429 and the
+	// provider's reset header (Okta X-Rate-Limit-Reset, Retry-After
+	// elsewhere; Google sends none, its clients back off). The limit lasts
+	// RateLimitFor (default 30s) on the emulator's clock: requests before
+	// the reset are refused again and counted in Ledger.Early.
+	RateLimitEvery int
+	RateLimitFor   time.Duration
+	// ErrorEvery answers every Nth API request with the provider's 5xx
+	// (500 Okta E0000009, Keycloak and Airflow; 503 Graph and Google).
+	ErrorEvery int
+	// SlowEvery holds every Nth API request for Slow (real time) before
+	// answering. A client that gives up first gets nothing, and nothing is
+	// written to the ledger.
+	SlowEvery int
+	Slow      time.Duration
+	// DuplicateEvery starts every Nth page with the last record of the
+	// page before it: the same record on two pages.
+	DuplicateEvery int
+	// EmptyEvery answers every Nth page that would hold records with none
+	// and its paging link unchanged (Okta, Graph and Google, whose pages
+	// are linked).
+	EmptyEvery int
+	// PoisonEvery puts, before every Nth record served, a record the
+	// provider's normalizer rejects; Ledger.Poison counts them.
+	PoisonEvery int
+	// LateBy is how long after their time the records the generator marks
+	// late are listed. Zero keeps the generator's lateness (5 min to 3 h)
+	// for IdP records and commits late Airflow audit rows 2 s late.
+	LateBy time.Duration
+	// TokenTTL is the lifetime of the access tokens issued (default 1h).
+	TokenTTL time.Duration
+}
+
+// Credentials are what the emulators accept. NewCredentials fills them.
+type Credentials struct {
+	// OktaToken is the Okta API token (Authorization: SSWS …).
+	OktaToken string
+	// ClientID and ClientSecret authenticate client-credentials requests
+	// to Entra and Keycloak; ClientID is also the Okta service app's.
+	ClientID     string
+	ClientSecret string
+	// Tenant is the Entra tenant id in the token URL.
+	Tenant string
+	// Realm is the Keycloak realm.
+	Realm string
+	// ServiceAccount is the Google service account's client_email;
+	// Admin is the administrator it acts as.
+	ServiceAccount string
+	Admin          string
+	// Key signs the Google service account's and the Okta service app's
+	// assertions; the emulators verify them with its public half.
+	Key *rsa.PrivateKey
+	// AirflowUser and AirflowPassword authenticate Airflow requests (basic
+	// auth on /api/v1, POST /auth/token on /api/v2).
+	AirflowUser     string
+	AirflowPassword string
+}
+
+// NewCredentials returns credentials with fixed names and secrets and a
+// fresh 2048-bit RSA key.
+func NewCredentials() (Credentials, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{
+		OktaToken: "00emulator-okta-api-token", ClientID: "keytrail-collector", ClientSecret: "emulator-client-secret",
+		Tenant: "8a1f2c3d-0000-4000-8000-00000000beef", Realm: "corp",
+		ServiceAccount: "keytrail@acme-audit.iam.gserviceaccount.com", Admin: "admin@acme.example", Key: key,
+		AirflowUser: "keytrail", AirflowPassword: "emulator-airflow-password",
+	}, nil
+}
+
+// Options configure an emulator.
+type Options struct {
+	// Clock is the provider's now: a record is listed once its Visible
+	// time has passed. Default the real clock.
+	Clock  clockwork.Clock
+	Faults Faults
+	Creds  Credentials
+}
+
+// Data is an organisation's feeds indexed for serving. Build it once per
+// organisation and Faults.LateBy, and share it between emulators.
+type Data struct {
+	Org   *demo.Org
+	feeds []*feed
+}
+
+// feed is a demo feed with the times the emulator lists its items at.
+type feed struct {
+	*demo.Feed
+	vis   []int64 // when item i is listed, ms
+	order []int32 // items by vis, then TS: the provider's persistence order
+	byTS  []int32 // items by TS
+	// next[i] is the index of the next version of the same DAG run, -1 for
+	// the last (run feeds only).
+	next []int32
+}
+
+// NewData indexes org's feeds. lateBy is Faults.LateBy.
+func NewData(org *demo.Org, lateBy time.Duration) *Data {
+	d := &Data{Org: org}
+	for _, f := range org.Feeds() {
+		fd := &feed{Feed: f, vis: make([]int64, len(f.Items))}
+		for i := range f.Items {
+			it := &f.Items[i]
+			fd.vis[i] = it.Visible
+			switch {
+			case f.Stream == demo.StreamAirflowEventLogs && it.Late:
+				late := 2 * time.Second
+				if lateBy > 0 {
+					late = lateBy
+				}
+				fd.vis[i] = it.TS + late.Milliseconds()
+			case it.Late && lateBy > 0:
+				fd.vis[i] = it.TS + lateBy.Milliseconds()
+			}
+		}
+		fd.order = identity(len(f.Items))
+		sort.SliceStable(fd.order, func(a, b int) bool {
+			i, j := fd.order[a], fd.order[b]
+			if fd.vis[i] != fd.vis[j] {
+				return fd.vis[i] < fd.vis[j]
+			}
+			return f.Items[i].TS < f.Items[j].TS
+		})
+		fd.byTS = identity(len(f.Items))
+		sort.SliceStable(fd.byTS, func(a, b int) bool { return f.Items[fd.byTS[a]].TS < f.Items[fd.byTS[b]].TS })
+		if f.Stream == demo.StreamAirflowDagRuns {
+			fd.next = make([]int32, len(f.Items))
+			last := map[string]int32{}
+			for k := len(fd.order) - 1; k >= 0; k-- {
+				i := fd.order[k]
+				n, ok := last[f.Items[i].Subject]
+				if !ok {
+					n = -1
+				}
+				fd.next[i] = n
+				last[f.Items[i].Subject] = i
+			}
+		}
+		d.feeds = append(d.feeds, fd)
+	}
+	return d
+}
+
+func identity(n int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(i)
+	}
+	return out
+}
+
+// find returns the feed of stream and instance, nil when there is none.
+func (d *Data) find(st demo.Stream, instance string) *feed {
+	for _, f := range d.feeds {
+		if f.Stream == st && (instance == "" || f.Instance == instance) {
+			return f
+		}
+	}
+	return nil
+}
+
+// people returns the indexes of the people of src.
+func (d *Data) people(src model.Source) []int {
+	var out []int
+	for i := range d.Org.People {
+		if d.Org.People[i].Source == src {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// core is what every emulator shares: clock, faults, ledger, counters.
+type core struct {
+	data   *Data
+	clock  clockwork.Clock
+	faults Faults
+	creds  Credentials
+	ledger *Ledger
+
+	requests atomic.Int64
+	pages    atomic.Int64
+	records  atomic.Int64
+
+	mu           sync.Mutex
+	limitedUntil time.Time
+	tokens       map[string]time.Time
+}
+
+func newCore(data *Data, opts Options) *core {
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
+	}
+	if opts.Faults.RateLimitFor <= 0 {
+		opts.Faults.RateLimitFor = 30 * time.Second
+	}
+	if opts.Faults.TokenTTL <= 0 {
+		opts.Faults.TokenTTL = time.Hour
+	}
+	return &core{data: data, clock: opts.Clock, faults: opts.Faults, creds: opts.Creds, ledger: newLedger(data), tokens: map[string]time.Time{}}
+}
+
+// Ledger returns the emulator's ledger.
+func (c *core) Ledger() *Ledger { return c.ledger }
+
+func (c *core) now() time.Time { return c.clock.Now() }
+
+func every(n int, k int64) bool { return n > 0 && k%int64(n) == 0 }
+
+// fault decides the request-level faults of one API request: it answers
+// 429 or 5xx itself (returning false), or holds a slow request. limited
+// writes the provider's 429 with its reset; failed its 5xx.
+func (c *core) fault(w http.ResponseWriter, r *http.Request, limited func(w http.ResponseWriter, until time.Time), failed func(w http.ResponseWriter)) bool {
+	k := c.requests.Add(1)
+	c.ledger.count(func(l *Ledger) { l.stats.Requests++ })
+	now := c.now()
+	c.mu.Lock()
+	until := c.limitedUntil
+	if now.Before(until) {
+		c.mu.Unlock()
+		c.ledger.count(func(l *Ledger) { l.stats.Early++; l.stats.RateLimited++ })
+		limited(w, until)
+		return false
+	}
+	if every(c.faults.RateLimitEvery, k) {
+		c.limitedUntil = now.Add(c.faults.RateLimitFor)
+		until = c.limitedUntil
+		c.mu.Unlock()
+		c.ledger.count(func(l *Ledger) { l.stats.RateLimited++ })
+		limited(w, until)
+		return false
+	}
+	c.mu.Unlock()
+	if every(c.faults.ErrorEvery, k) {
+		c.ledger.count(func(l *Ledger) { l.stats.Errors++ })
+		failed(w)
+		return false
+	}
+	if every(c.faults.SlowEvery, k) && c.faults.Slow > 0 {
+		t := time.NewTimer(c.faults.Slow)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			c.ledger.count(func(l *Ledger) { l.stats.Abandoned++ })
+			return false
+		}
+	}
+	return true
+}
+
+// pageFaults returns the faults of the next page that would hold records:
+// empty (list nothing) and dup (start with the previous page's last record).
+func (c *core) pageFaults() (empty, dup bool) {
+	k := c.pages.Add(1)
+	return every(c.faults.EmptyEvery, k), every(c.faults.DuplicateEvery, k)
+}
+
+// poisonNext reports whether a poison record goes before the next record.
+func (c *core) poisonNext() bool {
+	return every(c.faults.PoisonEvery, c.records.Add(1))
+}
+
+// poison is a record no normalizer accepts: a JSON object that names no
+// provider field.
+var poison = []byte(`{"keytrail_emulator": "poisoned record: not a provider record"}`)
+
+// issue returns a new access token valid for TokenTTL.
+func (c *core) issue() (string, time.Duration) {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	c.mu.Lock()
+	c.tokens[tok] = c.now().Add(c.faults.TokenTTL)
+	c.mu.Unlock()
+	return tok, c.faults.TokenTTL
+}
+
+// valid reports whether tok was issued and has not expired.
+func (c *core) valid(tok string) bool {
+	c.mu.Lock()
+	exp, ok := c.tokens[tok]
+	c.mu.Unlock()
+	return ok && c.now().Before(exp)
+}
+
+// bearer returns the token of an "Authorization: Bearer …" header.
+func bearer(r *http.Request) string {
+	const p = "Bearer "
+	h := r.Header.Get("Authorization")
+	if len(h) > len(p) && h[:len(p)] == p {
+		return h[len(p):]
+	}
+	return ""
+}
+
+// writeJSON writes status and the JSON encoding of v.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeBody writes a JSON body built by the emulator.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// ctxDone reports whether the client gave up.
+func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
