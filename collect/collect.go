@@ -41,6 +41,10 @@ type Page struct {
 	// Position is the provider time the stream is complete up to (zero:
 	// unknown); the Runner reports lag as now − Position.
 	Position time.Time
+	// NotBefore, when set, is the earliest time the Runner calls Next
+	// again: a stream that read part of a page before the provider's rate
+	// limit stopped it returns what it read with the limit's reset here.
+	NotBefore time.Time
 }
 
 // Collector is one source instance and its streams.

@@ -77,13 +77,17 @@ func (c PollConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DefaultBackfill is how far back an identity provider's stream never read
+// before starts: the correlator's default lookback (30 days).
+const DefaultBackfill = 30 * 24 * time.Hour
+
 // StartConfig says where a stream never read before begins.
 type StartConfig struct {
 	// Start is the provider time a new cursor starts at (RFC 3339). It
 	// wins over Backfill.
 	Start time.Time `yaml:"start"`
-	// Backfill starts a new cursor this long before now (default: the
-	// source's, see its Config).
+	// Backfill starts a new cursor this long before now (default
+	// DefaultBackfill, 30 days).
 	Backfill time.Duration `yaml:"backfill"`
 }
 

@@ -190,7 +190,15 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 				st.State = StateCaughtUp
 			}
 		})
-		if !page.More && !sr.wait(ctx, r.cfg.Interval) {
+		wait := time.Duration(0)
+		if !page.More {
+			wait = r.cfg.Interval
+		}
+		if !page.NotBefore.IsZero() {
+			wait = max(wait, min(page.NotBefore.Sub(now), r.cfg.MaxRateLimitWait))
+			r.update(st, func(st *Status) { st.State = StateRateLimited })
+		}
+		if !sr.wait(ctx, wait) {
 			return
 		}
 	}

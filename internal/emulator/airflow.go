@@ -105,7 +105,7 @@ func (a *Airflow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if !a.fault(w, r, a.limited, a.failed) {
+	if !a.fault(w, r, endpoint(rest), a.limited, a.failed) {
 		return
 	}
 	switch {

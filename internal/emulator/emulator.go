@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -210,7 +212,7 @@ type core struct {
 	records  atomic.Int64
 
 	mu           sync.Mutex
-	limitedUntil time.Time
+	limitedUntil map[string]time.Time // per rate-limit bucket
 	tokens       map[string]time.Time
 }
 
@@ -224,7 +226,7 @@ func newCore(data *Data, opts Options) *core {
 	if opts.Faults.TokenTTL <= 0 {
 		opts.Faults.TokenTTL = time.Hour
 	}
-	return &core{data: data, clock: opts.Clock, faults: opts.Faults, creds: opts.Creds, ledger: newLedger(data), tokens: map[string]time.Time{}}
+	return &core{data: data, clock: opts.Clock, faults: opts.Faults, creds: opts.Creds, ledger: newLedger(data), tokens: map[string]time.Time{}, limitedUntil: map[string]time.Time{}}
 }
 
 // Ledger returns the emulator's ledger.
@@ -235,14 +237,16 @@ func (c *core) now() time.Time { return c.clock.Now() }
 func every(n int, k int64) bool { return n > 0 && k%int64(n) == 0 }
 
 // fault decides the request-level faults of one API request: it answers
-// 429 or 5xx itself (returning false), or holds a slow request. limited
-// writes the provider's 429 with its reset; failed its 5xx.
-func (c *core) fault(w http.ResponseWriter, r *http.Request, limited func(w http.ResponseWriter, until time.Time), failed func(w http.ResponseWriter)) bool {
+// 429 or 5xx itself (returning false), or holds a slow request. Rate
+// limits are per bucket, as the providers count them per endpoint; bucket
+// is the request's endpoint. limited writes the provider's 429 with its
+// reset; failed its 5xx.
+func (c *core) fault(w http.ResponseWriter, r *http.Request, bucket string, limited func(w http.ResponseWriter, until time.Time), failed func(w http.ResponseWriter)) bool {
 	k := c.requests.Add(1)
 	c.ledger.count(func(l *Ledger) { l.stats.Requests++ })
 	now := c.now()
 	c.mu.Lock()
-	until := c.limitedUntil
+	until := c.limitedUntil[bucket]
 	if now.Before(until) {
 		c.mu.Unlock()
 		c.ledger.count(func(l *Ledger) { l.stats.Early++; l.stats.RateLimited++ })
@@ -250,8 +254,8 @@ func (c *core) fault(w http.ResponseWriter, r *http.Request, limited func(w http
 		return false
 	}
 	if every(c.faults.RateLimitEvery, k) {
-		c.limitedUntil = now.Add(c.faults.RateLimitFor)
-		until = c.limitedUntil
+		until = now.Add(c.faults.RateLimitFor)
+		c.limitedUntil[bucket] = until
 		c.mu.Unlock()
 		c.ledger.count(func(l *Ledger) { l.stats.RateLimited++ })
 		limited(w, until)
@@ -283,14 +287,16 @@ func (c *core) pageFaults() (empty, dup bool) {
 	return every(c.faults.EmptyEvery, k), every(c.faults.DuplicateEvery, k)
 }
 
-// poisonNext reports whether a poison record goes before the next record.
-func (c *core) poisonNext() bool {
-	return every(c.faults.PoisonEvery, c.records.Add(1))
+// poisonNext returns the poison record to put before the next record, nil
+// for none: a JSON object no normalizer accepts (it names no provider
+// field), numbered so that every poison record is distinct.
+func (c *core) poisonNext() []byte {
+	k := c.records.Add(1)
+	if !every(c.faults.PoisonEvery, k) {
+		return nil
+	}
+	return []byte(`{"keytrail_emulator": "poisoned record: not a provider record", "n": ` + strconv.FormatInt(k, 10) + `}`)
 }
-
-// poison is a record no normalizer accepts: a JSON object that names no
-// provider field.
-var poison = []byte(`{"keytrail_emulator": "poisoned record: not a provider record"}`)
 
 // issue returns a new access token valid for TokenTTL.
 func (c *core) issue() (string, time.Duration) {
@@ -337,3 +343,44 @@ func writeBody(w http.ResponseWriter, status int, b []byte) {
 
 // ctxDone reports whether the client gave up.
 func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
+
+// Listed reports whether item i of f is listed by the emulators at time at
+// (for a DAG run version: whether it has become visible, current or not).
+func (d *Data) Listed(f *demo.Feed, i int, at time.Time) bool {
+	for _, fd := range d.feeds {
+		if fd.Feed == f {
+			return fd.vis[i] <= at.UnixMilli()
+		}
+	}
+	return false
+}
+
+// Feeds returns the organisation's feeds.
+func (d *Data) Feeds() []*demo.Feed {
+	out := make([]*demo.Feed, len(d.feeds))
+	for i, f := range d.feeds {
+		out[i] = f.Feed
+	}
+	return out
+}
+
+// Feed returns the feed of stream (and instance, for Airflow), nil when
+// there is none.
+func (d *Data) Feed(st demo.Stream, instance string) *demo.Feed {
+	if f := d.find(st, instance); f != nil {
+		return f.Feed
+	}
+	return nil
+}
+
+// endpoint is a request path's rate-limit bucket: the path with the ids of
+// users left out (/api/v1/users/{id}/factors counts as one endpoint).
+func endpoint(path string) string {
+	parts := strings.Split(path, "/")
+	for i := 1; i < len(parts); i++ {
+		if parts[i-1] == "users" {
+			parts[i] = "{id}"
+		}
+	}
+	return strings.Join(parts, "/")
+}

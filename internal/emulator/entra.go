@@ -71,7 +71,7 @@ func (e *Entra) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		graphErr(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty or has expired.")
 		return
 	}
-	if !e.fault(w, r, e.limited, e.failed) {
+	if !e.fault(w, r, endpoint(path), e.limited, e.failed) {
 		return
 	}
 	version, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")

@@ -56,7 +56,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		googleErr(w, http.StatusUnauthorized, "authError", "Request had invalid authentication credentials.", "UNAUTHENTICATED")
 		return
 	}
-	if !g.fault(w, r, g.limited, g.failed) {
+	if !g.fault(w, r, path, g.limited, g.failed) {
 		return
 	}
 	if path != "/admin/reports/v1/activity/users/all/applications/login" || r.Method != http.MethodGet {

@@ -65,7 +65,7 @@ func (k *Keycloak) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
 		return
 	}
-	if !k.fault(w, r, k.limited, k.failed) {
+	if !k.fault(w, r, endpoint(rest), k.limited, k.failed) {
 		return
 	}
 	switch {

@@ -81,7 +81,7 @@ func (o *Okta) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		oktaErr(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
 		return
 	}
-	if !o.fault(w, r, o.limited, o.failed) {
+	if !o.fault(w, r, endpoint(path), o.limited, o.failed) {
 		return
 	}
 	w.Header().Set("X-Rate-Limit-Limit", "600")
@@ -219,8 +219,8 @@ func (c *core) render(f *feed, items []int32, open, close byte) ([]byte, int) {
 		if k > 0 {
 			b = append(b, ", "...)
 		}
-		if c.poisonNext() {
-			b = append(b, poison...)
+		if p := c.poisonNext(); p != nil {
+			b = append(b, p...)
 			b = append(b, ", "...)
 			poisoned++
 		}
