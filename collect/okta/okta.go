@@ -289,4 +289,3 @@ func (f *factors) Inventory(ctx context.Context, subject string) ([]byte, string
 	}
 	return resp.Body, link, nil
 }
-
