@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -75,7 +76,9 @@ type Response struct {
 
 // Client sends a provider's requests: one timeout per request, the
 // collector's credentials, one retry with a fresh token after a 401, and
-// every answer that is not 2xx turned into an *HTTPError.
+// every answer that is not 2xx turned into an *HTTPError. After a 429 that
+// names its reset, the Client sends nothing until then: its other streams
+// get the same 429 without a request, so no stream asks again early.
 type Client struct {
 	HTTP *http.Client
 	// Auth sets credentials; nil sends none.
@@ -85,6 +88,9 @@ type Client struct {
 	Clock   clockwork.Clock
 	// MaxBody caps a response body (default 256 MiB).
 	MaxBody int64
+
+	mu      sync.Mutex
+	limited time.Time // no request before this
 }
 
 // NewClient returns a Client over opts' HTTP client and clock.
@@ -119,6 +125,17 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 }
 
 func (c *Client) do(ctx context.Context, build func(ctx context.Context) (*http.Request, error)) (*Response, error) {
+	clock := c.Clock
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	c.mu.Lock()
+	limited := c.limited
+	c.mu.Unlock()
+	if clock.Now().Before(limited) {
+		return nil, &HTTPError{Method: "GET", URL: "(not sent)", Status: http.StatusTooManyRequests, RetryAt: limited,
+			Body: "waiting for the provider's rate limit to reset"}
+	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -158,12 +175,16 @@ func (c *Client) do(ctx context.Context, build func(ctx context.Context) (*http.
 		return nil, fmt.Errorf("%s %s: body larger than %d bytes", req.Method, redactURL(req.URL.String()), limit)
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		clock := c.Clock
-		if clock == nil {
-			clock = clockwork.NewRealClock()
-		}
-		return nil, &HTTPError{Method: req.Method, URL: redactURL(req.URL.String()), Status: res.StatusCode,
+		he := &HTTPError{Method: req.Method, URL: redactURL(req.URL.String()), Status: res.StatusCode,
 			RetryAt: retryAt(res.Header, clock.Now()), Body: snippet(body)}
+		if res.StatusCode == http.StatusTooManyRequests && !he.RetryAt.IsZero() {
+			c.mu.Lock()
+			if he.RetryAt.After(c.limited) {
+				c.limited = he.RetryAt
+			}
+			c.mu.Unlock()
+		}
+		return nil, he
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: body}, nil
 }

@@ -213,6 +213,7 @@ type core struct {
 
 	mu           sync.Mutex
 	limitedUntil map[string]time.Time // per rate-limit bucket
+	limitedAt    map[string]time.Time
 	tokens       map[string]time.Time
 }
 
@@ -226,7 +227,7 @@ func newCore(data *Data, opts Options) *core {
 	if opts.Faults.TokenTTL <= 0 {
 		opts.Faults.TokenTTL = time.Hour
 	}
-	return &core{data: data, clock: opts.Clock, faults: opts.Faults, creds: opts.Creds, ledger: newLedger(data), tokens: map[string]time.Time{}, limitedUntil: map[string]time.Time{}}
+	return &core{data: data, clock: opts.Clock, faults: opts.Faults, creds: opts.Creds, ledger: newLedger(data), tokens: map[string]time.Time{}, limitedUntil: map[string]time.Time{}, limitedAt: map[string]time.Time{}}
 }
 
 // Ledger returns the emulator's ledger.
@@ -248,14 +249,23 @@ func (c *core) fault(w http.ResponseWriter, r *http.Request, bucket string, limi
 	c.mu.Lock()
 	until := c.limitedUntil[bucket]
 	if now.Before(until) {
+		// A request sent at the very time of the 429 crossed it; one
+		// sent later ignored it.
+		early := now.After(c.limitedAt[bucket])
 		c.mu.Unlock()
-		c.ledger.count(func(l *Ledger) { l.stats.Early++; l.stats.RateLimited++ })
+		c.ledger.count(func(l *Ledger) {
+			if early {
+				l.stats.Early++
+			}
+			l.stats.RateLimited++
+		})
 		limited(w, until)
 		return false
 	}
 	if every(c.faults.RateLimitEvery, k) {
 		until = now.Add(c.faults.RateLimitFor)
 		c.limitedUntil[bucket] = until
+		c.limitedAt[bucket] = now
 		c.mu.Unlock()
 		c.ledger.count(func(l *Ledger) { l.stats.RateLimited++ })
 		limited(w, until)

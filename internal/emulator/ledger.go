@@ -32,7 +32,7 @@ type Ledger struct {
 type Stats struct {
 	Requests    int64 // API requests, token requests included
 	RateLimited int64 // answered 429
-	Early       int64 // made while a rate limit was in force, before its reset
+	Early       int64 // made after a 429 and before its reset (not at the very time of the 429)
 	Errors      int64 // answered 5xx on purpose
 	Abandoned   int64 // slow answers the client gave up on
 	Poison      int64 // poisoned records served
