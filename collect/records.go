@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/keytrail/keytrail/bus"
@@ -20,12 +21,28 @@ type Splitter struct {
 	Key func(raw []byte) string
 }
 
-// Split returns the records of page as ingest.Split finds them, bytes
-// exact, received at now, with origin (the URL they were read from). A
-// fragment that is not a JSON record is returned too, unkeyed: the sink
-// dead-letters it, the cursor moves on.
+// isEnvelopeOnly reports whether the pieces of page are the page itself:
+// a JSON object none of whose members is an envelope array, which for a
+// list endpoint is a page without records (Google omits "items" when there
+// are none).
+func isEnvelopeOnly(page []byte, pieces []ingest.Piece) bool {
+	if len(pieces) != 1 || pieces[0].Err != nil {
+		return false
+	}
+	t := bytes.TrimSpace(page)
+	return len(t) > 0 && t[0] == '{' && bytes.Equal(bytes.TrimSpace(pieces[0].Raw), t)
+}
+
+// Split returns the records of a list page as ingest.Split finds them,
+// bytes exact, received at now, with origin (the URL they were read from).
+// A page object that holds no envelope array has no records. A fragment
+// that is not a JSON record is returned too, unkeyed: the sink dead-letters
+// it, the cursor moves on.
 func (s Splitter) Split(page []byte, origin string, now time.Time) []bus.Record {
 	pieces := ingest.Split(page, s.Envelopes)
+	if len(s.Envelopes) > 0 && isEnvelopeOnly(page, pieces) {
+		return nil
+	}
 	out := make([]bus.Record, 0, len(pieces))
 	received := model.Millis(now)
 	for _, p := range pieces {

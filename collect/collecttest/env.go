@@ -25,18 +25,24 @@ type Env struct {
 	Until time.Time
 }
 
-// NewEnv starts the emulators for org with faults. Drive runs until the
-// end of the org's period plus extra.
+// NewEnv starts the emulators for org with faults. The clock starts
+// Backlog after the org's first day, so that a collector starting there
+// has a backlog to page through; Drive runs until the end of the org's
+// period plus extra.
 func NewEnv(t testing.TB, org *demo.Org, faults emulator.Faults, extra time.Duration) *Env {
 	t.Helper()
 	start := org.Config().Start
-	clock := clockwork.NewFakeClockAt(start)
+	clock := clockwork.NewFakeClockAt(start.Add(Backlog))
 	srv, err := emulator.Start(org, emulator.Options{Clock: clock, Faults: faults})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	return &Env{Org: org, Srv: srv, Clock: clock, Opts: collect.Options{Clock: clock, Logger: Quiet()}, Start: start,
 		Until: start.Add(time.Duration(org.Config().Days)*24*time.Hour + extra)}
 }
+
+// Backlog is how far the clock is ahead of the collector's start when a
+// test begins.
+const Backlog = 6 * time.Hour
 
 // Poll is the pacing collector tests use: a 5-minute interval and short
 // timeouts (waits cost no real time).
@@ -120,7 +126,7 @@ func Cases() []Case {
 				require.Positive(t, st.Poison)
 				require.EqualValues(t, st.Poison, rep.Rejected)
 			}},
-		{Name: "records listed late", Faults: emulator.Faults{LateBy: 50 * time.Minute}},
+		{Name: "records listed late", Faults: emulator.Faults{LateBy: 50 * time.Minute, LateEvery: 5}},
 		{Name: "bus down", Bus: 3},
 	}
 }

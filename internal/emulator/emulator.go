@@ -52,6 +52,9 @@ type Faults struct {
 	// late are listed. Zero keeps the generator's lateness (5 min to 3 h)
 	// for IdP records and commits late Airflow audit rows 2 s late.
 	LateBy time.Duration
+	// LateEvery lists every Nth record of each IdP feed LateBy (default
+	// 30 min) after its time, on top of the generator's late records.
+	LateEvery int
 	// TokenTTL is the lifetime of the access tokens issued (default 1h).
 	TokenTTL time.Duration
 }
@@ -123,8 +126,10 @@ type feed struct {
 	next []int32
 }
 
-// NewData indexes org's feeds. lateBy is Faults.LateBy.
-func NewData(org *demo.Org, lateBy time.Duration) *Data {
+// NewData indexes org's feeds, listing late records as faults say
+// (LateBy, LateEvery).
+func NewData(org *demo.Org, faults Faults) *Data {
+	lateBy := faults.LateBy
 	d := &Data{Org: org}
 	for _, f := range org.Feeds() {
 		fd := &feed{Feed: f, vis: make([]int64, len(f.Items))}
@@ -140,6 +145,12 @@ func NewData(org *demo.Org, lateBy time.Duration) *Data {
 				fd.vis[i] = it.TS + late.Milliseconds()
 			case it.Late && lateBy > 0:
 				fd.vis[i] = it.TS + lateBy.Milliseconds()
+			case faults.LateEvery > 0 && f.Source != model.SourceAirflow && (i+1)%faults.LateEvery == 0:
+				late := 30 * time.Minute
+				if lateBy > 0 {
+					late = lateBy
+				}
+				fd.vis[i] = max(fd.vis[i], it.TS+late.Milliseconds())
 			}
 		}
 		fd.order = identity(len(f.Items))

@@ -42,7 +42,7 @@ func Start(org *demo.Org, opts Options) (*Server, error) {
 		}
 		opts.Creds = c
 	}
-	data := NewData(org, opts.Faults.LateBy)
+	data := NewData(org, opts.Faults)
 	s := &Server{Creds: opts.Creds, Data: data, Airflow: map[string]*Airflow{}, done: make(chan error, 1)}
 	mux := http.NewServeMux()
 	s.Okta = NewOkta(data, opts)
@@ -81,6 +81,9 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.srv.Close() // a held answer (Faults.Slow) need not be waited for
+	}
 	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
