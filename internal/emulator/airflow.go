@@ -34,6 +34,15 @@ type Airflow struct {
 	runs    *feed
 	late    []int32 // audit rows committed late, by event_log_id
 	created []int32 // per run version: the index of its run's first version
+	cleaned int64   // audit rows before this time (ms) are deleted
+}
+
+// Clean deletes the audit rows whose time is before before, as `airflow db
+// clean --tables log` does: the offsets of the rows after them move.
+func (a *Airflow) Clean(before time.Time) {
+	a.mu.Lock()
+	a.cleaned = before.UnixMilli()
+	a.mu.Unlock()
 }
 
 // NewAirflow returns an emulator of data's Airflow deployment instance.
@@ -213,6 +222,9 @@ func (a *Airflow) eventLogs(w http.ResponseWriter, r *http.Request) {
 	// up to the last whose time has come, less those whose transaction has
 	// not committed yet.
 	ts := func(i int) int64 { return f.Items[i].TS }
+	a.mu.Lock()
+	after = max(after, a.cleaned-1)
+	a.mu.Unlock()
 	lo := sort.Search(len(f.Items), func(i int) bool { return ts(i) > after })
 	hi := sort.Search(len(f.Items), func(i int) bool { return ts(i) >= before || ts(i) > nowMS })
 	hi = max(hi, lo)
@@ -249,7 +261,7 @@ func (a *Airflow) eventLogs(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	body, poisoned := a.render(f, items, '[', ']')
+	body, items, poisoned := a.render(f, items, '[', ']')
 	b := append([]byte(`{"event_logs": `), body...)
 	b = append(b, `, "total_entries": `+strconv.Itoa(total)+`}`...)
 	writeBody(w, http.StatusOK, b)
@@ -334,7 +346,7 @@ func (a *Airflow) dagRuns(w http.ResponseWriter, r *http.Request, dagID string) 
 	if offset < len(matches) {
 		items = matches[offset:end]
 	}
-	body, poisoned := a.render(f, items, '[', ']')
+	body, items, poisoned := a.render(f, items, '[', ']')
 	b := append([]byte(`{"dag_runs": `), body...)
 	b = append(b, `, "total_entries": `+strconv.Itoa(len(matches))+`}`...)
 	writeBody(w, http.StatusOK, b)

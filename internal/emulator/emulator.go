@@ -46,7 +46,9 @@ type Faults struct {
 	// are linked).
 	EmptyEvery int
 	// PoisonEvery puts, before every Nth record served, a record the
-	// provider's normalizer rejects; Ledger.Poison counts them.
+	// provider's normalizer rejects; Ledger.Poison counts them. APIs that
+	// page by offset (Airflow's audit log, Keycloak's events) serve every
+	// Nth row as a bad row in its place instead, every time it is read.
 	PoisonEvery int
 	// LateBy is how long after their time the records the generator marks
 	// late are listed. Zero keeps the generator's lateness (5 min to 3 h)
@@ -111,8 +113,9 @@ type Options struct {
 // Data is an organisation's feeds indexed for serving. Build it once per
 // organisation and Faults.LateBy, and share it between emulators.
 type Data struct {
-	Org   *demo.Org
-	feeds []*feed
+	Org         *demo.Org
+	feeds       []*feed
+	poisonEvery int
 }
 
 // feed is a demo feed with the times the emulator lists its items at.
@@ -124,15 +127,24 @@ type feed struct {
 	// next[i] is the index of the next version of the same DAG run, -1 for
 	// the last (run feeds only).
 	next []int32
+	// rowPoison: the API pages by offset, so a poisoned record is a bad
+	// row in the place of a good one (Airflow audit log, Keycloak events),
+	// not one more record.
+	rowPoison bool
+	// noPoison: the feed is never poisoned (DAG run versions: a bad row
+	// would stand for a run's state).
+	noPoison bool
 }
 
 // NewData indexes org's feeds, listing late records as faults say
 // (LateBy, LateEvery).
 func NewData(org *demo.Org, faults Faults) *Data {
 	lateBy := faults.LateBy
-	d := &Data{Org: org}
+	d := &Data{Org: org, poisonEvery: faults.PoisonEvery}
 	for _, f := range org.Feeds() {
-		fd := &feed{Feed: f, vis: make([]int64, len(f.Items))}
+		fd := &feed{Feed: f, vis: make([]int64, len(f.Items)),
+			rowPoison: f.Stream == demo.StreamAirflowEventLogs || f.Stream == demo.StreamKeycloakEvents,
+			noPoison:  f.Stream == demo.StreamAirflowDagRuns}
 		for i := range f.Items {
 			it := &f.Items[i]
 			fd.vis[i] = it.Visible
@@ -308,6 +320,10 @@ func (c *core) pageFaults() (empty, dup bool) {
 	return every(c.faults.EmptyEvery, k), every(c.faults.DuplicateEvery, k)
 }
 
+// poisonRow reports whether row i of an offset-paged feed is a poisoned
+// row: every PoisonEvery-th row, the same one every time it is read.
+func (c *core) poisonRow(i int) bool { return c.data.poisonEvery > 0 && (i+1)%c.data.poisonEvery == 0 }
+
 // poisonNext returns the poison record to put before the next record, nil
 // for none: a JSON object no normalizer accepts (it names no provider
 // field), numbered so that every poison record is distinct.
@@ -366,10 +382,14 @@ func writeBody(w http.ResponseWriter, status int, b []byte) {
 func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
 
 // Listed reports whether item i of f is listed by the emulators at time at
-// (for a DAG run version: whether it has become visible, current or not).
+// (for a DAG run version: whether it has become visible, current or not),
+// unspoiled (not a poisoned row).
 func (d *Data) Listed(f *demo.Feed, i int, at time.Time) bool {
 	for _, fd := range d.feeds {
 		if fd.Feed == f {
+			if fd.rowPoison && d.poisonEvery > 0 && (i+1)%d.poisonEvery == 0 {
+				return false
+			}
 			return fd.vis[i] <= at.UnixMilli()
 		}
 	}

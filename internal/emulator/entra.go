@@ -274,7 +274,7 @@ func (e *Entra) list(w http.ResponseWriter, r *http.Request, f *feed, timeProp, 
 		b = appendJSONString(b, selfURL(r, nq))
 	}
 	b = append(b, `, "value": `...)
-	page, poisoned := e.render(f, items, '[', ']')
+	page, items, poisoned := e.render(f, items, '[', ']')
 	b = append(b, page...)
 	b = append(b, '}')
 	writeBody(w, http.StatusOK, b)

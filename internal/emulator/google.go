@@ -172,7 +172,7 @@ func (g *Google) activities(w http.ResponseWriter, r *http.Request) {
 	}
 	b := []byte(`{"kind": "admin#reports#activities", "etag": "\"emulator\""`)
 	if len(items) > 0 {
-		page, poisoned := g.render(f, items, '[', ']')
+		page, items, poisoned := g.render(f, items, '[', ']')
 		b = append(b, `, "items": `...)
 		b = append(b, page...)
 		defer g.served(f, items, poisoned)

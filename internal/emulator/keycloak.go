@@ -174,7 +174,7 @@ func (k *Keycloak) listEvents(w http.ResponseWriter, r *http.Request, f *feed) {
 			k.ledger.count(func(l *Ledger) { l.stats.Duplicated++ })
 		}
 	}
-	body, poisoned := k.render(f, items, '[', ']')
+	body, items, poisoned := k.render(f, items, '[', ']')
 	writeBody(w, http.StatusOK, body)
 	k.served(f, items, poisoned)
 }

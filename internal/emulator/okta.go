@@ -204,29 +204,41 @@ func (o *Okta) systemLog(w http.ResponseWriter, r *http.Request) {
 	nq.Set("limit", strconv.Itoa(limit))
 	w.Header().Add("Link", "<"+selfURL(r, q)+`>; rel="self"`)
 	w.Header().Add("Link", "<"+selfURL(r, nq)+`>; rel="next"`)
-	body, poisoned := o.render(f, items, '[', ']')
+	body, items, poisoned := o.render(f, items, '[', ']')
 	writeBody(w, http.StatusOK, body)
 	o.served(f, items, poisoned)
 }
 
-// render renders items as a JSON array between open and close, poisoned
-// records included, and returns how many poisoned records it put in.
-func (c *core) render(f *feed, items []int32, open, close byte) ([]byte, int) {
+// render renders items as a JSON array between open and close. It
+// returns the body and the items it holds unspoiled; the rest of items
+// were served as poisoned rows (see feed.rowPoison).
+func (c *core) render(f *feed, items []int32, open, close byte) ([]byte, []int32, int) {
 	b := make([]byte, 0, 1024*len(items)+2)
 	b = append(b, open)
 	poisoned := 0
+	clean := items
+	if f.rowPoison {
+		clean = make([]int32, 0, len(items))
+	}
 	for k, i := range items {
 		if k > 0 {
 			b = append(b, ", "...)
 		}
-		if p := c.poisonNext(); p != nil {
+		if f.rowPoison {
+			if c.poisonRow(int(i)) {
+				b = append(b, `{"keytrail_emulator": "poisoned row", "n": `+strconv.Itoa(int(i))+`}`...)
+				poisoned++
+				continue
+			}
+			clean = append(clean, i)
+		} else if p := c.poisonNext(); p != nil && !f.noPoison {
 			b = append(b, p...)
 			b = append(b, ", "...)
 			poisoned++
 		}
 		b = f.Append(b, int(i))
 	}
-	return append(b, close), poisoned
+	return append(b, close), clean, poisoned
 }
 
 // served records a written page in the ledger.
