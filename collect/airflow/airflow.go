@@ -265,8 +265,8 @@ type logRow struct {
 }
 
 // page reads limit rows at offset: the records, each row's id and time (0
-// when a row cannot be read) and total_entries.
-func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, []logRow, int, error) {
+// when a row cannot be read) and the page's body.
+func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, []logRow, []byte, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset)}}
 	if e.v2 {
 		q.Set("order_by", "event_log_id") // 2.x orders by it when asked for nothing
@@ -274,13 +274,7 @@ func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, 
 	link := e.url + "?" + q.Encode()
 	resp, err := e.client.Get(ctx, link, nil)
 	if err != nil {
-		return nil, nil, 0, err
-	}
-	var env struct {
-		Total int `json:"total_entries"`
-	}
-	if err := json.Unmarshal(resp.Body, &env); err != nil {
-		return nil, nil, 0, fmt.Errorf("decode eventLogs page: %w", err)
+		return nil, nil, nil, err
 	}
 	recs := e.split.Split(resp.Body, link, e.clock.Now())
 	rows := make([]logRow, len(recs))
@@ -293,7 +287,18 @@ func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, 
 			rows[i] = logRow{row.ID, row.When}
 		}
 	}
-	return recs, rows, env.Total, nil
+	return recs, rows, resp.Body, nil
+}
+
+// total reads a page's total_entries.
+func total(body []byte) (int, error) {
+	var env struct {
+		Total int `json:"total_entries"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return 0, fmt.Errorf("decode eventLogs page: %w", err)
+	}
+	return env.Total, nil
 }
 
 // Next implements collect.Stream.
@@ -305,7 +310,7 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 		}
 	}
 	from := max(0, c.Offset-e.reread)
-	recs, rows, total, err := e.page(ctx, from, e.limit)
+	recs, rows, body, err := e.page(ctx, from, e.limit)
 	if err != nil {
 		return collect.Page{}, err
 	}
@@ -316,7 +321,11 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 		} else if j := slices.IndexFunc(rows, func(r logRow) bool { return r.id == c.Last }); j >= 0 {
 			at = j // rows before it were inserted or deleted
 		} else {
-			return e.seek(ctx, c, total)
+			n, err := total(body)
+			if err != nil {
+				return collect.Page{}, err
+			}
+			return e.seek(ctx, c, n)
 		}
 	}
 	var out []bus.Record
