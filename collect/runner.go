@@ -2,11 +2,9 @@ package collect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -150,7 +148,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 			}
 			continue
 		}
-		fresh, dups := sr.dedupe.filter(page.Records)
+		fresh, keys, dups := sr.dedupe.filter(page.Records)
 		for len(fresh) > 0 {
 			err := r.pub.Publish(ctx, fresh...)
 			if err == nil {
@@ -160,7 +158,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 				return
 			}
 		}
-		sr.dedupe.add(fresh)
+		sr.dedupe.add(keys)
 		if page.Cursor != cursor {
 			for {
 				err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})
@@ -282,39 +280,29 @@ func (rc *recent) key(b []byte) [2]uint64 {
 }
 
 // filter returns the records of recs not published recently (and not
-// repeated within recs), and how many it left out.
-func (rc *recent) filter(recs []bus.Record) ([]bus.Record, int) {
+// repeated within recs) with their digests, and how many it left out.
+func (rc *recent) filter(recs []bus.Record) ([]bus.Record, [][2]uint64, int) {
 	if rc.n == 0 || len(recs) == 0 {
-		return recs, 0
+		return recs, nil, 0
 	}
-	out := recs[:0:0]
-	var inPage map[[2]uint64]bool
-	dups := 0
+	out := make([]bus.Record, 0, len(recs))
+	keys := make([][2]uint64, 0, len(recs))
+	inPage := make(map[[2]uint64]bool, len(recs))
 	for _, rec := range recs {
 		k := rc.key(rec.Raw)
 		if _, ok := rc.set[k]; ok || inPage[k] {
-			dups++
 			continue
-		}
-		if inPage == nil {
-			inPage = map[[2]uint64]bool{}
 		}
 		inPage[k] = true
 		out = append(out, rec)
+		keys = append(keys, k)
 	}
-	if dups == 0 {
-		return recs, 0
-	}
-	return slices.Clip(out), dups
+	return out, keys, len(recs) - len(out)
 }
 
-// add remembers recs as published.
-func (rc *recent) add(recs []bus.Record) {
-	if rc.n == 0 {
-		return
-	}
-	for _, rec := range recs {
-		k := rc.key(rec.Raw)
+// add remembers the digests of published records.
+func (rc *recent) add(keys [][2]uint64) {
+	for _, k := range keys {
 		if _, ok := rc.set[k]; ok {
 			continue
 		}
@@ -328,6 +316,3 @@ func (rc *recent) add(recs []bus.Record) {
 		rc.set[k] = struct{}{}
 	}
 }
-
-// ErrStopped is returned by helpers when the runner's context ended.
-var ErrStopped = errors.New("collector stopped")
