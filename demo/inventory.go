@@ -153,7 +153,7 @@ func (o *Org) appendKeycloakCredentials(b []byte, P *Person, creds []*credential
 	}
 	for _, c := range creds {
 		typ, transports := "webauthn", `\"usb\",\"nfc\"`
-		if c.synced {
+		if c.synced || c.platform {
 			typ, transports = "webauthn-passwordless", `\"internal\",\"hybrid\"`
 		}
 		b = append(b, `, {"id": "`+uuidFrom(mix(uint64(c.regAt)), mix(h^uint64(c.regAt)))+`", "type": "`+typ+`", "userLabel": `...)

@@ -60,6 +60,9 @@ func inventory(raw []byte, instance string) (ingest.Output, error) {
 			}
 		}
 		a := s.Registration(instance, f.ID, f.ID, "", f.Profile.AuthenticatorName, created, out.Raw.SHA256)
+		if f.FactorType == "u2f" {
+			a.Factor = model.FactorWebAuthn // U2F is a security key; a webauthn factor may be a platform one
+		}
 		out.Authenticators = append(out.Authenticators, a)
 	}
 	return out, nil
