@@ -294,8 +294,22 @@ func (o *Org) appendRow(b []byte, in *instData, row *afRow) []byte {
 	return append(b, '}')
 }
 
-// appendRun renders one DAG run as the dagRuns endpoint returns it.
+// DAG run phases: the versions of a run the dagRuns endpoint shows over time.
+const (
+	phaseQueued  uint8 = iota // created, waiting for the scheduler
+	phaseRunning              // started
+	phaseFinal                // ended (or, for a run still going at the end of the period, running)
+)
+
+// appendRun renders one DAG run as the dagRuns endpoint returns it at the
+// end of the period.
 func (o *Org) appendRun(b []byte, in *instData, r *dagRun) []byte {
+	return o.appendRunPhase(b, in, r, phaseFinal)
+}
+
+// appendRunPhase renders one DAG run as the dagRuns endpoint returns it
+// while the run is in phase.
+func (o *Org) appendRunPhase(b []byte, in *instData, r *dagRun, phase uint8) []byte {
 	v31 := in.cfg.Version == Airflow31
 	d := &in.dags[r.dag]
 	tm := func(b []byte, ms int64) []byte {
@@ -306,8 +320,16 @@ func (o *Org) appendRun(b []byte, in *instData, r *dagRun) []byte {
 	}
 	state := "success"
 	switch {
-	case r.end == 0:
+	case phase == phaseQueued:
+		state = "queued"
+		cp := *r
+		cp.start, cp.end = 0, 0
+		r = &cp
+	case phase == phaseRunning || r.end == 0:
 		state = "running"
+		cp := *r
+		cp.end = 0
+		r = &cp
 	case r.failed:
 		state = "failed"
 	}

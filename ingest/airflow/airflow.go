@@ -273,9 +273,17 @@ func (n *Normalizer) run(rec *record, raw []byte, instance string) (ingest.Outpu
 		}
 	}
 	out := ingest.Output{Raw: rawRecord(raw, instance, eid, run.TS, received)}
+	out.Raw.EventID = RunVersionID(dagID, runID, out.Raw.SHA256)
 	run.RawSHA256 = out.Raw.SHA256
 	out.Runs = []model.DagRun{run}
 	return out, nil
+}
+
+// RunVersionID is the event id of one version of a DAG run:
+// dag_id/run_id@ and the first 16 hex digits of sha256, the hex SHA-256 of
+// the record's bytes (see the package documentation).
+func RunVersionID(dagID, runID, sha256 string) string {
+	return dagID + "/" + runID + "@" + sha256[:min(16, len(sha256))]
 }
 
 // ownerUsername returns the user name in the owner Airflow 2.6.2–2.6.3 wrote

@@ -13,7 +13,14 @@
 //
 // Event ids: an audit row's id is its event_log_id as a decimal string (the
 // database id, the same on every instance that reads the same database); a
-// run's id is dag_id + "/" + run_id.
+// DAG run record's id is dag_id + "/" + run_id + "@" + the first 16 hex
+// digits of the SHA-256 of its bytes. A run changes as it goes (queued,
+// running, success; cleared and run again; a note added), and neither the
+// v1 nor the v2 dagRuns response carries updated_at, so each distinct
+// version a collector reads is a record of its own: the same version read
+// again is a duplicate, a new version is new evidence, never a conflict.
+// The dag_runs table keeps one row per (instance, dag_id, run_id), the
+// version stored last.
 //
 // # extra
 //

@@ -165,7 +165,7 @@ func checkOutput(t testing.TB, o ingest.Output, raw []byte) {
 		require.NotEmpty(t, r.DagID)
 		require.NotEmpty(t, r.RunID)
 		require.False(t, r.TS.IsZero())
-		require.Equal(t, r.DagID+"/"+r.RunID, o.Raw.EventID)
+		require.Equal(t, RunVersionID(r.DagID, r.RunID, o.Raw.SHA256), o.Raw.EventID)
 		require.True(t, r.Conf == "" || json.Valid([]byte(r.Conf)), "conf must be JSON: %q", r.Conf)
 	}
 }
@@ -497,7 +497,34 @@ func TestRunTimeFallback(t *testing.T) {
 		o, err := n.Normalize([]byte(tc.rec), "i")
 		require.NoError(t, err, tc.rec)
 		require.Equal(t, tc.want, o.Runs[0].TS.Format(time.RFC3339), tc.rec)
-		require.Equal(t, "d/r", o.Raw.EventID)
+		require.Equal(t, "d/r@"+model.SHA256Hex([]byte(tc.rec))[:16], o.Raw.EventID)
+	}
+}
+
+// TestRunVersions: every distinct version of a run is a record of its own
+// (the dagRuns responses carry no updated_at), the same version read again
+// has the same id, and every version updates the same dag_runs row.
+func TestRunVersions(t *testing.T) {
+	n := New()
+	versions := []string{
+		`{"dag_run_id": "manual__1", "dag_id": "d", "queued_at": "2025-03-03T10:00:00Z", "start_date": null, "end_date": null, "run_type": "manual", "state": "queued"}`,
+		`{"dag_run_id": "manual__1", "dag_id": "d", "queued_at": "2025-03-03T10:00:00Z", "start_date": "2025-03-03T10:00:02Z", "end_date": null, "run_type": "manual", "state": "running"}`,
+		`{"dag_run_id": "manual__1", "dag_id": "d", "queued_at": "2025-03-03T10:00:00Z", "start_date": "2025-03-03T10:00:02Z", "end_date": "2025-03-03T10:05:00Z", "run_type": "manual", "state": "success"}`,
+		`{"dag_run_id": "manual__1", "dag_id": "d", "queued_at": "2025-03-03T10:00:00Z", "start_date": "2025-03-03T10:00:02Z", "end_date": "2025-03-03T10:05:00Z", "run_type": "manual", "state": "success", "note": "checked"}`,
+	}
+	ids := map[string]bool{}
+	for _, v := range versions {
+		o, err := n.Normalize([]byte(v), "i")
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(o.Raw.EventID, "d/manual__1@"), o.Raw.EventID)
+		require.False(t, ids[o.Raw.EventID], "two versions share id %s", o.Raw.EventID)
+		ids[o.Raw.EventID] = true
+		again, err := n.Normalize([]byte(v), "i")
+		require.NoError(t, err)
+		require.Equal(t, o.Raw.EventID, again.Raw.EventID)
+		require.Len(t, o.Runs, 1)
+		require.Equal(t, "d", o.Runs[0].DagID)
+		require.Equal(t, "manual__1", o.Runs[0].RunID)
 	}
 }
 

@@ -134,6 +134,9 @@ func decodeError(raw []byte, what string, err error) error {
 
 // Normalize turns one sign-in or directory audit into keytrail's model.
 func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) {
+	if ingest.IsSnapshot(raw) {
+		return inventory(raw, instance)
+	}
 	var rec record
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return ingest.Output{}, decodeError(raw, "decode", err)

@@ -294,7 +294,8 @@ func (s Suite) TestTenMegabytes(t *testing.T) {
 // fixtures' records.
 func (s Suite) Fuzz(f *testing.F) {
 	n := s.New()
-	for _, file := range Fixtures(f) {
+	inventories, _ := filepath.Glob("testdata/inventory/*.ndjson")
+	for _, file := range append(Fixtures(f), inventories...) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)

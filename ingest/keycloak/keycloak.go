@@ -94,6 +94,9 @@ func parseEventTime(raw json.RawMessage) (time.Time, error) {
 // Normalize turns one Keycloak event into an AuthEvent, plus an
 // Authenticator for credential registration and removal.
 func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) {
+	if ingest.IsSnapshot(raw) {
+		return inventory(raw, instance)
+	}
 	var ev event
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return ingest.Output{}, fmt.Errorf("%w: decode event%s: %w", ErrRecord, peekID(raw), decode.JSON(err))

@@ -237,6 +237,9 @@ func (s *scanner) actor(prefix string, idx int, a *actor, t *target) error {
 // Normalize turns one LogEvent into an AuthEvent, plus an Authenticator for
 // factor registration and removal events.
 func (Normalizer) Normalize(raw []byte, instance string) (ingest.Output, error) {
+	if ingest.IsSnapshot(raw) {
+		return inventory(raw, instance)
+	}
 	ev, err := decodeLogEvent(raw)
 	if err != nil {
 		return ingest.Output{}, fmt.Errorf("%w: decode LogEvent%s: %w", ErrRecord, recordName(ev.UUID), err)

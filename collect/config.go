@@ -1,0 +1,112 @@
+package collect
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// PollConfig paces a collector's streams and retries their failures. Every
+// field is optional; zero means the default stated on it.
+type PollConfig struct {
+	// Interval is how long a stream that caught up waits before it reads
+	// again (default 30s).
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds each HTTP request to the provider (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
+	// InitialBackoff is the first wait after a failed read, publish or
+	// cursor save (default 1s). Waits grow 2× per failure, ±50% jitter.
+	InitialBackoff time.Duration `yaml:"initial_backoff"`
+	// MaxBackoff caps those waits (default 5m).
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// MaxRateLimitWait caps the wait for a rate limit's documented reset
+	// (default 15m); a later reset is waited for in steps of this length.
+	MaxRateLimitWait time.Duration `yaml:"max_rate_limit_wait"`
+	// Dedupe is how many recently published records per stream the runner
+	// remembers, to skip the same bytes read again in an overlap (default
+	// 20000; -1 turns it off).
+	Dedupe int `yaml:"dedupe"`
+}
+
+// Defaults of PollConfig.
+const (
+	DefaultInterval         = 30 * time.Second
+	DefaultTimeout          = 30 * time.Second
+	DefaultInitialBackoff   = time.Second
+	DefaultMaxBackoff       = 5 * time.Minute
+	DefaultMaxRateLimitWait = 15 * time.Minute
+	DefaultDedupe           = 20000
+)
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c PollConfig) WithDefaults() PollConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Interval, DefaultInterval)
+	def(&c.Timeout, DefaultTimeout)
+	def(&c.InitialBackoff, DefaultInitialBackoff)
+	def(&c.MaxBackoff, DefaultMaxBackoff)
+	def(&c.MaxRateLimitWait, DefaultMaxRateLimitWait)
+	if c.Dedupe == 0 {
+		c.Dedupe = DefaultDedupe
+	}
+	return c
+}
+
+// Validate reports every problem with c together.
+func (c PollConfig) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"interval", c.Interval}, {"timeout", c.Timeout}, {"initial_backoff", c.InitialBackoff},
+		{"max_backoff", c.MaxBackoff}, {"max_rate_limit_wait", c.MaxRateLimitWait}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
+		}
+	}
+	if c.InitialBackoff > 0 && c.MaxBackoff > 0 && c.InitialBackoff > c.MaxBackoff {
+		errs = append(errs, fmt.Errorf("initial_backoff %s: more than max_backoff %s", c.InitialBackoff, c.MaxBackoff))
+	}
+	if c.Dedupe < -1 {
+		errs = append(errs, fmt.Errorf("dedupe %d: want a count, 0 for the default or -1 for none", c.Dedupe))
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultBackfill is how far back an identity provider's stream never read
+// before starts: the correlator's default lookback (30 days).
+const DefaultBackfill = 30 * 24 * time.Hour
+
+// StartConfig says where a stream never read before begins.
+type StartConfig struct {
+	// Start is the provider time a new cursor starts at (RFC 3339). It
+	// wins over Backfill.
+	Start time.Time `yaml:"start"`
+	// Backfill starts a new cursor this long before now (default
+	// DefaultBackfill, 30 days).
+	Backfill time.Duration `yaml:"backfill"`
+}
+
+// From returns where a new cursor starts: Start, else now − Backfill, else
+// now − def.
+func (c StartConfig) From(now time.Time, def time.Duration) time.Time {
+	switch {
+	case !c.Start.IsZero():
+		return c.Start.UTC()
+	case c.Backfill > 0:
+		return now.Add(-c.Backfill).UTC()
+	}
+	return now.Add(-def).UTC()
+}
+
+// Validate reports problems with c.
+func (c StartConfig) Validate() error {
+	if c.Backfill < 0 {
+		return fmt.Errorf("backfill %s: must not be negative", c.Backfill)
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+package collect
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/keytrail/keytrail/bus"
+	"github.com/keytrail/keytrail/model"
+)
+
+// Stream states reported in Status.State.
+const (
+	StateStarting    = "starting"
+	StateReading     = "reading"
+	StateCaughtUp    = "caught_up"
+	StateBackoff     = "backoff"
+	StateRateLimited = "rate_limited"
+	StateStopped     = "stopped"
+)
+
+// Runner reads a Collector's streams and publishes their records, each
+// stream in a goroutine of its own, until its context ends.
+//
+// For every page: read it (Stream.Next) from the saved cursor, publish its
+// records (skipping bytes this runner published recently), and only then
+// save the page's cursor. A failed read, publish or save is retried with
+// jittered exponential backoff capped at PollConfig.MaxBackoff, and nothing
+// moves until it succeeds; a provider's rate limit is waited out until the
+// reset it names. So a Kafka or store outage stops cursors, never loses a
+// record.
+type Runner struct {
+	col     *Collector
+	pub     bus.Publisher
+	cursors CursorStore
+	cfg     PollConfig
+	clock   clockwork.Clock
+	log     *slog.Logger
+	seed    maphash.Seed
+
+	mu     sync.Mutex
+	status []*Status
+}
+
+// NewRunner returns a Runner for col that publishes to pub and keeps its
+// cursors in cursors. opts supplies the clock and logger.
+func NewRunner(col *Collector, pub bus.Publisher, cursors CursorStore, opts Options) *Runner {
+	opts = opts.WithDefaults()
+	r := &Runner{col: col, pub: pub, cursors: cursors, cfg: col.Poll.WithDefaults(), clock: opts.Clock,
+		log: opts.Logger.With("collector", col.Name()), seed: maphash.MakeSeed()}
+	for _, s := range col.Streams {
+		r.status = append(r.status, &Status{Collector: col.Name(), Stream: s.Name(), State: StateStarting})
+	}
+	return r
+}
+
+// Status returns a copy of every stream's status, in stream order.
+func (r *Runner) Status() []Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Status, len(r.status))
+	for i, s := range r.status {
+		out[i] = *s
+	}
+	return out
+}
+
+// Run reads every stream until ctx ends, then returns nil. It returns an
+// error only for a collector it cannot run at all (no streams, two streams
+// of one name).
+func (r *Runner) Run(ctx context.Context) error {
+	if len(r.col.Streams) == 0 {
+		return fmt.Errorf("collector %s: no streams", r.col.Name())
+	}
+	seen := map[string]bool{}
+	for _, s := range r.col.Streams {
+		if seen[s.Name()] {
+			return fmt.Errorf("collector %s: two streams named %q", r.col.Name(), s.Name())
+		}
+		seen[s.Name()] = true
+	}
+	var wg sync.WaitGroup
+	for i, s := range r.col.Streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runStream(ctx, s, r.status[i])
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (r *Runner) update(st *Status, fn func(*Status)) {
+	r.mu.Lock()
+	fn(st)
+	r.mu.Unlock()
+}
+
+// streamRun is one stream's loop state.
+type streamRun struct {
+	r       *Runner
+	s       Stream
+	st      *Status
+	name    string
+	bo      *backoff.ExponentialBackOff
+	failing bool
+	dedupe  *recent
+}
+
+func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
+	sr := &streamRun{r: r, s: s, st: st, name: CursorName(r.col.Source, r.col.Instance, s.Name()),
+		bo: &backoff.ExponentialBackOff{InitialInterval: r.cfg.InitialBackoff, RandomizationFactor: 0.5,
+			Multiplier: 2, MaxInterval: r.cfg.MaxBackoff},
+		dedupe: newRecent(r.cfg.Dedupe, r.seed)}
+	sr.bo.Reset()
+	defer r.update(st, func(st *Status) { st.State = StateStopped })
+
+	var cursor string
+	for {
+		pos, _, err := r.cursors.Load(ctx, sr.name)
+		if err == nil {
+			cursor = pos
+			break
+		}
+		if !sr.retry(ctx, fmt.Errorf("load cursor %s: %w", sr.name, err)) {
+			return
+		}
+	}
+	r.update(st, func(st *Status) { st.Cursor = cursor })
+	sr.recovered()
+
+	for ctx.Err() == nil {
+		r.update(st, func(st *Status) { st.State = StateReading })
+		page, err := s.Next(ctx, cursor)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !sr.retry(ctx, fmt.Errorf("read %s: %w", sr.name, err)) {
+				return
+			}
+			continue
+		}
+		fresh, keys, dups := sr.dedupe.filter(page.Records)
+		for len(fresh) > 0 {
+			err := r.pub.Publish(ctx, fresh...)
+			if err == nil {
+				break
+			}
+			if !sr.retry(ctx, fmt.Errorf("publish %d records of %s: %w", len(fresh), sr.name, err)) {
+				return
+			}
+		}
+		sr.dedupe.add(keys)
+		if page.Cursor != cursor {
+			for {
+				err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})
+				if err == nil {
+					break
+				}
+				if !sr.retry(ctx, fmt.Errorf("save cursor %s: %w", sr.name, err)) {
+					return
+				}
+			}
+			cursor = page.Cursor
+		}
+		sr.bo.Reset()
+		sr.recovered()
+		now := r.clock.Now()
+		r.update(st, func(st *Status) {
+			st.Cursor = cursor
+			st.Pages++
+			st.Published += int64(len(fresh))
+			st.Duplicates += int64(dups)
+			st.LastSuccess = now
+			if !page.Position.IsZero() {
+				st.Position = page.Position
+				st.Lag = max(now.Sub(page.Position), 0)
+			}
+			if !page.More {
+				st.State = StateCaughtUp
+			}
+		})
+		wait := time.Duration(0)
+		if !page.More {
+			wait = r.cfg.Interval
+		}
+		if !page.NotBefore.IsZero() {
+			wait = max(wait, min(page.NotBefore.Sub(now), r.cfg.MaxRateLimitWait))
+			r.update(st, func(st *Status) { st.State = StateRateLimited })
+		}
+		if !sr.wait(ctx, wait) {
+			return
+		}
+	}
+}
+
+// retry records err and waits before the next attempt: until the
+// provider's rate-limit reset when err names one, else the next backoff.
+// It returns false when ctx ended.
+func (sr *streamRun) retry(ctx context.Context, err error) bool {
+	r := sr.r
+	now := r.clock.Now()
+	d := sr.bo.NextBackOff()
+	state := StateBackoff
+	if at, ok := RetryAt(err); ok {
+		state = StateRateLimited
+		d = min(max(at.Sub(now), 0), r.cfg.MaxRateLimitWait)
+	}
+	if !sr.failing {
+		r.log.Warn("stream failing, retrying", "stream", sr.s.Name(), "wait", d, "err", err)
+		sr.failing = true
+	} else {
+		r.log.Debug("stream still failing", "stream", sr.s.Name(), "wait", d, "err", err)
+	}
+	r.update(sr.st, func(st *Status) {
+		st.State = state
+		st.LastError = err.Error()
+		st.LastErrorAt = now
+	})
+	return sr.wait(ctx, d)
+}
+
+// recovered logs the end of a failure streak and clears the status error.
+func (sr *streamRun) recovered() {
+	if !sr.failing {
+		return
+	}
+	sr.failing = false
+	sr.r.log.Info("stream recovered", "stream", sr.s.Name())
+	sr.r.update(sr.st, func(st *Status) { st.LastError, st.LastErrorAt = "", time.Time{} })
+}
+
+// wait sleeps d on the runner's clock; false when ctx ended first.
+func (sr *streamRun) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := sr.r.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.Chan():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// recent remembers the digests of the last n records published, so that a
+// record read again in an overlap is not published again.
+type recent struct {
+	n    int
+	seed maphash.Seed
+	set  map[[2]uint64]struct{}
+	ring [][2]uint64
+	next int
+}
+
+func newRecent(n int, seed maphash.Seed) *recent {
+	if n < 0 {
+		n = 0
+	}
+	return &recent{n: n, seed: seed, set: make(map[[2]uint64]struct{}, min(n, 4096))}
+}
+
+func (rc *recent) key(b []byte) [2]uint64 {
+	var h maphash.Hash
+	h.SetSeed(rc.seed)
+	_, _ = h.Write(b)
+	a := h.Sum64()
+	_ = h.WriteByte(0xff)
+	return [2]uint64{a, h.Sum64()}
+}
+
+// filter returns the records of recs not published recently (and not
+// repeated within recs) with their digests, and how many it left out.
+func (rc *recent) filter(recs []bus.Record) ([]bus.Record, [][2]uint64, int) {
+	if rc.n == 0 || len(recs) == 0 {
+		return recs, nil, 0
+	}
+	out := make([]bus.Record, 0, len(recs))
+	keys := make([][2]uint64, 0, len(recs))
+	inPage := make(map[[2]uint64]bool, len(recs))
+	for _, rec := range recs {
+		k := rc.key(rec.Raw)
+		if _, ok := rc.set[k]; ok || inPage[k] {
+			continue
+		}
+		inPage[k] = true
+		out = append(out, rec)
+		keys = append(keys, k)
+	}
+	return out, keys, len(recs) - len(out)
+}
+
+// add remembers the digests of published records.
+func (rc *recent) add(keys [][2]uint64) {
+	for _, k := range keys {
+		if _, ok := rc.set[k]; ok {
+			continue
+		}
+		if len(rc.ring) < rc.n {
+			rc.ring = append(rc.ring, k)
+		} else {
+			delete(rc.set, rc.ring[rc.next])
+			rc.ring[rc.next] = k
+			rc.next = (rc.next + 1) % rc.n
+		}
+		rc.set[k] = struct{}{}
+	}
+}

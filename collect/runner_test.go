@@ -1,0 +1,196 @@
+package collect_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/bus"
+	"github.com/keytrail/keytrail/collect"
+	"github.com/keytrail/keytrail/collect/collecttest"
+	"github.com/keytrail/keytrail/model"
+)
+
+// script is a Stream that serves pages from a list, indexed by cursor
+// ("" = page 0, "1" = page 1, …), failing as told.
+type script struct {
+	mu    sync.Mutex
+	pages [][]string // record payloads per page
+	fail  map[int][]error
+	calls []string // cursors Next was called with
+	at    []time.Time
+	clock clockwork.Clock
+}
+
+func (s *script) Name() string { return "script" }
+
+func (s *script) Next(_ context.Context, cursor string) (collect.Page, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, cursor)
+	s.at = append(s.at, s.clock.Now())
+	i := 0
+	if cursor != "" {
+		fmt.Sscan(cursor, &i)
+	}
+	if errs := s.fail[i]; len(errs) > 0 {
+		s.fail[i] = errs[1:]
+		return collect.Page{}, errs[0]
+	}
+	if i >= len(s.pages) {
+		return collect.Page{Cursor: cursor}, nil
+	}
+	var recs []bus.Record
+	for _, p := range s.pages[i] {
+		recs = append(recs, bus.Record{Source: model.SourceOkta, Instance: "t", Raw: []byte(p)})
+	}
+	return collect.Page{Records: recs, Cursor: fmt.Sprint(i + 1), More: true, Position: s.clock.Now().Add(-time.Minute)}, nil
+}
+
+// checkedCursors is a CursorStore that fails when told and checks that a
+// cursor is saved only once its page's records were published.
+type checkedCursors struct {
+	collect.MemCursors
+	pub        *collecttest.Recorder
+	failures   int
+	before     func(page int) int // records published before page's cursor may be saved
+	violations []string
+}
+
+func (c *checkedCursors) Save(ctx context.Context, cur model.Cursor) error {
+	if c.failures > 0 {
+		c.failures--
+		return errors.New("store down")
+	}
+	var n int
+	fmt.Sscan(cur.Position, &n)
+	if got := len(c.pub.Records()); got < c.before(n) {
+		c.violations = append(c.violations, fmt.Sprintf("cursor %s saved with %d records published", cur.Position, got))
+	}
+	return c.MemCursors.Save(ctx, cur)
+}
+
+func TestRunner(t *testing.T) {
+	rateLimited := func(clock clockwork.Clock) error {
+		return &collect.HTTPError{Status: http.StatusTooManyRequests, RetryAt: clock.Now().Add(40 * time.Second)}
+	}
+	for _, tc := range []struct {
+		name       string
+		busFails   int
+		storeFails int
+		fail       func(clock clockwork.Clock) map[int][]error
+		repeat     bool // page 2 repeats page 1's records
+		check      func(t *testing.T, s *script, st collect.Status)
+	}{
+		{name: "clean"},
+		{name: "bus down", busFails: 2},
+		{name: "cursor store down", storeFails: 3},
+		{name: "provider errors back off", fail: func(clockwork.Clock) map[int][]error {
+			return map[int][]error{1: {errors.New("boom"), errors.New("boom"), errors.New("boom")}}
+		}, check: func(t *testing.T, s *script, _ collect.Status) {
+			var waits []time.Duration
+			for i := 1; i < len(s.calls); i++ {
+				if s.calls[i] == "1" && s.calls[i-1] == "1" {
+					waits = append(waits, s.at[i].Sub(s.at[i-1]))
+				}
+			}
+			require.Len(t, waits, 3)
+			for i, w := range waits {
+				require.Positive(t, w)
+				require.LessOrEqual(t, w, 10*time.Second, "wait %d", i)
+			}
+		}},
+		{name: "429 waits for the reset", fail: func(clock clockwork.Clock) map[int][]error {
+			return map[int][]error{2: {rateLimited(clock)}}
+		}, check: func(t *testing.T, s *script, _ collect.Status) {
+			for i := 1; i < len(s.calls); i++ {
+				if s.calls[i] == "2" && s.calls[i-1] == "2" {
+					require.GreaterOrEqual(t, s.at[i].Sub(s.at[i-1]), 40*time.Second)
+					return
+				}
+			}
+			t.Fatal("page 2 never retried")
+		}},
+		{name: "records read again are published once", repeat: true, check: func(t *testing.T, _ *script, st collect.Status) {
+			require.EqualValues(t, 2, st.Duplicates)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := clockwork.NewFakeClockAt(time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC))
+			s := &script{clock: clock, fail: map[int][]error{}, pages: [][]string{{`{"n":1}`, `{"n":2}`}, {`{"n":3}`, `{"n":4}`}, {`{"n":5}`, `{"n":6}`}}}
+			if tc.repeat {
+				s.pages[2] = s.pages[1]
+			}
+			if tc.fail != nil {
+				s.fail = tc.fail(clock)
+			}
+			pub := &collecttest.Recorder{FailEvery: map[bool]int{true: 2, false: 0}[tc.busFails > 0]}
+			before := func(n int) int { return 2 * n }
+			if tc.repeat {
+				before = func(n int) int { return 2 * min(n, 2) }
+			}
+			cursors := &checkedCursors{pub: pub, failures: tc.storeFails, before: before}
+			col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{s},
+				Poll: collect.PollConfig{Interval: time.Minute, InitialBackoff: time.Second, MaxBackoff: 8 * time.Second}}
+			r := collect.NewRunner(col, pub, cursors, collect.Options{Clock: clock, Logger: collecttest.Quiet()})
+			collecttest.Drive(t, clock, 1, time.Second, clock.Now().Add(10*time.Minute), r)
+			want := 6
+			if tc.repeat {
+				want = 4
+			}
+			require.Len(t, pub.Records(), want)
+			require.Empty(t, cursors.violations)
+			pos, ok, err := cursors.Load(context.Background(), "okta/t/script")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, "3", pos)
+			st := r.Status()[0]
+			require.Equal(t, "3", st.Cursor)
+			require.Empty(t, st.LastError, "cleared by the last success")
+			require.GreaterOrEqual(t, st.Lag, time.Minute)
+			require.Less(t, st.Lag, 2*time.Minute)
+			if tc.check != nil {
+				tc.check(t, s, st)
+			}
+		})
+	}
+}
+
+// TestRunnerStatusError: a stream that keeps failing shows its error and
+// backs off no longer than MaxBackoff (with jitter).
+func TestRunnerStatusError(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC))
+	s := &script{clock: clock, fail: map[int][]error{0: make([]error, 100)}}
+	for i := range s.fail[0] {
+		s.fail[0][i] = errors.New("provider says no")
+	}
+	col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{s},
+		Poll: collect.PollConfig{InitialBackoff: time.Second, MaxBackoff: 30 * time.Second}}
+	r := collect.NewRunner(col, &collecttest.Recorder{}, &collect.MemCursors{}, collect.Options{Clock: clock, Logger: collecttest.Quiet()})
+	collecttest.Drive(t, clock, 1, time.Second, clock.Now().Add(20*time.Minute), r)
+	st := r.Status()[0]
+	require.Contains(t, st.LastError, "provider says no")
+	require.Equal(t, collect.StateStopped, st.State)
+	for i := 1; i < len(s.at); i++ {
+		require.LessOrEqual(t, s.at[i].Sub(s.at[i-1]), 46*time.Second)
+	}
+	require.Greater(t, len(s.calls), 20)
+}
+
+func TestRunnerRejects(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	for name, col := range map[string]*collect.Collector{
+		"no streams":   {Source: model.SourceOkta, Instance: "t"},
+		"same streams": {Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{&script{clock: clock}, &script{clock: clock}}},
+	} {
+		r := collect.NewRunner(col, &collecttest.Recorder{}, &collect.MemCursors{}, collect.Options{Clock: clock})
+		require.Error(t, r.Run(context.Background()), name)
+	}
+}
