@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 25m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all setup setup-test build version image test test-short vet demo migrate status bench fuzz clean
+.PHONY: all setup setup-test build version image test test-short vet lint demo migrate status bench fuzz clean
 
 all: build
 
@@ -35,9 +35,14 @@ image:
 
 # All tests, on the embedded engine and a private ClickHouse server; a missing
 # engine is a failure, never a skip.
-test: setup-test
-	go vet ./...
+test: setup-test lint
 	KEYTRAIL_REQUIRE_ENGINES=1 go test $(GO_TEST_FLAGS) ./...
+
+# go vet and staticcheck (a pinned release, fetched through the module proxy).
+STATICCHECK_VERSION ?= v0.8.2
+lint:
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 # The main job: a realistic organisation through ingest, correlation and the
 # evidence pack, on the embedded store under DEMO_DIR.

@@ -3,7 +3,6 @@ package demo
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/keytrail/keytrail/model"
@@ -172,5 +171,3 @@ func (g *gen) between(lo, hi int64) int64 {
 }
 
 func (g *gen) chance(p float64) bool { return g.rng.Float64() < p }
-
-func sortInt64(s []int64) { sort.Slice(s, func(i, j int) bool { return s[i] < s[j] }) }

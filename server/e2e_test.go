@@ -173,7 +173,7 @@ func TestServeEndToEnd(t *testing.T) {
 			require.Contains(t, string(b), inst+":99000001")
 			require.Contains(t, string(b), `"verdict":"verified"`)
 			status, b, _ = do(t, "GET", h.URL+"/v1/correlations?verdict=maybe", nil, auth)
-			require.Equal(t, http.StatusBadRequest, status)
+			require.Equal(t, http.StatusBadRequest, status, string(b))
 			// The evidence chain of the token-verified action.
 			status, b, _ = do(t, "GET", h.URL+"/v1/actions/"+url.PathEscape(inst+":99000001"), nil, auth)
 			require.Equal(t, http.StatusOK, status, string(b))

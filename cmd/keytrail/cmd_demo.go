@@ -107,13 +107,11 @@ func demoPipeline(ctx context.Context, e *env, dir string, cfg demo.Config) (*de
 			return nil, err
 		}
 	}
-	storeURL := e.storeURL
 	if !e.storeExplicit {
 		if err := os.RemoveAll(filepath.Join(abs, demoStore)); err != nil {
 			return nil, err
 		}
-		storeURL = "chdb://" + filepath.Join(abs, demoStore)
-		e.storeURL = storeURL
+		e.storeURL = "chdb://" + filepath.Join(abs, demoStore)
 	}
 
 	p := newProgress(e.stderr, "generate", 0)

@@ -146,7 +146,7 @@ func TestVerifyWrongStore(t *testing.T) {
 				"clickhouse": strings.Replace(srv.URL(storetest.FreshDB(t)), "default@", "default:@", 1),
 			}[name]
 			// A store with no keytrail tables.
-			code, out, errs := cli(t, "", "--store", empty, "verify", pack, "--key", key)
+			code, _, errs = cli(t, "", "--store", empty, "verify", pack, "--key", key)
 			require.Equal(t, 1, code)
 			require.Contains(t, errs, store.Redact(empty))
 			require.Contains(t, errs, "--store")
@@ -155,7 +155,7 @@ func TestVerifyWrongStore(t *testing.T) {
 			// A migrated store without the pack's rows.
 			code, _, errs = cli(t, "", "--store", empty, "migrate")
 			require.Equal(t, 0, code, errs)
-			code, out, _ = cli(t, "", "--store", empty, "verify", pack, "--key", key)
+			code, out, _ := cli(t, "", "--store", empty, "verify", pack, "--key", key)
 			require.Equal(t, 1, code)
 			require.Contains(t, out, "store:           "+store.Redact(empty))
 			require.Contains(t, out, "holds none of the pack's 40 population rows")

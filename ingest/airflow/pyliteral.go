@@ -57,19 +57,6 @@ type pyValue struct {
 	items []pyValue // pyList elements; pyDict keys and values interleaved
 }
 
-// get returns the value under string key k of a dict.
-func (v pyValue) get(k string) (pyValue, bool) {
-	if v.kind != pyDict {
-		return pyValue{}, false
-	}
-	for i := 0; i+1 < len(v.items); i += 2 {
-		if v.items[i].kind == pyStr && v.items[i].text == k {
-			return v.items[i+1], true
-		}
-	}
-	return pyValue{}, false
-}
-
 // isPairList reports whether v is a list whose elements are all two-element
 // sequences with a string first element: Python's repr of list(dict.items()).
 func (v pyValue) isPairList() bool {

@@ -17,5 +17,3 @@ func TestGolden(t *testing.T)         { suite.TestGolden(t) }
 func TestTenMegabytes(t *testing.T)   { suite.TestTenMegabytes(t) }
 func FuzzNormalize(f *testing.F)      { suite.Fuzz(f) }
 func BenchmarkNormalize(b *testing.B) { suite.Benchmark(b) }
-
-func checkOutput(t testing.TB, raw []byte, o ingest.Output) { ingesttest.CheckOutput(t, raw, o) }

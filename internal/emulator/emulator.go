@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
@@ -377,9 +376,6 @@ func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
-
-// ctxDone reports whether the client gave up.
-func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
 
 // Listed reports whether item i of f is listed by the emulators at time at
 // (for a DAG run version: whether it has become visible, current or not),
