@@ -38,9 +38,11 @@ image:
 test: setup-test lint
 	KEYTRAIL_REQUIRE_ENGINES=1 go test $(GO_TEST_FLAGS) ./...
 
-# go vet and staticcheck (a pinned release, fetched through the module proxy).
+# gofmt, go vet and staticcheck (a pinned release, fetched through the module proxy).
 STATICCHECK_VERSION ?= v0.8.2
 lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 

@@ -33,3 +33,23 @@ func TestReturnsRows(t *testing.T) {
 		require.Equal(t, want, ReturnsRows(q), q)
 	}
 }
+
+func TestInlineInsertData(t *testing.T) {
+	for q, want := range map[string]bool{
+		"INSERT INTO t VALUES (1, 'x')":                        true,
+		"insert into t (a, s) values (1, 'x'), (2, 'y')":       true,
+		"  /* c */ INSERT INTO t FORMAT JSONEachRow {\"a\":1}": true,
+		"INSERT INTO `select` (a) VALUES (1)":                  true,
+		"INSERT INTO t (\"select\") VALUES ('select')":         true,
+		"-- SELECT\nINSERT INTO t VALUES (1)":                  true,
+		"INSERT INTO t SELECT 1":                               false,
+		"INSERT INTO t (a) SELECT a FROM u WHERE s = 'VALUES'": false,
+		"INSERT INTO t WITH 1 AS x SELECT x":                   false,
+		"INSERT INTO t (a) (SELECT 1)":                         false,
+		"SELECT 'INSERT INTO t VALUES (1)'":                    false,
+		"CREATE TABLE t (values Int8) ENGINE = Memory":         false,
+		"": false,
+	} {
+		require.Equal(t, want, InlineInsertData(q), q)
+	}
+}

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"

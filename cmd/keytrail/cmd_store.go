@@ -154,6 +154,9 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 		vals[i] = v
 	}
 	if !store.ReturnsRows(pos[0]) {
+		if store.InlineInsertData(pos[0]) && !strings.HasPrefix(e.storeURL, "chdb:") {
+			return usagef("a ClickHouse server does not read rows written inside an INSERT over its native protocol (clickhouse-client converts them on its side): use INSERT … SELECT, or keytrail ingest for provider records")
+		}
 		return s.Exec(ctx, pos[0], vals...)
 	}
 	rows, err := s.Query(ctx, pos[0], vals...)

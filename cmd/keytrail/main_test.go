@@ -179,6 +179,20 @@ func TestSQLStatementsWithoutRows(t *testing.T) {
 				}
 				require.Equal(t, c.out, out, c.q)
 			}
+			// Rows written inside an INSERT: chDB parses them; a server over
+			// the native protocol would wait for blocks forever, so keytrail
+			// refuses the statement before sending it.
+			code, _, errs := cli(t, "", "--store", url, "sql", "CREATE TABLE scratch2 (a Int64) ENGINE = MergeTree ORDER BY a")
+			require.Equal(t, 0, code, errs)
+			code, _, errs = cli(t, "", "--store", url, "sql", "INSERT INTO scratch2 VALUES (3)")
+			if name == "chdb" {
+				require.Equal(t, 0, code, errs)
+				_, out, _ := cli(t, "", "--store", url, "sql", "SELECT a FROM scratch2")
+				require.Equal(t, "3\n", out)
+				return
+			}
+			require.Equal(t, 2, code, errs)
+			require.Contains(t, errs, "INSERT … SELECT")
 		})
 	}
 }

@@ -120,4 +120,3 @@ func TestEngineNeverReadsStdin(t *testing.T) {
 		}
 	})
 }
-
