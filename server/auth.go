@@ -12,6 +12,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 )
 
 // Roles of the API.
@@ -42,11 +43,23 @@ func principal(c echo.Context) (Principal, bool) {
 	return p, ok
 }
 
+// JWKSRefetchEvery and JWKSRefetchBurst bound how often a verifier fetches
+// its issuer's JWKS. go-oidc re-fetches the key set whenever a token does
+// not verify against the cached keys (a rotation, but also any forged or
+// unknown-kid token), so without a bound every forged request would be a
+// request to the IdP. Beyond the bound such tokens are refused without a
+// fetch; tokens signed with a cached key are unaffected.
+const (
+	JWKSRefetchEvery = 10 * time.Second
+	JWKSRefetchBurst = 3
+)
+
 // verifier verifies tokens of one issuer with go-oidc: discovery on first
 // use (retried on the next request after a failure, so keytrail starts
 // while the IdP is unreachable), JWKS fetched and re-fetched when a token
-// names a key it does not hold (rotation), audience, expiry and the
-// allowed algorithms checked.
+// names a key it does not hold (rotation) — at most JWKSRefetchBurst fetches
+// at once and one per JWKSRefetchEvery after that —, audience, expiry and
+// the allowed algorithms checked.
 type verifier struct {
 	issuer, audience string
 	algs             []string
@@ -75,8 +88,43 @@ func (v *verifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: discover OIDC issuer %s: %w", ErrUnavailable, v.issuer, err)
 	}
-	v.v = p.VerifierContext(cctx, &oidc.Config{ClientID: v.audience, SupportedSigningAlgs: v.algs, Now: v.now})
+	var meta struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKS == "" {
+		return nil, fmt.Errorf("%w: OIDC issuer %s publishes no jwks_uri", ErrUnavailable, v.issuer)
+	}
+	base := v.client
+	if base == nil {
+		base = http.DefaultClient
+	}
+	limited := &http.Client{Timeout: base.Timeout, Transport: &limitedTransport{
+		base: base.Transport, now: v.now, lim: rate.NewLimiter(rate.Every(JWKSRefetchEvery), JWKSRefetchBurst)}}
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), limited), meta.JWKS)
+	v.v = oidc.NewVerifier(v.issuer, keys, &oidc.Config{ClientID: v.audience, SupportedSigningAlgs: v.algs, Now: v.now})
 	return v.v, nil
+}
+
+// errJWKSLimited is the key fetch refused by limitedTransport.
+var errJWKSLimited = fmt.Errorf("signing key not in the cached key set, and the key set was re-fetched %d times in the last %s", JWKSRefetchBurst, JWKSRefetchBurst*JWKSRefetchEvery)
+
+// limitedTransport lets requests through while lim allows (on the clock
+// now) and refuses the rest without touching the network.
+type limitedTransport struct {
+	base http.RoundTripper
+	now  func() time.Time
+	lim  *rate.Limiter
+}
+
+func (t *limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !t.lim.AllowN(t.now(), 1) {
+		return nil, errJWKSLimited
+	}
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
 }
 
 // verify checks token and returns it; a refused token is ErrUnauthenticated

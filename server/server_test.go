@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +61,10 @@ func errorCode(t testing.TB, body []byte) string {
 // TestForgedTokens: every forged or unfit token is refused with 401 or
 // 403 and a JSON error, and a good one passes.
 func TestForgedTokens(t *testing.T) {
-	h := start(t, nil, nil)
+	var ahead atomic.Int64 // how far the server's clock runs ahead
+	h := start(t, nil, func(_ *server.Config, d *server.Deps) {
+		d.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	})
 	iss := h.Issuer
 	other := oidctest.New(t)
 	claims := func(mod func(oidctest.Claims)) oidctest.Claims {
@@ -120,6 +124,9 @@ func TestForgedTokens(t *testing.T) {
 		status, body, _ := do(t, http.MethodGet, h.URL+"/v1/whoami", nil, map[string]string{"Authorization": "Bearer " + h.token(groups...)})
 		require.Equal(t, http.StatusOK, status, string(body))
 	}
+	// The forgeries above used up the JWKS re-fetch budget; a rotation is
+	// seen once the budget refills.
+	ahead.Add(int64(server.JWKSRefetchBurst * server.JWKSRefetchEvery))
 	iss.Rotate(oidctest.ES256)
 	iss.Retire()
 	status, body, _ := do(t, http.MethodGet, h.URL+"/v1/whoami", nil, map[string]string{"Authorization": "Bearer " + h.token("kt-admins")})
@@ -127,6 +134,17 @@ func TestForgedTokens(t *testing.T) {
 	var p server.Principal
 	require.NoError(t, json.Unmarshal(body, &p))
 	require.Equal(t, []string{"admin"}, p.Roles)
+	// A flood of tokens naming keys the issuer never published costs the
+	// IdP a bounded number of JWKS fetches, not one per request; tokens
+	// signed with the cached key still pass.
+	before := iss.JWKSFetches()
+	for range 20 {
+		status, _, _ := do(t, http.MethodGet, h.URL+"/v1/whoami", nil, map[string]string{"Authorization": "Bearer " + iss.Mint(claims(nil), oidctest.WithUnpublishedKey())})
+		require.Equal(t, http.StatusUnauthorized, status)
+	}
+	require.LessOrEqual(t, iss.JWKSFetches()-before, int64(server.JWKSRefetchBurst))
+	status, body, _ = do(t, http.MethodGet, h.URL+"/v1/whoami", nil, map[string]string{"Authorization": "Bearer " + h.token("kt-admins")})
+	require.Equal(t, http.StatusOK, status, string(body))
 }
 
 // TestIntakeRefusals covers the webhook and push authentication failures,
