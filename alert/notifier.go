@@ -112,7 +112,7 @@ type Notifier struct {
 	hard        context.Context // cancelled when Close's deadline passes
 	stop        context.CancelFunc
 	wg          sync.WaitGroup
-	undelivered atomic.Int64                   // alerts whose delivery finally failed
+	undelivered atomic.Int64                    // alerts whose delivery finally failed
 	lastErr     atomic.Pointer[deliveryFailure] // the last such failure
 }
 
@@ -190,8 +190,8 @@ func New(cfg Config, o Options) (*Notifier, error) {
 		return nil, fmt.Errorf("register alert metrics: %w", err)
 	}
 	n := &Notifier{
-		cfg:     cfg,
-		log:     o.Logger,
+		cfg:      cfg,
+		log:      o.Logger,
 		rec:      o.Recorder,
 		hist:     o.History,
 		clock:    o.Clock,
