@@ -15,7 +15,9 @@ var ErrBind = errors.New("bind query values")
 
 // Bind replaces each `?` placeholder in query with the literal for the
 // corresponding value. Placeholders inside string literals, quoted identifiers
-// and comments are left alone. This is the only place values meet SQL text.
+// and comments are left alone. It is the one place values meet SQL text: the
+// path for servers without query parameters in their protocol (before 22.8).
+// Engines with query parameters use BindParams instead.
 func Bind(d Dialect, query string, args []any) (string, error) {
 	if len(args) == 0 {
 		if n := countPlaceholders(query); n > 0 {

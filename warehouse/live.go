@@ -288,17 +288,13 @@ func readSince[T any](ctx context.Context, s store.Store, t store.Table[T], v ui
 		return fmt.Errorf("poll %s: %w", t.Name, err)
 	}
 	defer rows.Close()
-	vi := slices.Index(t.Columns, "version")
+	sc := t.NewScanner()
 	for rows.Next() {
-		val, err := t.Scan(rows)
+		val, err := sc.Scan(rows)
 		if err != nil {
 			return fmt.Errorf("poll %s: %w", t.Name, err)
 		}
-		var ver uint64
-		if vals := rows.Values(); vi >= 0 && vi < len(vals) {
-			ver, _ = vals[vi].(uint64)
-		}
-		fn(val, ver)
+		fn(val, sc.Version())
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("poll %s: %w", t.Name, err)
