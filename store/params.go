@@ -26,42 +26,20 @@ type Params struct {
 // is the literal path for engines without.
 func BindParams(d Dialect, query string, args []any) (Params, error) {
 	p := Params{Names: make([]string, 0, len(args)), Values: make([]string, 0, len(args))}
-	if len(args) == 0 {
-		if n := countPlaceholders(query); n > 0 {
-			return Params{}, fmt.Errorf("%w: query has %d placeholders, got no values", ErrBind, n)
-		}
-		p.Query = query
-		return p, nil
-	}
-	var b strings.Builder
-	b.Grow(len(query) + 24*len(args))
-	next := 0
-	err := scanSQL(query, func(chunk string, placeholder bool) error {
-		if !placeholder {
-			b.WriteString(chunk)
-			return nil
-		}
-		if next >= len(args) {
-			return fmt.Errorf("%w: more placeholders than the %d values given", ErrBind, len(args))
-		}
-		typ, text, err := ParamValue(d, args[next])
+	q, err := substitute(query, args, func(i int, v any) (string, error) {
+		typ, text, err := ParamValue(d, v)
 		if err != nil {
-			return fmt.Errorf("value %d: %w", next+1, err)
+			return "", err
 		}
-		next++
-		name := "p" + strconv.Itoa(next)
-		b.WriteString("{" + name + ":" + typ + "}")
+		name := "p" + strconv.Itoa(i+1)
 		p.Names = append(p.Names, name)
 		p.Values = append(p.Values, text)
-		return nil
+		return "{" + name + ":" + typ + "}", nil
 	})
 	if err != nil {
 		return Params{}, err
 	}
-	if next != len(args) {
-		return Params{}, fmt.Errorf("%w: %d values for %d placeholders", ErrBind, len(args), next)
-	}
-	p.Query = b.String()
+	p.Query = q
 	return p, nil
 }
 

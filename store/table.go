@@ -225,7 +225,13 @@ func (t Table[T]) Read(ctx context.Context, s Store, where string, args []any, f
 
 // ReadVersions is Read that also passes each row's version.
 func (t Table[T]) ReadVersions(ctx context.Context, s Store, where string, args []any, fn func(T, uint64) error) error {
-	rows, err := s.Query(ctx, "SELECT "+t.Select()+" "+t.From()+" "+where, args...)
+	return t.ReadQuery(ctx, s, "SELECT "+t.Select()+" "+t.From()+" "+where, args, fn)
+}
+
+// ReadQuery runs a query whose columns are t.Columns (see Select), streaming
+// each row into fn as a T and its version.
+func (t Table[T]) ReadQuery(ctx context.Context, s Store, query string, args []any, fn func(T, uint64) error) error {
+	rows, err := s.Query(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", t.Name, err)
 	}
