@@ -25,8 +25,16 @@ type BlockSource interface {
 	Close() error
 }
 
+// HeaderSource is a BlockSource that can tell a result's columns and types
+// without a block (an engine that sends no block for an empty result). Rows
+// asks only when a caller wants the header of a result that has no block.
+type HeaderSource interface {
+	Header() (columns, types []string)
+}
+
 // NewRows returns the Rows of a stream of blocks. columns and types describe
-// the result when it has no block (an empty result keeps its header).
+// the result before its first block (nil when unknown: then a HeaderSource is
+// asked on demand).
 func NewRows(src BlockSource, columns, types []string) Rows {
 	return &blockRows{src: src, cols: columns, types: types}
 }
@@ -37,12 +45,23 @@ type blockRows struct {
 	i      int
 	cols   []string
 	types  []string
+	asked  bool
 	err    error
 	closed bool
 }
 
-func (r *blockRows) Columns() []string { return r.cols }
-func (r *blockRows) Types() []string   { return r.types }
+func (r *blockRows) header() {
+	if r.cols != nil || r.asked {
+		return
+	}
+	r.asked = true
+	if h, ok := r.src.(HeaderSource); ok {
+		r.cols, r.types = h.Header()
+	}
+}
+
+func (r *blockRows) Columns() []string { r.header(); return r.cols }
+func (r *blockRows) Types() []string   { r.header(); return r.types }
 
 func (r *blockRows) Next() bool {
 	if r.err != nil || r.closed {

@@ -347,7 +347,7 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (store.Row
 	if first != nil {
 		cols, types = first.Columns, first.Types
 	} else {
-		cols, types = s.describe(ctx, p)
+		st.describe = func() ([]string, []string) { return s.describe(ctx, p) }
 	}
 	return store.NewRows(st, cols, types), nil
 }
@@ -429,6 +429,16 @@ type stream struct {
 	once     sync.Once
 	first    *store.Block
 	firstErr error
+	describe func() (columns, types []string) // the header of a result without blocks
+}
+
+// Header implements store.HeaderSource: an empty streamed result carries no
+// header, so the engine is asked to describe the query (once, on demand).
+func (st *stream) Header() ([]string, []string) {
+	if st.describe == nil {
+		return nil, nil
+	}
+	return st.describe()
 }
 
 // read runs in its own goroutine: it owns c until the stream ends or is
