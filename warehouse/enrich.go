@@ -81,7 +81,7 @@ func (w *Warehouse) ImportIdentities(ctx context.Context, rows []model.Identity,
 	if err := r.Load(rows); err != nil {
 		return err
 	}
-	return store.Identities.Write(ctx, w.S, rows)
+	return store.Identities.WriteVersion(ctx, w.S, rows, w.versions().Next())
 }
 
 // ResolveStored brings the people of stored rows up to date with the
@@ -460,5 +460,5 @@ func (w *Warehouse) AddAAGUIDs(ctx context.Context, rows []model.AuthenticatorMo
 		}
 		rows[i].AAGUID = c
 	}
-	return store.AAGUIDs.Write(ctx, w.S, rows)
+	return store.AAGUIDs.WriteVersion(ctx, w.S, rows, w.versions().Next())
 }
