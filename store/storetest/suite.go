@@ -778,9 +778,9 @@ func testVersions(t *testing.T, b Backend) {
 }
 
 // testCorrelationsByTime upgrades a store holding correlations to the
-// time-ordered key (migration 3): every row survives, replaced copies still
-// collapse, and a migration interrupted after any of its statements
-// converges when run again.
+// time-ordered key (migration 0007; a cluster keeps its key): every row
+// survives, replaced copies still collapse, and a migration interrupted
+// after any of its statements converges when run again.
 func testCorrelationsByTime(t *testing.T, b Backend) {
 	ctx := context.Background()
 	migrations, err := schema.Migrations()
