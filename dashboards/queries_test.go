@@ -69,11 +69,7 @@ func at(day, hour, minute int) time.Time {
 // of a replayed row FINAL keeps.
 func write[T any](tb testing.TB, s store.Store, t store.Table[T], version uint64, vs ...T) {
 	tb.Helper()
-	rows := make([][]any, len(vs))
-	for i, v := range vs {
-		rows[i] = t.ToRow(v, version)
-	}
-	require.NoError(tb, s.Insert(context.Background(), t.Name, t.Columns, rows), t.Name)
+	require.NoError(tb, t.WriteVersion(context.Background(), s, vs, version), t.Name)
 }
 
 // seed writes a few rows into every table. Each ReplacingMergeTree table also

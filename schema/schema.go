@@ -97,15 +97,18 @@ type step struct {
 func render(t Target, text string) ([]step, error) {
 	d := t.Dialect
 	tmpl, err := template.New("migration").Funcs(template.FuncMap{
-		"ts":          d.TimeType,
-		"month":       d.Month,
-		"day":         d.Day,
+		"ts":                  d.TimeType,
+		"month":               d.Month,
+		"day":                 d.Day,
+		"unlimitedPartitions": d.UnlimitedPartitions,
 	}).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("parse migration template: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, nil); err != nil {
+	// .Cluster lets a migration say what one node runs and a cluster does
+	// not (a statement the cluster rendering cannot rewrite).
+	if err := tmpl.Execute(&buf, struct{ Cluster bool }{d.Cluster != ""}); err != nil {
 		return nil, fmt.Errorf("render migration template: %w", err)
 	}
 	stmts := SplitStatements(buf.String())
@@ -284,15 +287,23 @@ func Version(ctx context.Context, s store.Store) (int, error) {
 // applied. A migration whose recorded checksum differs from the embedded one is
 // reported, not re-applied.
 func Migrate(ctx context.Context, s store.Store) ([]int, error) {
+	return MigrateTo(ctx, s, Latest())
+}
+
+// MigrateTo is Migrate up to and including version target.
+func MigrateTo(ctx context.Context, s store.Store, target int) ([]int, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
+	}
+	if target < len(ms) {
+		ms = ms[:max(target, 0)]
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	target := Target{Dialect: s.Dialect(), Database: info.Database}
+	tgt := Target{Dialect: s.Dialect(), Database: info.Database}
 	// The ledger is read before any DDL: on a cluster every ON CLUSTER
 	// statement waits for all hosts, so an up-to-date store must not issue
 	// one (a host being down then never blocks opening the store).
@@ -301,7 +312,7 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 		return nil, err
 	}
 	if applied == nil {
-		steps, err := render(target, ledgerDDL)
+		steps, err := render(tgt, ledgerDDL)
 		if err != nil {
 			return nil, err
 		}
@@ -321,21 +332,34 @@ func Migrate(ctx context.Context, s store.Store) ([]int, error) {
 			}
 			continue
 		}
-		steps, err := render(target, m.SQL)
+		steps, err := render(tgt, m.SQL)
 		if err != nil {
 			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		if err := run(ctx, s, steps); err != nil {
 			return ran, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 		}
-		err = s.Insert(ctx, "schema_migrations", []string{"version", "name", "checksum", "applied_at"},
-			[][]any{{uint32(m.Version), m.Name, m.Checksum, time.Now().UTC()}})
-		if err != nil {
+		if err := record(ctx, s, m); err != nil {
 			return ran, fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		ran = append(ran, m.Version)
 	}
 	return ran, nil
+}
+
+// record writes m's row of the schema_migrations ledger.
+func record(ctx context.Context, s store.Store, m Migration) error {
+	b, err := s.PrepareBatch(ctx, "schema_migrations", []string{"version", "name", "checksum", "applied_at"})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = b.Abort() }()
+	for i, col := range []any{[]uint32{uint32(m.Version)}, []string{m.Name}, []string{m.Checksum}, []time.Time{time.Now().UTC()}} {
+		if err := b.Column(i).Append(col); err != nil {
+			return err
+		}
+	}
+	return b.Send()
 }
 
 // addColumnRE matches a statement that adds one column. ClickHouse 18.16 has

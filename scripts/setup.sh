@@ -64,7 +64,7 @@ setup_chdb() {
     log "warning: could not read the registry's integrity for $CHDB_PKG; checking the library instead"
   fi
   tar -xzf "$tgz" -C "$tmp" package/libchdb.so
-  # A real shared object exporting the chDB entry points chdb-go calls.
+  # A real shared object exporting the chDB C API store/chdb binds.
   if ! head -c 4 "$tmp/package/libchdb.so" | grep -q $'\x7fELF'; then
     log "libchdb.so from $CHDB_PKG is not an ELF file"; exit 1
   fi
@@ -74,8 +74,9 @@ setup_chdb() {
   log "libchdb.so ready: $LIBDIR/libchdb.so"
 }
 
-# chdb-go loads $CHDB_LIB_PATH, else /usr/local/lib/libchdb.so. The Makefile
-# sets the variable; the link lets a plain `go test` or a copied binary find it.
+# store/chdb loads $CHDB_LIB_PATH, else libchdb.so on the linker path, else
+# /usr/local/lib/libchdb.so. The Makefile sets the variable; the link lets a
+# plain `go test` or a copied binary find it.
 link_chdb() {
   local target=/usr/local/lib/libchdb.so
   [ -e "$target" ] && return 0

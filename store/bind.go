@@ -15,8 +15,16 @@ var ErrBind = errors.New("bind query values")
 
 // Bind replaces each `?` placeholder in query with the literal for the
 // corresponding value. Placeholders inside string literals, quoted identifiers
-// and comments are left alone. This is the only place values meet SQL text.
+// and comments are left alone. It is the one place values meet SQL text: the
+// path for servers without query parameters in their protocol (before 22.8).
+// Engines with query parameters use BindParams instead.
 func Bind(d Dialect, query string, args []any) (string, error) {
+	return substitute(query, args, func(_ int, v any) (string, error) { return Literal(d, v) })
+}
+
+// substitute replaces the i-th `?` placeholder of query (outside quotes and
+// comments) with render(i, args[i]); the counts must match.
+func substitute(query string, args []any, render func(i int, v any) (string, error)) (string, error) {
 	if len(args) == 0 {
 		if n := countPlaceholders(query); n > 0 {
 			return "", fmt.Errorf("%w: query has %d placeholders, got no values", ErrBind, n)
@@ -24,7 +32,7 @@ func Bind(d Dialect, query string, args []any) (string, error) {
 		return query, nil
 	}
 	var b strings.Builder
-	b.Grow(len(query) + 16*len(args))
+	b.Grow(len(query) + 24*len(args))
 	next := 0
 	err := scanSQL(query, func(chunk string, placeholder bool) error {
 		if !placeholder {
@@ -34,12 +42,12 @@ func Bind(d Dialect, query string, args []any) (string, error) {
 		if next >= len(args) {
 			return fmt.Errorf("%w: more placeholders than the %d values given", ErrBind, len(args))
 		}
-		lit, err := Literal(d, args[next])
+		text, err := render(next, args[next])
 		if err != nil {
 			return fmt.Errorf("value %d: %w", next+1, err)
 		}
 		next++
-		b.WriteString(lit)
+		b.WriteString(text)
 		return nil
 	})
 	if err != nil {
@@ -123,24 +131,20 @@ func QuoteString(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('\'')
-	escapeInto(&b, s, true)
+	escapeInto(&b, s)
 	b.WriteByte('\'')
 	return b.String()
 }
 
-// escapeInto writes s with backslash escapes for \, ', control characters
-// that TSV and SQL treat specially, and NUL.
-func escapeInto(b *strings.Builder, s string, quote bool) {
+// escapeInto writes s with backslash escapes for \, ', the control
+// characters SQL string literals treat specially, and NUL.
+func escapeInto(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':
 			b.WriteString(`\\`)
 		case '\'':
-			if quote {
-				b.WriteString(`\'`)
-			} else {
-				b.WriteByte(c)
-			}
+			b.WriteString(`\'`)
 		case '\n':
 			b.WriteString(`\n`)
 		case '\t':

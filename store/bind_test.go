@@ -84,23 +84,56 @@ func TestRedact(t *testing.T) {
 	require.Contains(t, r, "host:9000")
 }
 
-func TestTSVField(t *testing.T) {
-	d := DialectFor("26.5")
-	f, err := TSVField(d, ParseColumnType("String"), "a\tb\nc\\")
-	require.NoError(t, err)
-	require.Equal(t, `a\tb\nc\\`, f)
-	f, err = TSVField(d, ParseColumnType("Nullable(UInt8)"), (*bool)(nil))
-	require.NoError(t, err)
-	require.Equal(t, `\N`, f)
-	f, err = TSVField(d, ParseColumnType("Nullable(DateTime64(3, 'UTC'))"), time.Time{})
-	require.NoError(t, err)
-	require.Equal(t, `\N`, f)
-	f, err = TSVField(d, ParseColumnType("Array(String)"), []string{"x'y"})
-	require.NoError(t, err)
-	require.Equal(t, `['x\'y']`, f)
-	_, err = TSVField(d, ParseColumnType("Array(String)"), 5)
-	require.Error(t, err)
+func TestBindParams(t *testing.T) {
+	modern := DialectFor("26.5.1.1")
+	tm := time.Date(2026, 1, 2, 3, 4, 5, 678_900_000, time.UTC)
+	cases := []struct {
+		name   string
+		query  string
+		args   []any
+		want   string
+		values []string
+		err    error
+	}{
+		{"none", "SELECT 1", nil, "SELECT 1", nil, nil},
+		{"string", "SELECT ?", []any{"a'b\\c"}, "SELECT {p1:String}", []string{`a'b\\c`}, nil},
+		{"control", "SELECT ?", []any{"x\ny\tz\r\x00"}, "SELECT {p1:String}", []string{"x\\ny\\tz\\r\x00"}, nil},
+		{"quoted placeholder untouched", "SELECT '?', \"?\", `?`, ?", []any{int64(1)}, "SELECT '?', \"?\", `?`, {p1:Int64}", []string{"1"}, nil},
+		{"comment placeholder untouched", "SELECT ? -- ?\n, /* ? */ ?", []any{1, uint8(2)}, "SELECT {p1:Int64} -- ?\n, /* ? */ {p2:UInt64}", []string{"1", "2"}, nil},
+		{"bool", "?", []any{true}, "{p1:UInt8}", []string{"1"}, nil},
+		{"null bool", "?", []any{(*bool)(nil)}, "{p1:Nullable(UInt8)}", []string{`\N`}, nil},
+		{"time", "x >= ?", []any{tm}, "x >= {p1:DateTime64(3, 'UTC')}", []string{"2026-01-02 03:04:05.678"}, nil},
+		{"zero time", "?", []any{time.Time{}}, "{p1:Nullable(DateTime64(3, 'UTC'))}", []string{`\N`}, nil},
+		{"duration", "?", []any{1500 * time.Millisecond}, "{p1:Int64}", []string{"1500"}, nil},
+		{"array", "has(?, x)", []any{[]string{"a", "b'\t"}}, "has({p1:Array(String)}, x)", []string{`['a','b\'\t']`}, nil},
+		{"int array", "?", []any{[]int64{1, -2}}, "{p1:Array(Int64)}", []string{"[1,-2]"}, nil},
+		{"nil", "?", []any{nil}, "{p1:Nullable(String)}", []string{`\N`}, nil},
+		{"named string", "?", []any{namedString("v")}, "{p1:String}", []string{"v"}, nil},
+		{"float", "?", []any{1.25}, "{p1:Float64}", []string{"1.25"}, nil},
+		{"too few", "? ?", []any{1}, "", nil, ErrBind},
+		{"too many", "?", []any{1, 2}, "", nil, ErrBind},
+		{"missing all", "?", nil, "", nil, ErrBind},
+		{"bad type", "?", []any{struct{}{}}, "", nil, ErrBind},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := BindParams(modern, c.query, c.args)
+			if c.err != nil {
+				require.ErrorIs(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, c.want, got.Query)
+			require.Equal(t, len(c.values), len(got.Names))
+			if len(c.values) > 0 {
+				require.Equal(t, c.values, got.Values)
+			}
+		})
+	}
 }
+
+// namedString is a named string type, bound as String.
+type namedString string
 
 // FuzzBind: whatever the value, binding it and scanning the SQL back finds the
 // value as one literal and no extra placeholders.

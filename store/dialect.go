@@ -62,6 +62,17 @@ func (d Dialect) Day(col string) string {
 	return "toDate(toDateTime(intDiv(" + col + ", 1000), 'UTC'), 'UTC')"
 }
 
+// UnlimitedPartitions is the SETTINGS clause that lets one INSERT … SELECT
+// write rows of any number of months (engines since 19.x refuse more than 100
+// partitions per insert by default; older servers have no such limit, nor the
+// setting, and get an empty clause).
+func (d Dialect) UnlimitedPartitions() string {
+	if d.Major >= 20 {
+		return "SETTINGS max_partitions_per_insert_block = 0"
+	}
+	return ""
+}
+
 // TimeLiteral renders t as a literal of TimeType. The zero time is NULL.
 func (d Dialect) TimeLiteral(t time.Time) string {
 	if t.IsZero() {

@@ -14,20 +14,21 @@ import (
 )
 
 // Store is a connection to a ClickHouse engine. Implementations are safe for
-// concurrent use; the embedded engine serialises queries internally.
+// concurrent use, and any number of queries may be open at once (a read may
+// run other queries, or write, while its rows stream in).
 //
 // Every call honours its context: when the deadline passes the call returns an
 // error wrapping ctx.Err(), even if the engine has not answered.
 type Store interface {
 	// Exec runs a statement that returns no rows.
 	Exec(ctx context.Context, query string, args ...any) error
-	// Query runs a statement and returns its rows. The caller must Close them.
+	// Query runs a statement and streams its rows: a result arrives in
+	// blocks of bounded size, never whole. The caller must Close the rows;
+	// ctx bounds the whole read.
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
-	// Insert writes rows into table in one batch. columns names the columns in
-	// the order of each row's values; a batch is accepted whole or not at all
-	// from the caller's point of view (on error, retry the whole batch: tables
-	// are idempotent on their keys).
-	Insert(ctx context.Context, table string, columns []string, rows [][]any) error
+	// PrepareBatch begins a columnar insert into the named columns of table
+	// (see Batch and BatchColumn for the typed slices each column takes).
+	PrepareBatch(ctx context.Context, table string, columns []string) (Batch, error)
 	// Dialect tells which SQL features the engine has.
 	Dialect() Dialect
 	// Info describes the engine.
@@ -36,8 +37,13 @@ type Store interface {
 	Close() error
 }
 
-// Rows is the result of a query. Values are decoded to a small set of Go
-// types: string, int64, uint64, float64, bool, time.Time, nil (NULL) and []any.
+// Rows is the streamed result of a query. The caller owns the destinations:
+// Scan copies the current row into them, converting as Assign documents;
+// for *string, *[]byte, *int64, *int, *int32, *uint64, *uint32, *uint8,
+// *float64, *bool, **bool, *time.Time, *[]string, *[]int64 and *any this is
+// a type switch, never reflection. Values returns the row decoded to a small
+// set of Go types — string, int64, uint64, float64, bool, time.Time, nil
+// (NULL) and []any — for generic printers.
 type Rows interface {
 	// Columns returns the result's column names.
 	Columns() []string
@@ -47,11 +53,11 @@ type Rows interface {
 	Next() bool
 	// Values returns the current row's decoded values.
 	Values() []any
-	// Scan copies the current row into dest (see Assign for supported types).
+	// Scan copies the current row into dest, one destination per column.
 	Scan(dest ...any) error
 	// Err returns the error that ended iteration, if any.
 	Err() error
-	// Close releases the result.
+	// Close releases the result; it is safe to close before the end.
 	Close() error
 }
 

@@ -1,217 +1,162 @@
 package store
 
 import (
-	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/keytrail/keytrail/model"
 )
 
-// Table maps one model type to its ClickHouse table: the column list, how a
-// value becomes a row, and how a row becomes a value again.
-type Table[T any] struct {
-	Name    string
-	Columns []string
-	ToRow   func(v T, version uint64) []any
-	Scan    func(r Rows) (T, error)
-}
-
-// Write inserts vs as one batch, stamping each row's version with the current
-// time so a re-written row replaces the older copy.
-func (t Table[T]) Write(ctx context.Context, s Store, vs []T) error {
-	if len(vs) == 0 {
-		return nil
-	}
-	version := uint64(time.Now().UnixMilli())
-	rows := make([][]any, len(vs))
-	for i, v := range vs {
-		rows[i] = t.ToRow(v, version)
-	}
-	return s.Insert(ctx, t.Name, t.Columns, rows)
-}
-
-// Select returns the columns clause for reading this table's values.
-func (t Table[T]) Select() string {
-	q := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		q[i] = QuoteIdent(c)
-	}
-	return strings.Join(q, ", ")
-}
-
-// Read runs "SELECT <columns> FROM <table> FINAL <where>" and calls fn for
-// each value. where may hold WHERE/ORDER BY/LIMIT with ? placeholders.
-func (t Table[T]) Read(ctx context.Context, s Store, where string, args []any, fn func(T) error) error {
-	final := " FINAL"
-	if t.Name == "retention_log" {
-		final = ""
-	}
-	rows, err := s.Query(ctx, "SELECT "+t.Select()+" FROM "+QuoteIdent(t.Name)+final+" "+where, args...)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", t.Name, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		v, err := t.Scan(rows)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", t.Name, err)
-		}
-		if err := fn(v); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// All reads every matching value into a slice.
-func (t Table[T]) All(ctx context.Context, s Store, where string, args ...any) ([]T, error) {
-	var out []T
-	err := t.Read(ctx, s, where, args, func(v T) error { out = append(out, v); return nil })
-	return out, err
-}
-
-func nb(b *bool) any {
-	if b == nil {
-		return nil
-	}
-	if *b {
-		return uint8(1)
-	}
-	return uint8(0)
-}
+// The tables of keytrail's schema (schema/migrations), each bound to its
+// model type. A column added by a migration is one line here.
 
 // RawRecords is the raw_records table.
-var RawRecords = Table[model.RawRecord]{
-	Name:    "raw_records",
-	Columns: []string{"source", "instance", "event_id", "ts", "received_at", "raw", "sha256", "version"},
-	ToRow: func(r model.RawRecord, v uint64) []any {
-		return []any{string(r.Source), r.Instance, r.EventID, r.TS, r.ReceivedAt, r.Raw, r.SHA256, v}
-	},
-	Scan: func(rs Rows) (r model.RawRecord, err error) {
-		var v uint64
-		err = rs.Scan(&r.Source, &r.Instance, &r.EventID, &r.TS, &r.ReceivedAt, &r.Raw, &r.SHA256, &v)
-		return
-	},
-}
+var RawRecords = NewTable("raw_records",
+	String("source", func(r *model.RawRecord) *model.Source { return &r.Source }),
+	String("instance", func(r *model.RawRecord) *string { return &r.Instance }),
+	String("event_id", func(r *model.RawRecord) *string { return &r.EventID }),
+	Time("ts", func(r *model.RawRecord) *time.Time { return &r.TS }),
+	Time("received_at", func(r *model.RawRecord) *time.Time { return &r.ReceivedAt }),
+	Bytes("raw", func(r *model.RawRecord) *[]byte { return &r.Raw }),
+	String("sha256", func(r *model.RawRecord) *string { return &r.SHA256 }),
+)
 
 // AuthEvents is the auth_events table.
-var AuthEvents = Table[model.AuthEvent]{
-	Name: "auth_events",
-	Columns: []string{"source", "instance", "event_id", "ts", "person", "subject", "email", "event_type", "category",
-		"outcome", "factor", "hardware", "aaguid", "credential_id", "app", "session_id", "ip", "detail", "methods", "raw_sha256", "received_at", "version", "principal"},
-	ToRow: func(e model.AuthEvent, v uint64) []any {
-		return []any{string(e.Source), e.Instance, e.EventID, e.TS, e.Person, e.Subject, e.Email, e.EventType, string(e.Category),
-			string(e.Outcome), string(e.Factor), nb(e.Hardware), e.AAGUID, e.CredentialID, e.App, e.SessionID, e.IP, e.Detail, e.Methods, e.RawSHA256, e.ReceivedAt, v, string(e.Principal)}
-	},
-	Scan: func(rs Rows) (e model.AuthEvent, err error) {
-		var v uint64
-		err = rs.Scan(&e.Source, &e.Instance, &e.EventID, &e.TS, &e.Person, &e.Subject, &e.Email, &e.EventType, &e.Category,
-			&e.Outcome, &e.Factor, &e.Hardware, &e.AAGUID, &e.CredentialID, &e.App, &e.SessionID, &e.IP, &e.Detail, &e.Methods, &e.RawSHA256, &e.ReceivedAt, &v, &e.Principal)
-		return
-	},
-}
+var AuthEvents = NewTable("auth_events",
+	String("source", func(e *model.AuthEvent) *model.Source { return &e.Source }),
+	String("instance", func(e *model.AuthEvent) *string { return &e.Instance }),
+	String("event_id", func(e *model.AuthEvent) *string { return &e.EventID }),
+	Time("ts", func(e *model.AuthEvent) *time.Time { return &e.TS }),
+	String("person", func(e *model.AuthEvent) *string { return &e.Person }),
+	String("subject", func(e *model.AuthEvent) *string { return &e.Subject }),
+	String("email", func(e *model.AuthEvent) *string { return &e.Email }),
+	String("event_type", func(e *model.AuthEvent) *string { return &e.EventType }),
+	String("category", func(e *model.AuthEvent) *model.Category { return &e.Category }),
+	String("outcome", func(e *model.AuthEvent) *model.Outcome { return &e.Outcome }),
+	String("factor", func(e *model.AuthEvent) *model.Factor { return &e.Factor }),
+	NullBool("hardware", func(e *model.AuthEvent) **bool { return &e.Hardware }),
+	String("aaguid", func(e *model.AuthEvent) *string { return &e.AAGUID }),
+	String("credential_id", func(e *model.AuthEvent) *string { return &e.CredentialID }),
+	String("app", func(e *model.AuthEvent) *string { return &e.App }),
+	String("session_id", func(e *model.AuthEvent) *string { return &e.SessionID }),
+	String("ip", func(e *model.AuthEvent) *string { return &e.IP }),
+	String("detail", func(e *model.AuthEvent) *string { return &e.Detail }),
+	Strings("methods", func(e *model.AuthEvent) *[]string { return &e.Methods }),
+	String("raw_sha256", func(e *model.AuthEvent) *string { return &e.RawSHA256 }),
+	Time("received_at", func(e *model.AuthEvent) *time.Time { return &e.ReceivedAt }),
+	String("principal", func(e *model.AuthEvent) *model.Principal { return &e.Principal }),
+)
 
 // Authenticators is the authenticators table.
-var Authenticators = Table[model.Authenticator]{
-	Name: "authenticators",
-	Columns: []string{"source", "instance", "event_id", "ts", "person", "subject", "email", "action", "credential_id",
-		"aaguid", "model", "hardware", "backup_eligible", "raw_sha256", "received_at", "version", "factor"},
-	ToRow: func(a model.Authenticator, v uint64) []any {
-		return []any{string(a.Source), a.Instance, a.EventID, a.TS, a.Person, a.Subject, a.Email, a.Action, a.CredentialID,
-			a.AAGUID, a.Model, nb(a.Hardware), nb(a.BackupEligible), a.RawSHA256, a.ReceivedAt, v, string(a.Factor)}
-	},
-	Scan: func(rs Rows) (a model.Authenticator, err error) {
-		var v uint64
-		err = rs.Scan(&a.Source, &a.Instance, &a.EventID, &a.TS, &a.Person, &a.Subject, &a.Email, &a.Action, &a.CredentialID,
-			&a.AAGUID, &a.Model, &a.Hardware, &a.BackupEligible, &a.RawSHA256, &a.ReceivedAt, &v, &a.Factor)
-		return
-	},
-}
+var Authenticators = NewTable("authenticators",
+	String("source", func(a *model.Authenticator) *model.Source { return &a.Source }),
+	String("instance", func(a *model.Authenticator) *string { return &a.Instance }),
+	String("event_id", func(a *model.Authenticator) *string { return &a.EventID }),
+	Time("ts", func(a *model.Authenticator) *time.Time { return &a.TS }),
+	String("person", func(a *model.Authenticator) *string { return &a.Person }),
+	String("subject", func(a *model.Authenticator) *string { return &a.Subject }),
+	String("email", func(a *model.Authenticator) *string { return &a.Email }),
+	String("action", func(a *model.Authenticator) *string { return &a.Action }),
+	String("credential_id", func(a *model.Authenticator) *string { return &a.CredentialID }),
+	String("aaguid", func(a *model.Authenticator) *string { return &a.AAGUID }),
+	String("model", func(a *model.Authenticator) *string { return &a.Model }),
+	NullBool("hardware", func(a *model.Authenticator) **bool { return &a.Hardware }),
+	NullBool("backup_eligible", func(a *model.Authenticator) **bool { return &a.BackupEligible }),
+	String("raw_sha256", func(a *model.Authenticator) *string { return &a.RawSHA256 }),
+	Time("received_at", func(a *model.Authenticator) *time.Time { return &a.ReceivedAt }),
+	String("factor", func(a *model.Authenticator) *model.Factor { return &a.Factor }),
+)
 
 // AirflowEvents is the airflow_events table.
-var AirflowEvents = Table[model.AirflowEvent]{
-	Name: "airflow_events",
-	Columns: []string{"instance", "event_log_id", "ts", "event", "channel", "action", "human", "privileged", "actor", "person",
-		"dag_id", "task_id", "run_id", "map_index", "try_number", "logical_date", "extra", "raw_sha256", "received_at", "version"},
-	ToRow: func(e model.AirflowEvent, v uint64) []any {
-		return []any{e.Instance, e.EventLogID, e.TS, e.Event, string(e.Channel), string(e.Action), e.Human, e.Privileged, e.Actor, e.Person,
-			e.DagID, e.TaskID, e.RunID, e.MapIndex, e.TryNumber, e.LogicalDate, e.Extra, e.RawSHA256, e.ReceivedAt, v}
-	},
-	Scan: func(rs Rows) (e model.AirflowEvent, err error) {
-		var v uint64
-		err = rs.Scan(&e.Instance, &e.EventLogID, &e.TS, &e.Event, &e.Channel, &e.Action, &e.Human, &e.Privileged, &e.Actor, &e.Person,
-			&e.DagID, &e.TaskID, &e.RunID, &e.MapIndex, &e.TryNumber, &e.LogicalDate, &e.Extra, &e.RawSHA256, &e.ReceivedAt, &v)
-		return
-	},
-}
+var AirflowEvents = NewTable("airflow_events",
+	String("instance", func(e *model.AirflowEvent) *string { return &e.Instance }),
+	Int64("event_log_id", func(e *model.AirflowEvent) *int64 { return &e.EventLogID }),
+	Time("ts", func(e *model.AirflowEvent) *time.Time { return &e.TS }),
+	String("event", func(e *model.AirflowEvent) *string { return &e.Event }),
+	String("channel", func(e *model.AirflowEvent) *model.Channel { return &e.Channel }),
+	String("action", func(e *model.AirflowEvent) *model.ActionClass { return &e.Action }),
+	Bool("human", func(e *model.AirflowEvent) *bool { return &e.Human }),
+	Bool("privileged", func(e *model.AirflowEvent) *bool { return &e.Privileged }),
+	String("actor", func(e *model.AirflowEvent) *string { return &e.Actor }),
+	String("person", func(e *model.AirflowEvent) *string { return &e.Person }),
+	String("dag_id", func(e *model.AirflowEvent) *string { return &e.DagID }),
+	String("task_id", func(e *model.AirflowEvent) *string { return &e.TaskID }),
+	String("run_id", func(e *model.AirflowEvent) *string { return &e.RunID }),
+	Int64("map_index", func(e *model.AirflowEvent) *int64 { return &e.MapIndex }),
+	Int64("try_number", func(e *model.AirflowEvent) *int64 { return &e.TryNumber }),
+	Time("logical_date", func(e *model.AirflowEvent) *time.Time { return &e.LogicalDate }),
+	String("extra", func(e *model.AirflowEvent) *string { return &e.Extra }),
+	String("raw_sha256", func(e *model.AirflowEvent) *string { return &e.RawSHA256 }),
+	Time("received_at", func(e *model.AirflowEvent) *time.Time { return &e.ReceivedAt }),
+)
 
 // DagRuns is the dag_runs table.
-var DagRuns = Table[model.DagRun]{
-	Name: "dag_runs",
-	Columns: []string{"instance", "dag_id", "run_id", "run_type", "triggered_by", "triggering_user", "person", "ts",
-		"logical_date", "start_date", "end_date", "state", "conf", "raw_sha256", "received_at", "version"},
-	ToRow: func(r model.DagRun, v uint64) []any {
-		return []any{r.Instance, r.DagID, r.RunID, r.RunType, r.TriggeredBy, r.TriggeringUser, r.Person, r.TS,
-			r.LogicalDate, r.StartDate, r.EndDate, r.State, r.Conf, r.RawSHA256, r.ReceivedAt, v}
-	},
-	Scan: func(rs Rows) (r model.DagRun, err error) {
-		var v uint64
-		err = rs.Scan(&r.Instance, &r.DagID, &r.RunID, &r.RunType, &r.TriggeredBy, &r.TriggeringUser, &r.Person, &r.TS,
-			&r.LogicalDate, &r.StartDate, &r.EndDate, &r.State, &r.Conf, &r.RawSHA256, &r.ReceivedAt, &v)
-		return
-	},
-}
+var DagRuns = NewTable("dag_runs",
+	String("instance", func(r *model.DagRun) *string { return &r.Instance }),
+	String("dag_id", func(r *model.DagRun) *string { return &r.DagID }),
+	String("run_id", func(r *model.DagRun) *string { return &r.RunID }),
+	String("run_type", func(r *model.DagRun) *string { return &r.RunType }),
+	String("triggered_by", func(r *model.DagRun) *string { return &r.TriggeredBy }),
+	String("triggering_user", func(r *model.DagRun) *string { return &r.TriggeringUser }),
+	String("person", func(r *model.DagRun) *string { return &r.Person }),
+	Time("ts", func(r *model.DagRun) *time.Time { return &r.TS }),
+	Time("logical_date", func(r *model.DagRun) *time.Time { return &r.LogicalDate }),
+	Time("start_date", func(r *model.DagRun) *time.Time { return &r.StartDate }),
+	Time("end_date", func(r *model.DagRun) *time.Time { return &r.EndDate }),
+	String("state", func(r *model.DagRun) *string { return &r.State }),
+	String("conf", func(r *model.DagRun) *string { return &r.Conf }),
+	String("raw_sha256", func(r *model.DagRun) *string { return &r.RawSHA256 }),
+	Time("received_at", func(r *model.DagRun) *time.Time { return &r.ReceivedAt }),
+)
 
 // Identities is the identities table.
-var Identities = Table[model.Identity]{
-	Name:    "identities",
-	Columns: []string{"person", "source", "subject", "origin", "updated_at", "version"},
-	ToRow: func(i model.Identity, v uint64) []any {
-		return []any{i.Person, string(i.Source), i.Subject, i.Origin, i.UpdatedAt, v}
-	},
-	Scan: func(rs Rows) (i model.Identity, err error) {
-		var v uint64
-		err = rs.Scan(&i.Person, &i.Source, &i.Subject, &i.Origin, &i.UpdatedAt, &v)
-		return
-	},
-}
+var Identities = NewTable("identities",
+	String("person", func(i *model.Identity) *string { return &i.Person }),
+	String("source", func(i *model.Identity) *model.Source { return &i.Source }),
+	String("subject", func(i *model.Identity) *string { return &i.Subject }),
+	String("origin", func(i *model.Identity) *string { return &i.Origin }),
+	Time("updated_at", func(i *model.Identity) *time.Time { return &i.UpdatedAt }),
+)
 
 // AAGUIDs is the aaguids table: operator additions to the curated
 // authenticator table.
-var AAGUIDs = Table[model.AuthenticatorModel]{
-	Name:    "aaguids",
-	Columns: []string{"aaguid", "model", "hardware", "synced", "platform", "status", "source", "updated_at", "version"},
-	ToRow: func(m model.AuthenticatorModel, v uint64) []any {
-		return []any{m.AAGUID, m.Model, m.Hardware, m.Synced, m.Platform, m.Status, m.Source, m.UpdatedAt, v}
-	},
-	Scan: func(rs Rows) (m model.AuthenticatorModel, err error) {
-		var v uint64
-		err = rs.Scan(&m.AAGUID, &m.Model, &m.Hardware, &m.Synced, &m.Platform, &m.Status, &m.Source, &m.UpdatedAt, &v)
-		return
-	},
-}
+var AAGUIDs = NewTable("aaguids",
+	String("aaguid", func(m *model.AuthenticatorModel) *string { return &m.AAGUID }),
+	String("model", func(m *model.AuthenticatorModel) *string { return &m.Model }),
+	Bool("hardware", func(m *model.AuthenticatorModel) *bool { return &m.Hardware }),
+	Bool("synced", func(m *model.AuthenticatorModel) *bool { return &m.Synced }),
+	Bool("platform", func(m *model.AuthenticatorModel) *bool { return &m.Platform }),
+	String("status", func(m *model.AuthenticatorModel) *string { return &m.Status }),
+	String("source", func(m *model.AuthenticatorModel) *string { return &m.Source }),
+	Time("updated_at", func(m *model.AuthenticatorModel) *time.Time { return &m.UpdatedAt }),
+)
 
 // Correlations is the correlations table.
-var Correlations = Table[model.Correlation]{
-	Name: "correlations",
-	Columns: []string{"action_id", "action_ts", "instance", "kind", "channel", "action", "privileged", "dag_id", "run_id",
-		"actor", "person", "verdict", "trigger_action_id", "inherited_from", "inherited_verdict", "assertion_id", "assertion_ts", "assertion_age_ms",
-		"factor", "authenticator_aaguid", "authenticator_model", "policy_version", "reason", "computed_at", "version"},
-	ToRow: func(c model.Correlation, v uint64) []any {
-		return []any{c.ActionID, c.ActionTS, c.Instance, c.Kind, string(c.Channel), string(c.Action), c.Privileged, c.DagID, c.RunID,
-			c.Actor, c.Person, string(c.Verdict), c.TriggerActionID, c.InheritedFrom, string(c.InheritedVerdict), c.AssertionID, c.AssertionTS, c.AssertionAgeMS,
-			string(c.Factor), c.AuthenticatorAAGUID, c.AuthenticatorModel, c.PolicyVersion, c.Reason, c.ComputedAt, v}
-	},
-	Scan: func(rs Rows) (c model.Correlation, err error) {
-		var v uint64
-		err = rs.Scan(&c.ActionID, &c.ActionTS, &c.Instance, &c.Kind, &c.Channel, &c.Action, &c.Privileged, &c.DagID, &c.RunID,
-			&c.Actor, &c.Person, &c.Verdict, &c.TriggerActionID, &c.InheritedFrom, &c.InheritedVerdict, &c.AssertionID, &c.AssertionTS, &c.AssertionAgeMS,
-			&c.Factor, &c.AuthenticatorAAGUID, &c.AuthenticatorModel, &c.PolicyVersion, &c.Reason, &c.ComputedAt, &v)
-		return
-	},
-}
+var Correlations = NewTable("correlations",
+	String("action_id", func(c *model.Correlation) *string { return &c.ActionID }),
+	Time("action_ts", func(c *model.Correlation) *time.Time { return &c.ActionTS }),
+	String("instance", func(c *model.Correlation) *string { return &c.Instance }),
+	String("kind", func(c *model.Correlation) *string { return &c.Kind }),
+	String("channel", func(c *model.Correlation) *model.Channel { return &c.Channel }),
+	String("action", func(c *model.Correlation) *model.ActionClass { return &c.Action }),
+	Bool("privileged", func(c *model.Correlation) *bool { return &c.Privileged }),
+	String("dag_id", func(c *model.Correlation) *string { return &c.DagID }),
+	String("run_id", func(c *model.Correlation) *string { return &c.RunID }),
+	String("actor", func(c *model.Correlation) *string { return &c.Actor }),
+	String("person", func(c *model.Correlation) *string { return &c.Person }),
+	String("verdict", func(c *model.Correlation) *model.Verdict { return &c.Verdict }),
+	String("trigger_action_id", func(c *model.Correlation) *string { return &c.TriggerActionID }),
+	String("inherited_from", func(c *model.Correlation) *string { return &c.InheritedFrom }),
+	String("inherited_verdict", func(c *model.Correlation) *model.Verdict { return &c.InheritedVerdict }),
+	String("assertion_id", func(c *model.Correlation) *string { return &c.AssertionID }),
+	Time("assertion_ts", func(c *model.Correlation) *time.Time { return &c.AssertionTS }),
+	Int64("assertion_age_ms", func(c *model.Correlation) *int64 { return &c.AssertionAgeMS }),
+	String("factor", func(c *model.Correlation) *model.Factor { return &c.Factor }),
+	String("authenticator_aaguid", func(c *model.Correlation) *string { return &c.AuthenticatorAAGUID }),
+	String("authenticator_model", func(c *model.Correlation) *string { return &c.AuthenticatorModel }),
+	String("policy_version", func(c *model.Correlation) *string { return &c.PolicyVersion }),
+	String("reason", func(c *model.Correlation) *string { return &c.Reason }),
+	Time("computed_at", func(c *model.Correlation) *time.Time { return &c.ComputedAt }),
+)
 
 // PolicyRecord is a row of the policies table: a correlation policy's
 // canonical text beside its version.
@@ -222,63 +167,46 @@ type PolicyRecord struct {
 }
 
 // Policies is the policies table.
-var Policies = Table[PolicyRecord]{
-	Name:    "policies",
-	Columns: []string{"policy_version", "policy_text", "recorded_at", "version"},
-	ToRow: func(p PolicyRecord, v uint64) []any {
-		return []any{p.PolicyVersion, p.PolicyText, p.RecordedAt, v}
-	},
-	Scan: func(rs Rows) (p PolicyRecord, err error) {
-		var v uint64
-		err = rs.Scan(&p.PolicyVersion, &p.PolicyText, &p.RecordedAt, &v)
-		return
-	},
-}
+var Policies = NewTable("policies",
+	String("policy_version", func(p *PolicyRecord) *string { return &p.PolicyVersion }),
+	String("policy_text", func(p *PolicyRecord) *string { return &p.PolicyText }),
+	Time("recorded_at", func(p *PolicyRecord) *time.Time { return &p.RecordedAt }),
+)
 
 // Alerts is the alerts table.
-var Alerts = Table[model.Alert]{
-	Name: "alerts",
-	Columns: []string{"alert_id", "action_id", "action_ts", "verdict", "status", "target", "summary", "policy_version",
-		"attempts", "last_error", "created_at", "sent_at", "resolved_at", "version"},
-	ToRow: func(a model.Alert, v uint64) []any {
-		return []any{a.AlertID, a.ActionID, a.ActionTS, string(a.Verdict), a.Status, a.Target, a.Summary, a.PolicyVersion,
-			a.Attempts, a.LastError, a.CreatedAt, a.SentAt, a.ResolvedAt, v}
-	},
-	Scan: func(rs Rows) (a model.Alert, err error) {
-		var v uint64
-		err = rs.Scan(&a.AlertID, &a.ActionID, &a.ActionTS, &a.Verdict, &a.Status, &a.Target, &a.Summary, &a.PolicyVersion,
-			&a.Attempts, &a.LastError, &a.CreatedAt, &a.SentAt, &a.ResolvedAt, &v)
-		return
-	},
-}
+var Alerts = NewTable("alerts",
+	String("alert_id", func(a *model.Alert) *string { return &a.AlertID }),
+	String("action_id", func(a *model.Alert) *string { return &a.ActionID }),
+	Time("action_ts", func(a *model.Alert) *time.Time { return &a.ActionTS }),
+	String("verdict", func(a *model.Alert) *model.Verdict { return &a.Verdict }),
+	String("status", func(a *model.Alert) *string { return &a.Status }),
+	String("target", func(a *model.Alert) *string { return &a.Target }),
+	String("summary", func(a *model.Alert) *string { return &a.Summary }),
+	String("policy_version", func(a *model.Alert) *string { return &a.PolicyVersion }),
+	Int64("attempts", func(a *model.Alert) *int64 { return &a.Attempts }),
+	String("last_error", func(a *model.Alert) *string { return &a.LastError }),
+	Time("created_at", func(a *model.Alert) *time.Time { return &a.CreatedAt }),
+	Time("sent_at", func(a *model.Alert) *time.Time { return &a.SentAt }),
+	Time("resolved_at", func(a *model.Alert) *time.Time { return &a.ResolvedAt }),
+)
 
 // DeadLetters is the dead_letters table.
-var DeadLetters = Table[model.DeadLetter]{
-	Name:    "dead_letters",
-	Columns: []string{"source", "instance", "origin", "received_at", "error", "raw", "sha256", "version"},
-	ToRow: func(d model.DeadLetter, v uint64) []any {
-		return []any{string(d.Source), d.Instance, d.Origin, d.ReceivedAt, d.Error, d.Raw, d.SHA256, v}
-	},
-	Scan: func(rs Rows) (d model.DeadLetter, err error) {
-		var v uint64
-		err = rs.Scan(&d.Source, &d.Instance, &d.Origin, &d.ReceivedAt, &d.Error, &d.Raw, &d.SHA256, &v)
-		return
-	},
-}
+var DeadLetters = NewTable("dead_letters",
+	String("source", func(d *model.DeadLetter) *model.Source { return &d.Source }),
+	String("instance", func(d *model.DeadLetter) *string { return &d.Instance }),
+	String("origin", func(d *model.DeadLetter) *string { return &d.Origin }),
+	Time("received_at", func(d *model.DeadLetter) *time.Time { return &d.ReceivedAt }),
+	String("error", func(d *model.DeadLetter) *string { return &d.Error }),
+	Bytes("raw", func(d *model.DeadLetter) *[]byte { return &d.Raw }),
+	String("sha256", func(d *model.DeadLetter) *string { return &d.SHA256 }),
+)
 
 // Cursors is the cursors table.
-var Cursors = Table[model.Cursor]{
-	Name:    "cursors",
-	Columns: []string{"collector", "position", "updated_at", "version"},
-	ToRow: func(c model.Cursor, v uint64) []any {
-		return []any{c.Collector, c.Position, c.UpdatedAt, v}
-	},
-	Scan: func(rs Rows) (c model.Cursor, err error) {
-		var v uint64
-		err = rs.Scan(&c.Collector, &c.Position, &c.UpdatedAt, &v)
-		return
-	},
-}
+var Cursors = NewTable("cursors",
+	String("collector", func(c *model.Cursor) *string { return &c.Collector }),
+	String("position", func(c *model.Cursor) *string { return &c.Position }),
+	Time("updated_at", func(c *model.Cursor) *time.Time { return &c.UpdatedAt }),
+)
 
 // ReportRecord is a row of the reports table: an evidence pack produced.
 type ReportRecord struct {
@@ -293,18 +221,16 @@ type ReportRecord struct {
 }
 
 // Reports is the reports table.
-var Reports = Table[ReportRecord]{
-	Name:    "reports",
-	Columns: []string{"report_id", "generated_at", "period_from", "period_to", "scope", "policy_version", "manifest", "manifest_sha256", "version"},
-	ToRow: func(r ReportRecord, v uint64) []any {
-		return []any{r.ReportID, r.GeneratedAt, r.PeriodFrom, r.PeriodTo, r.Scope, r.PolicyVersion, r.Manifest, r.ManifestSHA256, v}
-	},
-	Scan: func(rs Rows) (r ReportRecord, err error) {
-		var v uint64
-		err = rs.Scan(&r.ReportID, &r.GeneratedAt, &r.PeriodFrom, &r.PeriodTo, &r.Scope, &r.PolicyVersion, &r.Manifest, &r.ManifestSHA256, &v)
-		return
-	},
-}
+var Reports = NewTable("reports",
+	String("report_id", func(r *ReportRecord) *string { return &r.ReportID }),
+	Time("generated_at", func(r *ReportRecord) *time.Time { return &r.GeneratedAt }),
+	Time("period_from", func(r *ReportRecord) *time.Time { return &r.PeriodFrom }),
+	Time("period_to", func(r *ReportRecord) *time.Time { return &r.PeriodTo }),
+	String("scope", func(r *ReportRecord) *string { return &r.Scope }),
+	String("policy_version", func(r *ReportRecord) *string { return &r.PolicyVersion }),
+	String("manifest", func(r *ReportRecord) *string { return &r.Manifest }),
+	String("manifest_sha256", func(r *ReportRecord) *string { return &r.ManifestSHA256 }),
+)
 
 // RetentionEntry is a row of retention_log: one partition dropped.
 type RetentionEntry struct {
@@ -317,15 +243,13 @@ type RetentionEntry struct {
 	Operator   string
 }
 
-// RetentionLog is the retention_log table.
-var RetentionLog = Table[RetentionEntry]{
-	Name:    "retention_log",
-	Columns: []string{"executed_at", "table_name", "partition", "rows", "bytes", "cutoff", "operator"},
-	ToRow: func(r RetentionEntry, _ uint64) []any {
-		return []any{r.ExecutedAt, r.Table, r.Partition, r.Rows, r.Bytes, r.Cutoff, r.Operator}
-	},
-	Scan: func(rs Rows) (r RetentionEntry, err error) {
-		err = rs.Scan(&r.ExecutedAt, &r.Table, &r.Partition, &r.Rows, &r.Bytes, &r.Cutoff, &r.Operator)
-		return
-	},
-}
+// RetentionLog is the retention_log table (append-only, no version).
+var RetentionLog = NewLogTable("retention_log",
+	Time("executed_at", func(r *RetentionEntry) *time.Time { return &r.ExecutedAt }),
+	String("table_name", func(r *RetentionEntry) *string { return &r.Table }),
+	String("partition", func(r *RetentionEntry) *string { return &r.Partition }),
+	Uint64("rows", func(r *RetentionEntry) *uint64 { return &r.Rows }),
+	Uint64("bytes", func(r *RetentionEntry) *uint64 { return &r.Bytes }),
+	Time("cutoff", func(r *RetentionEntry) *time.Time { return &r.Cutoff }),
+	String("operator", func(r *RetentionEntry) *string { return &r.Operator }),
+)

@@ -41,7 +41,6 @@ func (r *AlertRecorder) RecordAlerts(ctx context.Context, alerts []model.Alert) 
 	if len(alerts) == 0 {
 		return nil
 	}
-	v := nextVersion()
 	type key struct{ id, target string }
 	last := make(map[key]int, len(alerts))
 	for i, a := range alerts {
@@ -53,12 +52,9 @@ func (r *AlertRecorder) RecordAlerts(ctx context.Context, alerts []model.Alert) 
 			keep = append(keep, a)
 		}
 	}
+	v := r.w.versions().Next()
 	for _, part := range byMonth(keep) { // an insert may span at most 100 months
-		rows := make([][]any, len(part))
-		for i, a := range part {
-			rows[i] = store.Alerts.ToRow(a, v)
-		}
-		if err := r.w.S.Insert(ctx, store.Alerts.Name, store.Alerts.Columns, rows); err != nil {
+		if err := store.Alerts.WriteVersion(ctx, r.w.S, part, v); err != nil {
 			return fmt.Errorf("record %d alerts: %w", len(keep), err)
 		}
 	}

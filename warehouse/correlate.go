@@ -188,34 +188,12 @@ func (w *Warehouse) writeCorrelationRun(ctx context.Context, cs []model.Correlat
 	return nil
 }
 
-// versionClock hands out row versions: the write time in milliseconds, but
-// strictly increasing within the process, so a row re-written in the same
-// millisecond still replaces the older copy.
-var versionClock struct {
-	mu   sync.Mutex
-	last uint64
-}
-
-func nextVersion() uint64 {
-	versionClock.mu.Lock()
-	defer versionClock.mu.Unlock()
-	v := max(uint64(time.Now().UnixMilli()), versionClock.last+1)
-	versionClock.last = v
-	return v
-}
-
-// writeCorrelations inserts cs (distinct action ids of one policy) as one batch.
+// writeCorrelations inserts cs (distinct action ids of one policy) as one
+// columnar batch.
 func (w *Warehouse) writeCorrelations(ctx context.Context, cs []model.Correlation) error {
-	if len(cs) == 0 {
-		return nil
-	}
-	v := nextVersion()
+	v := w.versions().Next()
 	for _, part := range byMonth(cs) { // an insert may span at most 100 months
-		rows := make([][]any, len(part))
-		for i, c := range part {
-			rows[i] = store.Correlations.ToRow(c, v)
-		}
-		if err := w.S.Insert(ctx, store.Correlations.Name, store.Correlations.Columns, rows); err != nil {
+		if err := store.Correlations.WriteVersion(ctx, w.S, part, v); err != nil {
 			return fmt.Errorf("write %d correlations: %w", len(cs), err)
 		}
 	}

@@ -81,7 +81,7 @@ func (w *Warehouse) ImportIdentities(ctx context.Context, rows []model.Identity,
 	if err := r.Load(rows); err != nil {
 		return err
 	}
-	return store.Identities.Write(ctx, w.S, rows)
+	return store.Identities.WriteVersion(ctx, w.S, rows, w.versions().Next())
 }
 
 // ResolveStored brings the people of stored rows up to date with the
@@ -111,14 +111,14 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 		where := "WHERE lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?))"
 		// Events of services and of the provider itself name no person.
 		human := "WHERE principal IN ('', ?) AND (lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?)))"
-		n, err := rewritePeople(ctx, w.S, store.AuthEvents, human, []any{string(model.PrincipalUser), idpSubs, idpSubs}, moved,
+		n, err := rewritePeople(ctx, w, store.AuthEvents, human, []any{string(model.PrincipalUser), idpSubs, idpSubs}, moved,
 			func(ev *model.AuthEvent) *string { return &ev.Person },
 			func(ev *model.AuthEvent) (string, bool) { return r.ResolveIdP(ev.Source, ev.Subject, ev.Email), true })
 		idp += n
 		if err != nil {
 			return idp, 0, err
 		}
-		n, err = rewritePeople(ctx, w.S, store.Authenticators, where, []any{idpSubs, idpSubs}, moved,
+		n, err = rewritePeople(ctx, w, store.Authenticators, where, []any{idpSubs, idpSubs}, moved,
 			func(a *model.Authenticator) *string { return &a.Person },
 			func(a *model.Authenticator) (string, bool) { return r.ResolveIdP(a.Source, a.Subject, a.Email), true })
 		idp += n
@@ -130,7 +130,7 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 	if len(moved) > 0 {
 		// What earlier ingests inferred for a person who moved (their
 		// username, their Airflow owner) moves with them.
-		_, err := rewritePeople(ctx, w.S, store.Identities, "WHERE origin = ?", []any{string(model.OriginInferred)}, nil,
+		_, err := rewritePeople(ctx, w, store.Identities, "WHERE origin = ?", []any{string(model.OriginInferred)}, nil,
 			func(id *model.Identity) *string { return &id.Person },
 			func(id *model.Identity) (string, bool) { to, ok := moved[id.Person]; return to, ok })
 		if err != nil {
@@ -155,7 +155,7 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 		return actor + " != '' AND (" + strings.Join(cond, " OR ") + ")", args
 	}
 	where, args := unresolved("actor")
-	n, err := rewritePeople(ctx, w.S, store.AirflowEvents, "WHERE human = 1 AND "+where, args, nil,
+	n, err := rewritePeople(ctx, w, store.AirflowEvents, "WHERE human = 1 AND "+where, args, nil,
 		func(ev *model.AirflowEvent) *string { return &ev.Person },
 		func(ev *model.AirflowEvent) (string, bool) { return r.ResolveAirflow(ev.Actor, ev.Channel) })
 	af += n
@@ -163,7 +163,7 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 		return idp, af, err
 	}
 	where, args = unresolved("triggering_user")
-	n, err = rewritePeople(ctx, w.S, store.DagRuns, "WHERE "+where, args, nil,
+	n, err = rewritePeople(ctx, w, store.DagRuns, "WHERE "+where, args, nil,
 		func(run *model.DagRun) *string { return &run.Person },
 		func(run *model.DagRun) (string, bool) {
 			return r.ResolveAirflow(run.TriggeringUser, airflow.TriggerChannel(run.TriggeredBy))
@@ -175,9 +175,9 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 // resolve returns when it resolves to someone else, and rewrites those rows.
 // moved, when not nil, records old person → new person. It returns the
 // number of rows rewritten.
-func rewritePeople[T any](ctx context.Context, s store.Store, t store.Table[T], where string, args []any, moved map[string]string,
+func rewritePeople[T any](ctx context.Context, w *Warehouse, t store.Table[T], where string, args []any, moved map[string]string,
 	person func(*T) *string, resolve func(*T) (string, bool)) (int, error) {
-	rows, err := t.All(ctx, s, where, args...)
+	rows, err := t.All(ctx, w.S, where, args...)
 	if err != nil {
 		return 0, fmt.Errorf("re-resolve %s: %w", t.Name, err)
 	}
@@ -192,7 +192,7 @@ func rewritePeople[T any](ctx context.Context, s store.Store, t store.Table[T], 
 			changed = append(changed, rows[i])
 		}
 	}
-	if err := writeByMonth(ctx, s, t, changed); err != nil {
+	if err := writeByMonth(ctx, w, t, changed); err != nil {
 		return 0, fmt.Errorf("re-resolve %s: %w", t.Name, err)
 	}
 	return len(changed), nil
@@ -460,5 +460,5 @@ func (w *Warehouse) AddAAGUIDs(ctx context.Context, rows []model.AuthenticatorMo
 		}
 		rows[i].AAGUID = c
 	}
-	return store.AAGUIDs.Write(ctx, w.S, rows)
+	return store.AAGUIDs.WriteVersion(ctx, w.S, rows, w.versions().Next())
 }

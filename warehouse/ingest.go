@@ -14,6 +14,17 @@ import (
 // Warehouse is keytrail's view of a store.
 type Warehouse struct {
 	S store.Store
+	// Versions stamps the rows the warehouse writes to versioned tables
+	// (nil: store.DefaultVersions, the wall clock). Tests inject a clock.
+	Versions *store.Versions
+}
+
+// versions is w.Versions or the process default.
+func (w *Warehouse) versions() *store.Versions {
+	if w.Versions != nil {
+		return w.Versions
+	}
+	return store.DefaultVersions
 }
 
 // New wraps s.
@@ -23,18 +34,17 @@ var _ ingest.Sink = (*Warehouse)(nil)
 
 // Conflicts is the conflicts table: records whose id was already stored with
 // other bytes.
-var Conflicts = store.Table[model.Conflict]{
-	Name:    "conflicts",
-	Columns: []string{"source", "instance", "event_id", "ts", "origin", "received_at", "raw", "sha256", "stored_sha256", "version"},
-	ToRow: func(c model.Conflict, v uint64) []any {
-		return []any{string(c.Source), c.Instance, c.EventID, c.TS, c.Origin, c.ReceivedAt, c.Raw, c.SHA256, c.StoredSHA256, v}
-	},
-	Scan: func(rs store.Rows) (c model.Conflict, err error) {
-		var v uint64
-		err = rs.Scan(&c.Source, &c.Instance, &c.EventID, &c.TS, &c.Origin, &c.ReceivedAt, &c.Raw, &c.SHA256, &c.StoredSHA256, &v)
-		return
-	},
-}
+var Conflicts = store.NewTable("conflicts",
+	store.String("source", func(c *model.Conflict) *model.Source { return &c.Source }),
+	store.String("instance", func(c *model.Conflict) *string { return &c.Instance }),
+	store.String("event_id", func(c *model.Conflict) *string { return &c.EventID }),
+	store.Time("ts", func(c *model.Conflict) *time.Time { return &c.TS }),
+	store.String("origin", func(c *model.Conflict) *string { return &c.Origin }),
+	store.Time("received_at", func(c *model.Conflict) *time.Time { return &c.ReceivedAt }),
+	store.Bytes("raw", func(c *model.Conflict) *[]byte { return &c.Raw }),
+	store.String("sha256", func(c *model.Conflict) *string { return &c.SHA256 }),
+	store.String("stored_sha256", func(c *model.Conflict) *string { return &c.StoredSHA256 }),
+)
 
 // knownChunk is how many ids one lookup binds (the query text stays well
 // under the servers' max_query_size).
@@ -98,22 +108,22 @@ func firstCopyVersion(now time.Time) uint64 {
 // Afterwards it reads back which copy raw_records keeps of each record:
 // those another writer stored first are returned as preempted.
 func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
-	if err := writeByMonth(ctx, w.S, store.Authenticators, b.Authenticators); err != nil {
+	if err := writeByMonth(ctx, w, store.Authenticators, b.Authenticators); err != nil {
 		return nil, err
 	}
-	if err := writeByMonth(ctx, w.S, store.AuthEvents, b.Auth); err != nil {
+	if err := writeByMonth(ctx, w, store.AuthEvents, b.Auth); err != nil {
 		return nil, err
 	}
-	if err := writeByMonth(ctx, w.S, store.AirflowEvents, b.Airflow); err != nil {
+	if err := writeByMonth(ctx, w, store.AirflowEvents, b.Airflow); err != nil {
 		return nil, err
 	}
-	if err := writeByMonth(ctx, w.S, store.DagRuns, b.Runs); err != nil {
+	if err := writeByMonth(ctx, w, store.DagRuns, b.Runs); err != nil {
 		return nil, err
 	}
-	if err := writeByMonth(ctx, w.S, store.DeadLetters, b.DeadLetters); err != nil {
+	if err := writeByMonth(ctx, w, store.DeadLetters, b.DeadLetters); err != nil {
 		return nil, err
 	}
-	if err := writeByMonth(ctx, w.S, Conflicts, b.Conflicts); err != nil {
+	if err := writeByMonth(ctx, w, Conflicts, b.Conflicts); err != nil {
 		return nil, err
 	}
 	if len(b.Raw) == 0 {
@@ -121,11 +131,7 @@ func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[string]stri
 	}
 	version := firstCopyVersion(time.Now())
 	for _, part := range byMonth(b.Raw) {
-		rows := make([][]any, len(part))
-		for i, r := range part {
-			rows[i] = store.RawRecords.ToRow(r, version)
-		}
-		if err := w.S.Insert(ctx, store.RawRecords.Name, store.RawRecords.Columns, rows); err != nil {
+		if err := store.RawRecords.WriteVersion(ctx, w.S, part, version); err != nil {
 			return nil, err
 		}
 	}

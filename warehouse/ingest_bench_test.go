@@ -17,17 +17,23 @@ import (
 	"github.com/keytrail/keytrail/store/storetest"
 )
 
-// BenchmarkIngest measures end-to-end ingest into the embedded store of
-// demo-generated Okta System Log and Airflow 3.1 event-log NDJSON: split,
-// normalize, enrich, duplicate check and store (records/s, MB/s). Its peer,
-// in the same run, is the store alone: writing the very same rows again into
-// a fresh database (store-only-records/s), the floor the pipeline sits on.
+// BenchmarkIngest measures end-to-end ingest of demo-generated Okta System Log
+// and Airflow 3.1 event-log NDJSON into each engine: split, normalize,
+// enrich, duplicate check and store (records/s, MB/s). Its peers write the
+// very same normalized rows into a fresh database of the same engine right
+// after each ingest (so they see the same machine load):
+// store-only-records/s through the store's columnar batches, and
+// jsoneachrow-peer-records/s as INSERT … FORMAT JSONEachRow (the JSON built
+// beforehand, only the inserts timed; over HTTP on the server). x_jsoneachrow
+// is records/s over the JSONEachRow peer.
 func BenchmarkIngest(b *testing.B) {
 	dir := b.TempDir()
 	org, err := demo.Generate(demo.Config{People: 60, Days: 10, Seed: 7})
 	require.NoError(b, err)
 	m, err := org.WriteFiles(dir, nil)
 	require.NoError(b, err)
+	srv := storetest.SharedServer(b)
+	engines := []storetest.Backend{chdbBackend, serverBackend(srv)}
 	for _, c := range []struct {
 		name string
 		n    func() ingest.Normalizer
@@ -44,41 +50,98 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		data, err := os.ReadFile(filepath.Join(dir, fi.Path))
 		require.NoError(b, err)
-		b.Run(c.name, func(b *testing.B) {
-			ctx := context.Background()
-			var batches []*ingest.Batch
-			var records int
-			b.SetBytes(int64(len(data)))
-			b.ResetTimer()
-			for range b.N {
+		for _, e := range engines {
+			b.Run(c.name+"/"+e.Name, func(b *testing.B) {
+				ctx := context.Background()
+				var own, storeOnly, peer time.Duration
+				var records, stored int
+				b.SetBytes(int64(len(data)))
+				b.ResetTimer()
+				for range b.N {
+					b.StopTimer()
+					w := New(storetest.Migrated(b, e))
+					enr, err := w.NewEnricher(ctx, nil)
+					require.NoError(b, err)
+					var batches []*ingest.Batch
+					in := &ingest.Ingester{Normalizer: c.n(), Instance: fi.Instance, Sink: w, Enricher: enr, BatchSize: 20000,
+						Stored: func(_ context.Context, bt *ingest.Batch) error { batches = append(batches, bt); return nil }}
+					b.StartTimer()
+					start := time.Now()
+					res, err := in.Ingest(ctx, fi.Path, data)
+					own += time.Since(start)
+					require.NoError(b, err)
+					b.StopTimer()
+					w.S.Close()
+					records += res.Records
+
+					// Peers, right after, on the same engine: the same rows
+					// through the store's batches, and as JSONEachRow.
+					ws := New(storetest.Migrated(b, e))
+					start = time.Now()
+					for _, bt := range batches {
+						_, err := ws.Write(ctx, bt)
+						require.NoError(b, err)
+					}
+					storeOnly += time.Since(start)
+					ws.S.Close()
+					j := storetest.Migrated(b, e)
+					inserts := jsonInserts(batches, j.Dialect())
+					start = time.Now()
+					for _, in := range inserts {
+						require.NoError(b, e.InsertFormat(ctx, j, in.table, "JSONEachRow", in.rows), in.table)
+					}
+					peer += time.Since(start)
+					n, err := store.CountRows(ctx, j, "SELECT count() FROM raw_records")
+					require.NoError(b, err)
+					require.EqualValues(b, countRaw(batches), n, "the peer stored every record")
+					stored += countRaw(batches)
+					j.Close()
+					b.StartTimer()
+				}
 				b.StopTimer()
-				w := New(storetest.Migrated(b, chdbBackend))
-				enr, err := w.NewEnricher(ctx, nil)
-				require.NoError(b, err)
-				batches = batches[:0]
-				in := &ingest.Ingester{Normalizer: c.n(), Instance: fi.Instance, Sink: w, Enricher: enr, BatchSize: 20000,
-					Stored: func(_ context.Context, bt *ingest.Batch) error { batches = append(batches, bt); return nil }}
-				b.StartTimer()
-				res, err := in.Ingest(ctx, fi.Path, data)
-				require.NoError(b, err)
-				records = res.Records
-				b.StopTimer()
-				w.S.Close()
-				b.StartTimer()
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(records*b.N)/b.Elapsed().Seconds(), "records/s")
-			// Peer: the same rows, store only.
-			w := New(storetest.Migrated(b, chdbBackend))
-			defer w.S.Close()
-			start := time.Now()
-			for _, bt := range batches {
-				_, err := w.Write(ctx, bt)
-				require.NoError(b, err)
-			}
-			b.ReportMetric(float64(records)/time.Since(start).Seconds(), "store-only-records/s")
-		})
+				rate := float64(records) / own.Seconds()
+				b.ReportMetric(rate, "records/s")
+				b.ReportMetric(float64(records)/storeOnly.Seconds(), "store-only-records/s")
+				json := float64(records) / peer.Seconds()
+				b.ReportMetric(json, "jsoneachrow-peer-records/s")
+				b.ReportMetric(rate/json, "x_jsoneachrow")
+			})
+		}
 	}
+}
+
+// jsonInsert is one table's rows of a batch as JSONEachRow.
+type jsonInsert struct {
+	table string
+	rows  []byte
+}
+
+// jsonInserts renders the rows of batches as JSONEachRow, table by table in
+// the order Warehouse.Write writes them.
+func jsonInserts(batches []*ingest.Batch, d store.Dialect) []jsonInsert {
+	var out []jsonInsert
+	add := func(table string, rows []byte) {
+		if len(rows) > 0 {
+			out = append(out, jsonInsert{table, rows})
+		}
+	}
+	for _, bt := range batches {
+		add(store.Authenticators.Name, storetest.JSONEachRow(store.Authenticators, bt.Authenticators, d))
+		add(store.AuthEvents.Name, storetest.JSONEachRow(store.AuthEvents, bt.Auth, d))
+		add(store.AirflowEvents.Name, storetest.JSONEachRow(store.AirflowEvents, bt.Airflow, d))
+		add(store.DagRuns.Name, storetest.JSONEachRow(store.DagRuns, bt.Runs, d))
+		add(store.DeadLetters.Name, storetest.JSONEachRow(store.DeadLetters, bt.DeadLetters, d))
+		add(store.RawRecords.Name, storetest.JSONEachRow(store.RawRecords, bt.Raw, d))
+	}
+	return out
+}
+
+func countRaw(bs []*ingest.Batch) int {
+	n := 0
+	for _, b := range bs {
+		n += len(b.Raw)
+	}
+	return n
 }
 
 // chdbBackend opens databases of the test binary's chDB session.
@@ -86,4 +149,13 @@ var chdbBackend = storetest.Backend{Name: "chdb", Open: func(tb testing.TB, db s
 	s, err := store.Open(context.Background(), "chdb://"+chdbDir+"?database="+db)
 	require.NoError(tb, err)
 	return s
-}}
+}, InsertFormat: storetest.InsertInline}
+
+// serverBackend opens databases on srv.
+func serverBackend(srv *storetest.Server) storetest.Backend {
+	return storetest.Backend{Name: "clickhouse", Open: func(tb testing.TB, db string) store.Store {
+		s, err := store.Open(context.Background(), srv.URL(db))
+		require.NoError(tb, err)
+		return s
+	}, InsertFormat: srv.InsertHTTP}
+}

@@ -283,24 +283,9 @@ func (w *Warehouse) maxVersion(ctx context.Context) (uint64, error) {
 // readSince reads the rows of t whose version is at least v, without FINAL
 // (a re-read or replayed row is a redelivery the engine ignores).
 func readSince[T any](ctx context.Context, s store.Store, t store.Table[T], v uint64, fn func(T, uint64)) error {
-	rows, err := s.Query(ctx, "SELECT "+t.Select()+" FROM "+store.QuoteIdent(t.Name)+" WHERE version >= ?", v)
+	q := "SELECT " + t.Select() + " FROM " + store.QuoteIdent(t.Name) + " WHERE version >= ?"
+	err := t.ReadQuery(ctx, s, q, []any{v}, func(val T, ver uint64) error { fn(val, ver); return nil })
 	if err != nil {
-		return fmt.Errorf("poll %s: %w", t.Name, err)
-	}
-	defer rows.Close()
-	vi := slices.Index(t.Columns, "version")
-	for rows.Next() {
-		val, err := t.Scan(rows)
-		if err != nil {
-			return fmt.Errorf("poll %s: %w", t.Name, err)
-		}
-		var ver uint64
-		if vals := rows.Values(); vi >= 0 && vi < len(vals) {
-			ver, _ = vals[vi].(uint64)
-		}
-		fn(val, ver)
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("poll %s: %w", t.Name, err)
 	}
 	return nil

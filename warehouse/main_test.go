@@ -58,7 +58,6 @@ func TestCurrentPolicy(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, v)
 			require.NoError(t, w.SetCurrentPolicy(ctx, "p1", time_(1)))
-			time.Sleep(2 * time.Millisecond) // versions are ms stamps
 			require.NoError(t, w.SetCurrentPolicy(ctx, "p2", time_(2)))
 			v, err = w.CurrentPolicy(ctx)
 			require.NoError(t, err)

@@ -84,10 +84,15 @@ func byMonth[T any](vs []T) [][]T {
 	return append(parts, part)
 }
 
-// writeByMonth writes vs to t, one insert per part of byMonth.
-func writeByMonth[T any](ctx context.Context, s store.Store, t store.Table[T], vs []T) error {
+// writeByMonth writes vs to t, one insert per part of byMonth, every part
+// with the same row version.
+func writeByMonth[T any](ctx context.Context, w *Warehouse, t store.Table[T], vs []T) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	v := w.versions().Next()
 	for _, part := range byMonth(vs) {
-		if err := t.Write(ctx, s, part); err != nil {
+		if err := t.WriteVersion(ctx, w.S, part, v); err != nil {
 			return err
 		}
 	}

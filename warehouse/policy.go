@@ -30,7 +30,7 @@ func (w *Warehouse) CurrentPolicy(ctx context.Context) (string, error) {
 
 // SetCurrentPolicy records version as the current policy version.
 func (w *Warehouse) SetCurrentPolicy(ctx context.Context, version string, now time.Time) error {
-	return store.Cursors.Write(ctx, w.S, []model.Cursor{{Collector: CurrentPolicyCursor, Position: version, UpdatedAt: now.UTC()}})
+	return store.Cursors.WriteVersion(ctx, w.S, []model.Cursor{{Collector: CurrentPolicyCursor, Position: version, UpdatedAt: now.UTC()}}, w.versions().Next())
 }
 
 // RecordPolicy stores p's canonical text (correlate.Policy.CanonicalYAML)
@@ -39,7 +39,7 @@ func (w *Warehouse) SetCurrentPolicy(ctx context.Context, version string, now ti
 // NewLive call it before they write a verdict; re-recording is idempotent.
 func (w *Warehouse) RecordPolicy(ctx context.Context, p correlate.Policy, now time.Time) error {
 	rec := store.PolicyRecord{PolicyVersion: p.Version(), PolicyText: string(p.CanonicalYAML()), RecordedAt: model.Millis(now)}
-	if err := store.Policies.Write(ctx, w.S, []store.PolicyRecord{rec}); err != nil {
+	if err := store.Policies.WriteVersion(ctx, w.S, []store.PolicyRecord{rec}, w.versions().Next()); err != nil {
 		return fmt.Errorf("record policy %s: %w", rec.PolicyVersion, err)
 	}
 	return nil

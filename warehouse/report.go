@@ -25,17 +25,14 @@ var reportSQL string
 // Names of the queries a ReportSource runs besides report.QueryCorrelations,
 // report.QueryAuthenticators and report.QueryCoverage.
 const (
-	QueryCorrelationsHistogram = "correlations_histogram"
-	QueryCoverageCursors       = "coverage_cursors"
-	QueryCoverageIDCount       = "coverage_id_count"
-	QueryCoverageIDs           = "coverage_ids"
+	QueryCorrelationsEstimate = "correlations_estimate"
+	QueryCoverageCursors      = "coverage_cursors"
+	QueryCoverageIDCount      = "coverage_id_count"
+	QueryCoverageIDs          = "coverage_ids"
 )
 
-// Defaults of ReportSource.
-const (
-	DefaultReportPageRows = 100_000
-	DefaultIDStreamWindow = 1 << 16
-)
+// DefaultIDStreamWindow is ReportSource.IDStreamWindow's default.
+const DefaultIDStreamWindow = 1 << 16
 
 // reportQuery is one query of report.sql: its text for a dialect and the names
 // of its ? placeholders, in order.
@@ -82,43 +79,31 @@ func parseSQL(text string, d store.Dialect) map[string]reportQuery {
 	flush()
 	for name, q := range out {
 		q.sql = strings.ReplaceAll(q.sql, "{{correlation_columns}}", store.Correlations.Select())
-		q.sql = strings.ReplaceAll(q.sql, "{{ms action_ts}}", msExpr(d, "action_ts"))
 		out[name] = q
 	}
 	return out
-}
-
-// msExpr is col as Int64 milliseconds since the epoch.
-func msExpr(d store.Dialect, col string) string {
-	if d.DateTime64 {
-		return "toUnixTimestamp64Milli(" + col + ")"
-	}
-	return col
 }
 
 // ReportSource is the report.Source of a store: the correlations of one policy
 // version, the authenticator inventory and the source coverage. Build it with
 // Warehouse.ReportSource; the zero value is not usable.
 //
-// The embedded engine returns a query's whole result at once, so Correlations
-// reads the period in consecutive time windows of at most PageRows rows (sized
-// by an hourly histogram; an hour is never split): running the correlations
-// query over each window and concatenating equals one run over the period.
+// Correlations reads the period's population in one ordered query whose rows
+// stream in blocks, so memory does not grow with the period.
 type ReportSource struct {
 	w      *Warehouse
 	policy string
 	q      map[string]reportQuery
 
-	// PageRows bounds the rows one correlations query returns; default 100 000.
-	PageRows int64
 	// IDStreamWindow is the widest event_log_id range whose ids are listed
 	// rather than bisected further when it has gaps; default 65 536.
 	IDStreamWindow int64
 	// Cursors, when set, replaces the collector positions read from the store
 	// (keyed "<source>/<instance>"); VerifyReport pins them to the manifest's.
 	Cursors map[string]string
-	// Progress, when set, is called after each window of correlations with the
-	// rows streamed so far and the total.
+	// Progress, when set, is called as correlations stream with the rows read
+	// so far and an estimate of the total (the rows in scope before
+	// replaced copies are merged away; it may exceed the final count).
 	Progress func(done, total int64)
 }
 
@@ -178,109 +163,47 @@ func (r *ReportSource) query(ctx context.Context, name string, vals map[string]a
 	return nil
 }
 
-// window is a sub-period [from, to) of a correlations read.
-type window struct {
-	from, to time.Time
-	rows     int64
+// progressEvery is how many correlations pass between Progress calls.
+const progressEvery = 1 << 16
+
+// estimate counts the correlations in scope without FINAL, for Progress.
+func (r *ReportSource) estimate(ctx context.Context, q report.Query) (int64, error) {
+	var n int64
+	err := r.query(ctx, QueryCorrelationsEstimate, r.vals(q), func(rs store.Rows) error { return rs.Scan(&n) })
+	return n, err
 }
 
-// windows splits q's period into windows of at most PageRows rows, by the
-// hourly histogram of the correlations in scope.
-func (r *ReportSource) windows(ctx context.Context, q report.Query) ([]window, int64, error) {
-	limit := r.PageRows
-	if limit <= 0 {
-		limit = DefaultReportPageRows
-	}
-	from, to := model.Millis(q.From), model.Millis(q.To)
-	var out []window
-	var total int64
-	cur := window{from: from}
-	err := r.query(ctx, QueryCorrelationsHistogram, r.vals(q), func(rs store.Rows) error {
-		var hour, n int64
-		if err := rs.Scan(&hour, &n); err != nil {
-			return fmt.Errorf("report query %s: %w", QueryCorrelationsHistogram, err)
-		}
-		total += n
-		start := time.UnixMilli(hour * 3600000).UTC()
-		if cur.rows > 0 && cur.rows+n > limit && start.After(cur.from) {
-			cur.to = start
-			out = append(out, cur)
-			cur = window{from: start}
-		}
-		cur.rows += n
-		return nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	if cur.rows > 0 {
-		cur.to = to
-		out = append(out, cur)
-	}
-	return out, total, nil
-}
-
-// Correlations implements report.Source. The next window is read while fn
-// consumes the current one, so the engine and the caller overlap; at most two
-// windows are held in memory.
+// Correlations implements report.Source: one query ordered by action time
+// and id, streamed row by row into fn.
 func (r *ReportSource) Correlations(ctx context.Context, q report.Query, fn func(model.Correlation) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ws, total, err := r.windows(ctx, q)
+	var total int64
+	if r.Progress != nil {
+		n, err := r.estimate(ctx, q)
+		if err != nil {
+			return err
+		}
+		total = n
+	}
+	sc := store.Correlations.NewScanner()
+	var done int64
+	err := r.query(ctx, report.QueryCorrelations, r.vals(q), func(rs store.Rows) error {
+		c, err := sc.Scan(rs)
+		if err != nil {
+			return fmt.Errorf("report query %s: %w", report.QueryCorrelations, err)
+		}
+		if done++; r.Progress != nil && done%progressEvery == 0 {
+			r.Progress(done, total)
+		}
+		return fn(c)
+	})
 	if err != nil {
 		return err
 	}
-	type batch struct {
-		rows []model.Correlation
-		err  error
-	}
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan batch, 1)
-	go func() {
-		defer close(batches)
-		for _, win := range ws {
-			vals := r.vals(q)
-			vals["from"], vals["to"] = win.from, win.to
-			rows := make([]model.Correlation, 0, win.rows)
-			err := r.query(pctx, report.QueryCorrelations, vals, func(rs store.Rows) error {
-				c, err := store.Correlations.Scan(rs)
-				if err != nil {
-					return fmt.Errorf("report query %s: %w", report.QueryCorrelations, err)
-				}
-				rows = append(rows, c)
-				return nil
-			})
-			select {
-			case batches <- batch{rows, err}:
-			case <-pctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	var done int64
-	for b := range batches {
-		if b.err != nil {
-			return b.err
-		}
-		for i, c := range b.rows {
-			if i%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			done++
-			if err := fn(c); err != nil {
-				return err
-			}
-		}
-		if r.Progress != nil {
-			r.Progress(done, total)
-		}
+	if r.Progress != nil {
+		r.Progress(done, total)
 	}
 	return ctx.Err()
 }
@@ -445,9 +368,8 @@ func (r *ReportSource) idRanges(ctx context.Context, instance string, lo, hi int
 }
 
 // Queries implements report.Source: the text of every query the source runs,
-// with its parameters. Correlations runs over consecutive sub-windows of the
-// period (see ReportSource); the coverage id queries run per Airflow instance
-// over event_log_id windows.
+// with its parameters. The coverage id queries run per Airflow instance over
+// event_log_id windows.
 func (r *ReportSource) Queries(q report.Query) []model.ManifestQuery {
 	vals := map[string]string{
 		"policy_version": r.policy,
@@ -458,12 +380,11 @@ func (r *ReportSource) Queries(q report.Query) []model.ManifestQuery {
 		"hi":             "highest event_log_id of the window",
 	}
 	notes := map[string]string{
-		QueryCorrelationsHistogram: "rows per hour; sizes the windows the correlations query runs over",
-		report.QueryCorrelations:   "run over consecutive windows [from, to) of whole hours covering the period; the concatenation equals one run over the period",
-		QueryCoverageIDCount:       "distinct ids in [lo, hi]; a window with as many ids as its width has no gap, else it is halved",
-		QueryCoverageIDs:           "lists the ids of a window with a gap once it is at most " + strconv.FormatInt(r.streamWindow(), 10) + " ids wide",
+		QueryCorrelationsEstimate: "sizes the progress display only (counts replaced copies too); nothing in the pack comes from it",
+		QueryCoverageIDCount:      "distinct ids in [lo, hi]; a window with as many ids as its width has no gap, else it is halved",
+		QueryCoverageIDs:          "lists the ids of a window with a gap once it is at most " + strconv.FormatInt(r.streamWindow(), 10) + " ids wide",
 	}
-	names := []string{QueryCorrelationsHistogram, report.QueryCorrelations, report.QueryAuthenticators, report.QueryCoverage, QueryCoverageCursors, QueryCoverageIDCount, QueryCoverageIDs}
+	names := []string{QueryCorrelationsEstimate, report.QueryCorrelations, report.QueryAuthenticators, report.QueryCoverage, QueryCoverageCursors, QueryCoverageIDCount, QueryCoverageIDs}
 	out := make([]model.ManifestQuery, 0, len(names))
 	for _, name := range names {
 		rq := r.q[name]

@@ -1,14 +1,11 @@
 -- Queries behind an evidence pack (warehouse.ReportSource). Each query follows
--- a "-- name:" line; "-- params:" lists its ? placeholders in order. {{ms col}}
--- expands to the column as Int64 milliseconds for the engine's dialect.
+-- a "-- name:" line; "-- params:" lists its ? placeholders in order.
 
--- name: correlations_histogram
+-- name: correlations_estimate
 -- params: policy_version from to instance instance
-SELECT intDiv({{ms action_ts}}, 3600000) AS hour, count() AS n
-FROM correlations FINAL
+SELECT count()
+FROM correlations
 WHERE policy_version = ? AND action_ts >= ? AND action_ts < ? AND (? = '' OR instance = ?)
-GROUP BY hour
-ORDER BY hour
 
 -- name: correlations
 -- params: policy_version from to instance instance

@@ -136,7 +136,7 @@ func BenchmarkReport(b *testing.B) {
 		require.NoError(b, err)
 		start = time.Now()
 		vals := src.vals(q)
-		for _, name := range []string{QueryCorrelationsHistogram, report.QueryCorrelations, report.QueryAuthenticators, report.QueryCoverage} {
+		for _, name := range []string{report.QueryCorrelations, report.QueryAuthenticators, report.QueryCoverage} {
 			rq := src.q[name]
 			_, err := store.CountRows(ctx, s, "SELECT count() FROM ("+rq.sql+")", src.args(rq, vals)...)
 			require.NoError(b, err, name)

@@ -148,7 +148,6 @@ func TestReportVerifyCLI(t *testing.T) {
 			ctx := context.Background()
 			s, err := store.Open(ctx, url)
 			require.NoError(t, err)
-			time.Sleep(3 * time.Millisecond)
 			require.NoError(t, store.Correlations.Write(ctx, s, []model.Correlation{{ActionID: "prod/2", ActionTS: from.Add(97 * time.Minute), Instance: "prod",
 				Kind: model.KindAudit, Verdict: model.VerdictVerified, PolicyVersion: "p1"}}))
 			s.Close()

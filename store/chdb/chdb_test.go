@@ -36,6 +36,7 @@ func backend() storetest.Backend {
 			tb.Cleanup(func() { s.Close() })
 			return s
 		},
+		InsertFormat: storetest.InsertInline,
 	}
 }
 
@@ -56,4 +57,19 @@ func TestSecondPathRefused(t *testing.T) {
 	defer s.Close()
 	_, err := store.Open(context.Background(), "chdb://"+t.TempDir())
 	require.Error(t, err)
+}
+
+// TestQueryStatement: statements the engine cannot stream (DDL) still run
+// through Query.
+func TestQueryStatement(t *testing.T) {
+	ctx := context.Background()
+	s := backend().Open(t, storetest.FreshDB(t))
+	rows, err := s.Query(ctx, "CREATE TABLE t (a String) ENGINE = Memory")
+	require.NoError(t, err)
+	require.False(t, rows.Next())
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	n, err := store.CountRows(ctx, s, "SELECT count() FROM t")
+	require.NoError(t, err)
+	require.Zero(t, n)
 }

@@ -5,6 +5,7 @@ package chdb
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -244,18 +245,27 @@ type feedResult struct {
 // startFeed opens a pipe, starts writing data into it and returns the
 // statement that reads it.
 func startFeed(ins inlineInsert) (string, *pipeFeed, error) {
+	path, f, err := startPipe(strings.NewReader(ins.data), len(ins.data))
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("%sSELECT * FROM file('%s', '%s')", ins.head, path, ins.format), f, nil
+}
+
+// startPipe opens a pipe, starts writing data (size bytes) into it and
+// returns the path the engine reads it from (/dev/fd/N).
+func startPipe(data io.WriterTo, size int) (string, *pipeFeed, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return "", nil, fmt.Errorf("chdb: pipe for insert data: %w", err)
 	}
-	f := &pipeFeed{r: r, size: len(ins.data), done: make(chan feedResult, 1)}
+	f := &pipeFeed{r: r, size: size, done: make(chan feedResult, 1)}
 	go func() {
-		n, err := w.WriteString(ins.data)
+		n, err := data.WriteTo(w)
 		w.Close()
-		f.done <- feedResult{n, err}
+		f.done <- feedResult{int(n), err}
 	}()
-	stmt := fmt.Sprintf("%sSELECT * FROM file('/dev/fd/%d', '%s')", ins.head, r.Fd(), ins.format)
-	return stmt, f, nil
+	return fmt.Sprintf("/dev/fd/%d", r.Fd()), f, nil
 }
 
 // finish closes the engine's end of the pipe and waits for the writer. When the

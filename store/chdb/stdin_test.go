@@ -85,10 +85,14 @@ func TestEngineNeverReadsStdin(t *testing.T) {
 		})
 	}
 
-	t.Run("Insert", func(t *testing.T) {
+	t.Run("batch", func(t *testing.T) {
 		require.NoError(t, s.Exec(ctx, "TRUNCATE TABLE t"))
 		left := withStdin(t, stdin, func() {
-			require.NoError(t, s.Insert(ctx, "t", []string{"x", "s"}, [][]any{{int64(1), "a\tb\nc\\"}, {int64(2), ""}}))
+			b, err := s.PrepareBatch(ctx, "t", []string{"x", "s"})
+			require.NoError(t, err)
+			require.NoError(t, b.Column(0).Append([]int64{1, 2}))
+			require.NoError(t, b.Column(1).Append([]string{"a\tb\nc\\", ""}))
+			require.NoError(t, b.Send())
 		})
 		require.Equal(t, stdin, left)
 		n, err := store.CountRows(ctx, s, "SELECT count() FROM t WHERE s = ?", "a\tb\nc\\")

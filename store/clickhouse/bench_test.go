@@ -8,6 +8,6 @@ import (
 
 func BenchmarkInsertAuthEvents100k(b *testing.B) {
 	srv := storetest.SharedServer(b)
-	be := storetest.Backend{Name: "clickhouse", Open: openOn(srv)}
+	be := storetest.Backend{Name: "clickhouse", Open: openOn(srv), InsertFormat: srv.InsertHTTP}
 	storetest.BenchInsert(b, be)
 }

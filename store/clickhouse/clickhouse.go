@@ -15,11 +15,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -180,31 +182,227 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	return nil
 }
 
-// Query implements store.Store. On a cluster a query that fails before its
-// first row while a host is away is sent again (ClusterConfig.RetryFor).
+// Query implements store.Store. The driver streams the result in blocks as
+// the server sends them; each row is scanned into typed holders chosen once
+// per column and exposed to the caller as one-row vectors. On a cluster a
+// query that fails before its first row while a host is away is sent again
+// (ClusterConfig.RetryFor).
 func (s *Store) Query(ctx context.Context, query string, args ...any) (store.Rows, error) {
 	q, err := store.Bind(s.dialect, query, args)
 	if err != nil {
 		return nil, err
 	}
+	// Closing the rows early cancels the query: the driver would otherwise
+	// read the rest of the result to the end.
+	qctx, cancel := context.WithCancel(ctx)
 	var r driver.Rows
 	err = s.retry(ctx, func() (err error) {
-		r, err = s.conn.Query(ctx, q)
+		r, err = s.conn.Query(qctx, q)
 		return convertErr(err)
 	})
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	cts := r.ColumnTypes()
-	out := &rows{r: r, cols: make([]string, len(cts)), types: make([]string, len(cts)), holders: make([]any, len(cts))}
-	for i, ct := range cts {
-		out.cols[i] = ct.Name()
-		out.types[i] = ct.DatabaseTypeName()
-		out.holders[i] = reflect.New(ct.ScanType()).Interface()
+	src := &rowSource{r: r, cancel: cancel, block: store.Block{Rows: 1}}
+	for _, ct := range cts {
+		c := newCell(ct.DatabaseTypeName(), ct.ScanType())
+		src.block.Columns = append(src.block.Columns, ct.Name())
+		src.block.Types = append(src.block.Types, ct.DatabaseTypeName())
+		src.block.Vectors = append(src.block.Vectors, c.vec)
+		src.dests = append(src.dests, c.dest)
+		src.cells = append(src.cells, c)
 	}
-	return out, nil
+	return store.NewRows(src, src.block.Columns, src.block.Types), nil
 }
 
+// rowSource is the driver's rows as one-row blocks.
+type rowSource struct {
+	r      driver.Rows
+	cancel context.CancelFunc
+	ended  bool
+	block  store.Block
+	cells  []*cell
+	dests  []any
+}
+
+func (rs *rowSource) NextBlock() (*store.Block, error) {
+	if !rs.r.Next() {
+		err := rs.r.Err()
+		if err == nil {
+			// The driver may report a broken connection only on Close.
+			err = rs.r.Close()
+		}
+		rs.ended = true
+		if err != nil {
+			return nil, convertErr(err)
+		}
+		return nil, io.EOF
+	}
+	if err := rs.r.Scan(rs.dests...); err != nil {
+		return nil, convertErr(err)
+	}
+	for i, c := range rs.cells {
+		if c.fix != nil {
+			c.fix()
+			rs.block.Vectors[i] = c.vec
+		}
+	}
+	return &rs.block, nil
+}
+
+func (rs *rowSource) Close() error {
+	if rs.ended {
+		rs.cancel()
+		return nil // the end, or the error Rows.Err reported
+	}
+	rs.cancel()
+	if err := rs.r.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return convertErr(err)
+	}
+	return nil
+}
+
+// cell is where the driver scans one column of a row: dest is handed to the
+// driver, vec reads it as a one-row vector (after fix, for holders that need
+// converting).
+type cell struct {
+	dest any
+	vec  store.Vector
+	fix  func()
+}
+
+// one returns a one-value vector of type V and the address of its value.
+func one[T any, V ~[]T]() (V, *T) {
+	v := make(V, 1)
+	return v, &v[0]
+}
+
+// newCell chooses the holder for a column of ClickHouse type typ.
+func newCell(typ string, scanType reflect.Type) *cell {
+	ct := store.ParseColumnType(typ)
+	if ct.Nullable {
+		inner := newCell(nullableInner(ct.Raw), nil)
+		if inner != nil && inner.fix == nil {
+			return nullableCell(inner)
+		}
+	} else if ct.Name == "Array" && ct.Elem != nil && !ct.Elem.Nullable {
+		switch ct.Elem.Name {
+		case "String", "FixedString":
+			return arrayCell(func(v []string) store.Vector { return store.StringVector(v) })
+		case "Int64":
+			return arrayCell(func(v []int64) store.Vector { return store.IntVector[int64](v) })
+		case "UInt64":
+			return arrayCell(func(v []uint64) store.Vector { return store.UintVector[uint64](v) })
+		case "UInt8":
+			return arrayCell(func(v []uint8) store.Vector { return store.UintVector[uint8](v) })
+		}
+	} else if c := scalarCell(ct.Name); c != nil {
+		return c
+	}
+	if scanType == nil {
+		return nil
+	}
+	// Anything else: the driver's own type, normalized per row.
+	holder := reflect.New(scanType)
+	vec := make(store.AnyVector, 1)
+	return &cell{dest: holder.Interface(), vec: vec, fix: func() {
+		v := store.Normalize(holder.Elem().Interface())
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC()
+		}
+		vec[0] = v
+	}}
+}
+
+func scalarCell(name string) *cell {
+	switch name {
+	case "String", "FixedString", "UUID", "Enum8", "Enum16":
+		v, p := one[string, store.StringVector]()
+		return &cell{dest: p, vec: v}
+	case "Int8":
+		v, p := one[int8, store.IntVector[int8]]()
+		return &cell{dest: p, vec: v}
+	case "Int16":
+		v, p := one[int16, store.IntVector[int16]]()
+		return &cell{dest: p, vec: v}
+	case "Int32":
+		v, p := one[int32, store.IntVector[int32]]()
+		return &cell{dest: p, vec: v}
+	case "Int64":
+		v, p := one[int64, store.IntVector[int64]]()
+		return &cell{dest: p, vec: v}
+	case "UInt8":
+		v, p := one[uint8, store.UintVector[uint8]]()
+		return &cell{dest: p, vec: v}
+	case "UInt16":
+		v, p := one[uint16, store.UintVector[uint16]]()
+		return &cell{dest: p, vec: v}
+	case "UInt32":
+		v, p := one[uint32, store.UintVector[uint32]]()
+		return &cell{dest: p, vec: v}
+	case "UInt64":
+		v, p := one[uint64, store.UintVector[uint64]]()
+		return &cell{dest: p, vec: v}
+	case "Float32":
+		v, p := one[float32, store.FloatVector[float32]]()
+		return &cell{dest: p, vec: v}
+	case "Float64":
+		v, p := one[float64, store.FloatVector[float64]]()
+		return &cell{dest: p, vec: v}
+	case "Bool":
+		v, p := one[bool, store.BoolVector]()
+		return &cell{dest: p, vec: v}
+	case "Date", "Date32", "DateTime", "DateTime64":
+		v, p := one[time.Time, store.TimeValues]()
+		return &cell{dest: p, vec: v}
+	}
+	return nil
+}
+
+// nullableInner is T of Nullable(T) or LowCardinality(Nullable(T)).
+func nullableInner(t string) string {
+	t = strings.TrimSpace(t)
+	if strings.HasPrefix(t, "LowCardinality(") {
+		t = strings.TrimSuffix(strings.TrimPrefix(t, "LowCardinality("), ")")
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(t, "Nullable("), ")")
+}
+
+// nullableCell scans a Nullable column into a pointer to inner's holder type.
+func nullableCell(inner *cell) *cell {
+	holder := reflect.New(reflect.TypeOf(inner.dest)) // **T
+	target := reflect.ValueOf(inner.dest).Elem()      // inner's value
+	nulls := []bool{false}
+	return &cell{
+		dest: holder.Interface(),
+		vec:  store.NullableVector{Nulls: nulls, Values: inner.vec},
+		fix: func() {
+			p := holder.Elem()
+			nulls[0] = p.IsNil()
+			if !nulls[0] {
+				target.Set(p.Elem())
+			}
+		},
+	}
+}
+
+// arrayCell scans an Array column into a slice.
+func arrayCell[T any](vec func([]T) store.Vector) *cell {
+	var v []T
+	c := &cell{dest: &v}
+	offs := []uint64{0}
+	c.fix = func() {
+		offs[0] = uint64(len(v))
+		c.vec = store.ArrayVector{Offsets: offs, Values: vec(v)}
+		v = nil // the driver fills a new slice for the next row
+	}
+	c.vec = store.ArrayVector{Offsets: offs, Values: vec(nil)}
+	return c
+}
+
+// columnTypes returns the parsed types of table's columns.
 func (s *Store) columnTypes(ctx context.Context, table string) (map[string]store.ColumnType, error) {
 	if m, ok := s.cols.Load(table); ok {
 		return m.(map[string]store.ColumnType), nil
@@ -232,54 +430,237 @@ func (s *Store) columnTypes(ctx context.Context, table string) (map[string]store
 	return m, nil
 }
 
-// Insert implements store.Store with one native batch. On a cluster a batch
-// that fails while a host is away is sent again (ClusterConfig.RetryFor).
-func (s *Store) Insert(ctx context.Context, table string, columns []string, rows [][]any) error {
-	return s.retry(ctx, func() error { return s.insert(ctx, table, columns, rows) })
-}
-
-func (s *Store) insert(ctx context.Context, table string, columns []string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
+// PrepareBatch implements store.Store with the driver's column-oriented
+// batch: each typed slice goes to batch.Column(i).Append, converted only
+// where the server's column type differs from the slice's (timestamps as
+// Int64 milliseconds before 20.1, UInt8 for bool, pointers for Nullable).
+func (s *Store) PrepareBatch(ctx context.Context, table string, columns []string) (store.Batch, error) {
 	types, err := s.columnTypes(ctx, table)
 	if err != nil {
-		return fmt.Errorf("clickhouse: insert into %s: %w", table, err)
+		return nil, fmt.Errorf("clickhouse: insert into %s: %w", table, err)
 	}
-	cts := make([]store.ColumnType, len(columns))
+	for _, c := range columns {
+		if _, ok := types[c]; !ok { // a migration may have added it since
+			s.cols.Delete(table)
+			if types, err = s.columnTypes(ctx, table); err != nil {
+				return nil, fmt.Errorf("clickhouse: insert into %s: %w", table, err)
+			}
+			break
+		}
+	}
+	b := &batch{s: s, ctx: ctx, table: table, cts: make([]store.ColumnType, len(columns)), names: columns, counts: make([]int, len(columns))}
 	quoted := make([]string, len(columns))
 	for i, c := range columns {
 		ct, ok := types[c]
 		if !ok {
-			return fmt.Errorf("clickhouse: insert into %s: no column %q", table, c)
+			return nil, fmt.Errorf("clickhouse: insert into %s: no column %q", table, c)
 		}
-		cts[i] = ct
+		b.cts[i] = ct
 		quoted[i] = store.QuoteIdent(c)
 	}
 	// 18.16 needs the explicit column list.
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+store.QuoteIdent(table)+" ("+strings.Join(quoted, ", ")+")")
-	if err != nil {
-		return fmt.Errorf("clickhouse: insert into %s: %w", table, convertErr(err))
+	b.insert = "INSERT INTO " + store.QuoteIdent(table) + " (" + strings.Join(quoted, ", ") + ")"
+	if s.retries() {
+		b.kept = make([][]any, len(columns))
 	}
-	defer func() { _ = batch.Abort() }()
-	vals := make([]any, len(columns))
-	for ri, row := range rows {
-		if len(row) != len(columns) {
-			return fmt.Errorf("clickhouse: insert into %s: row %d has %d values for %d columns", table, ri, len(row), len(columns))
+	if b.b, err = s.conn.PrepareBatch(ctx, b.insert); err != nil {
+		return nil, fmt.Errorf("clickhouse: insert into %s: %w", table, convertErr(err))
+	}
+	return b, nil
+}
+
+// batch is a driver batch. On a cluster it also keeps a copy of every
+// converted slice, so a Send that fails while a host is away is prepared and
+// sent again (ClusterConfig.RetryFor).
+type batch struct {
+	s      *Store
+	ctx    context.Context
+	table  string
+	insert string
+	names  []string
+	cts    []store.ColumnType
+	counts []int
+	kept   [][]any // per column, the driver slices appended (nil: no retries)
+	b      driver.Batch
+	done   bool
+}
+
+type batchColumn struct {
+	b *batch
+	i int
+}
+
+func (bc batchColumn) Append(values any) error {
+	b := bc.b
+	v, err := driverSlice(b.cts[bc.i], values)
+	if err != nil {
+		return fmt.Errorf("clickhouse: insert into %s: column %s: %w", b.table, b.names[bc.i], err)
+	}
+	if err := b.b.Column(bc.i).Append(v); err != nil {
+		return fmt.Errorf("clickhouse: insert into %s: column %s: %w", b.table, b.names[bc.i], convertErr(err))
+	}
+	if b.kept != nil {
+		rv := reflect.ValueOf(v) // one copy per slice: the caller may reuse values
+		b.kept[bc.i] = append(b.kept[bc.i], reflect.AppendSlice(reflect.MakeSlice(rv.Type(), 0, rv.Len()), rv).Interface())
+	}
+	b.counts[bc.i] += store.SliceLen(values)
+	return nil
+}
+
+func (b *batch) Column(i int) store.BatchColumn { return batchColumn{b: b, i: i} }
+
+func (b *batch) Rows() int {
+	if len(b.counts) == 0 {
+		return 0
+	}
+	return b.counts[0]
+}
+
+func (b *batch) Send() error {
+	if b.done {
+		return errors.New("clickhouse: batch already sent")
+	}
+	b.done = true
+	for i, n := range b.counts {
+		if n != b.counts[0] {
+			_ = b.b.Abort()
+			return fmt.Errorf("clickhouse: insert into %s: column %s has %d values, column %s has %d", b.table, b.names[i], n, b.names[0], b.counts[0])
 		}
-		for i, v := range row {
-			if vals[i], err = store.ColumnValue(cts[i], v); err != nil {
-				return fmt.Errorf("clickhouse: insert into %s: row %d column %s: %w", table, ri, columns[i], err)
+	}
+	if b.Rows() == 0 {
+		return b.b.Abort()
+	}
+	first := true
+	err := b.s.retry(b.ctx, func() error {
+		if !first {
+			if err := b.again(); err != nil {
+				return err
 			}
 		}
-		if err := batch.Append(vals...); err != nil {
-			return fmt.Errorf("clickhouse: insert into %s: row %d: %w", table, ri, convertErr(err))
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhouse: insert %d rows into %s: %w", len(rows), table, convertErr(err))
+		first = false
+		return convertErr(b.b.Send())
+	})
+	if err != nil {
+		return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows(), b.table, err)
 	}
 	return nil
+}
+
+// again prepares a new driver batch from the kept slices, for a retried Send.
+func (b *batch) again() error {
+	nb, err := b.s.conn.PrepareBatch(b.ctx, b.insert)
+	if err != nil {
+		return convertErr(err)
+	}
+	for i, vs := range b.kept {
+		for _, v := range vs {
+			if err := nb.Column(i).Append(v); err != nil {
+				_ = nb.Abort()
+				return convertErr(err)
+			}
+		}
+	}
+	b.b = nb
+	return nil
+}
+
+func (b *batch) Abort() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	return b.b.Abort()
+}
+
+// driverSlice converts a store.BatchColumn slice to what the driver appends
+// to a column of type ct.
+func driverSlice(ct store.ColumnType, values any) (any, error) {
+	switch v := values.(type) {
+	case []bool:
+		if ct.Name == "Bool" {
+			return v, nil
+		}
+		out := make([]uint8, len(v))
+		for i, b := range v {
+			if b {
+				out[i] = 1
+			}
+		}
+		return out, nil
+	case []*bool:
+		out := make([]*uint8, len(v))
+		vals := make([]uint8, len(v))
+		for i, b := range v {
+			if b == nil {
+				continue
+			}
+			if *b {
+				vals[i] = 1
+			}
+			out[i] = &vals[i]
+		}
+		return out, nil
+	case []time.Time:
+		return timeSlice(ct, v)
+	case [][]byte:
+		// The driver would convert each value to a string (a copy per
+		// value) before copying it into the column: view the bytes as
+		// strings instead; they are copied into the column at once and not
+		// kept.
+		out := make([]string, len(v))
+		for i, b := range v {
+			if len(b) > 0 {
+				out[i] = unsafe.String(&b[0], len(b))
+			}
+		}
+		return out, nil
+	}
+	return values, nil
+}
+
+// timeSlice converts times for a timestamp column: DateTime64 or DateTime
+// take times, Int64 (servers before 20.1) milliseconds; the zero time is
+// NULL in a Nullable column and the epoch otherwise.
+func timeSlice(ct store.ColumnType, v []time.Time) (any, error) {
+	epoch := time.Unix(0, 0).UTC()
+	switch ct.Name {
+	case "DateTime64", "DateTime":
+		if ct.Nullable {
+			out := make([]*time.Time, len(v))
+			for i := range v {
+				if !v[i].IsZero() {
+					out[i] = &v[i]
+				}
+			}
+			return out, nil
+		}
+		out := make([]time.Time, len(v))
+		for i, t := range v {
+			if t.IsZero() {
+				t = epoch
+			}
+			out[i] = t
+		}
+		return out, nil
+	case "Int64":
+		ms := make([]int64, len(v))
+		for i, t := range v {
+			if !t.IsZero() {
+				ms[i] = t.UnixMilli()
+			}
+		}
+		if !ct.Nullable {
+			return ms, nil
+		}
+		out := make([]*int64, len(v))
+		for i := range v {
+			if !v[i].IsZero() {
+				out[i] = &ms[i]
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("cannot store times in a %s column", ct.Raw)
 }
 
 // Dialect implements store.Store.
@@ -292,52 +673,3 @@ func (s *Store) Info(ctx context.Context) (store.Info, error) {
 
 // Close implements store.Store.
 func (s *Store) Close() error { return s.conn.Close() }
-
-type rows struct {
-	r       driver.Rows
-	cols    []string
-	types   []string
-	holders []any
-	vals    []any
-	err     error
-}
-
-func (r *rows) Columns() []string { return r.cols }
-func (r *rows) Types() []string   { return r.types }
-func (r *rows) Next() bool {
-	if r.err != nil || !r.r.Next() {
-		return false
-	}
-	if err := r.r.Scan(r.holders...); err != nil {
-		r.err = convertErr(err)
-		return false
-	}
-	r.vals = make([]any, len(r.holders))
-	for i, h := range r.holders {
-		v := store.Normalize(reflect.ValueOf(h).Elem().Interface())
-		if t, ok := v.(time.Time); ok {
-			v = t.UTC()
-		}
-		r.vals[i] = v
-	}
-	return true
-}
-func (r *rows) Values() []any { return r.vals }
-func (r *rows) Scan(dest ...any) error {
-	if len(dest) != len(r.vals) {
-		return fmt.Errorf("scan: %d destinations for %d columns", len(dest), len(r.vals))
-	}
-	for i := range dest {
-		if err := store.Assign(dest[i], r.vals[i]); err != nil {
-			return fmt.Errorf("column %s: %w", r.cols[i], err)
-		}
-	}
-	return nil
-}
-func (r *rows) Err() error {
-	if r.err != nil {
-		return r.err
-	}
-	return convertErr(r.r.Err())
-}
-func (r *rows) Close() error { return r.r.Close() }

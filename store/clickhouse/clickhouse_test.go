@@ -31,10 +31,11 @@ func openOn(srv *storetest.Server) func(tb testing.TB, db string) store.Store {
 func backend(t *testing.T) storetest.Backend {
 	srv := storetest.SharedServer(t)
 	return storetest.Backend{
-		Name:    "clickhouse",
-		Open:    openOn(srv),
-		Kill:    srv.Kill,
-		Restart: srv.Start,
+		Name:         "clickhouse",
+		Open:         openOn(srv),
+		Kill:         srv.Kill,
+		Restart:      srv.Start,
+		InsertFormat: srv.InsertHTTP,
 	}
 }
 

@@ -134,10 +134,13 @@ func transient(err error) bool {
 		errors.As(err, &ne)
 }
 
+// retries reports whether failed cluster operations are retried.
+func (s *Store) retries() bool { return s.cluster.Name != "" && s.cluster.RetryFor > 0 }
+
 // retry runs op until it succeeds, fails with an error that is not
 // transient, or RetryFor has passed. Without a cluster op runs once.
 func (s *Store) retry(ctx context.Context, op func() error) error {
-	if s.cluster.Name == "" || s.cluster.RetryFor == 0 {
+	if !s.retries() {
 		return op()
 	}
 	b := backoff.NewExponentialBackOff()

@@ -39,7 +39,10 @@ func approxBytes(e model.AuthEvent) int {
 }
 
 // BenchInsert measures batch inserts of 100k auth events (10 batches of 10k)
-// into a fresh database of backend b, reporting rows/s and MB/s.
+// into a fresh database of backend b, reporting rows/s and MB/s. Its peer,
+// when the backend has InsertFormat, inserts the same batches as JSONEachRow
+// (built beforehand) into another fresh database, each peer batch right after
+// the store's, so both see the same machine load (jsoneachrow-peer-rows/s).
 func BenchInsert(b *testing.B, be Backend) {
 	const total, batch = 100_000, 10_000
 	ctx := context.Background()
@@ -49,19 +52,41 @@ func BenchInsert(b *testing.B, be Backend) {
 	for _, e := range evs {
 		size += approxBytes(e)
 	}
+	var peer store.Store
+	var docs [][]byte
+	if be.InsertFormat != nil {
+		peer = Migrated(b, be)
+		for i := 0; i < total; i += batch {
+			docs = append(docs, JSONEachRow(store.AuthEvents, evs[i:i+batch], peer.Dialect()))
+		}
+	}
 	b.SetBytes(int64(size))
 	b.ResetTimer()
-	start := time.Now()
+	var own, other time.Duration
 	for it := 0; it < b.N; it++ {
 		for i := 0; i < total; i += batch {
+			start := time.Now()
 			if err := store.AuthEvents.Write(ctx, s, evs[i:i+batch]); err != nil {
 				b.Fatal(err)
 			}
+			own += time.Since(start)
+			if peer == nil {
+				continue
+			}
+			b.StopTimer()
+			start = time.Now()
+			if err := be.InsertFormat(ctx, peer, store.AuthEvents.Name, "JSONEachRow", docs[i/batch]); err != nil {
+				b.Fatal(err)
+			}
+			other += time.Since(start)
+			b.StartTimer()
 		}
 	}
-	el := time.Since(start).Seconds()
-	b.ReportMetric(float64(total*b.N)/el, "rows/s")
 	b.StopTimer()
+	b.ReportMetric(float64(total*b.N)/own.Seconds(), "rows/s")
+	if peer != nil {
+		b.ReportMetric(float64(total*b.N)/other.Seconds(), "jsoneachrow-peer-rows/s")
+	}
 	n, err := store.CountRows(ctx, s, "SELECT count() FROM auth_events FINAL")
 	if err != nil || n != total {
 		b.Fatalf("stored %d rows (err %v), want %d", n, err, total)
