@@ -71,7 +71,8 @@ bench: setup-test
 	@set -o pipefail; { \
 	  go test -run='^$$' -bench=. -benchtime=$(BENCHTIME_FAST) -count=1 ./ingest/... ./alert/ ./correlate/ ./demo/ && \
 	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 60m ./store/... ./warehouse/ ./report/ ./cmd/keytrail/ && \
-	  go test -run='^$$' -bench=WebhookIntake -benchtime=5000x -count=1 ./server/ ; \
+	  go test -run='^$$' -bench=WebhookIntake -benchtime=5000x -count=1 ./server/ && \
+	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=CorrelationsPage -benchtime=1x -count=1 -timeout 60m ./server/ ; \
 	} 2>&1 | go run ./cmd/benchtable | tee out/bench.md
 
 # Short fuzzing of every decoder of outside input.

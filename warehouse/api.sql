@@ -4,10 +4,12 @@
 -- its own placeholders; {{group}} is one of the coverage_group_* expressions.
 
 -- name: correlations_page
--- params: policy_version from to after_ts after_ts after_id
+-- params: policy_version from to after_ts after_ts after_ts after_id
+-- (action_ts >= after_ts on its own lets the engine skip, by the table's
+-- time key, everything before the cursor; the OR alone does not.)
 SELECT {{correlation_columns}}
 FROM correlations FINAL
-WHERE policy_version = ? AND action_ts >= ? AND action_ts < ?
+WHERE policy_version = ? AND action_ts >= ? AND action_ts < ? AND action_ts >= ?
     AND (action_ts > ? OR (action_ts = ? AND action_id > ?))
 
 -- name: filter_verdicts
