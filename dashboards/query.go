@@ -34,7 +34,9 @@ func ref(typ, uid string) common.DataSourceRef { return common.DataSourceRef{Typ
 func clickhouseRef() common.DataSourceRef { return ref(DatasourceType, DatasourceUID) }
 
 // prometheusRef is the provisioned Prometheus data source.
-func prometheusRef() common.DataSourceRef { return ref(PrometheusDatasourceType, PrometheusDatasourceUID) }
+func prometheusRef() common.DataSourceRef {
+	return ref(PrometheusDatasourceType, PrometheusDatasourceUID)
+}
 
 // sqlQuery is a target of the ClickHouse plugin written in its SQL editor
 // (CHSqlQuery in the plugin's src/types/sql.ts): the foundation SDK has no
