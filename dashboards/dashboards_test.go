@@ -87,16 +87,16 @@ type alertQuery struct {
 		To   int `yaml:"to"`
 	} `yaml:"relativeTimeRange"`
 	Model struct {
-		RefID      string                    `yaml:"refId"`
-		Datasource dashboards.DatasourceRef  `yaml:"datasource"`
-		EditorType string                    `yaml:"editorType"`
-		QueryType  string                    `yaml:"queryType"`
-		Format     int                       `yaml:"format"`
-		RawSQL     string                    `yaml:"rawSql"`
-		Type       string                    `yaml:"type"` // reduce, threshold
-		Expression string                    `yaml:"expression"`
-		Reducer    string                    `yaml:"reducer"`
-		Conditions []map[string]any          `yaml:"conditions"`
+		RefID      string                   `yaml:"refId"`
+		Datasource dashboards.DatasourceRef `yaml:"datasource"`
+		EditorType string                   `yaml:"editorType"`
+		QueryType  string                   `yaml:"queryType"`
+		Format     int                      `yaml:"format"`
+		RawSQL     string                   `yaml:"rawSql"`
+		Type       string                   `yaml:"type"` // reduce, threshold
+		Expression string                   `yaml:"expression"`
+		Reducer    string                   `yaml:"reducer"`
+		Conditions []map[string]any         `yaml:"conditions"`
 	} `yaml:"model"`
 }
 

@@ -157,23 +157,26 @@ func (o *org) fill(t *testing.T, s store.Store) {
 		require.NoError(t, err)
 	}
 
-	exec := func(q string, args ...any) { require.NoError(t, s.Exec(ctx, q, args...), q) }
-	at := func(h int) time.Time { return o.manifest.Start.Add(time.Duration(h) * time.Hour) }
-	for v := 1; v <= 2; v++ { // a replaced copy first: FINAL keeps one
-		exec(`INSERT INTO conflicts (source, instance, event_id, ts, origin, received_at, raw, sha256, stored_sha256, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			"okta", "acme", "evt-conflict", at(20), "hook-delivery-7", at(30), `{"id":"evt-conflict","v":2}`, "c0ffee", "decade", uint64(v))
-		exec(`INSERT INTO alerts (alert_id, action_id, action_ts, verdict, status, target, summary, policy_version, attempts, last_error, created_at, sent_at, resolved_at, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			"al-1", "af-prod/1", at(10), "weak_factor", "firing", "webhook", "unverified trigger", "p", int64(v), "HTTP 503", at(10), nil, nil, uint64(v))
+	// Rows go in through Insert: the ClickHouse 18.16 server does not read
+	// an INSERT's VALUES from the query text over the native protocol.
+	insert := func(table string, cols []string, rows ...[]any) {
+		require.NoError(t, s.Insert(ctx, table, cols, rows), table)
 	}
-	exec(`INSERT INTO alerts (alert_id, action_id, action_ts, verdict, status, target, summary, policy_version, attempts, last_error, created_at, sent_at, resolved_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		"al-2", "af-prod/2", at(11), "stale", "resolved", "alertmanager", "unverified clear", "p", int64(1), "", at(11), at(11), at(12), uint64(1))
+	at := func(h int) time.Time { return o.manifest.Start.Add(time.Duration(h) * time.Hour) }
+	conflictCols := []string{"source", "instance", "event_id", "ts", "origin", "received_at", "raw", "sha256", "stored_sha256", "version"}
+	alertCols := []string{"alert_id", "action_id", "action_ts", "verdict", "status", "target", "summary", "policy_version", "attempts", "last_error", "created_at", "sent_at", "resolved_at", "version"}
+	for v := 1; v <= 2; v++ { // a replaced copy first: FINAL keeps one
+		insert("conflicts", conflictCols,
+			[]any{"okta", "acme", "evt-conflict", at(20), "hook-delivery-7", at(30), `{"id":"evt-conflict","v":2}`, "c0ffee", "decade", uint64(v)})
+		insert("alerts", alertCols,
+			[]any{"al-1", "af-prod/1", at(10), "weak_factor", "firing", "webhook", "unverified trigger", "p", int64(v), "HTTP 503", at(10), nil, nil, uint64(v)})
+	}
+	insert("alerts", alertCols,
+		[]any{"al-2", "af-prod/2", at(11), "stale", "resolved", "alertmanager", "unverified clear", "p", int64(1), "", at(11), at(11), at(12), uint64(1)})
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	exec(`INSERT INTO cursors (collector, position, updated_at, version) VALUES (?, ?, ?, ?), (?, ?, ?, ?)`,
-		"okta/acme", now.Add(-15*time.Minute).Format(time.RFC3339), now.Add(-10*time.Minute), uint64(1),
-		"airflow/af-prod", `{"offset":120,"last":4141}`, now.Add(-2*time.Hour), uint64(1))
+	insert("cursors", []string{"collector", "position", "updated_at", "version"},
+		[]any{"okta/acme", now.Add(-15 * time.Minute).Format(time.RFC3339), now.Add(-10 * time.Minute), uint64(1)},
+		[]any{"airflow/af-prod", `{"offset":120,"last":4141}`, now.Add(-2 * time.Hour), uint64(1)})
 }
 
 // span is the period the demo covers, which panels are expanded for.

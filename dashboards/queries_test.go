@@ -6,7 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-		"reflect"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -511,7 +511,9 @@ func checkVariables(t *testing.T, s store.Store, ds []dashboards.Dashboard, tr t
 	}{
 		{"verdict", map[string][]string{"verdict": {string(pick.Verdict)}}, func(c model.Correlation) bool { return c.Verdict == pick.Verdict }},
 		{"two verdicts", map[string][]string{"verdict": {string(pick.Verdict), "unattributed"}},
-			func(c model.Correlation) bool { return c.Verdict == pick.Verdict || c.Verdict == model.VerdictUnattributed }},
+			func(c model.Correlation) bool {
+				return c.Verdict == pick.Verdict || c.Verdict == model.VerdictUnattributed
+			}},
 		{"instance", map[string][]string{"instance": {pick.Instance}}, func(c model.Correlation) bool { return c.Instance == pick.Instance }},
 		{"dag", map[string][]string{"instance": {pick.Instance}, "dag": {pick.DagID}},
 			func(c model.Correlation) bool { return c.Instance == pick.Instance && c.DagID == pick.DagID }},

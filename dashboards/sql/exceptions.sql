@@ -43,7 +43,7 @@ WHERE $__timeFilter({{t "action_ts"}})
   AND {{template "exception"}}
   AND {{template "exception_filters"}}
   AND {{template "current_policy"}}
-ORDER BY time DESC, action_id
+ORDER BY action_ts DESC, action_id
 LIMIT 1000
 {{- end}}
 

@@ -64,7 +64,7 @@ SELECT {{t "received_at"}} AS time,
        sha256
 FROM dead_letters FINAL
 WHERE $__timeFilter({{t "received_at"}})
-ORDER BY time DESC, sha256
+ORDER BY received_at DESC, sha256
 LIMIT 100
 {{- end}}
 
@@ -78,7 +78,7 @@ SELECT {{t "received_at"}} AS time,
        stored_sha256
 FROM conflicts FINAL
 WHERE $__timeFilter({{t "received_at"}})
-ORDER BY time DESC, sha256
+ORDER BY received_at DESC, sha256
 LIMIT 100
 {{- end}}
 
