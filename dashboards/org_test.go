@@ -83,6 +83,7 @@ func engines(t *testing.T) []engine {
 type org struct {
 	dir      string
 	manifest demo.Manifest
+	people   []demo.Person
 	// received is when ingest stamps every record received; computed when
 	// correlate stamps every verdict: both fixed, so engines agree.
 	received, computed time.Time
@@ -95,7 +96,7 @@ func newOrg(t *testing.T) *org {
 	dir := t.TempDir()
 	m, err := o.WriteFiles(dir, nil)
 	require.NoError(t, err)
-	return &org{dir: dir, manifest: m, received: m.Start.Add(60 * time.Hour), computed: m.Start.Add(71 * time.Hour)}
+	return &org{dir: dir, manifest: m, people: o.People, received: m.Start.Add(60 * time.Hour), computed: m.Start.Add(71 * time.Hour)}
 }
 
 // normalizer is the ingest normalizer of a demo file's source.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/dashboards"
+	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/store"
@@ -352,6 +353,7 @@ func TestPanelQueries(t *testing.T) {
 				results[e.name][q.name] = res.lines()
 			}
 			checkNumbers(t, d, tr, byName, from, to)
+			checkDemo(t, o, tr, byName)
 			checkVariables(t, e.s, ds, tr, from, to)
 			checkAlert(t, e.s, alert, tr)
 		})
@@ -476,6 +478,106 @@ func checkNumbers(t *testing.T, d store.Dialect, tr truth, got map[string]result
 	lag := got[dashboards.PipelineUID+"/Correlator lag"]
 	require.Equal(t, newest.UTC().Truncate(time.Second), lag.rows[0][lag.col("newest_correlated")].(time.Time).UTC().Truncate(time.Second))
 	require.GreaterOrEqual(t, value(t, lag, "lag_seconds"), 0.0)
+}
+
+// sumBy sums column col of res per value of column by.
+func sumBy(t *testing.T, res result, by, col string) map[string]float64 {
+	t.Helper()
+	b, c := res.col(by), res.col(col)
+	require.GreaterOrEqual(t, b, 0, by)
+	require.GreaterOrEqual(t, c, 0, col)
+	out := map[string]float64{}
+	for _, row := range res.rows {
+		out[cell(row[b])] += num(t, row[c])
+	}
+	return out
+}
+
+func total(m map[string]float64) float64 {
+	n := 0.0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// checkDemo holds panels to what the demo organisation was generated to
+// contain (its manifest's expectations and its people's postures) and to
+// what fill added.
+func checkDemo(t *testing.T, o *org, tr truth, got map[string]result) {
+	t.Helper()
+	exp := o.manifest.Expected
+	ov, keys, pl := dashboards.OverviewUID+"/", dashboards.KeysUID+"/", dashboards.PipelineUID+"/"
+
+	// Every verdict the generator intended, and the reader's counts.
+	verdicts := sumBy(t, got[ov+"Verdicts by day"], "verdict", "actions")
+	want := map[string]float64{}
+	for v, n := range exp.Verdicts {
+		if n > 0 {
+			want[string(v)] = float64(n)
+		}
+	}
+	require.Equal(t, want, verdicts, "verdicts by day sum to the demo's intended verdicts")
+	require.EqualValues(t, len(tr.all), total(verdicts))
+	runs := sumBy(t, got[ov+"DAG runs: attributed vs unattributed"], "attribution", "runs")
+	require.EqualValues(t, exp.Runs, total(runs), "every DAG run the demo made")
+	require.EqualValues(t, exp.Verdicts[model.VerdictUnattributed]+exp.Verdicts[model.VerdictUnknownIdentity]-
+		countAll(tr, func(c model.Correlation) bool {
+			return c.Kind == model.KindAudit && c.Verdict == model.VerdictUnknownIdentity
+		}),
+		runs["unattributed"])
+
+	// The store's side of the pipeline: records stored, dead letters, and the
+	// one conflict fill wrote.
+	require.EqualValues(t, exp.Stored, total(sumBy(t, got[pl+"Records stored per source"], "source", "records")))
+	require.EqualValues(t, exp.DeadLetters, total(sumBy(t, got[pl+"Dead letters per source"], "source", "dead_letters")))
+	require.Equal(t, map[string]float64{"okta": 1}, sumBy(t, got[pl+"Conflicts per source"], "source", "conflicts"))
+	dl := got[pl+"Latest dead letters"]
+	require.Len(t, dl.rows, min(exp.DeadLetters, 100))
+
+	// Alert delivery: the replaced copy of al-1 collapses, al-2 was resolved.
+	ad := got[pl+"Alert delivery by target"]
+	require.Equal(t, []string{
+		"target=alertmanager firing=0 resolved=1 undelivered=0 max_attempts=1 latest_error=",
+		"target=webhook firing=1 resolved=0 undelivered=1 max_attempts=2 latest_error=HTTP 503",
+	}, ad.lines())
+
+	// Keys: every person is in the inventory; a security key is the
+	// strongest credential of people whose posture is a hardware key and of
+	// no one else (a hardware posture's key may be undecided where the
+	// provider's registration names no AAGUID).
+	inv := got[keys+"Credential inventory per person"]
+	people := map[string]string{}
+	for _, row := range inv.rows {
+		people[row[inv.col("person")].(string)] = row[inv.col("strongest")].(string)
+	}
+	withKey, withoutKey := 0, 0
+	for _, p := range o.people {
+		strongest, ok := people[p.ID]
+		require.True(t, ok, "%s is in the inventory", p.ID)
+		if p.Posture == demo.PostureHardware {
+			require.Contains(t, []string{"security_key", "undecided"}, strongest, "%s: posture %s", p.ID, p.Posture)
+		} else {
+			require.NotEqual(t, "security_key", strongest, "%s: posture %s", p.ID, p.Posture)
+		}
+		if strongest == "security_key" {
+			withKey++
+		} else {
+			withoutKey++
+		}
+	}
+	require.Positive(t, withKey, "the demo has people with a security key")
+	require.Len(t, got[keys+"People without a security key"].rows, withoutKey)
+}
+
+func countAll(tr truth, keep func(model.Correlation) bool) int {
+	n := 0
+	for _, c := range tr.all {
+		if keep(c) {
+			n++
+		}
+	}
+	return n
 }
 
 // checkVariables runs the Exceptions dashboard with one verdict, one instance
