@@ -186,18 +186,18 @@ func pipeline(g *gen) *dashboard.DashboardBuilder {
 			"keytrail's alerts about unverified privileged actions per target: firing, resolved, not yet delivered, retries and the latest error.",
 			"pipeline/alert_delivery", 24, 6)).
 		WithRow(g.row("keytrail metrics (Prometheus)")).
-		WithPanel(g.promPanel("Records received per source", "Records keytrail received per second, by source and result (keytrail_ingest_records_total).", "reqps", 12,
+		WithPanel(g.promPanel("Deliveries pushed per source", "Deliveries pushed to keytrail serve per second, by source and result: accepted, rejected, unauthenticated, invalid_token, bus_error (keytrail_ingest_records_total).", "reqps", 12,
 			[2]string{`sum by (source, result) (rate(keytrail_ingest_records_total[$__rate_interval]))`, "{{source}} {{result}}"})).
-		WithPanel(g.promPanel("Dead letters", "Dead letters written per second (keytrail_dead_letters_total).", "reqps", 12,
-			[2]string{`sum(rate(keytrail_dead_letters_total[$__rate_interval]))`, "dead letters"})).
-		WithPanel(g.promPanel("Cursor lag per source", "Seconds each source's collector cursor trails now (keytrail_cursor_lag_seconds).", "s", 12,
-			[2]string{`max by (source) (keytrail_cursor_lag_seconds)`, "{{source}}"})).
+		WithPanel(g.promPanel("Dead letters by source", "Records in the dead-letter table, by source, as keytrail serve read them from the store at each scrape (keytrail_dead_letters).", "none", 12,
+			[2]string{`sum by (source) (keytrail_dead_letters)`, "{{source}}"})).
+		WithPanel(g.promPanel("Cursor lag per collector", "Seconds since each collector's cursor last moved (keytrail_cursor_lag_seconds).", "s", 12,
+			[2]string{`max by (collector) (keytrail_cursor_lag_seconds)`, "{{collector}}"})).
 		WithPanel(g.promPanel("HTTP requests by route and code", "Requests keytrail serve answered per second, by route and status code (keytrail_http_requests_total).", "reqps", 12,
 			[2]string{`sum by (route, code) (rate(keytrail_http_requests_total[$__rate_interval]))`, "{{route}} {{code}}"})).
-		WithPanel(g.promPanel("Correlations by verdict", "Verdicts the correlator wrote per second, by verdict (keytrail_correlations_total).", "reqps", 12,
-			[2]string{`sum by (verdict) (rate(keytrail_correlations_total[$__rate_interval]))`, "{{verdict}}"})).
-		WithPanel(g.promPanel("Alerts by result", "Alert deliveries per second, by result (keytrail_alerts_total).", "reqps", 12,
-			[2]string{`sum by (result) (rate(keytrail_alerts_total[$__rate_interval]))`, "{{result}}"}))
+		WithPanel(g.promPanel("Correlations by verdict", "Correlations of the current policy version, by verdict (keytrail_correlations).", "none", 12,
+			[2]string{`sum by (verdict) (keytrail_correlations)`, "{{verdict}}"})).
+		WithPanel(g.promPanel("Alert deliveries by status and result", "Alert deliveries recorded, by status (firing, resolved) and result (sent, failed) (keytrail_alerts).", "none", 12,
+			[2]string{`sum by (status, result) (keytrail_alerts)`, "{{status}} {{result}}"}))
 }
 
 // queryVariable is a multi-value variable over a ClickHouse query, with All.
