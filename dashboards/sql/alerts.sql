@@ -1,8 +1,5 @@
+{{/* The alert rule counts what the Overview's "Privileged exceptions" stat
+counts, over the rule's own 5-minute window. */}}
 {{define "alerts/privileged_unverified" -}}
-SELECT count() AS unverified
-FROM correlations FINAL
-WHERE $__timeFilter({{t "action_ts"}})
-  AND privileged = 1
-  AND {{template "exception"}}
-  AND {{template "current_policy"}}
+{{template "overview/privileged_exceptions" .}}
 {{- end}}
