@@ -1,10 +1,13 @@
+// The dashboards use the SDK's v1 dashboard schema (package dashboard), which
+// the SDK marks deprecated in favour of dashboardv2: v1 JSON is what Grafana's
+// file provisioning loads (the compose file runs Grafana 12.2).
+//lint:file-ignore SA1019 v1 dashboard JSON is what file provisioning loads
+
 package dashboards
 
 import (
 	"errors"
-	"fmt"
 
-	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/piechart"
@@ -225,8 +228,4 @@ func unitOf(unit string) []dashboard.DynamicConfigValue {
 // row is a row panel heading a section of a dashboard.
 func (g *gen) row(title string) *dashboard.RowBuilder {
 	return dashboard.NewRowBuilder(title).Id(g.nextID())
-}
-
-func errorf(format string, args ...any) cog.BuildErrors {
-	return cog.MakeBuildErrors("dashboards", fmt.Errorf(format, args...))
 }

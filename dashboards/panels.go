@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 v1 dashboard JSON is what file provisioning loads (see build.go)
+
 package dashboards
 
 import (
