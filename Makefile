@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 25m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all setup setup-test build version image test test-short vet lint demo migrate status bench fuzz clean
+.PHONY: all setup setup-test build version image test test-short vet lint demo migrate status bench fuzz dashboards clean
 
 all: build
 
@@ -83,6 +83,12 @@ fuzz: setup
 	    echo "fuzz $$pkg $$f"; go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Regenerates the Grafana dashboards (dashboards/json) and the alert rule
+# (dashboards/provisioning/alerting) from the code in ./dashboards; commit the
+# result (a test fails while the committed files differ from the generated).
+dashboards:
+	go generate ./dashboards
 
 clean:
 	rm -rf bin

@@ -12,21 +12,8 @@ import (
 	"time"
 )
 
-//go:embed json/*.json provisioning/datasources/*.yaml provisioning/dashboards/*.yaml
+//go:embed json/*.json provisioning/datasources/*.yaml provisioning/dashboards/*.yaml provisioning/alerting/*.yaml
 var files embed.FS
-
-// DatasourceUID is the uid of the provisioned ClickHouse data source; every
-// panel and target names it.
-const DatasourceUID = "keytrail-clickhouse"
-
-// DatasourceType is the plugin id of Grafana's official ClickHouse data source.
-const DatasourceType = "grafana-clickhouse-datasource"
-
-// Query formats of the ClickHouse plugin (the "format" field of a target).
-const (
-	FormatTimeSeries = 0
-	FormatTable      = 1
-)
 
 // Files returns the embedded files: json/*.json and provisioning/… as they
 // are laid out in this directory.
@@ -38,14 +25,71 @@ type DatasourceRef struct {
 	UID  string `json:"uid"`
 }
 
-// Target is one query of a panel.
+// Target is one query of a panel: ClickHouse SQL (RawSQL) or PromQL (Expr).
 type Target struct {
 	RefID      string         `json:"refId"`
 	Datasource *DatasourceRef `json:"datasource"`
 	EditorType string         `json:"editorType"` // "sql" for raw SQL
-	QueryType  string         `json:"queryType"`  // "table" or "timeSeries"
+	QueryType  string         `json:"queryType"`  // QueryTypeTable or QueryTypeTimeSeries
 	Format     int            `json:"format"`     // FormatTimeSeries or FormatTable
 	RawSQL     string         `json:"rawSql"`
+	Expr       string         `json:"expr"` // a Prometheus target's PromQL
+}
+
+// GridPos is a panel's place on the dashboard's 24-column grid.
+type GridPos struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+	W int `json:"w"`
+	H int `json:"h"`
+}
+
+// Link is a panel link or a field's data link.
+type Link struct {
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// Property is one property of a field override.
+type Property struct {
+	ID    string          `json:"id"`
+	Value json.RawMessage `json:"value"`
+}
+
+// Override sets properties of the fields a matcher picks.
+type Override struct {
+	Matcher struct {
+		ID      string `json:"id"`      // "byName" picks the field named Options
+		Options string `json:"options"` // the field name
+	} `json:"matcher"`
+	Properties []Property `json:"properties"`
+}
+
+// FieldConfig is a panel's field configuration.
+type FieldConfig struct {
+	Defaults struct {
+		Unit  string `json:"unit"`
+		Links []Link `json:"links"`
+	} `json:"defaults"`
+	Overrides []Override `json:"overrides"`
+}
+
+// Options are the panel options keytrail checks: which fields a stat or pie
+// chart reduces.
+type Options struct {
+	ReduceOptions struct {
+		Fields string `json:"fields"` // a field name or /regexp/
+	} `json:"reduceOptions"`
+}
+
+// Variable is a dashboard template variable.
+type Variable struct {
+	Name       string          `json:"name"`
+	Type       string          `json:"type"` // query, custom, textbox…
+	Query      json.RawMessage `json:"query"`
+	Datasource *DatasourceRef  `json:"datasource"`
+	Multi      bool            `json:"multi"`
+	IncludeAll bool            `json:"includeAll"`
 }
 
 // Panel is one panel of a dashboard. Row panels carry no targets; a collapsed
@@ -59,6 +103,10 @@ type Panel struct {
 	Interval    string         `json:"interval"` // minimum interval, e.g. "1h"; empty for none
 	Targets     []Target       `json:"targets"`
 	Panels      []Panel        `json:"panels"` // a collapsed row's panels
+	GridPos     GridPos        `json:"gridPos"`
+	Links       []Link         `json:"links"`
+	FieldConfig FieldConfig    `json:"fieldConfig"`
+	Options     Options        `json:"options"`
 }
 
 // IsRow reports whether p is a row, which groups panels and queries nothing.
@@ -107,6 +155,9 @@ type Dashboard struct {
 	Tags          []string `json:"tags"`
 	SchemaVersion int      `json:"schemaVersion"`
 	Panels        []Panel  `json:"panels"` // flattened: a collapsed row's panels follow the row
+	Templating    struct {
+		List []Variable `json:"list"`
+	} `json:"templating"`
 }
 
 // Dashboards parses every embedded dashboard, in file-name order.

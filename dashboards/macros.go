@@ -144,7 +144,8 @@ func MacroNames() []string {
 //
 // Like the plugin's parser, it ignores macros inside string literals and
 // quoted identifiers and blanks SQL comments (-- and /* */) first; a call's
-// arguments are split on top-level commas. Unlike the plugin, it refuses an
+// arguments are split on top-level commas, and macros within them expanded
+// first. Unlike the plugin, it refuses an
 // unknown $__ name or arguments given to a macro that takes none, so a typo
 // fails here rather than in Grafana.
 func (r TimeRange) Expand(sql string) (string, error) {
@@ -175,6 +176,15 @@ func (r TimeRange) Expand(sql string) (string, error) {
 				}
 				args = splitArgs(work[j+1 : end])
 				j = end + 1
+			}
+			// Like the plugin, a macro inside another's argument is
+			// expanded first: $__timeInterval($__fromTime).
+			for k, a := range args {
+				x, err := r.Expand(a)
+				if err != nil {
+					return "", err
+				}
+				args[k] = x
 			}
 			if len(args) != m.args {
 				return "", fmt.Errorf("%w: $__%s takes %d argument(s), got %d", ErrMacro, name, m.args, len(args))

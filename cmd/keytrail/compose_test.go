@@ -72,6 +72,21 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
+	// Grafana provisions its data sources, keytrail's dashboards and the
+	// alert rule from the directory mounted at /etc/grafana/provisioning.
+	var provisioning string
+	for _, v := range c.Services["grafana"].Volumes {
+		if parts := strings.Split(v, ":"); len(parts) >= 2 && parts[1] == "/etc/grafana/provisioning" {
+			provisioning = parts[0]
+		}
+	}
+	require.NotEmpty(t, provisioning, "grafana mounts a provisioning directory")
+	for _, f := range []string{"datasources/clickhouse.yaml", "datasources/prometheus.yaml", "dashboards/keytrail.yaml", "alerting/keytrail.yaml"} {
+		_, err := os.Stat(filepath.Join(root, provisioning, f))
+		require.NoError(t, err, "grafana provisioning %s", f)
+	}
+	require.Contains(t, c.Services, "prometheus", "the Prometheus data source's server")
+
 	require.Contains(t, c.Services, "correlator")
 	require.Contains(t, c.Services, "serve")
 	// serve's config file is the one it mounts, and it loads.
