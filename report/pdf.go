@@ -243,8 +243,9 @@ func drawControls(d *doc, p *pack) {
 	}
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten.
-func niceCeil(v int64) int64 {
+// NiceCeil rounds v up to 1, 2, 4 or 5 times a power of ten (at least 4): the
+// top of the daily chart's axis, in the PDF and in the console.
+func NiceCeil(v int64) int64 {
 	if v <= 4 {
 		return 4
 	}
@@ -279,7 +280,7 @@ func drawChartSection(d *doc, p *pack) {
 	for _, dc := range days {
 		peak = max(peak, dc.Verified+dc.NotVerified)
 	}
-	top := niceCeil(peak)
+	top := NiceCeil(peak)
 	f.SetDrawColor(120, 120, 120)
 	f.SetLineWidth(0.2)
 	// Axes and grid.

@@ -208,3 +208,9 @@ func (a *API) LatestAction(ctx context.Context, policyVersion string) (time.Time
 	}
 	return zeroEpoch(t), nil
 }
+
+// PolicyText returns the canonical text recorded for a policy version (see
+// Warehouse.PolicyText).
+func (a *API) PolicyText(ctx context.Context, version string) (string, bool, error) {
+	return a.w.PolicyText(ctx, version)
+}
