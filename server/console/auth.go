@@ -52,7 +52,14 @@ func (o *oidcClient) get(ctx context.Context) (*oauth2.Config, *oidc.IDTokenVeri
 	if err != nil {
 		return nil, nil, echo.NewHTTPError(http.StatusServiceUnavailable, fmt.Sprintf("the sign-in provider %s cannot be reached: %v", o.opts.Issuer, err))
 	}
-	o.cfg = &oauth2.Config{ClientID: o.opts.ClientID, ClientSecret: o.opts.ClientSecret, Endpoint: p.Endpoint(),
+	ep := p.Endpoint()
+	if o.opts.ClientSecret == "" {
+		// A public client sends its id in the form (RFC 6749 §2.3, 4.1.3):
+		// oauth2's auto-detection would first try HTTP Basic, spending the
+		// single-use code on a refused attempt.
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
+	o.cfg = &oauth2.Config{ClientID: o.opts.ClientID, ClientSecret: o.opts.ClientSecret, Endpoint: ep,
 		RedirectURL: o.opts.RedirectURL, Scopes: o.opts.Scopes}
 	o.verifier = p.VerifierContext(o.ctx(context.WithoutCancel(ctx)),
 		&oidc.Config{ClientID: o.opts.ClientID, SupportedSigningAlgs: o.opts.Algorithms, Now: o.now})
