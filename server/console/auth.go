@@ -217,9 +217,19 @@ var errCSRF = errors.New("this form was not sent from the console's own page (cr
 func (c *Console) checkPost(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
 		r := ec.Request()
-		r.Body = http.MaxBytesReader(ec.Response().Writer, r.Body, maxForm)
 		if err := c.cop.Check(r); err != nil {
 			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
+		}
+		tooLarge := echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB.", maxForm>>10))
+		if r.ContentLength > maxForm {
+			return tooLarge
+		}
+		r.Body = http.MaxBytesReader(ec.Response().Writer, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return tooLarge
+			}
+			return echo.NewHTTPError(http.StatusBadRequest, "The form cannot be read.")
 		}
 		s, _ := c.session(ec)
 		tok := ec.FormValue("csrf")
