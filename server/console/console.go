@@ -268,13 +268,17 @@ func (c *Console) Owns(route string) bool {
 	return false
 }
 
+// contentSecurityPolicy allows no script, styles and images from this
+// origin only, forms posting to this origin only and no framing.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // headers sets the console's security headers: a policy that allows no
 // script, no framing and forms posting to this origin only; no caching of
 // pages that show evidence.
 func (c *Console) headers(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
 		h := ec.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
@@ -290,7 +294,7 @@ func (c *Console) RenderError(ec echo.Context, status int, code, message, reques
 		_ = ec.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(ec.Request().URL.RequestURI()))
 		return
 	}
-	ec.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	ec.Response().Header().Set("Content-Security-Policy", contentSecurityPolicy)
 	ec.Response().Header().Set("Cache-Control", "no-store")
 	s, _ := c.session(ec)
 	v := c.view(ec, s, "Error", "")

@@ -93,8 +93,11 @@ func (c *Console) static(ec echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "no such file")
 	}
 	ct := "application/octet-stream"
-	if strings.HasSuffix(name, ".css") {
+	switch path.Ext(name) {
+	case ".css":
 		ct = "text/css; charset=utf-8"
+	case ".svg":
+		ct = "image/svg+xml"
 	}
 	ec.Response().Header().Set("Cache-Control", "public, max-age=3600")
 	ec.Response().Header().Set("X-Content-Type-Options", "nosniff")
