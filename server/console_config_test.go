@@ -21,7 +21,7 @@ func TestConsoleConfig(t *testing.T) {
 	}
 	require.NoError(t, base().Validate())
 	for want, mod := range map[string]func(*server.Config){
-		"console.issuer (or api.issuer) is required": func(c *server.Config) { c.API = server.APIAuth{Roles: c.API.Roles} },
+		"console.issuer (or api.issuer) is required":  func(c *server.Config) { c.API = server.APIAuth{Roles: c.API.Roles} },
 		"console.issuer \"idp\": want an http(s) URL": func(c *server.Config) { c.Console.Issuer = "idp" },
 		"console.redirect_url":                        func(c *server.Config) { c.Console.RedirectURL = "/auth/callback" },
 		"api.roles: map at least one":                 func(c *server.Config) { c.API.Roles = server.RoleMap{} },

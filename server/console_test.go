@@ -152,7 +152,7 @@ func attr(t testing.TB, body, sel, name string) int64 {
 // demoPeriod is the demo's whole period as the console's query.
 func demoPeriod(m demo.Manifest) (report.Query, url.Values) {
 	from := m.Start.UTC().Truncate(24 * time.Hour)
-	to := m.End.UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1)
+	to := m.End.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	return report.Query{From: from, To: to}, url.Values{"from": {from.Format(time.DateOnly)}, "to": {to.AddDate(0, 0, -1).Format(time.DateOnly)}}
 }
 

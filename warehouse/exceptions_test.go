@@ -173,7 +173,9 @@ func TestExceptionPages(t *testing.T) {
 				keep func(model.Correlation) bool
 			}{
 				{"verdict", evidence.Filter{Verdicts: []model.Verdict{model.VerdictStale, model.VerdictInherited}},
-					func(c model.Correlation) bool { return c.Verdict == model.VerdictStale || c.Verdict == model.VerdictInherited }},
+					func(c model.Correlation) bool {
+						return c.Verdict == model.VerdictStale || c.Verdict == model.VerdictInherited
+					}},
 				{"instance", evidence.Filter{Instance: "staging"}, func(c model.Correlation) bool { return c.Instance == "staging" }},
 				{"person", evidence.Filter{Person: hostile[2] + "@example.com"}, func(c model.Correlation) bool { return c.Person == hostile[2]+"@example.com" }},
 				{"dag", evidence.Filter{DagID: "etl_" + hostile[4]}, func(c model.Correlation) bool { return c.DagID == "etl_"+hostile[4] }},
