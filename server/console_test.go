@@ -50,15 +50,7 @@ func seedDemo(t testing.TB, w *warehouse.Warehouse) demo.Manifest {
 	require.NoError(t, w.ImportIdentities(ctx, rows, time.Now()))
 	enr, err := w.NewEnricher(ctx, nil)
 	require.NoError(t, err)
-	var idp, af []demo.FileInfo
-	for _, fi := range m.Files {
-		if fi.Source == model.SourceAirflow {
-			af = append(af, fi)
-		} else {
-			idp = append(idp, fi)
-		}
-	}
-	for _, fi := range append(idp, af...) {
+	for _, fi := range idpFirst(m.Files) {
 		b, err := os.ReadFile(filepath.Join(dir, fi.Path))
 		require.NoError(t, err)
 		in := &ingest.Ingester{Normalizer: normalizer(fi.Source), Instance: fi.Instance, Sink: w, Enricher: enr}
@@ -68,6 +60,21 @@ func seedDemo(t testing.TB, w *warehouse.Warehouse) demo.Manifest {
 	_, err = w.Correlate(ctx, correlate.DefaultPolicy(), warehouse.CorrelateOptions{})
 	require.NoError(t, err)
 	return m
+}
+
+// idpFirst orders a demo's files as they are ingested: the identity
+// providers' first, then Airflow's (an action correlates against the
+// authentications stored before it).
+func idpFirst(files []demo.FileInfo) []demo.FileInfo {
+	var idp, af []demo.FileInfo
+	for _, fi := range files {
+		if fi.Source == model.SourceAirflow {
+			af = append(af, fi)
+		} else {
+			idp = append(idp, fi)
+		}
+	}
+	return append(idp, af...)
 }
 
 // startConsole runs a server with the console on w, signing in at the

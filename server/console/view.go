@@ -26,7 +26,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pageNames are the templates under templates/, each rendered inside layout.html.
+// pageNames are the templates under templates/, each rendered inside
+// layout.html with the shared parts of parts.html.
 var pageNames = []string{"overview", "exceptions", "action", "packs", "pack", "error", "signedout"}
 
 // pages holds one template set per page.
@@ -35,7 +36,7 @@ type pages struct{ t map[string]*template.Template }
 func parsePages() (*pages, error) {
 	p := &pages{t: map[string]*template.Template{}}
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
 		}
