@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/report"
 )
 
 // Filter selects correlations of one policy version.
@@ -27,6 +28,14 @@ type Filter struct {
 	Person, Instance, DagID string
 	// Privileged keeps privileged (true) or other (false) actions; nil any.
 	Privileged *bool
+	// Actions keeps these action classes only (any when empty).
+	Actions []model.ActionClass
+	// Exceptions keeps exceptions only (report.IsException): actions
+	// neither verified nor inherited from a verified action.
+	Exceptions bool
+	// Tiers keeps exceptions of these severity tiers only (any when empty);
+	// it implies Exceptions.
+	Tiers []report.Tier
 	// After continues a listing after this position (exclusive).
 	After *Cursor
 	// Limit is the page size; at most MaxLimit, DefaultLimit when zero.
@@ -69,6 +78,56 @@ func ParseCursor(s string) (Cursor, error) {
 		return Cursor{}, ErrBadCursor
 	}
 	return Cursor{TS: time.UnixMilli(n).UTC(), ActionID: id}, nil
+}
+
+// ExceptionCursor is a position in the severity order of exceptions:
+// (tier, action time, action id).
+type ExceptionCursor struct {
+	Tier report.Tier
+	Cursor
+}
+
+// String encodes c opaquely (URL-safe).
+func (c ExceptionCursor) String() string {
+	return strconv.Itoa(int(c.Tier)) + "." + c.Cursor.String()
+}
+
+// ParseExceptionCursor decodes a cursor ExceptionCursor.String made.
+func ParseExceptionCursor(s string) (ExceptionCursor, error) {
+	t, rest, ok := strings.Cut(s, ".")
+	n, err := strconv.Atoi(t)
+	if !ok || err != nil || n < 0 || n > int(report.TierUnattributed) {
+		return ExceptionCursor{}, ErrBadCursor
+	}
+	c, err := ParseCursor(rest)
+	if err != nil {
+		return ExceptionCursor{}, err
+	}
+	return ExceptionCursor{Tier: report.Tier(n), Cursor: c}, nil
+}
+
+// ExceptionPage is one page of a period's exceptions, most severe first:
+// privileged human actions, other human actions, then runs attributed to a
+// person, each tier by (action time, action id). Runs nobody is known to
+// have enabled are not listed one by one: Unattributed groups them per DAG.
+type ExceptionPage struct {
+	PolicyVersion string
+	Items         []model.Correlation
+	// Next is where the following page starts; nil on the last page.
+	Next *ExceptionCursor
+	// Counts are the filter's exceptions per tier, over every page.
+	Counts report.ExceptionCounts
+	// Unattributed has one entry per DAG with unattributed runs the filter
+	// keeps, most runs first.
+	Unattributed []report.UnattributedDAG
+}
+
+// Overview is the summary of a period, the numbers its evidence pack
+// prints, with the sources' coverage.
+type Overview struct {
+	PolicyVersion string
+	Summary       report.Summary
+	Coverage      []model.SourceCoverage
 }
 
 // Page is one page of correlations in (action time, action id) order.

@@ -125,6 +125,10 @@ const (
 	ActionRun ActionClass = "dag_run"
 )
 
+// ActionClasses lists the action classes.
+var ActionClasses = []ActionClass{ActionTrigger, ActionPause, ActionUnpause, ActionClear, ActionMarkState, ActionDelete, ActionConn,
+	ActionVariable, ActionPool, ActionUserAdmin, ActionBackfill, ActionView, ActionTaskState, ActionOther, ActionRun}
+
 // Verdict is the correlator's finding for one action.
 type Verdict string
 

@@ -243,8 +243,9 @@ func drawControls(d *doc, p *pack) {
 	}
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten.
-func niceCeil(v int64) int64 {
+// NiceCeil rounds v up to 1, 2, 4 or 5 times a power of ten (at least 4): the
+// top of the daily chart's axis, in the PDF and in the console.
+func NiceCeil(v int64) int64 {
 	if v <= 4 {
 		return 4
 	}
@@ -279,7 +280,7 @@ func drawChartSection(d *doc, p *pack) {
 	for _, dc := range days {
 		peak = max(peak, dc.Verified+dc.NotVerified)
 	}
-	top := niceCeil(peak)
+	top := NiceCeil(peak)
 	f.SetDrawColor(120, 120, 120)
 	f.SetLineWidth(0.2)
 	// Axes and grid.
@@ -360,13 +361,6 @@ func whoOf(c model.Correlation) string {
 }
 
 func dagLabel(dag string) string { return nonEmpty(dag, "(no DAG)") }
-
-// tierTitles name the severity tiers listed one by one.
-var tierTitles = [numTiers]string{
-	tierPrivileged: "Privileged human actions",
-	tierHuman:      "Other human actions",
-	tierRun:        "DAG runs attributed to a person",
-}
 
 func drawExceptions(d *doc, p *pack) {
 	s := p.summary
@@ -462,21 +456,21 @@ func drawExceptions(d *doc, p *pack) {
 		})
 	}
 
-	tierCount := [numTiers]int64{e.PrivilegedHuman, e.OtherHuman, e.Runs, e.Unattributed}
 	room := p.opts.ExceptionsTableCap
-	for t := range tierRun + 1 {
-		if tierCount[t] == 0 {
+	for _, t := range []Tier{TierPrivileged, TierHuman, TierRun} {
+		n := e.Of(t)
+		if n == 0 {
 			continue
 		}
 		rows := p.exceptions[t][:min(len(p.exceptions[t]), room)]
 		room -= len(rows)
-		d.subheading(fmt.Sprintf("%s: %d", tierTitles[t], tierCount[t]))
+		d.subheading(fmt.Sprintf("%s: %d", t.Title(), n))
 		switch {
 		case len(rows) == 0:
 			d.para(fmt.Sprintf("Not listed here: the PDF lists at most %d exceptions, the most severe first. exceptions.csv has every one.", p.opts.ExceptionsTableCap))
 			continue
-		case int64(len(rows)) < tierCount[t]:
-			d.para(fmt.Sprintf("The first %d by time; exceptions.csv has all %d.", len(rows), tierCount[t]))
+		case int64(len(rows)) < n:
+			d.para(fmt.Sprintf("The first %d by time; exceptions.csv has all %d.", len(rows), n))
 		}
 		drawExceptionRows(d, rows)
 	}

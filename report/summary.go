@@ -89,39 +89,76 @@ func (e ExceptionCounts) Total() int64 {
 	return e.PrivilegedHuman + e.OtherHuman + e.Runs + e.Unattributed
 }
 
-func (e *ExceptionCounts) add(tier int) {
+func (e *ExceptionCounts) add(tier Tier, n int64) {
 	switch tier {
-	case tierPrivileged:
-		e.PrivilegedHuman++
-	case tierHuman:
-		e.OtherHuman++
-	case tierRun:
-		e.Runs++
+	case TierPrivileged:
+		e.PrivilegedHuman += n
+	case TierHuman:
+		e.OtherHuman += n
+	case TierRun:
+		e.Runs += n
 	default:
-		e.Unattributed++
+		e.Unattributed += n
 	}
 }
 
-// Severity tiers of an exception, most severe first.
+// Of returns the count of tier.
+func (e ExceptionCounts) Of(tier Tier) int64 {
+	switch tier {
+	case TierPrivileged:
+		return e.PrivilegedHuman
+	case TierHuman:
+		return e.OtherHuman
+	case TierRun:
+		return e.Runs
+	}
+	return e.Unattributed
+}
+
+// Tier is the severity of an exception. The pack lists exceptions most
+// severe first: privileged human actions, other human actions, DAG runs
+// attributed to a person, then runs nobody is known to have enabled.
+type Tier int
+
+// Severity tiers, most severe first.
 const (
-	tierPrivileged = iota
-	tierHuman
-	tierRun
-	tierUnattributed
+	TierPrivileged Tier = iota
+	TierHuman
+	TierRun
+	TierUnattributed
 	numTiers
 )
 
-// tierOf is the severity tier of exception c.
-func tierOf(c model.Correlation) int {
+// Tiers lists the severity tiers, most severe first.
+var Tiers = []Tier{TierPrivileged, TierHuman, TierRun, TierUnattributed}
+
+// tierTitles name the severity tiers as the PDF prints them.
+var tierTitles = [numTiers]string{
+	TierPrivileged:   "Privileged human actions",
+	TierHuman:        "Other human actions",
+	TierRun:          "DAG runs attributed to a person",
+	TierUnattributed: "Runs with no enabling action",
+}
+
+// Title names t as the PDF prints it ("Privileged human actions").
+func (t Tier) Title() string {
+	if t < 0 || t >= numTiers {
+		return "unknown"
+	}
+	return tierTitles[t]
+}
+
+// TierOf is the severity tier of exception c.
+func TierOf(c model.Correlation) Tier {
 	switch {
 	case c.Kind != model.KindRun && c.Privileged:
-		return tierPrivileged
+		return TierPrivileged
 	case c.Kind != model.KindRun:
-		return tierHuman
+		return TierHuman
 	case c.Verdict == model.VerdictUnattributed:
-		return tierUnattributed
+		return TierUnattributed
 	}
-	return tierRun
+	return TierRun
 }
 
 // verdictLabel names c's verdict with the verdict it carries: "inherited
@@ -197,35 +234,36 @@ func newExceptionAgg() *exceptionAgg {
 	}
 }
 
-func (a *exceptionAgg) add(c model.Correlation) {
-	tier := tierOf(c)
-	a.total.add(tier)
+func (a *exceptionAgg) add(t Tally) {
+	c, n := t.Row, t.Count
+	tier := TierOf(c)
+	a.total.add(tier, n)
 	label := verdictLabel(c)
 	v := a.verdicts[label]
 	if v == nil {
 		v = &VerdictExceptions{Verdict: label}
 		a.verdicts[label] = v
 	}
-	v.add(tier)
+	v.add(tier, n)
 	dk := [2]string{c.Instance, c.DagID}
 	d := a.dags[dk]
 	if d == nil {
 		d = &DAGExceptions{Instance: c.Instance, DagID: c.DagID}
 		a.dags[dk] = d
 	}
-	d.add(tier)
-	if tier == tierUnattributed {
+	d.add(tier, n)
+	if tier == TierUnattributed {
 		u := a.unattr[dk]
 		if u == nil {
-			u = &UnattributedDAG{Instance: c.Instance, DagID: c.DagID, First: c.ActionTS}
+			u = &UnattributedDAG{Instance: c.Instance, DagID: c.DagID, First: t.First}
 			a.unattr[dk] = u
 		}
-		u.Runs++
-		if c.ActionTS.Before(u.First) {
-			u.First = c.ActionTS
+		u.Runs += n
+		if t.First.Before(u.First) {
+			u.First = t.First
 		}
-		if c.ActionTS.After(u.Last) {
-			u.Last = c.ActionTS
+		if t.Last.After(u.Last) {
+			u.Last = t.Last
 		}
 		return
 	}
@@ -238,8 +276,8 @@ func (a *exceptionAgg) add(c model.Correlation) {
 		p = &PersonExceptions{Person: pk[1], Resolved: c.Person != "", Verdicts: map[string]int64{}}
 		a.persons[pk] = p
 	}
-	p.add(tier)
-	p.Verdicts[label]++
+	p.add(tier, n)
+	p.Verdicts[label] += n
 }
 
 // byCounts orders most exceptions first, then most privileged, then by key.
@@ -388,9 +426,13 @@ func newAggregator(from, to time.Time, skew time.Duration) *aggregator {
 	return a
 }
 
-func (a *aggregator) addCorrelation(c model.Correlation) {
+func (a *aggregator) addCorrelation(c model.Correlation) { a.addTally(TallyOf(c)) }
+
+// addTally counts t.Count correlations like t.Row (see Tally for the fields read).
+func (a *aggregator) addTally(t Tally) {
+	c, n := t.Row, t.Count
 	s := &a.s
-	s.Actions++
+	s.Actions += n
 	vc, ok := a.verdicts[c.Verdict]
 	if !ok {
 		vc = &VerdictCount{Verdict: c.Verdict}
@@ -398,47 +440,47 @@ func (a *aggregator) addCorrelation(c model.Correlation) {
 	}
 	ok = !IsException(c)
 	if c.Kind == model.KindRun {
-		vc.Runs++
-		s.RunsAttributed.Of++
-		s.RunsVerified.Of++
+		vc.Runs += n
+		s.RunsAttributed.Of += n
+		s.RunsVerified.Of += n
 		if c.Verdict != model.VerdictUnattributed && c.Verdict != model.VerdictUnknownIdentity {
-			s.RunsAttributed.Count++
+			s.RunsAttributed.Count += n
 		}
 		if ok {
-			s.RunsVerified.Count++
+			s.RunsVerified.Count += n
 		}
 	} else {
-		vc.Human++
-		s.HumanVerified.Of++
+		vc.Human += n
+		s.HumanVerified.Of += n
 		if c.Verdict == model.VerdictVerified {
-			s.HumanVerified.Count++
+			s.HumanVerified.Count += n
 		}
 		if c.Privileged {
-			vc.Privileged++
-			s.PrivilegedVerified.Of++
+			vc.Privileged += n
+			s.PrivilegedVerified.Of += n
 			if c.Verdict == model.VerdictVerified {
-				s.PrivilegedVerified.Count++
+				s.PrivilegedVerified.Count += n
 			}
 		}
 	}
 	if !ok {
-		s.Exceptions++
-		a.exc.add(c)
+		s.Exceptions += n
+		a.exc.add(t)
 	}
-	day := c.ActionTS.UTC().Format(time.DateOnly)
+	day := t.First.UTC().Format(time.DateOnly)
 	d := a.days[day]
 	if d == nil {
 		d = &DayCount{Day: day}
 		a.days[day] = d
 	}
 	if ok {
-		d.Verified++
+		d.Verified += n
 	} else {
-		d.NotVerified++
+		d.NotVerified += n
 	}
-	if hasAssertion(c) && c.AssertionAgeMS < 0 {
-		s.AssertionsAfter++
-		s.MaxAssertionAfterMS = max(s.MaxAssertionAfterMS, -c.AssertionAgeMS)
+	if t.AssertionsAfter > 0 {
+		s.AssertionsAfter += t.AssertionsAfter
+		s.MaxAssertionAfterMS = max(s.MaxAssertionAfterMS, t.MaxAssertionAfterMS)
 	}
 	if c.PolicyVersion != "" {
 		a.policies[c.PolicyVersion] = true

@@ -354,7 +354,7 @@ func writePopulation(ctx context.Context, src Source, q Query, opts Options, dir
 			if err := ew.Write(rec); err != nil {
 				return fmt.Errorf("write %s: %w", FileExceptions, err)
 			}
-			if t := tierOf(c); t != tierUnattributed && len(p.exceptions[t]) < opts.ExceptionsTableCap {
+			if t := TierOf(c); t != TierUnattributed && len(p.exceptions[t]) < opts.ExceptionsTableCap {
 				p.exceptions[t] = append(p.exceptions[t], c)
 			}
 		}

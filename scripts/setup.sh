@@ -5,7 +5,8 @@
 #   scripts/setup.sh chdb      libchdb.so (embedded ClickHouse) into $KEYTRAIL_CACHE
 #   scripts/setup.sh server    Debian's clickhouse-server (server-path tests)
 #   scripts/setup.sh cluster   Debian's clickhouse-server and zookeeper (the cluster test)
-#   scripts/setup.sh test      everything the test suite needs (chdb, server, zookeeper, alertmanager, poppler)
+#   scripts/setup.sh browser   Debian's chromium (the console's browser test, driven by chromedp)
+#   scripts/setup.sh test      everything the test suite needs (chdb, server, zookeeper, alertmanager, poppler, chromium)
 #
 # Environment:
 #   KEYTRAIL_CACHE   cache directory (default ~/.cache/keytrail)
@@ -98,17 +99,26 @@ setup_zookeeper() {
   if command -v service >/dev/null 2>&1; then service zookeeper stop >/dev/null 2>&1 || true; fi
 }
 
+# The console's browser test drives headless Chromium; with
+# KEYTRAIL_REQUIRE_ENGINES=1 a missing browser fails the test.
+setup_browser() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  apt_install chromium fonts-dejavu-core
+}
+
 case "${1:-test}" in
   chdb) setup_chdb; link_chdb ;;
   server) setup_server ;;
   cluster) setup_server; setup_zookeeper ;;
+  browser) setup_browser ;;
   test)
     setup_chdb
     link_chdb
     setup_server
     setup_zookeeper
     apt_install prometheus-alertmanager poppler-utils
+    setup_browser
     ;;
   libpath) echo "$LIBDIR/libchdb.so" ;;
-  *) log "unknown target $1 (chdb|server|cluster|test|libpath)"; exit 2 ;;
+  *) log "unknown target $1 (chdb|server|cluster|browser|test|libpath)"; exit 2 ;;
 esac

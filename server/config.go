@@ -56,6 +56,31 @@ type Config struct {
 	Intake Intake `yaml:"intake"`
 	// Reports is where POST /v1/reports writes evidence packs.
 	Reports Reports `yaml:"reports"`
+	// Console is the auditor's console at /; off without a client id.
+	Console Console `yaml:"console"`
+}
+
+// Console configures the auditor's console: people sign in with the OIDC
+// authorization-code flow and PKCE; their roles come from the ID token's
+// api.role_claim mapped by api.roles, as the API's do.
+type Console struct {
+	// Issuer people sign in with; default api.issuer.
+	Issuer string `yaml:"issuer"`
+	// ClientID is keytrail's client at the issuer; the console is off without one.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the client's secret; unset for a public client (PKCE
+	// protects the code either way).
+	ClientSecret Secret `yaml:"client_secret"`
+	// RedirectURL is the callback registered at the issuer, e.g.
+	// https://keytrail.example/auth/callback (its path is served). Cookies
+	// are Secure when it is https.
+	RedirectURL string `yaml:"redirect_url"`
+	// CookieKey seals the session cookie: at least 32 bytes.
+	CookieKey Secret `yaml:"cookie_key"`
+	// SessionTTL is how long a sign-in lasts; default 8h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// Scopes requested; default openid, profile, email.
+	Scopes []string `yaml:"scopes"`
 }
 
 // Timeouts of the HTTP server.
@@ -337,6 +362,26 @@ func (c Config) Validate() error {
 	}
 	if c.Intake.Signature.MaxAge < 0 || c.Intake.Signature.MaxFuture < 0 {
 		bad("intake.signature: max_age and max_future must not be negative")
+	}
+	if cc := c.Console; cc.ClientID != "" {
+		if cc.Issuer == "" && c.API.Issuer == "" {
+			bad("console.issuer (or api.issuer) is required with console.client_id")
+		} else if cc.Issuer != "" && !strings.HasPrefix(cc.Issuer, "https://") && !strings.HasPrefix(cc.Issuer, "http://") {
+			bad("console.issuer %q: want an http(s) URL", cc.Issuer)
+		}
+		if !strings.HasPrefix(cc.RedirectURL, "https://") && !strings.HasPrefix(cc.RedirectURL, "http://") {
+			bad("console.redirect_url %q: want the absolute http(s) URL registered at the issuer", cc.RedirectURL)
+		}
+		if len(c.API.Roles.Auditor)+len(c.API.Roles.Admin) == 0 {
+			bad("api.roles: map at least one claim value to auditor or admin (the console's roles)")
+		}
+		secret("console.cookie_key", cc.CookieKey)
+		if cc.ClientSecret != (Secret{}) {
+			secret("console.client_secret", cc.ClientSecret)
+		}
+		if cc.SessionTTL < 0 {
+			bad("console.session_ttl must not be negative")
+		}
 	}
 	if c.Reports.Dir != "" && c.Reports.SigningKey == "" {
 		bad("reports.signing_key is required with reports.dir")

@@ -83,15 +83,7 @@ func TestServeEndToEnd(t *testing.T) {
 				status, b, _ := do(t, "POST", u, body, h2.signedKey(t, src, inst, body))
 				require.Equal(t, http.StatusAccepted, status, string(b))
 			}
-			var idp, af []demo.FileInfo
-			for _, fi := range m.Files {
-				if fi.Source == model.SourceAirflow {
-					af = append(af, fi)
-				} else {
-					idp = append(idp, fi)
-				}
-			}
-			for _, fi := range append(idp, af...) {
+			for _, fi := range idpFirst(m.Files) {
 				b, err := os.ReadFile(filepath.Join(dir, fi.Path))
 				require.NoError(t, err)
 				push(fi.Source, fi.Instance, b)

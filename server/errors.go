@@ -102,6 +102,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else {
 		log.Info("request refused", "code", code, "err", msg)
 	}
+	if s.console != nil && s.console.Owns(c.Path()) && c.Request().Method != http.MethodHead {
+		s.console.RenderError(c, status, code, msg, rid)
+		return
+	}
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
 	}

@@ -228,12 +228,18 @@ func start(t testing.TB, w *warehouse.Warehouse, mod func(*server.Config, *serve
 	} else {
 		d.Publisher = &ingestBus{}
 	}
+	// The listener comes first, so mod can name the server's address
+	// (the console's redirect URL) from cfg.Listen.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg.Listen = ln.Addr().String()
 	if mod != nil {
 		mod(&cfg, &d)
 	}
 	srv, err := server.New(cfg, d)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+	}
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

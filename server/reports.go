@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/report"
+	"github.com/keytrail/keytrail/server/console"
 )
 
 // Report job states.
@@ -45,6 +44,8 @@ type reportJob struct {
 	PolicyVer   string     `json:"policy_version,omitempty"`
 	DataDigest  string     `json:"data_digest,omitempty"`
 	allowedName map[string]bool
+	// verification is the console's latest verification of the pack.
+	verification *console.Verification
 }
 
 type fileView struct {
@@ -160,9 +161,19 @@ func (s *Server) startReport(c echo.Context) error {
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
-	var nonce [6]byte
-	_, _ = rand.Read(nonce[:])
-	opts.ReportID = "KT-" + strings.ToUpper(hex.EncodeToString(nonce[:]))
+	j := s.startJob(opts)
+	r.mu.Lock()
+	v := r.view(j)
+	r.mu.Unlock()
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/reports/"+j.ID)
+	return c.JSON(http.StatusAccepted, v)
+}
+
+// startJob starts writing the pack opts (validated) describes in the
+// background and returns its job.
+func (s *Server) startJob(opts report.Options) *reportJob {
+	r := s.reports
+	opts.ReportID = newReportID()
 	j := &reportJob{ID: opts.ReportID, State: ReportRunning, From: report.FormatTime(opts.From), To: report.FormatTime(opts.To),
 		Instance: opts.Instance, StartedAt: report.FormatTime(s.d.Now())}
 	r.mu.Lock()
@@ -170,8 +181,7 @@ func (s *Server) startReport(c echo.Context) error {
 	r.mu.Unlock()
 	r.wg.Add(1)
 	go r.run(j, opts, s)
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/reports/"+j.ID)
-	return c.JSON(http.StatusAccepted, r.view(j))
+	return j
 }
 
 // run writes the pack; its state and progress are visible meanwhile.

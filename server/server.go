@@ -18,6 +18,7 @@ import (
 	"github.com/keytrail/keytrail/evidence"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/report"
+	"github.com/keytrail/keytrail/server/console"
 )
 
 // Reader reads what the API serves. Its errors wrap evidence.ErrNotFound
@@ -61,6 +62,11 @@ type Deps struct {
 	HTTPClient *http.Client
 	// Version is keytrail's version, stamped in evidence packs.
 	Version string
+	// Console reads what the console's pages show; required with
+	// server.console. Implemented by warehouse.API.
+	Console console.Reader
+	// Verifier verifies packs for the console; nil hides verification.
+	Verifier Verifier
 }
 
 // Server is `keytrail serve`'s HTTP service on echo: health, readiness,
@@ -74,6 +80,7 @@ type Server struct {
 	auth    *authenticator
 	intake  *intake
 	reports *reportJobs
+	console *console.Console
 	ready   *Readiness
 	routes  []Route
 
@@ -122,6 +129,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := s.reports.load(); err != nil {
 		return nil, err
 	}
+	if s.console, err = s.newConsole(cfg, d); err != nil {
+		return nil, err
+	}
 	s.e = s.echo()
 	return s, nil
 }
@@ -163,6 +173,14 @@ func (s *Server) echo() *echo.Echo {
 	add(http.MethodGet, "/v1/reports/:id", s.getReport, auditor...)
 	add(http.MethodGet, "/v1/reports/:id/files/:name", s.reportFile, auditor...)
 	add(http.MethodGet, "/v1/whoami", s.whoami, s.auth.authenticate)
+
+	// The auditor's console: sessions from the OIDC code flow, its own
+	// middleware (sign-in, CSRF, roles) applied by the console.
+	if s.console != nil {
+		for _, r := range s.console.Routes() {
+			add(r.Method, r.Path, r.Handler)
+		}
+	}
 	return e
 }
 

@@ -71,18 +71,19 @@ func period(from, to time.Time) (time.Time, time.Time) {
 // time, action id) order: a keyset page, stable while rows are added.
 func (a *API) Correlations(ctx context.Context, f evidence.Filter) (evidence.Page, error) {
 	version, err := a.policy(ctx, f.PolicyVersion)
-	if err != nil {
-		return evidence.Page{}, err
-	}
-	page := evidence.Page{PolicyVersion: version}
-	if version == "" {
-		return page, nil
+	if err != nil || version == "" {
+		return evidence.Page{PolicyVersion: version}, err
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = evidence.DefaultLimit
 	}
-	limit = min(limit, evidence.MaxLimit)
+	return a.page(ctx, version, f, min(limit, evidence.MaxLimit))
+}
+
+// page reads the page of limit correlations of version f selects.
+func (a *API) page(ctx context.Context, version string, f evidence.Filter, limit int) (evidence.Page, error) {
+	page := evidence.Page{PolicyVersion: version}
 	from, to := period(f.From, f.To)
 	after := evidence.Cursor{TS: from}
 	if f.After != nil {
@@ -91,7 +92,43 @@ func (a *API) Correlations(ctx context.Context, f evidence.Filter) (evidence.Pag
 	}
 	vals := map[string]any{"policy_version": version, "from": from, "to": to, "after_ts": after.TS, "after_id": after.ActionID,
 		"limit": int64(limit + 1)}
-	parts := []string{"correlations_page"}
+	sql, args := a.compose("correlations_page", f, vals, "page_order")
+	items, err := a.scanCorrelations(ctx, sql, args)
+	if err != nil {
+		return page, fmt.Errorf("correlations page: %w", err)
+	}
+	page.Items = items
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		last := page.Items[limit-1]
+		page.Next = &evidence.Cursor{TS: last.ActionTS, ActionID: last.ActionID}
+	}
+	return page, nil
+}
+
+// scanCorrelations runs a query of correlation columns.
+func (a *API) scanCorrelations(ctx context.Context, sql string, args []any) ([]model.Correlation, error) {
+	rows, err := a.w.S.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []model.Correlation
+	for rows.Next() {
+		c, err := store.Correlations.Scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		c.AssertionTS = zeroEpoch(c.AssertionTS)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// compose joins the query base, the filter fragments f selects and tail,
+// binding vals (f's values are added to it) to their placeholders.
+func (a *API) compose(base string, f evidence.Filter, vals map[string]any, tail string) (string, []any) {
+	parts := []string{base}
 	if len(f.Verdicts) > 0 {
 		vs := make([]string, len(f.Verdicts))
 		for i, v := range f.Verdicts {
@@ -100,10 +137,10 @@ func (a *API) Correlations(ctx context.Context, f evidence.Filter) (evidence.Pag
 		vals["verdicts"] = vs
 		parts = append(parts, "filter_verdicts")
 	}
-	for name, v := range map[string]string{"person": f.Person, "instance": f.Instance, "dag_id": f.DagID} {
-		if v != "" {
-			vals[name] = v
-			parts = append(parts, "filter_"+name)
+	for _, p := range []struct{ name, v string }{{"person", f.Person}, {"instance", f.Instance}, {"dag_id", f.DagID}} {
+		if p.v != "" {
+			vals[p.name] = p.v
+			parts = append(parts, "filter_"+p.name)
 		}
 	}
 	if f.Privileged != nil {
@@ -113,7 +150,28 @@ func (a *API) Correlations(ctx context.Context, f evidence.Filter) (evidence.Pag
 		}
 		parts = append(parts, "filter_privileged")
 	}
-	parts = append(parts, "page_order")
+	if len(f.Actions) > 0 {
+		as := make([]string, len(f.Actions))
+		for i, v := range f.Actions {
+			as[i] = string(v)
+		}
+		vals["actions"] = as
+		parts = append(parts, "filter_actions")
+	}
+	switch {
+	case len(f.Tiers) > 0:
+		ts := make([]int64, len(f.Tiers))
+		for i, t := range f.Tiers {
+			ts[i] = int64(t)
+		}
+		vals["tiers"] = ts
+		parts = append(parts, "filter_tiers")
+	case f.Exceptions:
+		parts = append(parts, "filter_exceptions")
+	}
+	if tail != "" {
+		parts = append(parts, tail)
+	}
 	var sql []string
 	var args []any
 	for _, p := range parts {
@@ -121,28 +179,7 @@ func (a *API) Correlations(ctx context.Context, f evidence.Filter) (evidence.Pag
 		sql = append(sql, q.sql)
 		args = append(args, namedArgs(q, vals)...)
 	}
-	rows, err := a.w.S.Query(ctx, strings.Join(sql, "\n"), args...)
-	if err != nil {
-		return page, fmt.Errorf("correlations page: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := store.Correlations.Scan(rows)
-		if err != nil {
-			return page, fmt.Errorf("correlations page: %w", err)
-		}
-		c.AssertionTS = zeroEpoch(c.AssertionTS)
-		page.Items = append(page.Items, c)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("correlations page: %w", err)
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		last := page.Items[limit-1]
-		page.Next = &evidence.Cursor{TS: last.ActionTS, ActionID: last.ActionID}
-	}
-	return page, nil
+	return strings.Join(sql, "\n"), args
 }
 
 // Chain returns the evidence behind the verdict of actionID under

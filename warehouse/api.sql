@@ -1,7 +1,11 @@
--- Queries behind keytrail serve's API (warehouse.API). Each query follows a
--- "-- name:" line; "-- params:" lists its ? placeholders in order. Filters
--- are appended to correlations_page from the filter_* fragments, each with
--- its own placeholders; {{group}} is one of the coverage_group_* expressions.
+-- Queries behind keytrail serve's API and console (warehouse.API). Each query
+-- follows a "-- name:" line; "-- params:" lists its ? placeholders in order.
+-- Filters are appended to correlations_page, exceptions_page, exceptions_tiers
+-- and exceptions_unattributed from the filter_* fragments, each with its own
+-- placeholders, then the query's tail (page_order, exceptions_page_order, the
+-- _group fragments); {{group}} is one of the coverage_group_* expressions.
+-- {{exception}}, {{tier}} and {{unattributed}} are report.IsException,
+-- report.TierOf and its unattributed tier in SQL (warehouse/exceptions.go).
 
 -- name: correlations_page
 -- params: policy_version from to after_ts after_ts after_ts after_id
@@ -32,10 +36,59 @@ AND dag_id = ?
 -- params: privileged
 AND privileged = ?
 
+-- name: filter_actions
+-- params: actions
+AND has(?, action)
+
+-- name: filter_exceptions
+AND {{exception}}
+
+-- name: filter_tiers
+-- params: tiers
+AND {{exception}} AND has(?, {{tier}})
+
 -- name: page_order
 -- params: limit
 ORDER BY action_ts, action_id
 LIMIT ?
+
+-- name: exceptions_page
+-- params: policy_version from to after_tier after_tier after_ts after_ts after_id
+SELECT {{correlation_columns}}
+FROM correlations FINAL
+WHERE policy_version = ? AND action_ts >= ? AND action_ts < ? AND {{exception}} AND NOT {{unattributed}}
+    AND ({{tier}} > ? OR ({{tier}} = ? AND (action_ts > ? OR (action_ts = ? AND action_id > ?))))
+
+-- name: exceptions_page_order
+-- params: limit
+ORDER BY {{tier}}, action_ts, action_id
+LIMIT ?
+
+-- name: exceptions_tiers
+-- params: policy_version from to
+SELECT {{tier}} AS tier, toInt64(count()) AS n
+FROM correlations FINAL
+WHERE policy_version = ? AND action_ts >= ? AND action_ts < ? AND {{exception}}
+
+-- name: exceptions_tiers_group
+GROUP BY tier
+ORDER BY tier
+
+-- name: exceptions_unattributed
+-- params: policy_version from to
+SELECT instance, dag_id, toInt64(count()) AS runs, min(action_ts) AS first_run, max(action_ts) AS last_run
+FROM correlations FINAL
+WHERE policy_version = ? AND action_ts >= ? AND action_ts < ? AND {{exception}} AND {{unattributed}}
+
+-- name: exceptions_unattributed_group
+-- params: limit
+GROUP BY instance, dag_id
+ORDER BY runs DESC, instance, dag_id
+LIMIT ?
+
+-- name: latest_action
+-- params: policy_version
+SELECT max(action_ts) FROM correlations WHERE policy_version = ?
 
 -- name: raw_record
 -- params: source instance sha256

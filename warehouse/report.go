@@ -48,7 +48,8 @@ func parseReportSQL(d store.Dialect) map[string]reportQuery { return parseSQL(re
 
 // parseSQL splits text, a file of queries each after a "-- name:" line (and
 // an optional "-- params:" line), into its named queries and expands the
-// dialect macros {{correlation_columns}} and {{ms action_ts}}.
+// macros {{correlation_columns}}, {{ms action_ts}}, {{day action_ts}},
+// {{exception}}, {{tier}} and {{unattributed}}.
 func parseSQL(text string, d store.Dialect) map[string]reportQuery {
 	out := map[string]reportQuery{}
 	var cur *reportQuery
@@ -79,6 +80,9 @@ func parseSQL(text string, d store.Dialect) map[string]reportQuery {
 	flush()
 	for name, q := range out {
 		q.sql = strings.ReplaceAll(q.sql, "{{correlation_columns}}", store.Correlations.Select())
+		q.sql = strings.ReplaceAll(q.sql, "{{ms action_ts}}", msCol(d, "action_ts"))
+		q.sql = strings.ReplaceAll(q.sql, "{{day action_ts}}", d.Day("action_ts"))
+		q.sql = exceptionMacros.Replace(q.sql)
 		out[name] = q
 	}
 	return out

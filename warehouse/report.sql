@@ -14,6 +14,28 @@ FROM correlations FINAL
 WHERE policy_version = ? AND action_ts >= ? AND action_ts < ? AND (? = '' OR instance = ?)
 ORDER BY action_ts, action_id
 
+-- name: correlation_tallies
+-- params: policy_version from to instance instance
+-- The correlations of the period grouped on what report.Summarize reads
+-- (report.Tally): every row's kind, verdict, inherited verdict, privilege,
+-- policy and UTC day; an exception's instance, DAG, person, and actor when
+-- no person resolved.
+SELECT kind, verdict, inherited_verdict, privileged, policy_version, g_instance, g_dag, g_person, g_actor,
+    toInt64(count()) AS n, min(action_ts) AS first, max(action_ts) AS last,
+    toInt64(countIf(after_ms > 0)) AS after_n, toInt64(max(after_ms)) AS after_max
+FROM (
+    SELECT kind, verdict, inherited_verdict, privileged, policy_version, action_ts,
+        {{day action_ts}} AS day,
+        if({{exception}}, instance, '') AS g_instance,
+        if({{exception}}, dag_id, '') AS g_dag,
+        if({{exception}}, person, '') AS g_person,
+        if({{exception}} AND person = '', actor, '') AS g_actor,
+        if(isNotNull(assertion_ts) AND assertion_age_ms < 0, -assertion_age_ms, toInt64(0)) AS after_ms
+    FROM correlations FINAL
+    WHERE policy_version = ? AND action_ts >= ? AND action_ts < ? AND (? = '' OR instance = ?)
+)
+GROUP BY day, kind, verdict, inherited_verdict, privileged, policy_version, g_instance, g_dag, g_person, g_actor
+
 -- name: authenticators
 -- params: to from to from
 SELECT

@@ -123,6 +123,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	})
 	d := server.Deps{Publisher: &storePublisher{w: w, enr: enr}, Reader: w.API(), Reporter: w, Ready: ready,
+		Console: w.API(), Verifier: w,
 		Registry: reg, Logger: log, Version: version}
 	if f.Server.Reports.SigningKey != "" {
 		if d.SigningKey, err = report.LoadPrivateKey(f.Server.Reports.SigningKey); err != nil {
