@@ -34,7 +34,7 @@ func correlateBenchEvents(b *testing.B) int64 {
 // numbers: half authentications (one person in 500 events; 9 in 10 hardware
 // WebAuthn, the rest passwords), half human Airflow actions (privileged and
 // not, 1 in 97 by an unresolved actor).
-func seedCorrelateBench(b *testing.B, s store.Store, n int64, from, to time.Time) {
+func seedCorrelateBench(b testing.TB, s store.Store, n int64, from, to time.Time) {
 	ctx := context.Background()
 	half := n / 2
 	people := strconv.FormatInt(max(half/250, 1), 10)
