@@ -339,11 +339,16 @@ func (w *sweeper) compact() {
 					break
 				}
 			}
-			kept := make([]assertion, 0, len(p.auths)-n+1)
+			k := 0
 			if old >= 0 {
-				kept = append(kept, p.auths[old])
+				p.auths[0], k = p.auths[old], 1
 			}
-			p.auths = append(kept, p.auths[n:]...)
+			k += copy(p.auths[k:], p.auths[n:])
+			clear(p.auths[k:])
+			p.auths = p.auths[:k]
+			if cap(p.auths) > 4*k+16 { // after a burst
+				p.auths = slices.Clone(p.auths)
+			}
 		}
 		if len(p.auths) == 0 {
 			delete(w.s.persons, id)

@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,10 +23,12 @@ import (
 const (
 	// DefaultCorrelateWriteRows is how many correlations one insert carries.
 	DefaultCorrelateWriteRows = 50_000
-	// DefaultLoadPageRows bounds the rows one event read returns: the
-	// embedded engine hands a query's whole result over at once, so event
-	// tables are read in consecutive time windows of about this many rows.
-	DefaultLoadPageRows = 200_000
+	// DefaultLoadPageRows bounds the rows one event read returns: event
+	// tables are read in consecutive time windows of about this many rows
+	// (the embedded engine hands a query's whole result over at once, and a
+	// window is what is sorted by time). With two streams each holding a
+	// window and reading the next, it sets most of Correlate's memory.
+	DefaultLoadPageRows = 100_000
 )
 
 // CorrelateOptions tune Warehouse.Correlate. The zero value correlates
@@ -527,19 +530,22 @@ func (l *loader) input() correlate.Input {
 }
 
 func (l *loader) auth() iter.Seq[model.AuthEvent] {
-	return prefixed(l.enablerAuth, windowed(l, correlateAuth, authCond, authArgs, l.authLo, l.authHi))
+	return prefixed(l.enablerAuth, windowed(l, correlateAuth, authCond, authArgs, l.authLo, l.authHi,
+		func(e *model.AuthEvent) time.Time { return e.TS }))
 }
 
 func (l *loader) airflow() iter.Seq[model.AirflowEvent] {
-	return prefixed(l.enablers, windowed(l, correlateAirflow, auditCond, auditArgs, l.auditLo, l.auditHi))
+	return prefixed(l.enablers, windowed(l, correlateAirflow, auditCond, auditArgs, l.auditLo, l.auditHi,
+		func(e *model.AirflowEvent) time.Time { return e.TS }))
 }
 
 func (l *loader) runs() iter.Seq[model.DagRun] {
-	return windowed(l, correlateRuns, "", nil, l.runLo, l.runHi)
+	return windowed(l, correlateRuns, "", nil, l.runLo, l.runHi, func(e *model.DagRun) time.Time { return e.TS })
 }
 
 func (l *loader) authenticators() iter.Seq[model.Authenticator] {
-	return windowed(l, correlateAuthenticators, authenticatorCond, authenticatorArgs, time.UnixMilli(0).UTC(), l.authHi)
+	return windowed(l, correlateAuthenticators, authenticatorCond, authenticatorArgs, time.UnixMilli(0).UTC(), l.authHi,
+		func(e *model.Authenticator) time.Time { return e.TS })
 }
 
 // prefixed yields head, then tail.
@@ -605,8 +611,10 @@ func and(cond string) string {
 
 // windowed streams table's rows with ts in [lo, hi) matching cond, ordered by
 // ts (ties in any order), one time window per query; the next window is read
-// while the consumer takes the current one. Errors are recorded in l.
-func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, hi time.Time) iter.Seq[T] {
+// while the consumer takes the current one. Each window is sorted here, by
+// the reading goroutine, rather than by the engine, which serialises every
+// query of the embedded store. Errors are recorded in l.
+func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, hi time.Time, ts func(*T) time.Time) iter.Seq[T] {
 	return func(yield func(T) bool) {
 		ws, err := l.windows(t.Name, cond, args, lo, hi)
 		if err != nil {
@@ -614,8 +622,9 @@ func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, h
 			return
 		}
 		type page struct {
-			rows []T
-			err  error
+			rows  []T
+			order []int32 // rows by time
+			err   error
 		}
 		ctx, cancel := context.WithCancel(l.ctx)
 		defer cancel()
@@ -624,10 +633,16 @@ func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, h
 			defer close(pages)
 			for _, win := range ws {
 				rows := make([]T, 0, win.rows)
-				err := t.Read(ctx, l.w.S, "WHERE ts >= ? AND ts < ?"+and(cond)+" ORDER BY ts",
+				err := t.Read(ctx, l.w.S, "WHERE ts >= ? AND ts < ?"+and(cond),
 					append([]any{win.from, win.to}, args...), func(v T) error { rows = append(rows, v); return nil })
+				keys := make([]int64, len(rows))
+				order := make([]int32, len(rows))
+				for i := range rows {
+					keys[i], order[i] = ts(&rows[i]).UnixNano(), int32(i)
+				}
+				slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(keys[a], keys[b]) })
 				select {
-				case pages <- page{rows, err}:
+				case pages <- page{rows, order, err}:
 				case <-ctx.Done():
 					return
 				}
@@ -641,7 +656,7 @@ func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, h
 				l.fail(p.err)
 				return
 			}
-			for i := range p.rows {
+			for _, i := range p.order {
 				if !yield(p.rows[i]) {
 					return
 				}
