@@ -317,13 +317,18 @@ func (w *sweeper) held() int {
 }
 
 // compact drops the state no pending or later action can need. Every
-// action still to be judged lies at or after runCut (a run's deadline is
-// twice the clock skew after it; an audit action's, once).
+// action still to be judged lies at or after cut: the oldest pending one,
+// or the streams' time.
 func (w *sweeper) compact() {
 	r := w.s.r
-	runCut := w.wm - 2*r.skew
-	keepAll := runCut - w.maxAge // an action's window reaches back max_age
-	floor := runCut - r.lookback // a stale verdict reaches back the lookback
+	cut := w.wm
+	for _, q := range []*queue{&w.audits, &w.runs} {
+		if it := q.peek(); it != nil {
+			cut = min(cut, it.ts)
+		}
+	}
+	keepAll := cut - w.maxAge // an action's window reaches back max_age
+	floor := cut - r.lookback // a stale verdict reaches back the lookback
 	for id, p := range w.s.persons {
 		n, _ := slices.BinarySearchFunc(p.auths, keepAll, cmpTS)
 		if n > 0 {
@@ -358,9 +363,9 @@ func (w *sweeper) compact() {
 		w.s.creds[k] = compactCred(evs, floor)
 	}
 	for k, d := range w.s.dags {
-		d.unpauses = compactLatest(d.unpauses, runCut)
-		d.backfills = compactLatest(d.backfills, runCut)
-		n, _ := slices.BinarySearchFunc(d.triggers, runCut-r.trigWin, func(x *item, t int64) int { return cmp.Compare(x.ts, t) })
+		d.unpauses = compactLatest(d.unpauses, cut)
+		d.backfills = compactLatest(d.backfills, cut)
+		n, _ := slices.BinarySearchFunc(d.triggers, cut-r.trigWin, func(x *item, t int64) int { return cmp.Compare(x.ts, t) })
 		if n > 0 {
 			d.triggers = append(d.triggers[:0:0], d.triggers[n:]...)
 		}

@@ -89,8 +89,9 @@ func TestSweepHandHistory(t *testing.T) {
 }
 
 // TestSweepStaleAfterCompaction: an old hardware-backed assertion followed
-// by many weak ones is still what a much later action is stale on, after
-// the weak ones around it were compacted away; past the lookback it is gone.
+// by many weak ones is still what an action exactly the lookback later is
+// stale on, after the weak ones around it were compacted away (a compaction
+// runs as that action arrives); past the lookback it is gone.
 func TestSweepStaleAfterCompaction(t *testing.T) {
 	p := DefaultPolicy()
 	p.Lookback = 48 * time.Hour
@@ -99,7 +100,7 @@ func TestSweepStaleAfterCompaction(t *testing.T) {
 	for i := range 200 {
 		b.auth("pw"+strconv.Itoa(i), "alice", t0.Add(time.Duration(i+1)*10*time.Minute), factor(model.FactorPassword), hwUnset())
 	}
-	stale := b.act("alice", t0.Add(47*time.Hour), model.ActionClear)
+	stale := b.act("alice", t0.Add(p.Lookback), model.ActionClear) // the lookback's edge: still stale
 	gone := b.act("alice", t0.Add(49*time.Hour), model.ActionClear)
 	got, _ := sweep(t, p, ordered(&b.h, rand.New(rand.NewPCG(2, 2))))
 	require.Equal(t, batch(t, p, &b.h), got)
