@@ -210,18 +210,24 @@ func (e *Engine) Stats() Stats {
 	st.PendingActions = e.pending.Len()
 	st.Credentials = len(e.s.creds)
 	st.DAGs = len(e.s.dags)
+	st.EventsHeld = e.s.eventsHeld()
+	return st
+}
+
+// eventsHeld counts the authentications, credential registrations and
+// removals, and enabling actions s holds.
+func (s *state) eventsHeld() int {
 	held := 0
-	for _, p := range e.s.persons {
+	for _, p := range s.persons {
 		held += len(p.auths)
 	}
-	for _, evs := range e.s.creds {
+	for _, evs := range s.creds {
 		held += len(evs)
 	}
-	for _, d := range e.s.dags {
+	for _, d := range s.dags {
 		held += len(d.unpauses) + len(d.backfills) + len(d.triggers)
 	}
-	st.EventsHeld = held
-	return st
+	return held
 }
 
 func (e *Engine) emit(it *item) {

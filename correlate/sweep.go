@@ -303,17 +303,7 @@ var sweepHook func(*sweeper)
 // held counts the events the state holds: authentications, credential
 // registrations and removals, enabling actions and pending actions.
 func (w *sweeper) held() int {
-	n := len(w.audits.items) - w.audits.head + len(w.runs.items) - w.runs.head
-	for _, p := range w.s.persons {
-		n += len(p.auths)
-	}
-	for _, evs := range w.s.creds {
-		n += len(evs)
-	}
-	for _, d := range w.s.dags {
-		n += len(d.unpauses) + len(d.backfills) + len(d.triggers)
-	}
-	return n
+	return len(w.audits.items) - w.audits.head + len(w.runs.items) - w.runs.head + w.s.eventsHeld()
 }
 
 // compact drops the state no pending or later action can need. Every
