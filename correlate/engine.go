@@ -449,13 +449,7 @@ func (e *Engine) sweep() {
 		}
 	}
 	for k, d := range e.s.dags {
-		d.unpauses = compactLatest(d.unpauses, runCut)
-		d.backfills = compactLatest(d.backfills, runCut)
-		n, _ := slices.BinarySearchFunc(d.triggers, runCut-r.trigWin, func(x *item, t int64) int { return cmp.Compare(x.ts, t) })
-		if n > 0 {
-			d.triggers = append(d.triggers[:0:0], d.triggers[n:]...)
-		}
-		if len(d.unpauses)+len(d.backfills)+len(d.triggers)+len(d.pendingRuns) == 0 {
+		if d.compact(runCut, r.trigWin) {
 			delete(e.s.dags, k)
 		}
 	}
@@ -469,6 +463,20 @@ func (e *Engine) sweep() {
 	if n > 0 {
 		e.doneQ = append(e.doneQ[:0:0], e.doneQ[n:]...)
 	}
+}
+
+// compact keeps what runs at or after cut can inherit from: the unpauses
+// and backfill requests at or after cut and the latest of each before, and
+// the triggers of the trigger window before cut. It reports whether d is
+// left empty.
+func (d *dag) compact(cut, trigWin int64) bool {
+	d.unpauses = compactLatest(d.unpauses, cut)
+	d.backfills = compactLatest(d.backfills, cut)
+	n, _ := slices.BinarySearchFunc(d.triggers, cut-trigWin, func(x *item, t int64) int { return cmp.Compare(x.ts, t) })
+	if n > 0 {
+		d.triggers = append(d.triggers[:0:0], d.triggers[n:]...)
+	}
+	return len(d.unpauses)+len(d.backfills)+len(d.triggers)+len(d.pendingRuns) == 0
 }
 
 // compactLatest keeps the items at or after cut and the latest one before.

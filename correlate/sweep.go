@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -353,13 +352,7 @@ func (w *sweeper) compact() {
 		w.s.creds[k] = compactCred(evs, floor)
 	}
 	for k, d := range w.s.dags {
-		d.unpauses = compactLatest(d.unpauses, cut)
-		d.backfills = compactLatest(d.backfills, cut)
-		n, _ := slices.BinarySearchFunc(d.triggers, cut-r.trigWin, func(x *item, t int64) int { return cmp.Compare(x.ts, t) })
-		if n > 0 {
-			d.triggers = append(d.triggers[:0:0], d.triggers[n:]...)
-		}
-		if len(d.unpauses)+len(d.backfills)+len(d.triggers) == 0 {
+		if d.compact(cut, r.trigWin) {
 			delete(w.s.dags, k)
 		}
 	}
