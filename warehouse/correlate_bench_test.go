@@ -164,6 +164,7 @@ func BenchmarkCorrelate(b *testing.B) {
 		}
 	}
 	secs := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	b.ReportMetric(float64(n), "events")
 	b.ReportMetric(float64(actions)/secs(batchDur), "actions/s")
 	b.ReportMetric(float64(actions)/secs(sqlDur), "sql_actions/s")
 	b.ReportMetric(100*float64(agree)/float64(max(actions, 1)), "agree_pct")
