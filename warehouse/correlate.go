@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keytrail/keytrail/alert"
@@ -110,6 +111,11 @@ func (w *Warehouse) Correlate(ctx context.Context, p correlate.Policy, o Correla
 		}
 		cw := w.newCorrelationWriter(ctx, model.Millis(now()), o, total, &res)
 		err = correlate.Sweep(ctx, p, l.input(), func(c model.Correlation) error {
+			if l.failed.Load() {
+				// A stream ended early: this verdict may lack its events.
+				// Those emitted before were final with every stream open.
+				return errReadFailed
+			}
 			if c.ActionTS.Before(from) || !c.ActionTS.Before(to) {
 				return nil // context: judged for the runs that inherit from it
 			}
@@ -122,7 +128,7 @@ func (w *Warehouse) Correlate(ctx context.Context, p correlate.Policy, o Correla
 		if werr != nil {
 			return res, fmt.Errorf("correlate: %w", werr)
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, errReadFailed) {
 			return res, fmt.Errorf("correlate: %w", err)
 		}
 	}
@@ -131,6 +137,10 @@ func (w *Warehouse) Correlate(ctx context.Context, p correlate.Policy, o Correla
 	}
 	return res, nil
 }
+
+// errReadFailed stops a correlation run whose event reads failed; the read
+// errors are what the run reports.
+var errReadFailed = errors.New("event read failed")
 
 // countActions returns the number of actions in [from, to): human audit
 // events and DAG runs.
@@ -410,8 +420,9 @@ type loader struct {
 	enablers    []model.AirflowEvent // latest unpause/backfill before auditLo
 	enablerAuth []model.AuthEvent    // their people's authentications before authLo
 
-	mu   sync.Mutex
-	errs []error
+	mu     sync.Mutex
+	errs   []error
+	failed atomic.Bool // a stream ended early: what follows lacks its events
 }
 
 // farFuture bounds open-ended reads; both timestamp types hold it.
@@ -510,6 +521,7 @@ func (l *loader) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.errs = append(l.errs, err)
+	l.failed.Store(true)
 }
 
 // err returns the read errors met while streaming.

@@ -518,15 +518,7 @@ func TestCorrelateMatchesBatch(t *testing.T) {
 			res, err := w.Correlate(ctx, p, CorrelateOptions{From: from, To: to, WriteRows: 100, PageRows: 200})
 			require.NoError(t, err)
 
-			auth, err := store.AuthEvents.All(ctx, w.S, "")
-			require.NoError(t, err)
-			authn, err := store.Authenticators.All(ctx, w.S, "")
-			require.NoError(t, err)
-			airflow, err := store.AirflowEvents.All(ctx, w.S, "")
-			require.NoError(t, err)
-			runs, err := store.DagRuns.All(ctx, w.S, "")
-			require.NoError(t, err)
-			all, err := correlate.Batch(ctx, p, correlate.SliceInput(auth, authn, airflow, runs))
+			all, err := correlate.Batch(ctx, p, storedInput(t, w))
 			require.NoError(t, err)
 			want := map[string]model.Correlation{}
 			counts := map[model.Verdict]int{}
@@ -550,4 +542,62 @@ func TestCorrelateMatchesBatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCorrelateReadFailure: when an event read fails mid-run (here the
+// authentications table is dropped after the first batch is written),
+// Correlate fails, and every correlation it wrote before is the one a
+// complete run gives: nothing judged without its events is written.
+func TestCorrelateReadFailure(t *testing.T) {
+	ctx := context.Background()
+	for name, w := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+			h := randomEvents(rand.New(rand.NewPCG(17, 17)), 2000, base, 72*time.Hour)
+			h.write(t, w)
+			p := correlate.DefaultPolicy()
+			p.Lookback = 20 * time.Hour
+			from, to := base.Add(24*time.Hour), base.Add(72*time.Hour)
+			want, err := correlate.Batch(ctx, p, storedInput(t, w))
+			require.NoError(t, err)
+			wantByID := map[string]model.Correlation{}
+			for _, c := range want {
+				wantByID[c.ActionID] = c
+			}
+
+			dropped := false
+			_, err = w.Correlate(ctx, p, CorrelateOptions{From: from, To: to, WriteRows: 10, PageRows: 1, Progress: func(int, int) {
+				if !dropped {
+					dropped = true
+					require.NoError(t, w.S.Exec(ctx, "DROP TABLE auth_events"))
+				}
+			}})
+			require.Error(t, err)
+			require.True(t, dropped)
+			got := stored(t, w, p.Version())
+			require.NotEmpty(t, got)
+			require.Less(t, len(got), len(wantByID))
+			for id, c := range got {
+				c.ComputedAt = time.Time{}
+				require.Equal(t, wantByID[id], c, id)
+			}
+			cur, err := w.CurrentPolicy(ctx)
+			require.NoError(t, err)
+			require.Empty(t, cur, "a failed run does not make its policy current")
+		})
+	}
+}
+
+// storedInput reads every stored event back with every column.
+func storedInput(t testing.TB, w *Warehouse) correlate.Input {
+	ctx := context.Background()
+	auth, err := store.AuthEvents.All(ctx, w.S, "")
+	require.NoError(t, err)
+	authn, err := store.Authenticators.All(ctx, w.S, "")
+	require.NoError(t, err)
+	airflow, err := store.AirflowEvents.All(ctx, w.S, "")
+	require.NoError(t, err)
+	runs, err := store.DagRuns.All(ctx, w.S, "")
+	require.NoError(t, err)
+	return correlate.SliceInput(auth, authn, airflow, runs)
 }
