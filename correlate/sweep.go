@@ -328,7 +328,7 @@ func (w *sweeper) compact() {
 			old := -1
 			for i := n - 1; i >= 0 && p.auths[i].ts >= floor; i-- {
 				ci := w.s.credentialAt(&p.auths[i])
-				if ok, _ := w.s.hardware(&p.auths[i], &ci); ok {
+				if _, ok, _ := w.s.hardware(&p.auths[i], &ci); ok {
 					old = i
 					break
 				}

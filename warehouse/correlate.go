@@ -348,17 +348,17 @@ func (w *Warehouse) tsRange(ctx context.Context, table, cond string) (lo, hi, n 
 
 // The columns the correlator reads, and the conditions of the rows that can
 // matter to it (correlate's isAuthentication, toCredEvent and isAction; the
-// correlator applies them again). TestCorrelateProjection holds these to
+// correlator applies them again). TestCorrelateMatchesBatch holds these to
 // what correlate uses: a verdict from them equals one from every column.
 var (
 	correlateAuth = projection(store.AuthEvents, []string{"source", "instance", "event_id", "ts", "person", "category", "outcome",
-		"factor", "hardware", "aaguid", "credential_id"}, func(rs store.Rows) (e model.AuthEvent, err error) {
-		err = rs.Scan(&e.Source, &e.Instance, &e.EventID, &e.TS, &e.Person, &e.Category, &e.Outcome, &e.Factor, &e.Hardware, &e.AAGUID, &e.CredentialID)
+		"factor", "hardware", "aaguid", "credential_id", "principal"}, func(rs store.Rows) (e model.AuthEvent, err error) {
+		err = rs.Scan(&e.Source, &e.Instance, &e.EventID, &e.TS, &e.Person, &e.Category, &e.Outcome, &e.Factor, &e.Hardware, &e.AAGUID, &e.CredentialID, &e.Principal)
 		return
 	})
 	correlateAuthenticators = projection(store.Authenticators, []string{"source", "instance", "event_id", "ts", "person", "action",
-		"credential_id", "aaguid", "model", "hardware"}, func(rs store.Rows) (a model.Authenticator, err error) {
-		err = rs.Scan(&a.Source, &a.Instance, &a.EventID, &a.TS, &a.Person, &a.Action, &a.CredentialID, &a.AAGUID, &a.Model, &a.Hardware)
+		"credential_id", "aaguid", "model", "hardware", "factor"}, func(rs store.Rows) (a model.Authenticator, err error) {
+		err = rs.Scan(&a.Source, &a.Instance, &a.EventID, &a.TS, &a.Person, &a.Action, &a.CredentialID, &a.AAGUID, &a.Model, &a.Hardware, &a.Factor)
 		return
 	})
 	correlateAirflow = projection(store.AirflowEvents, []string{"instance", "event_log_id", "ts", "event", "channel", "action", "human",

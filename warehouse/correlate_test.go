@@ -426,7 +426,8 @@ func randomEvents(rng *rand.Rand, n int, base time.Time, span time.Duration) *ha
 		"AirflowEvent.Person":  {"", "p1", "p2", "p3", "p4", "p9"}, // p9 never signs in
 		"Category":             {string(model.CategoryLogin), string(model.CategoryMFA), string(model.CategorySession), ""},
 		"Outcome":              {string(model.OutcomeSuccess), string(model.OutcomeSuccess), string(model.OutcomeFailure)},
-		"Factor":               {string(model.FactorWebAuthn), string(model.FactorWebAuthn), string(model.FactorPassword), string(model.FactorTOTP), string(model.FactorNone), string(model.FactorPasskeySynced), ""},
+		"Factor":               {string(model.FactorWebAuthn), string(model.FactorWebAuthn), string(model.FactorPassword), string(model.FactorTOTP), string(model.FactorNone), string(model.FactorPasskeySynced), string(model.FactorPlatform), ""},
+		"Principal":            {"", string(model.PrincipalUser), string(model.PrincipalUser), string(model.PrincipalService), string(model.PrincipalSystem)},
 		"AAGUID":               {"", "", yubikey, "00000000-0000-0000-0000-000000000001"},
 		"CredentialID":         {"", "c1", "c2", "c3"},
 		"Authenticator.Action": {model.AuthenticatorRegister, model.AuthenticatorRemove, "other"},
