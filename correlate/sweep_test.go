@@ -206,7 +206,7 @@ func TestSweepCompactionEdges(t *testing.T) {
 	require.Contains(t, compactions, w)
 	require.Equal(t, batch(t, p, &b.h), got)
 	m := byID(got)
-	require.Equal(t, trig, m[manual].InheritedFrom)
+	require.Equal(t, trig, m[manual].TriggerActionID) // a manual run carries its trigger's verdict
 	require.Equal(t, unpause, m[sched].InheritedFrom)
 	require.Equal(t, backfill, m[bf].InheritedFrom)
 }
