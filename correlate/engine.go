@@ -319,6 +319,42 @@ func (e *Engine) addRun(r *model.DagRun) {
 	e.track(it)
 }
 
+// Resolve gives a pending action that arrived without a person the person
+// ev names: ev is the model.AirflowEvent or model.DagRun (or a pointer to
+// one) added before, now with the Person its actor resolves to, learned
+// after it arrived (identities do not depend on arrival order). The action
+// is judged again and an update emitted when its verdict changes. It
+// reports whether a pending action took the person; an action already
+// finalised keeps its verdict, as it keeps it against a late event.
+func (e *Engine) Resolve(ev any) bool {
+	var id, person string
+	switch v := ev.(type) {
+	case model.AirflowEvent:
+		id, person = auditID(&v), v.Person
+	case *model.AirflowEvent:
+		id, person = auditID(v), v.Person
+	case model.DagRun:
+		id, person = runID(&v), v.Person
+	case *model.DagRun:
+		id, person = runID(v), v.Person
+	default:
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it := e.items[id]
+	if it == nil || it.base.Person != "" || person == "" {
+		return false
+	}
+	it.base.Person = person
+	if p := it.personOf(); p != "" {
+		pp := e.s.personOf(p)
+		pp.pending = append(pp.pending, it)
+	}
+	e.rejudge(it)
+	return true
+}
+
 // track registers a judged new item as pending (or finalises it at once when
 // it is already past its deadline) and emits it.
 func (e *Engine) track(it *item) {

@@ -411,6 +411,7 @@ type loader struct {
 	ctx      context.Context
 	w        *Warehouse
 	pageRows int64
+	people   people // resolves Airflow rows stored before their identity
 
 	authLo, authHi time.Time
 	auditLo        time.Time
@@ -442,6 +443,10 @@ func (w *Warehouse) newLoader(ctx context.Context, p correlate.Policy, from, to 
 		runLo:   from,
 		runHi:   to,
 	}
+	var err error
+	if l.people, err = w.people(ctx); err != nil {
+		return nil, err
+	}
 	if err := l.loadEnablers(p); err != nil {
 		return nil, err
 	}
@@ -459,6 +464,9 @@ func (l *loader) loadEnablers(p correlate.Policy) error {
 	en, err := correlateAirflow.All(ctx, s, where, append(append([]any{}, args...), args...)...)
 	if err != nil {
 		return fmt.Errorf("load enabling actions: %w", err)
+	}
+	for i := range en {
+		l.people.airflow(&en[i])
 	}
 	l.enablers = en
 	// per person, the span of authentications the enablers' verdicts need
@@ -547,12 +555,19 @@ func (l *loader) auth() iter.Seq[model.AuthEvent] {
 }
 
 func (l *loader) airflow() iter.Seq[model.AirflowEvent] {
-	return prefixed(l.enablers, windowed(l, correlateAirflow, auditCond, auditArgs, l.auditLo, l.auditHi,
-		func(e *model.AirflowEvent) time.Time { return e.TS }))
+	return prefixed(l.enablers, mapSeq(windowed(l, correlateAirflow, auditCond, auditArgs, l.auditLo, l.auditHi,
+		func(e *model.AirflowEvent) time.Time { return e.TS }), func(e model.AirflowEvent) model.AirflowEvent {
+		l.people.airflow(&e)
+		return e
+	}))
 }
 
 func (l *loader) runs() iter.Seq[model.DagRun] {
-	return windowed(l, correlateRuns, "", nil, l.runLo, l.runHi, func(e *model.DagRun) time.Time { return e.TS })
+	return mapSeq(windowed(l, correlateRuns, "", nil, l.runLo, l.runHi, func(e *model.DagRun) time.Time { return e.TS }),
+		func(r model.DagRun) model.DagRun {
+			l.people.run(&r)
+			return r
+		})
 }
 
 func (l *loader) authenticators() iter.Seq[model.Authenticator] {
