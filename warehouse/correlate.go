@@ -405,6 +405,10 @@ func projection[T any](t store.Table[T], columns []string, scan func(store.Rows)
 //   - DAG runs in [from, to).
 //
 // Only the columns and rows the correlator uses are read (see correlateAuth).
+// Airflow rows and runs stored without a person take the one their owner
+// resolves to under the identities stored when the loader starts (people):
+// a row stored before the identity provider's record that names its owner
+// is judged as if it had come after it.
 // Read errors end the stream and are kept; err returns them after the
 // consumer is done.
 type loader struct {

@@ -73,7 +73,11 @@ type LiveStats struct {
 // action and written in batches; then they go to the Notifier.
 //
 // Feed it with Add (ingest), Preload (warm state from stored history) and
-// Poll (events stored since the last Poll). Close flushes the engine and
+// Poll (events stored since the last Poll). Airflow rows and runs without a
+// person take the one the stored identities name for their owner; when no
+// identity names it yet, each Poll that reads newer rows looks again and
+// hands a person it finds to the engine (correlate.Engine.Resolve), which
+// re-judges the action while it is within grace. Close flushes the engine and
 // makes the policy current. A Live is safe for concurrent use.
 type Live struct {
 	w   *Warehouse
