@@ -352,25 +352,13 @@ func (w *Warehouse) tsRange(ctx context.Context, table, cond string) (lo, hi, n 
 // what correlate uses: a verdict from them equals one from every column.
 var (
 	correlateAuth = projection(store.AuthEvents, []string{"source", "instance", "event_id", "ts", "person", "category", "outcome",
-		"factor", "hardware", "aaguid", "credential_id", "principal"}, func(rs store.Rows) (e model.AuthEvent, err error) {
-		err = rs.Scan(&e.Source, &e.Instance, &e.EventID, &e.TS, &e.Person, &e.Category, &e.Outcome, &e.Factor, &e.Hardware, &e.AAGUID, &e.CredentialID, &e.Principal)
-		return
-	})
+		"factor", "hardware", "aaguid", "credential_id", "principal"})
 	correlateAuthenticators = projection(store.Authenticators, []string{"source", "instance", "event_id", "ts", "person", "action",
-		"credential_id", "aaguid", "model", "hardware", "factor"}, func(rs store.Rows) (a model.Authenticator, err error) {
-		err = rs.Scan(&a.Source, &a.Instance, &a.EventID, &a.TS, &a.Person, &a.Action, &a.CredentialID, &a.AAGUID, &a.Model, &a.Hardware, &a.Factor)
-		return
-	})
+		"credential_id", "aaguid", "model", "hardware", "factor"})
 	correlateAirflow = projection(store.AirflowEvents, []string{"instance", "event_log_id", "ts", "event", "channel", "action", "human",
-		"actor", "person", "dag_id", "task_id", "run_id", "extra"}, func(rs store.Rows) (e model.AirflowEvent, err error) {
-		err = rs.Scan(&e.Instance, &e.EventLogID, &e.TS, &e.Event, &e.Channel, &e.Action, &e.Human, &e.Actor, &e.Person, &e.DagID, &e.TaskID, &e.RunID, &e.Extra)
-		return
-	})
+		"actor", "person", "dag_id", "task_id", "run_id", "extra"})
 	correlateRuns = projection(store.DagRuns, []string{"instance", "dag_id", "run_id", "run_type", "triggered_by", "triggering_user",
-		"person", "ts"}, func(rs store.Rows) (r model.DagRun, err error) {
-		err = rs.Scan(&r.Instance, &r.DagID, &r.RunID, &r.RunType, &r.TriggeredBy, &r.TriggeringUser, &r.Person, &r.TS)
-		return
-	})
+		"person", "ts"})
 )
 
 const (
@@ -385,9 +373,22 @@ var (
 	auditArgs         = []any{string(model.ActionTaskState)}
 )
 
-// projection is t reading only columns, with scan.
-func projection[T any](t store.Table[T], columns []string, scan func(store.Rows) (T, error)) store.Table[T] {
-	return store.Table[T]{Name: t.Name, Columns: columns, Scan: scan}
+// projection is t reading only columns (and, when t is versioned, its
+// version, with FINAL).
+func projection[T any](t store.Table[T], columns []string) store.Table[T] {
+	p := store.Table[T]{Name: t.Name, Versioned: t.Versioned}
+	for _, c := range columns {
+		i := slices.Index(t.Columns, c)
+		if i < 0 || i >= len(t.Fields) {
+			panic("projection: no column " + c + " in " + t.Name)
+		}
+		p.Fields = append(p.Fields, t.Fields[i])
+		p.Columns = append(p.Columns, c)
+	}
+	if t.Versioned {
+		p.Columns = append(p.Columns, "version")
+	}
+	return p
 }
 
 // loader streams the events correlate.Sweep needs for actions in [from, to)

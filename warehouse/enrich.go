@@ -191,7 +191,7 @@ func (w *Warehouse) ResolveOwners(ctx context.Context) (int, time.Time, error) {
 		}
 		return person, person != ""
 	}
-	n, err := rewritePeople(ctx, w.S, store.AirflowEvents, "WHERE human = 1 AND actor != '' AND person = ''", nil, nil,
+	n, err := rewritePeople(ctx, w, store.AirflowEvents, "WHERE human = 1 AND actor != '' AND person = ''", nil, nil,
 		func(ev *model.AirflowEvent) *string { return &ev.Person },
 		func(ev *model.AirflowEvent) (string, bool) {
 			c := *ev
@@ -201,7 +201,7 @@ func (w *Warehouse) ResolveOwners(ctx context.Context) (int, time.Time, error) {
 	if err != nil {
 		return n, earliest, err
 	}
-	m, err := rewritePeople(ctx, w.S, store.DagRuns, "WHERE triggering_user != '' AND person = ''", nil, nil,
+	m, err := rewritePeople(ctx, w, store.DagRuns, "WHERE triggering_user != '' AND person = ''", nil, nil,
 		func(r *model.DagRun) *string { return &r.Person },
 		func(r *model.DagRun) (string, bool) {
 			c := *r
