@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 25m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all setup setup-test build version image test test-short vet lint demo migrate status bench fuzz dashboards clean
+.PHONY: all setup setup-test build version image test test-short vet lint demo migrate status bench bench-scale fuzz dashboards clean
 
 all: build
 
@@ -74,6 +74,15 @@ bench: setup-test
 	  go test -run='^$$' -bench=WebhookIntake -benchtime=5000x -count=1 ./server/ && \
 	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=CorrelationsPage -benchtime=1x -count=1 -timeout 60m ./server/ ; \
 	} 2>&1 | go run ./cmd/benchtable | tee out/bench.md
+
+# Batch correlation at 10M and 30M stored events (a month and a quarter of
+# the bench organisation), for its peak RSS: it must not grow with the period.
+# Long (an hour or more on 2 cores); also saved to out/bench-scale.md.
+bench-scale: setup-test
+	@mkdir -p out
+	@set -o pipefail; for n in 10000000 30000000; do \
+	  KEYTRAIL_BENCH_EVENTS=$$n KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench='^BenchmarkCorrelate$$' -benchtime=1x -count=1 -timeout 5h ./warehouse/ || exit 1; \
+	done 2>&1 | go run ./cmd/benchtable | tee out/bench-scale.md
 
 # Short fuzzing of every decoder of outside input.
 FUZZTIME ?= 15s

@@ -91,13 +91,16 @@
 //
 // # Batch and streaming
 //
-// Batch correlates in-memory events; Engine correlates events one at a time,
-// in any order within the policy's grace, and emits provisional, changed and
-// final verdicts to a Sink. Both evaluate with the same code over the same
-// indexed state, so for every action whose events all arrive within grace
-// they give identical verdicts. Neither reads the wall clock: verdicts depend
-// only on events, and Correlation.ComputedAt is left zero for the caller to
-// stamp.
+// Batch correlates in-memory events in any order; Sweep correlates events
+// read in time order in one pass, emitting each final verdict as soon as no
+// later event can change it, with state bounded by the policy's max_age and
+// lookback (a stored period of any length); Engine correlates events one at
+// a time, in any order within the policy's grace, and emits provisional,
+// changed and final verdicts to a Sink. All three evaluate with the same
+// code over the same indexed state, so for every action whose events all
+// arrive within grace they give identical verdicts. None reads the wall
+// clock: verdicts depend only on events, and Correlation.ComputedAt is left
+// zero for the caller to stamp.
 //
 // The engine's watermark is the latest event time it has seen. An audit
 // action at t is final once the watermark passes t+clock_skew+grace (its

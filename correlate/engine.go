@@ -210,18 +210,24 @@ func (e *Engine) Stats() Stats {
 	st.PendingActions = e.pending.Len()
 	st.Credentials = len(e.s.creds)
 	st.DAGs = len(e.s.dags)
+	st.EventsHeld = e.s.eventsHeld()
+	return st
+}
+
+// eventsHeld counts the authentications, credential registrations and
+// removals, and enabling actions s holds.
+func (s *state) eventsHeld() int {
 	held := 0
-	for _, p := range e.s.persons {
+	for _, p := range s.persons {
 		held += len(p.auths)
 	}
-	for _, evs := range e.s.creds {
+	for _, evs := range s.creds {
 		held += len(evs)
 	}
-	for _, d := range e.s.dags {
+	for _, d := range s.dags {
 		held += len(d.unpauses) + len(d.backfills) + len(d.triggers)
 	}
-	st.EventsHeld = held
-	return st
+	return held
 }
 
 func (e *Engine) emit(it *item) {
@@ -311,6 +317,42 @@ func (e *Engine) addRun(r *model.DagRun) {
 	it := e.s.newRunItem(r)
 	e.s.judge(it)
 	e.track(it)
+}
+
+// Resolve gives a pending action that arrived without a person the person
+// ev names: ev is the model.AirflowEvent or model.DagRun (or a pointer to
+// one) added before, now with the Person its actor resolves to, learned
+// after it arrived (identities do not depend on arrival order). The action
+// is judged again and an update emitted when its verdict changes. It
+// reports whether a pending action took the person; an action already
+// finalised keeps its verdict, as it keeps it against a late event.
+func (e *Engine) Resolve(ev any) bool {
+	var id, person string
+	switch v := ev.(type) {
+	case model.AirflowEvent:
+		id, person = auditID(&v), v.Person
+	case *model.AirflowEvent:
+		id, person = auditID(v), v.Person
+	case model.DagRun:
+		id, person = runID(&v), v.Person
+	case *model.DagRun:
+		id, person = runID(v), v.Person
+	default:
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it := e.items[id]
+	if it == nil || it.base.Person != "" || person == "" {
+		return false
+	}
+	it.base.Person = person
+	if p := it.personOf(); p != "" {
+		pp := e.s.personOf(p)
+		pp.pending = append(pp.pending, it)
+	}
+	e.rejudge(it)
+	return true
 }
 
 // track registers a judged new item as pending (or finalises it at once when
@@ -443,13 +485,7 @@ func (e *Engine) sweep() {
 		}
 	}
 	for k, d := range e.s.dags {
-		d.unpauses = compactLatest(d.unpauses, runCut)
-		d.backfills = compactLatest(d.backfills, runCut)
-		n, _ := slices.BinarySearchFunc(d.triggers, runCut-r.trigWin, func(x *item, t int64) int { return cmp.Compare(x.ts, t) })
-		if n > 0 {
-			d.triggers = append(d.triggers[:0:0], d.triggers[n:]...)
-		}
-		if len(d.unpauses)+len(d.backfills)+len(d.triggers)+len(d.pendingRuns) == 0 {
+		if d.compact(runCut, r.trigWin) {
 			delete(e.s.dags, k)
 		}
 	}
@@ -463,6 +499,20 @@ func (e *Engine) sweep() {
 	if n > 0 {
 		e.doneQ = append(e.doneQ[:0:0], e.doneQ[n:]...)
 	}
+}
+
+// compact keeps what runs at or after cut can inherit from: the unpauses
+// and backfill requests at or after cut and the latest of each before, and
+// the triggers of the trigger window before cut. It reports whether d is
+// left empty.
+func (d *dag) compact(cut, trigWin int64) bool {
+	d.unpauses = compactLatest(d.unpauses, cut)
+	d.backfills = compactLatest(d.backfills, cut)
+	n, _ := slices.BinarySearchFunc(d.triggers, cut-trigWin, func(x *item, t int64) int { return cmp.Compare(x.ts, t) })
+	if n > 0 {
+		d.triggers = append(d.triggers[:0:0], d.triggers[n:]...)
+	}
+	return len(d.unpauses)+len(d.backfills)+len(d.triggers)+len(d.pendingRuns) == 0
 }
 
 // compactLatest keeps the items at or after cut and the latest one before.

@@ -277,3 +277,93 @@ func TestEngineNilPointer(t *testing.T) {
 	var a *model.AuthEvent
 	require.ErrorIs(t, e.Add(context.Background(), a), ErrUnsupported)
 }
+
+// TestEngineResolve: every Airflow action and DAG run of the hand history
+// (every verdict) arrives without its person, in arrival orders with delays
+// within grace, and its person is learned after it (Resolve, a few events
+// later, before the watermark passes grace after it): the final verdicts
+// equal Batch's over the history with persons.
+// Without Resolve they would not; an action already final keeps its verdict.
+func TestEngineResolve(t *testing.T) {
+	p := DefaultPolicy()
+	h, _ := handHistory()
+	want := batch(t, p, h)
+	ownerless := func(ev any) (any, time.Time, bool) {
+		switch v := ev.(type) {
+		case *model.AirflowEvent:
+			c := *v
+			c.Person = ""
+			return c, v.TS, v.Person != ""
+		case *model.DagRun:
+			c := *v
+			c.Person = ""
+			return c, v.TS, v.Person != ""
+		case *model.AuthEvent:
+			return ev, v.TS, false
+		case *model.Authenticator:
+			return ev, v.TS, false
+		}
+		return ev, time.Time{}, false
+	}
+	for mode := range 3 {
+		for _, lag := range []int{0, 1, 3} {
+			evs := arrival(h.all(), rngFor(uint64(10*mode+lag)), p.Grace/2, mode)
+			rec := &recorder{}
+			e, err := NewEngine(p, rec)
+			require.NoError(t, err)
+			var learn []timed // resolved lag events after they arrive
+			stripped, resolved := 0, 0
+			resolve := func(ev any) {
+				if e.Resolve(ev) { // not for a redelivered copy
+					resolved++
+					require.False(t, e.Resolve(ev), "it has a person now")
+				}
+			}
+			var wm time.Time // the latest event time added
+			for _, ev := range evs {
+				in, ts, named := ownerless(ev)
+				if ts.After(wm) {
+					wm = ts
+				}
+				for len(learn) > 0 && (len(learn) > lag || !learn[0].ts.Add(p.Grace).After(wm)) {
+					resolve(learn[0].ev)
+					learn = learn[1:]
+				}
+				require.NoError(t, e.Add(context.Background(), in))
+				if named {
+					stripped++
+					learn = append(learn, timed{ts, ev})
+				}
+			}
+			for _, l := range learn {
+				resolve(l.ev)
+			}
+			e.Flush()
+			require.Positive(t, stripped)
+			require.Positive(t, resolved)
+			require.Equal(t, want, mustFinals(t, rec), "mode %d, lag %d", mode, lag)
+		}
+	}
+
+	// without Resolve the stripped actions are unknown_identity.
+	b := &builder{}
+	id := b.act("alice", t0, model.ActionClear)
+	b.auth("a1", "alice", t0.Add(-time.Minute))
+	act, auth := history1(b)
+	bare := act
+	bare.Person = ""
+	e, rec := newTestEngine(t, p)
+	add(t, e, auth, bare)
+	require.Equal(t, model.VerdictUnknownIdentity, rec.last[id].Verdict)
+	require.True(t, e.Resolve(&act))
+	require.Equal(t, model.VerdictVerified, rec.last[id].Verdict)
+	require.False(t, rec.last[id].Final)
+
+	// a finalised action keeps its verdict.
+	e, rec = newTestEngine(t, p)
+	add(t, e, auth, bare, tick(t0.Add(p.ClockSkew+p.Grace+time.Millisecond)))
+	require.True(t, rec.last[id].Final)
+	require.False(t, e.Resolve(act))
+	require.Equal(t, model.VerdictUnknownIdentity, rec.last[id].Verdict)
+	require.False(t, e.Resolve(model.AuthEvent{}), "not an action")
+}

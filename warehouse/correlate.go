@@ -1,12 +1,16 @@
 package warehouse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keytrail/keytrail/alert"
@@ -20,10 +24,12 @@ import (
 const (
 	// DefaultCorrelateWriteRows is how many correlations one insert carries.
 	DefaultCorrelateWriteRows = 50_000
-	// DefaultLoadPageRows bounds the rows one event read returns: the
-	// embedded engine hands a query's whole result over at once, so event
-	// tables are read in consecutive time windows of about this many rows.
-	DefaultLoadPageRows = 200_000
+	// DefaultLoadPageRows bounds the rows one event read returns: event
+	// tables are read in consecutive time windows of about this many rows
+	// (the embedded engine hands a query's whole result over at once, and a
+	// window is what is sorted by time). With two streams each holding a
+	// window and reading the next, it sets most of Correlate's memory.
+	DefaultLoadPageRows = 100_000
 )
 
 // CorrelateOptions tune Warehouse.Correlate. The zero value correlates
@@ -64,13 +70,17 @@ type CorrelateResult struct {
 	AlertErrors int
 }
 
-// Correlate correlates the stored actions of [o.From, o.To) under p with
-// correlate.Batch and writes one correlation per action, keyed by
-// (policy_version, action_id): re-running replaces the rows in place, and a
-// new policy version adds rows beside the old ones, which stay queryable.
-// After a successful run p's version is the current policy (CurrentPolicy).
-// Events are streamed from the store in time windows; Batch keeps its
-// compact state and the correlations of the run in memory.
+// Correlate correlates the stored actions of [o.From, o.To) under p and
+// writes one correlation per action, keyed by (policy_version, action_id):
+// re-running replaces the rows in place, and a new policy version adds rows
+// beside the old ones, which stay queryable. After a successful run p's
+// version is the current policy (CurrentPolicy).
+//
+// It streams: the events are read in time order (see loader) through
+// correlate.Sweep, and each correlation is written, in batches, as soon as
+// no later event can change it. Memory is bounded by the policy's max_age
+// and lookback and the number of people active in them, not by the length
+// of the period; reading, correlating and writing run concurrently.
 func (w *Warehouse) Correlate(ctx context.Context, p correlate.Policy, o CorrelateOptions) (CorrelateResult, error) {
 	now := o.Now
 	if now == nil {
@@ -89,23 +99,37 @@ func (w *Warehouse) Correlate(ctx context.Context, p correlate.Policy, o Correla
 	}
 	if ok {
 		res.From, res.To = from, to
+		total := 0
+		if o.Progress != nil {
+			if total, err = w.countActions(ctx, from, to); err != nil {
+				return res, fmt.Errorf("correlate: %w", err)
+			}
+		}
 		l, err := w.newLoader(ctx, p, from, to, o.PageRows)
 		if err != nil {
 			return res, fmt.Errorf("correlate: %w", err)
 		}
-		cs, err := correlate.Batch(ctx, p, l.input())
+		cw := w.newCorrelationWriter(ctx, model.Millis(now()), o, total, &res)
+		err = correlate.Sweep(ctx, p, l.input(), func(c model.Correlation) error {
+			if l.failed.Load() {
+				// A stream ended early: this verdict may lack its events.
+				// Those emitted before were final with every stream open.
+				return errReadFailed
+			}
+			if c.ActionTS.Before(from) || !c.ActionTS.Before(to) {
+				return nil // context: judged for the runs that inherit from it
+			}
+			return cw.add(c)
+		})
+		werr := cw.close()
 		if lerr := l.err(); lerr != nil {
 			return res, fmt.Errorf("correlate: %w", lerr)
 		}
-		if err != nil {
-			return res, fmt.Errorf("correlate: %w", err)
+		if werr != nil {
+			return res, fmt.Errorf("correlate: %w", werr)
 		}
-		// keep the actions of [from, to): Batch also judged the context events.
-		lo := sortSearchTS(cs, from)
-		hi := sortSearchTS(cs, to)
-		cs = cs[lo:hi]
-		if err := w.writeCorrelationRun(ctx, cs, now, o, &res); err != nil {
-			return res, err
+		if err != nil && !errors.Is(err, errReadFailed) {
+			return res, fmt.Errorf("correlate: %w", err)
 		}
 	}
 	if err := w.SetCurrentPolicy(ctx, res.PolicyVersion, now()); err != nil {
@@ -114,82 +138,146 @@ func (w *Warehouse) Correlate(ctx context.Context, p correlate.Policy, o Correla
 	return res, nil
 }
 
-// sortSearchTS returns the index of the first correlation at or after t in
-// cs, which is sorted by ActionTS.
-func sortSearchTS(cs []model.Correlation, t time.Time) int {
-	i, _ := slices.BinarySearchFunc(cs, t, func(c model.Correlation, t time.Time) int { return c.ActionTS.Compare(t) })
-	return i
+// errReadFailed stops a correlation run whose event reads failed; the read
+// errors are what the run reports.
+var errReadFailed = errors.New("event read failed")
+
+// countActions returns the number of actions in [from, to): human audit
+// events and DAG runs.
+func (w *Warehouse) countActions(ctx context.Context, from, to time.Time) (int, error) {
+	n, err := store.CountRows(ctx, w.S, "SELECT toInt64((SELECT count() FROM airflow_events FINAL WHERE ts >= ? AND ts < ? AND "+auditCond+
+		") + (SELECT count() FROM dag_runs FINAL WHERE ts >= ? AND ts < ?))", from, to, model.ActionTaskState, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("count actions: %w", err)
+	}
+	return int(n), nil
 }
 
-// writeCorrelationRun writes cs in batches, two inserts in flight (the
-// embedded engine runs one at a time; the other is being encoded), and hands
-// each written batch to the Notifier.
-func (w *Warehouse) writeCorrelationRun(ctx context.Context, cs []model.Correlation, now func() time.Time, o CorrelateOptions, res *CorrelateResult) error {
-	batch := o.WriteRows
-	if batch <= 0 {
-		batch = DefaultCorrelateWriteRows
-	}
-	stamp := model.Millis(now())
-	for i := range cs {
-		cs[i].ComputedAt = stamp
-		res.Verdicts[cs[i].Verdict]++
+// correlationWriter writes a run's correlations in batches as they come,
+// two inserts in flight (the embedded engine runs one at a time; the other
+// is being encoded), and hands each written batch to the Notifier. After
+// the first failure add returns it, so the run stops.
+type correlationWriter struct {
+	w     *Warehouse
+	o     CorrelateOptions
+	res   *CorrelateResult
+	total int
+	stamp time.Time
+	size  int
+	buf   []model.Correlation
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex // guards res and errs
+	errs   []error
+}
+
+func (w *Warehouse) newCorrelationWriter(ctx context.Context, stamp time.Time, o CorrelateOptions, total int, res *CorrelateResult) *correlationWriter {
+	size := o.WriteRows
+	if size <= 0 {
+		size = DefaultCorrelateWriteRows
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 2)
-	)
-	for start := 0; start < len(cs); start += batch {
-		part := cs[start:min(start+batch, len(cs))]
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			err := w.writeCorrelations(ctx, part)
-			alertErrs := 0
-			if err == nil && o.Notifier != nil {
-				for _, c := range part {
-					if o.Notifier.Handle(ctx, c) != nil {
-						alertErrs++
-					}
+	return &correlationWriter{w: w, o: o, res: res, total: total, stamp: stamp, size: size,
+		ctx: ctx, cancel: cancel, sem: make(chan struct{}, 2)}
+}
+
+func (cw *correlationWriter) add(c model.Correlation) error {
+	c.ComputedAt = cw.stamp
+	cw.buf = append(cw.buf, c)
+	if len(cw.buf) < cw.size {
+		return nil
+	}
+	return cw.flush()
+}
+
+// flush starts writing the buffered batch once fewer than two are in flight.
+func (cw *correlationWriter) flush() error {
+	select {
+	case cw.sem <- struct{}{}:
+	case <-cw.ctx.Done():
+	}
+	if err := cw.err(); err != nil {
+		return err
+	}
+	if err := cw.ctx.Err(); err != nil {
+		<-cw.sem
+		return err
+	}
+	part := cw.buf
+	cw.buf = make([]model.Correlation, 0, cw.size)
+	cw.wg.Add(1)
+	go func() {
+		defer cw.wg.Done()
+		defer func() { <-cw.sem }()
+		err := cw.w.writeCorrelations(cw.ctx, part)
+		alertErrs := 0
+		if err == nil && cw.o.Notifier != nil {
+			for _, c := range part {
+				if cw.o.Notifier.Handle(cw.ctx, c) != nil {
+					alertErrs++
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				cancel()
-				return
-			}
-			res.Actions += len(part)
-			res.AlertErrors += alertErrs
-			if o.Progress != nil {
-				o.Progress(res.Actions, len(cs))
-			}
-		}()
-	}
-	wg.Wait()
-	if len(errs) == 0 && ctx.Err() != nil {
-		errs = append(errs, ctx.Err())
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("correlate: %w", errors.Join(errs...))
-	}
+		}
+		cw.mu.Lock()
+		defer cw.mu.Unlock()
+		if err != nil {
+			cw.errs = append(cw.errs, err)
+			cw.cancel()
+			return
+		}
+		for _, c := range part {
+			cw.res.Verdicts[c.Verdict]++
+		}
+		cw.res.Actions += len(part)
+		cw.res.AlertErrors += alertErrs
+		if cw.o.Progress != nil {
+			cw.o.Progress(cw.res.Actions, max(cw.total, cw.res.Actions))
+		}
+	}()
 	return nil
 }
 
-// writeCorrelations inserts cs (distinct action ids of one policy) as one
-// columnar batch.
+func (cw *correlationWriter) err() error {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	return errors.Join(cw.errs...)
+}
+
+// close writes what is buffered, waits for the writes in flight and
+// returns the first failure.
+func (cw *correlationWriter) close() error {
+	var err error
+	if len(cw.buf) > 0 {
+		err = cw.flush()
+	}
+	cw.wg.Wait()
+	cw.cancel()
+	if werr := cw.err(); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// versionClock hands out row versions: the write time in milliseconds, but
+// strictly increasing within the process, so a row re-written in the same
+// millisecond still replaces the older copy.
+var versionClock struct {
+	mu   sync.Mutex
+	last uint64
+}
+
+func nextVersion() uint64 {
+	versionClock.mu.Lock()
+	defer versionClock.mu.Unlock()
+	v := max(uint64(time.Now().UnixMilli()), versionClock.last+1)
+	versionClock.last = v
+	return v
+}
+
+// writeCorrelations inserts cs (distinct action ids of one policy) as one batch.
 func (w *Warehouse) writeCorrelations(ctx context.Context, cs []model.Correlation) error {
 	v := w.versions().Next()
 	for _, part := range byMonth(cs) { // an insert may span at most 100 months
@@ -258,8 +346,53 @@ func (w *Warehouse) tsRange(ctx context.Context, table, cond string) (lo, hi, n 
 	return lo, hi, n, rows.Err()
 }
 
-// loader streams the events correlate.Batch needs for actions in [from, to)
-// (see correlate.Input):
+// The columns the correlator reads, and the conditions of the rows that can
+// matter to it (correlate's isAuthentication, toCredEvent and isAction; the
+// correlator applies them again). TestCorrelateMatchesBatch holds these to
+// what correlate uses: a verdict from them equals one from every column.
+var (
+	correlateAuth = projection(store.AuthEvents, []string{"source", "instance", "event_id", "ts", "person", "category", "outcome",
+		"factor", "hardware", "aaguid", "credential_id", "principal"})
+	correlateAuthenticators = projection(store.Authenticators, []string{"source", "instance", "event_id", "ts", "person", "action",
+		"credential_id", "aaguid", "model", "hardware", "factor"})
+	correlateAirflow = projection(store.AirflowEvents, []string{"instance", "event_log_id", "ts", "event", "channel", "action", "human",
+		"actor", "person", "dag_id", "task_id", "run_id", "extra"})
+	correlateRuns = projection(store.DagRuns, []string{"instance", "dag_id", "run_id", "run_type", "triggered_by", "triggering_user",
+		"person", "ts"})
+)
+
+const (
+	authCond          = "outcome = ? AND category IN (?, ?) AND factor != ? AND person != ''"
+	authenticatorCond = "action IN (?, ?) AND credential_id != ''"
+	auditCond         = "human = 1 AND action != ?"
+)
+
+var (
+	authArgs          = []any{string(model.OutcomeSuccess), string(model.CategoryLogin), string(model.CategoryMFA), string(model.FactorNone)}
+	authenticatorArgs = []any{model.AuthenticatorRegister, model.AuthenticatorRemove}
+	auditArgs         = []any{string(model.ActionTaskState)}
+)
+
+// projection is t reading only columns (and, when t is versioned, its
+// version, with FINAL).
+func projection[T any](t store.Table[T], columns []string) store.Table[T] {
+	p := store.Table[T]{Name: t.Name, Versioned: t.Versioned}
+	for _, c := range columns {
+		i := slices.Index(t.Columns, c)
+		if i < 0 || i >= len(t.Fields) {
+			panic("projection: no column " + c + " in " + t.Name)
+		}
+		p.Fields = append(p.Fields, t.Fields[i])
+		p.Columns = append(p.Columns, c)
+	}
+	if t.Versioned {
+		p.Columns = append(p.Columns, "version")
+	}
+	return p
+}
+
+// loader streams the events correlate.Sweep needs for actions in [from, to)
+// (see correlate.Input), each stream in time order:
 //
 //   - authentications in [from − trigger_window − lookback, to + 2·clock_skew]
 //     (the oldest trigger of a run in the period is trigger_window before it,
@@ -272,12 +405,18 @@ func (w *Warehouse) tsRange(ctx context.Context, table, cond string) (lo, hi, n 
 //   - every registration and removal up to the end of the period;
 //   - DAG runs in [from, to).
 //
-// Every stream is ordered by time. Read errors end the stream and are kept;
-// err returns them after the consumer is done.
+// Only the columns and rows the correlator uses are read (see correlateAuth).
+// Airflow rows and runs stored without a person take the one their owner
+// resolves to under the identities stored when the loader starts (people):
+// a row stored before the identity provider's record that names its owner
+// is judged as if it had come after it.
+// Read errors end the stream and are kept; err returns them after the
+// consumer is done.
 type loader struct {
 	ctx      context.Context
 	w        *Warehouse
 	pageRows int64
+	people   people // resolves Airflow rows stored before their identity
 
 	authLo, authHi time.Time
 	auditLo        time.Time
@@ -287,8 +426,9 @@ type loader struct {
 	enablers    []model.AirflowEvent // latest unpause/backfill before auditLo
 	enablerAuth []model.AuthEvent    // their people's authentications before authLo
 
-	mu   sync.Mutex
-	errs []error
+	mu     sync.Mutex
+	errs   []error
+	failed atomic.Bool // a stream ended early: what follows lacks its events
 }
 
 // farFuture bounds open-ended reads; both timestamp types hold it.
@@ -308,6 +448,10 @@ func (w *Warehouse) newLoader(ctx context.Context, p correlate.Policy, from, to 
 		runLo:   from,
 		runHi:   to,
 	}
+	var err error
+	if l.people, err = w.people(ctx); err != nil {
+		return nil, err
+	}
 	if err := l.loadEnablers(p); err != nil {
 		return nil, err
 	}
@@ -322,9 +466,12 @@ func (l *loader) loadEnablers(p correlate.Policy) error {
 		"WHERE human = 1 AND dag_id != '' AND action IN (?, ?) AND ts < ? GROUP BY instance, dag_id, action"
 	args := []any{string(model.ActionUnpause), string(model.ActionBackfill), l.auditLo}
 	where := "WHERE human = 1 AND dag_id != '' AND action IN (?, ?) AND ts < ? AND (instance, dag_id, action, ts) GLOBAL IN (" + sub + ") ORDER BY ts, event_log_id"
-	en, err := store.AirflowEvents.All(ctx, s, where, append(append([]any{}, args...), args...)...)
+	en, err := correlateAirflow.All(ctx, s, where, append(append([]any{}, args...), args...)...)
 	if err != nil {
 		return fmt.Errorf("load enabling actions: %w", err)
+	}
+	for i := range en {
+		l.people.airflow(&en[i])
 	}
 	l.enablers = en
 	// per person, the span of authentications the enablers' verdicts need
@@ -347,22 +494,25 @@ func (l *loader) loadEnablers(p correlate.Policy) error {
 		}
 		spans[e.Person] = span{lo, hi}
 	}
-	people := make([]string, 0, len(spans))
-	for person := range spans {
-		people = append(people, person)
+	if len(spans) == 0 {
+		return nil
 	}
-	slices.Sort(people)
-	for _, person := range people {
-		sp := spans[person]
-		err := store.AuthEvents.Read(ctx, s, "WHERE person = ? AND ts >= ? AND ts < ?", []any{person, sp.lo, sp.hi}, func(a model.AuthEvent) error {
+	people := slices.Sorted(maps.Keys(spans))
+	// one read for all of them: a disjunction of per-person spans.
+	terms := make([]string, len(people))
+	spanArgs := make([]any, 0, 3*len(people))
+	for i, person := range people {
+		terms[i] = "(person = ? AND ts >= ? AND ts < ?)"
+		spanArgs = append(spanArgs, person, spans[person].lo, spans[person].hi)
+	}
+	err = correlateAuth.Read(ctx, s, "WHERE "+authCond+" AND ("+strings.Join(terms, " OR ")+") ORDER BY ts",
+		append(slices.Clone(authArgs), spanArgs...), func(a model.AuthEvent) error {
 			l.enablerAuth = append(l.enablerAuth, a)
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("load authentications before %s: %w", person, err)
-		}
+	if err != nil {
+		return fmt.Errorf("load authentications before the enabling actions: %w", err)
 	}
-	slices.SortFunc(l.enablerAuth, func(a, b model.AuthEvent) int { return a.TS.Compare(b.TS) })
 	return nil
 }
 
@@ -384,6 +534,7 @@ func (l *loader) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.errs = append(l.errs, err)
+	l.failed.Store(true)
 }
 
 // err returns the read errors met while streaming.
@@ -404,19 +555,29 @@ func (l *loader) input() correlate.Input {
 }
 
 func (l *loader) auth() iter.Seq[model.AuthEvent] {
-	return prefixed(l.enablerAuth, windowed(l, store.AuthEvents, "", nil, l.authLo, l.authHi, "event_id"))
+	return prefixed(l.enablerAuth, windowed(l, correlateAuth, authCond, authArgs, l.authLo, l.authHi,
+		func(e *model.AuthEvent) time.Time { return e.TS }))
 }
 
 func (l *loader) airflow() iter.Seq[model.AirflowEvent] {
-	return prefixed(l.enablers, windowed(l, store.AirflowEvents, "human = 1", nil, l.auditLo, l.auditHi, "event_log_id"))
+	return prefixed(l.enablers, mapSeq(windowed(l, correlateAirflow, auditCond, auditArgs, l.auditLo, l.auditHi,
+		func(e *model.AirflowEvent) time.Time { return e.TS }), func(e model.AirflowEvent) model.AirflowEvent {
+		l.people.airflow(&e)
+		return e
+	}))
 }
 
 func (l *loader) runs() iter.Seq[model.DagRun] {
-	return windowed(l, store.DagRuns, "", nil, l.runLo, l.runHi, "run_id")
+	return mapSeq(windowed(l, correlateRuns, "", nil, l.runLo, l.runHi, func(e *model.DagRun) time.Time { return e.TS }),
+		func(r model.DagRun) model.DagRun {
+			l.people.run(&r)
+			return r
+		})
 }
 
 func (l *loader) authenticators() iter.Seq[model.Authenticator] {
-	return windowed(l, store.Authenticators, "action IN (?, ?)", []any{model.AuthenticatorRegister, model.AuthenticatorRemove}, time.UnixMilli(0).UTC(), l.authHi, "event_id")
+	return windowed(l, correlateAuthenticators, authenticatorCond, authenticatorArgs, time.UnixMilli(0).UTC(), l.authHi,
+		func(e *model.Authenticator) time.Time { return e.TS })
 }
 
 // prefixed yields head, then tail.
@@ -481,9 +642,11 @@ func and(cond string) string {
 }
 
 // windowed streams table's rows with ts in [lo, hi) matching cond, ordered by
-// ts then tie, one time window per query; the next window is read while the
-// consumer takes the current one. Errors are recorded in l.
-func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, hi time.Time, tie string) iter.Seq[T] {
+// ts (ties in any order), one time window per query; the next window is read
+// while the consumer takes the current one. Each window is sorted here, by
+// the reading goroutine, rather than by the engine, which serialises every
+// query of the embedded store. Errors are recorded in l.
+func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, hi time.Time, ts func(*T) time.Time) iter.Seq[T] {
 	return func(yield func(T) bool) {
 		ws, err := l.windows(t.Name, cond, args, lo, hi)
 		if err != nil {
@@ -491,8 +654,9 @@ func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, h
 			return
 		}
 		type page struct {
-			rows []T
-			err  error
+			rows  []T
+			order []int32 // rows by time
+			err   error
 		}
 		ctx, cancel := context.WithCancel(l.ctx)
 		defer cancel()
@@ -501,10 +665,16 @@ func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, h
 			defer close(pages)
 			for _, win := range ws {
 				rows := make([]T, 0, win.rows)
-				err := t.Read(ctx, l.w.S, "WHERE ts >= ? AND ts < ?"+and(cond)+" ORDER BY ts, "+store.QuoteIdent(tie),
+				err := t.Read(ctx, l.w.S, "WHERE ts >= ? AND ts < ?"+and(cond),
 					append([]any{win.from, win.to}, args...), func(v T) error { rows = append(rows, v); return nil })
+				keys := make([]int64, len(rows))
+				order := make([]int32, len(rows))
+				for i := range rows {
+					keys[i], order[i] = ts(&rows[i]).UnixNano(), int32(i)
+				}
+				slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(keys[a], keys[b]) })
 				select {
-				case pages <- page{rows, err}:
+				case pages <- page{rows, order, err}:
 				case <-ctx.Done():
 					return
 				}
@@ -518,7 +688,7 @@ func windowed[T any](l *loader, t store.Table[T], cond string, args []any, lo, h
 				l.fail(p.err)
 				return
 			}
-			for i := range p.rows {
+			for _, i := range p.order {
 				if !yield(p.rows[i]) {
 					return
 				}

@@ -3,8 +3,10 @@ package warehouse
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -410,4 +412,193 @@ func TestLiveLateAssertion(t *testing.T) {
 			require.Contains(t, wh.all(), "resolved")
 		})
 	}
+}
+
+// randomEvents fills every field of n events of each kind by reflection:
+// from a small vocabulary where the field's values mean something to the
+// correlator (so that verdicts of every kind come out), else from a pool of
+// arbitrary values. Times lie in [base, base+span), in milliseconds.
+func randomEvents(rng *rand.Rand, n int, base time.Time, span time.Duration) *handHistory {
+	vocab := map[string][]string{
+		"Source":               {string(model.SourceOkta), string(model.SourceEntra)},
+		"Instance":             {"acme", "prod"},
+		"Person":               {"", "p1", "p2", "p3", "p4"},
+		"AirflowEvent.Person":  {"", "p1", "p2", "p3", "p4", "p9"}, // p9 never signs in
+		"Category":             {string(model.CategoryLogin), string(model.CategoryMFA), string(model.CategorySession), ""},
+		"Outcome":              {string(model.OutcomeSuccess), string(model.OutcomeSuccess), string(model.OutcomeFailure)},
+		"Factor":               {string(model.FactorWebAuthn), string(model.FactorWebAuthn), string(model.FactorPassword), string(model.FactorTOTP), string(model.FactorNone), string(model.FactorPasskeySynced), string(model.FactorPlatform), ""},
+		"Principal":            {"", string(model.PrincipalUser), string(model.PrincipalUser), string(model.PrincipalService), string(model.PrincipalSystem)},
+		"AAGUID":               {"", "", yubikey, "00000000-0000-0000-0000-000000000001"},
+		"CredentialID":         {"", "c1", "c2", "c3"},
+		"Authenticator.Action": {model.AuthenticatorRegister, model.AuthenticatorRemove, "other"},
+		"AirflowEvent.Action": {string(model.ActionTrigger), string(model.ActionTrigger), string(model.ActionUnpause), string(model.ActionBackfill),
+			string(model.ActionView), string(model.ActionClear), string(model.ActionTaskState), string(model.ActionPause)},
+		"Channel":        {string(model.ChannelUI), string(model.ChannelAPI), string(model.ChannelCLI)},
+		"DagID":          {"", "d1", "d2"},
+		"TaskID":         {"", "", "", "t1"},
+		"Extra":          {"", "", `{"run_id": "r1"}`, `{"dag_run_id": "r2"}`, "[('dag_id', 'd1')]"},
+		"RunType":        {model.RunManual, model.RunScheduled, model.RunBackfill, model.RunDatasetTriggered, ""},
+		"TriggeredBy":    {"", "ui", "rest_api", "cli"},
+		"TriggeringUser": {"", "", "u1"},
+		"Model":          {"", "YubiKey 5"},
+	}
+	var id int64
+	fill := func(v reflect.Value) {
+		t := v.Type()
+		for i := range t.NumField() {
+			f, name := v.Field(i), t.Field(i).Name
+			switch {
+			case name == "EventID":
+				id++
+				f.SetString("e" + itoa(id))
+			case name == "RunID": // runs are keyed by it: many, and some named by triggers
+				if t.Name() == "DagRun" || rng.IntN(2) == 0 {
+					f.SetString("r" + itoa(rng.Int64N(50)))
+				}
+			case name == "EventLogID":
+				id++
+				f.SetInt(id)
+			case f.Kind() == reflect.String:
+				vs := vocab[t.Name()+"."+name]
+				if vs == nil {
+					vs = vocab[name]
+				}
+				if vs == nil {
+					vs = []string{"", "x", "y"}
+				}
+				f.SetString(vs[rng.IntN(len(vs))])
+			case f.Kind() == reflect.Bool:
+				f.SetBool(rng.IntN(5) != 0)
+			case f.Kind() == reflect.Int64:
+				f.SetInt(rng.Int64N(3) - 1)
+			case f.Type() == reflect.TypeFor[*bool]():
+				if k := rng.IntN(3); k < 2 {
+					f.Set(reflect.ValueOf(model.Bool(k == 1)))
+				}
+			case f.Type() == reflect.TypeFor[time.Time]():
+				f.Set(reflect.ValueOf(base.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Millisecond)))
+			case f.Type() == reflect.TypeFor[[]string]():
+				f.Set(reflect.ValueOf([]string{"x"}[:rng.IntN(2)]))
+			}
+		}
+	}
+	h := &handHistory{}
+	for range n {
+		var a model.AuthEvent
+		var r model.Authenticator
+		var e model.AirflowEvent
+		var d model.DagRun
+		fill(reflect.ValueOf(&a).Elem())
+		fill(reflect.ValueOf(&r).Elem())
+		fill(reflect.ValueOf(&e).Elem())
+		fill(reflect.ValueOf(&d).Elem())
+		h.auth, h.authn, h.airflow, h.runs = append(h.auth, a), append(h.authn, r), append(h.airflow, e), append(h.runs, d)
+	}
+	return h
+}
+
+// TestCorrelateMatchesBatch is the differential test of the store path:
+// random events with every column filled are stored, and Correlate (time
+// windows, narrow projections, row filters, correlate.Sweep) must write, for
+// each action of a period in their middle, exactly the correlation
+// correlate.Batch gives over every stored event read back with every column.
+// A correlator that starts reading a column the projections leave out
+// fails here.
+func TestCorrelateMatchesBatch(t *testing.T) {
+	ctx := context.Background()
+	for name, w := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+			h := randomEvents(rand.New(rand.NewPCG(13, 13)), 3000, base, 72*time.Hour)
+			h.write(t, w)
+			p := correlate.DefaultPolicy()
+			p.Lookback = 20 * time.Hour // the period's context window is exercised
+			p.TriggerWindow = 2 * time.Hour
+			p.AAGUID.Deny = []string{"00000000-0000-0000-0000-000000000001"}
+			from, to := base.Add(30*time.Hour), base.Add(54*time.Hour)
+			res, err := w.Correlate(ctx, p, CorrelateOptions{From: from, To: to, WriteRows: 100, PageRows: 200})
+			require.NoError(t, err)
+
+			all, err := correlate.Batch(ctx, p, storedInput(t, w))
+			require.NoError(t, err)
+			want := map[string]model.Correlation{}
+			counts := map[model.Verdict]int{}
+			for _, c := range all {
+				if !c.ActionTS.Before(from) && c.ActionTS.Before(to) {
+					want[c.ActionID] = c
+					counts[c.Verdict]++
+				}
+			}
+			t.Logf("%d actions: %v", len(want), counts)
+			for _, v := range model.Verdicts {
+				require.Positive(t, counts[v], "the random history covers %s", v)
+			}
+			got := stored(t, w, p.Version())
+			require.Equal(t, len(want), res.Actions)
+			require.Len(t, got, len(want))
+			for id, c := range want {
+				g := got[id]
+				g.ComputedAt = time.Time{}
+				require.Equal(t, c, g, id)
+			}
+		})
+	}
+}
+
+// TestCorrelateReadFailure: when an event read fails mid-run (here the
+// authentications table is dropped after the first batch is written),
+// Correlate fails, and every correlation it wrote before is the one a
+// complete run gives: nothing judged without its events is written.
+func TestCorrelateReadFailure(t *testing.T) {
+	ctx := context.Background()
+	for name, w := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+			h := randomEvents(rand.New(rand.NewPCG(17, 17)), 2000, base, 72*time.Hour)
+			h.write(t, w)
+			p := correlate.DefaultPolicy()
+			p.Lookback = 20 * time.Hour
+			from, to := base.Add(24*time.Hour), base.Add(72*time.Hour)
+			want, err := correlate.Batch(ctx, p, storedInput(t, w))
+			require.NoError(t, err)
+			wantByID := map[string]model.Correlation{}
+			for _, c := range want {
+				wantByID[c.ActionID] = c
+			}
+
+			dropped := false
+			_, err = w.Correlate(ctx, p, CorrelateOptions{From: from, To: to, WriteRows: 10, PageRows: 1, Progress: func(int, int) {
+				if !dropped {
+					dropped = true
+					require.NoError(t, w.S.Exec(ctx, "DROP TABLE auth_events"))
+				}
+			}})
+			require.Error(t, err)
+			require.True(t, dropped)
+			got := stored(t, w, p.Version())
+			require.NotEmpty(t, got)
+			require.Less(t, len(got), len(wantByID))
+			for id, c := range got {
+				c.ComputedAt = time.Time{}
+				require.Equal(t, wantByID[id], c, id)
+			}
+			cur, err := w.CurrentPolicy(ctx)
+			require.NoError(t, err)
+			require.Empty(t, cur, "a failed run does not make its policy current")
+		})
+	}
+}
+
+// storedInput reads every stored event back with every column.
+func storedInput(t testing.TB, w *Warehouse) correlate.Input {
+	ctx := context.Background()
+	auth, err := store.AuthEvents.All(ctx, w.S, "")
+	require.NoError(t, err)
+	authn, err := store.Authenticators.All(ctx, w.S, "")
+	require.NoError(t, err)
+	airflow, err := store.AirflowEvents.All(ctx, w.S, "")
+	require.NoError(t, err)
+	runs, err := store.DagRuns.All(ctx, w.S, "")
+	require.NoError(t, err)
+	return correlate.SliceInput(auth, authn, airflow, runs)
 }

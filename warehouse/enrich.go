@@ -171,6 +171,46 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 	return idp, af + n, err
 }
 
+// ResolveOwners gives the Airflow actions and DAG runs stored without a
+// person the person their owner resolves to under the identities stored now
+// (an identity provider's record that names them arrived after them) and
+// rewrites those rows (a newer version of the same key). It returns how many
+// it changed and the earliest action time among them (zero when none): the
+// verdicts from there on are the ones the new persons change. Correlate does
+// not need it (it resolves such rows as it reads them); a streaming
+// correlation that starts where an ingest began does.
+func (w *Warehouse) ResolveOwners(ctx context.Context) (int, time.Time, error) {
+	pp, err := w.people(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	var earliest time.Time
+	see := func(person string, ts time.Time) (string, bool) {
+		if person != "" && (earliest.IsZero() || ts.Before(earliest)) {
+			earliest = ts
+		}
+		return person, person != ""
+	}
+	n, err := rewritePeople(ctx, w, store.AirflowEvents, "WHERE human = 1 AND actor != '' AND person = ''", nil, nil,
+		func(ev *model.AirflowEvent) *string { return &ev.Person },
+		func(ev *model.AirflowEvent) (string, bool) {
+			c := *ev
+			pp.airflow(&c)
+			return see(c.Person, c.TS)
+		})
+	if err != nil {
+		return n, earliest, err
+	}
+	m, err := rewritePeople(ctx, w, store.DagRuns, "WHERE triggering_user != '' AND person = ''", nil, nil,
+		func(r *model.DagRun) *string { return &r.Person },
+		func(r *model.DagRun) (string, bool) {
+			c := *r
+			pp.run(&c)
+			return see(c.Person, c.TS)
+		})
+	return n + m, earliest, err
+}
+
 // rewritePeople reads the rows of t matching where, gives each the person
 // resolve returns when it resolves to someone else, and rewrites those rows.
 // moved, when not nil, records old person → new person. It returns the
@@ -354,22 +394,63 @@ func (e *Enricher) Enrich(ctx context.Context, b *ingest.Batch) error {
 		e.decideHardware(ev)
 	}
 	for i := range b.Airflow {
-		ev := &b.Airflow[i]
-		if ev.Person == "" && ev.Human && ev.Actor != "" {
-			if p, ok := e.resolver.ResolveAirflow(ev.Actor, ev.Channel); ok {
-				ev.Person = p
-			}
+		if owner, ch, ok := airflowOwner(&b.Airflow[i]); ok {
+			b.Airflow[i].Person, _ = e.resolver.ResolveAirflow(owner, ch)
 		}
 	}
 	for i := range b.Runs {
-		r := &b.Runs[i]
-		if r.Person == "" && r.TriggeringUser != "" {
-			if p, ok := e.resolver.ResolveAirflow(r.TriggeringUser, airflow.TriggerChannel(r.TriggeredBy)); ok {
-				r.Person = p
-			}
+		if owner, ch, ok := runOwner(&b.Runs[i]); ok {
+			b.Runs[i].Person, _ = e.resolver.ResolveAirflow(owner, ch)
 		}
 	}
 	return e.storeIdentities(ctx)
+}
+
+// airflowOwner returns the owner and channel that name the person of an
+// Airflow action stored without one; ok is false when the row has a person
+// or cannot have one (not human, no actor).
+func airflowOwner(ev *model.AirflowEvent) (owner string, ch model.Channel, ok bool) {
+	return ev.Actor, ev.Channel, ev.Person == "" && ev.Human && ev.Actor != ""
+}
+
+// runOwner is airflowOwner for a DAG run: its triggering user.
+func runOwner(r *model.DagRun) (owner string, ch model.Channel, ok bool) {
+	return r.TriggeringUser, airflow.TriggerChannel(r.TriggeredBy), r.Person == "" && r.TriggeringUser != ""
+}
+
+// people resolves, at correlation time, the person of Airflow rows stored
+// before the identity that names them was learned: identities do not depend
+// on the order in which sources are ingested. It reads the identities
+// stored (the operator's mapping and what every ingest inferred) and records
+// nothing. A row that has a person keeps it.
+type people struct{ r *identity.Resolver }
+
+// people returns a resolver of the identities stored now.
+func (w *Warehouse) people(ctx context.Context) (people, error) {
+	r, err := w.Resolver(ctx, nil)
+	if err != nil {
+		return people{}, fmt.Errorf("identities for correlation: %w", err)
+	}
+	return people{r}, nil
+}
+
+// airflow gives ev the person its owner resolves to, when it has none; it
+// reports whether ev still lacks a person it could have.
+func (p people) airflow(ev *model.AirflowEvent) bool {
+	owner, ch, ok := airflowOwner(ev)
+	if ok {
+		ev.Person, _ = p.r.ExplainAirflow(owner, ch)
+	}
+	return ok && ev.Person == ""
+}
+
+// run is airflow for a DAG run.
+func (p people) run(r *model.DagRun) bool {
+	owner, ch, ok := runOwner(r)
+	if ok {
+		r.Person, _ = p.r.ExplainAirflow(owner, ch)
+	}
+	return ok && r.Person == ""
 }
 
 // webauthnFamily reports whether f is a WebAuthn credential's factor.

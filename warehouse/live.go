@@ -73,7 +73,11 @@ type LiveStats struct {
 // action and written in batches; then they go to the Notifier.
 //
 // Feed it with Add (ingest), Preload (warm state from stored history) and
-// Poll (events stored since the last Poll). Close flushes the engine and
+// Poll (events stored since the last Poll). Airflow rows and runs without a
+// person take the one the stored identities name for their owner; when no
+// identity names it yet, each Poll that reads newer rows looks again and
+// hands a person it finds to the engine (correlate.Engine.Resolve), which
+// re-judges the action while it is within grace. Close flushes the engine and
 // makes the policy current. A Live is safe for concurrent use.
 type Live struct {
 	w   *Warehouse
@@ -95,6 +99,9 @@ type Live struct {
 	lastAt   time.Time           // last ComputedAt stamped
 	mark     uint64              // newest row version seen by Poll
 	closed   bool
+
+	people     people // the identities stored, as of NewLive or the last Poll that needed them
+	unresolved []any  // pending Airflow rows and runs whose owner names no known person yet
 }
 
 // NewLive returns a Live correlating under p.
@@ -120,6 +127,9 @@ func (w *Warehouse) NewLive(ctx context.Context, p correlate.Policy, o LiveOptio
 		return nil, fmt.Errorf("live correlate: %w", err)
 	}
 	l.eng = eng
+	if l.people, err = w.people(ctx); err != nil {
+		return nil, fmt.Errorf("live correlate: %w", err)
+	}
 	if err := w.RecordPolicy(ctx, p, o.Now()); err != nil {
 		return nil, fmt.Errorf("live correlate: %w", err)
 	}
@@ -164,6 +174,7 @@ func (l *Live) Add(ctx context.Context, ev any) error {
 	if l.closed {
 		return errors.New("live correlate: closed")
 	}
+	ev = l.resolve(ev)
 	if err := l.eng.Add(ctx, ev); err != nil {
 		return err
 	}
@@ -171,6 +182,65 @@ func (l *Live) Add(ctx context.Context, ev any) error {
 		return l.syncLocked(ctx)
 	}
 	return nil
+}
+
+// resolve returns ev with the person of its Airflow owner when it was
+// stored without one (a copy: the caller's value is not changed), and keeps
+// it among the unresolved when no identity names its owner yet.
+func (l *Live) resolve(ev any) any {
+	switch v := ev.(type) {
+	case *model.AirflowEvent:
+		if v != nil {
+			return l.resolve(*v)
+		}
+	case *model.DagRun:
+		if v != nil {
+			return l.resolve(*v)
+		}
+	case model.AirflowEvent:
+		if l.people.airflow(&v) {
+			l.unresolved = append(l.unresolved, v)
+		}
+		return v
+	case model.DagRun:
+		if l.people.run(&v) {
+			l.unresolved = append(l.unresolved, v)
+		}
+		return v
+	}
+	return ev
+}
+
+// resolvePending hands the engine the person of each unresolved action
+// whose owner the identities now name (correlate.Engine.Resolve), and
+// forgets those it can no longer change: resolved, or finalised.
+func (l *Live) resolvePending() {
+	if len(l.unresolved) == 0 {
+		return
+	}
+	wm := l.eng.Stats().Watermark
+	horizon := l.p.Grace + 2*l.p.ClockSkew // an action is final this long after its time
+	keep := l.unresolved[:0]
+	for _, ev := range l.unresolved {
+		var ts time.Time
+		open := false
+		switch v := ev.(type) {
+		case model.AirflowEvent:
+			ts, open = v.TS, l.people.airflow(&v)
+			ev = v
+		case model.DagRun:
+			ts, open = v.TS, l.people.run(&v)
+			ev = v
+		}
+		switch {
+		case !open:
+			l.eng.Resolve(ev)
+		case !ts.Add(horizon).Before(wm):
+			keep = append(keep, ev)
+		}
+	}
+	clear(l.unresolved[len(keep):])
+	l.unresolved = keep
 }
 
 // Sync writes the buffered correlations now and hands them to the Notifier.
@@ -320,16 +390,45 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("live poll: %w", err)
 	}
 	slices.SortStableFunc(evs, func(a, b timed) int { return a.ts.Compare(b.ts) })
+	// The identities stored with (before) the rows just read name the
+	// owners of rows without a person, now or of earlier polls.
+	l.mu.Lock()
+	reload := len(l.unresolved) > 0 || slices.ContainsFunc(evs, func(t timed) bool { return ownerless(t.ev) })
+	l.mu.Unlock()
+	if reload {
+		pp, err := l.w.people(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("live poll: %w", err)
+		}
+		l.mu.Lock()
+		l.people = pp
+		l.mu.Unlock()
+	}
 	for _, ev := range evs {
 		if err := l.Add(ctx, ev.ev); err != nil {
 			return 0, fmt.Errorf("live poll: %w", err)
 		}
 	}
 	l.mu.Lock()
+	l.resolvePending()
 	l.mark = max(l.mark, newest)
 	l.polled += int64(len(evs))
 	l.mu.Unlock()
 	return len(evs), l.Sync(ctx)
+}
+
+// ownerless reports whether ev is an Airflow row or run stored without the
+// person its owner could name.
+func ownerless(ev any) bool {
+	switch v := ev.(type) {
+	case *model.AirflowEvent:
+		_, _, ok := airflowOwner(v)
+		return ok
+	case *model.DagRun:
+		_, _, ok := runOwner(v)
+		return ok
+	}
+	return false
 }
 
 // Follow polls every interval until ctx is done, then returns nil (the

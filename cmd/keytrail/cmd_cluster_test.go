@@ -55,7 +55,7 @@ func TestCluster(t *testing.T) {
 	code, _, errs = cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
 	require.Equal(t, 0, code, errs)
 
-	// Ingest as an operator would, file by file, identity providers first,
+	// Ingest as an operator would, file by file, Airflow first (ingestPhases),
 	// while the first host of the URL (shard 1, replica 1) is killed and
 	// restarted under it. Writes to its shard wait (insert_quorum) until it
 	// is active again, about ten seconds later: the restarted replica waits

@@ -41,14 +41,15 @@ const (
 )
 
 // ingestPhases splits the demo's files into the order they are ingested:
-// identity providers first, then Airflow, so the resolver has learnt who
-// the Airflow owners are from their sign-ins.
+// Airflow first, then the identity providers — the order in which no
+// Airflow owner is known when its rows are stored, which correlation must
+// resolve (identities do not depend on arrival order).
 func ingestPhases(files []demo.FileInfo) [2][]demo.FileInfo {
 	var out [2][]demo.FileInfo
 	for _, f := range files {
-		i := 0
+		i := 1
 		if f.Source == model.SourceAirflow {
-			i = 1
+			i = 0
 		}
 		out[i] = append(out[i], f)
 	}
@@ -189,7 +190,7 @@ func demoIngest(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 		total += int64(fi.Records)
 	}
 	p := newProgress(e.stderr, "ingest", total)
-	// Identity providers first, then Airflow; within each phase the files
+	// Airflow first, then the identity providers; within each phase the files
 	// are ingested concurrently (the store serialises its own writes, so
 	// this overlaps parsing with storing).
 	var mu sync.Mutex

@@ -180,7 +180,7 @@ func TestIngestCorrelate(t *testing.T) {
 
 			// --json keeps stdout one object per file; the correlator's
 			// report goes to stderr. A re-ingest stores nothing new.
-			f := ingestPhases(m.Files)[1][0]
+			f := ingestPhases(m.Files)[0][0] // an Airflow file
 			code, out, errs := cli(t, "", "--store", url, "ingest", "--json", "--source", "airflow", "--instance", f.Instance, "--correlate", filepath.Join(in, f.Path))
 			require.Equal(t, 0, code, errs)
 			require.Equal(t, 1, strings.Count(out, "\n"))
@@ -228,7 +228,7 @@ func TestMappingAfterIngest(t *testing.T) {
 }
 
 // ingestDemoFiles runs keytrail ingest (with extra flags) on each file of a
-// generated organisation in dir, identity providers first, and returns the
+// generated organisation in dir, Airflow first (see ingestPhases), and returns the
 // outputs in order.
 func ingestDemoFiles(t *testing.T, url, dir string, m demo.Manifest, extra ...string) []string {
 	t.Helper()

@@ -294,13 +294,23 @@ func earliestEvent(t time.Time, b *ingest.Batch) time.Time {
 
 // ingestCorrelate runs the streaming correlator over the actions from
 // since − clock skew on (an assertion counts for actions up to the skew
-// before it): the stored events they depend on, the ones just ingested
-// among them, are fed in time order, verdicts are written under the policy
-// (made current) and alerts go to the targets in alertsPath.
+// before it), or from the earliest stored Airflow action whose owner this
+// ingest identified (warehouse.ResolveOwners) when that is earlier: the
+// stored events they depend on, the ones just ingested among them, are fed
+// in time order, verdicts are written under the policy (made current) and
+// alerts go to the targets in alertsPath.
 func ingestCorrelate(ctx context.Context, e *env, out io.Writer, w *warehouse.Warehouse, p correlate.Policy, alertsPath string, since time.Time) error {
 	if since.IsZero() {
 		fmt.Fprintln(out, "correlate: no new events stored, nothing to correlate")
 		return nil
+	}
+	// Airflow rows stored before the identity provider's record that names
+	// their owner take their person now; their verdicts change from the
+	// earliest of them on.
+	if _, first, err := w.ResolveOwners(ctx); err != nil {
+		return err
+	} else if !first.IsZero() && first.Before(since) {
+		since = first
 	}
 	n, err := openNotifier(e, alertsPath, w)
 	if err != nil {

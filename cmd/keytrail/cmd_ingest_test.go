@@ -67,7 +67,7 @@ func TestIngestEventsDeadLetters(t *testing.T) {
 				require.Len(t, res, len(files))
 				return res
 			}
-			// IdPs first (they teach the resolver who the Airflow owners are).
+			// IdPs first here; the order does not matter (TestVerdictsIndependentOfSourceOrder).
 			okta := ingestJSON("okta", "prod", fixture("okta", "logs_page.json"))[0]
 			require.Positive(t, okta.Accepted)
 			require.Equal(t, okta.Records, okta.Accepted+okta.Duplicates+okta.Conflicts+okta.DeadLetters)
