@@ -10,7 +10,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -23,7 +22,7 @@ import (
 const DefaultCapacity = 50000
 
 // ErrClosed is returned by Publish and Fetch once the bus is closed.
-var ErrClosed = errors.New("memory bus: closed")
+var ErrClosed = bus.ErrClosed
 
 // Bus is an in-process bus. It implements bus.Publisher; Subscribe returns
 // its bus.Subscribers, which share the records between them (competing
