@@ -70,7 +70,7 @@ func TestEmbedded(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.p.Run(ctx) }()
 
-	// Collectors publish a few records at a time; each Publish returns once
+	// Collectors publish pages of 25 records; each Publish returns once
 	// they are stored. Identity providers first (until identities do not
 	// depend on arrival order), then every Airflow instance's audit log and
 	// DAG runs together, in time order, as its poller would.
@@ -81,8 +81,8 @@ func TestEmbedded(t *testing.T) {
 		for _, recs := range phase {
 			published += len(recs)
 			wg.Go(func() {
-				for i := 0; i < len(recs); i += 5 {
-					require.NoError(t, e.bus.Publish(ctx, recs[i:min(i+5, len(recs))]...))
+				for i := 0; i < len(recs); i += 25 {
+					require.NoError(t, e.bus.Publish(ctx, recs[i:min(i+25, len(recs))]...))
 				}
 			})
 		}
