@@ -84,7 +84,9 @@ func TestKafkaFaults(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	require.Equal(t, commits, sink.Stats().Commits, "nothing is committed while the store is down")
 	require.NoError(t, srv.Start())
-	require.Eventually(t, func() bool { return sink.Stats().Records >= int64(half) && strings.Contains(log.String(), "store available again") },
+	require.Eventually(t, func() bool {
+		return sink.Stats().Records >= int64(half) && strings.Contains(log.String(), "store available again")
+	},
 		2*time.Minute, 50*time.Millisecond)
 	require.Equal(t, 1, strings.Count(log.String(), "store unavailable"), "one line per outage:\n%s", log.String())
 	require.Equal(t, 1, strings.Count(log.String(), "store available again"))
