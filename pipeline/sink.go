@@ -186,6 +186,8 @@ func (s *Sink) flush(ctx, gctx context.Context, batches []bus.Batch, n int) erro
 			s.stats.DeadLetters += int64(t.DeadLetters)
 			s.mu.Unlock()
 			s.o.Metrics.stored(s.cfg.Name, res, n, took)
+			s.o.Logger.Debug("batch stored", "sink", s.cfg.Name, "records", n, "accepted", t.Accepted, "duplicates", t.Duplicates,
+				"dead_letters", t.DeadLetters, "took", took.Round(time.Millisecond).String())
 			s.o.Status.stored(res, s.o.Clock.Now())
 			break
 		}

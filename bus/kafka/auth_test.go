@@ -2,15 +2,7 @@ package kafka_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
-	"net"
 	"testing"
 	"time"
 
@@ -24,38 +16,13 @@ import (
 	"github.com/keytrail/keytrail/model"
 )
 
-// selfSigned returns a server certificate for 127.0.0.1 and a client TLS
-// config that trusts it.
-func selfSigned(t *testing.T) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "kfake"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12},
-		&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
-
 // TestSASLAndTLS: every supported mechanism, over TLS, publishes and
 // consumes; a wrong password fails.
 func TestSASLAndTLS(t *testing.T) {
 	for _, mech := range kafka.Mechanisms {
 		t.Run(mech, func(t *testing.T) {
 			ctx := context.Background()
-			srvTLS, cliTLS := selfSigned(t)
+			srvTLS, cliTLS, _ := kafkatest.TLS(t)
 			_, conn := kafkatest.Start(t, kfake.EnableSASL(), kfake.Superuser(mech, "keytrail", "s3cret"), kfake.TLS(srvTLS))
 			topic := kafka.DefaultTopic(model.SourceKeycloak)
 
@@ -89,7 +56,7 @@ func TestSASLAndTLS(t *testing.T) {
 // consumed as records of a fixed source and instance, bytes unchanged.
 func TestExistingTopic(t *testing.T) {
 	ctx := context.Background()
-	srvTLS, cliTLS := selfSigned(t)
+	srvTLS, cliTLS, _ := kafkatest.TLS(t)
 	const connString = "Endpoint=sb://corp.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=abc="
 	_, conn := kafkatest.Start(t, kfake.EnableSASL(), kfake.Superuser(kafka.MechanismPlain, "$ConnectionString", connString),
 		kfake.TLS(srvTLS), kfake.SeedTopics(2, "insights-logs-signinlogs"))

@@ -9,7 +9,6 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/keytrail/keytrail/bus"
-	"github.com/keytrail/keytrail/model"
 )
 
 // Message headers that carry a bus.Record's fields besides its bytes (the
@@ -32,8 +31,9 @@ const (
 // ProducerConfig configures a Producer.
 type ProducerConfig struct {
 	Conn Conn
-	// Topic returns the topic of a source's records. Default DefaultTopic.
-	Topic func(model.Source) string
+	// Topic returns the topic of a record. Default DefaultTopic of its
+	// source.
+	Topic func(bus.Record) string
 	// BatchTimeout is how long a partial batch waits for more messages
 	// before it is sent. Default DefaultBatchTimeout.
 	BatchTimeout time.Duration
@@ -51,7 +51,7 @@ type ProducerConfig struct {
 // safe for concurrent use.
 type Producer struct {
 	w     *kafkago.Writer
-	topic func(model.Source) string
+	topic func(bus.Record) string
 }
 
 var _ bus.Publisher = (*Producer)(nil)
@@ -67,7 +67,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	topic := cfg.Topic
 	if topic == nil {
-		topic = DefaultTopic
+		topic = func(r bus.Record) string { return DefaultTopic(r.Source) }
 	}
 	w := &kafkago.Writer{
 		Addr:         kafkago.TCP(cfg.Conn.Brokers...),
@@ -115,7 +115,7 @@ func (p *Producer) Publish(ctx context.Context, recs ...bus.Record) error {
 	}
 	msgs := make([]kafkago.Message, len(recs))
 	for i, r := range recs {
-		msgs[i] = Message(p.topic(r.Source), r)
+		msgs[i] = Message(p.topic(r), r)
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		var we kafkago.WriteErrors
