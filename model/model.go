@@ -412,9 +412,11 @@ type SourceStatus struct {
 	LastSuccess time.Time `json:"last_success"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at"`
-	// Stored, Duplicates and DeadLetters count the sink's outcomes.
+	// Stored, Duplicates, Conflicts and DeadLetters count the sink's
+	// outcomes since the collect process started.
 	Stored       int64     `json:"stored"`
 	Duplicates   int64     `json:"duplicates"`
+	Conflicts    int64     `json:"conflicts"`
 	DeadLetters  int64     `json:"dead_letters"`
 	LastStoredAt time.Time `json:"last_stored_at"`
 	UpdatedAt    time.Time `json:"updated_at"`

@@ -8,7 +8,7 @@ import (
 
 // Metrics are the pipeline's Prometheus collectors. Labels take values from
 // small fixed sets: sink names and sources come from the config, outcomes
-// are accepted, duplicate and dead_letter.
+// are accepted, duplicate, conflict and dead_letter.
 type Metrics struct {
 	records     *prometheus.CounterVec   // sink, source, outcome
 	writes      *prometheus.HistogramVec // sink
@@ -26,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keytrail_sink_records_total",
-			Help: "Provider records the sink stored, by sink, source and outcome (accepted, duplicate, dead_letter).",
+			Help: "Provider records the sink stored, by sink, source and outcome (accepted, duplicate, conflict, dead_letter).",
 		}, []string{"sink", "source", "outcome"}),
 		writes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "keytrail_sink_write_seconds",
@@ -77,6 +77,7 @@ func (m *Metrics) stored(sink string, res Results, n int, took time.Duration) {
 		src := string(k.Source)
 		m.records.WithLabelValues(sink, src, "accepted").Add(float64(r.Accepted))
 		m.records.WithLabelValues(sink, src, "duplicate").Add(float64(r.Duplicates))
+		m.records.WithLabelValues(sink, src, "conflict").Add(float64(r.Conflicts))
 		m.records.WithLabelValues(sink, src, "dead_letter").Add(float64(r.DeadLetters))
 	}
 	m.writes.WithLabelValues(sink).Observe(took.Seconds())

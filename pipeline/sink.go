@@ -67,6 +67,7 @@ type SinkStats struct {
 	Records       int64 // fetched from the bus
 	Accepted      int64 // stored new
 	Duplicates    int64 // already stored
+	Conflicts     int64 // an id already stored with other bytes (kept in the conflicts table)
 	DeadLetters   int64 // stored as dead letters
 	Writes        int64 // store writes that succeeded
 	WriteTime     time.Duration
@@ -183,11 +184,12 @@ func (s *Sink) flush(ctx, gctx context.Context, batches []bus.Batch, n int) erro
 			s.stats.WriteTime += took
 			s.stats.Accepted += int64(t.Accepted)
 			s.stats.Duplicates += int64(t.Duplicates)
+			s.stats.Conflicts += int64(t.Conflicts)
 			s.stats.DeadLetters += int64(t.DeadLetters)
 			s.mu.Unlock()
 			s.o.Metrics.stored(s.cfg.Name, res, n, took)
 			s.o.Logger.Debug("batch stored", "sink", s.cfg.Name, "records", n, "accepted", t.Accepted, "duplicates", t.Duplicates,
-				"dead_letters", t.DeadLetters, "took", took.Round(time.Millisecond).String())
+				"conflicts", t.Conflicts, "dead_letters", t.DeadLetters, "took", took.Round(time.Millisecond).String())
 			s.o.Status.stored(res, s.o.Clock.Now())
 			break
 		}

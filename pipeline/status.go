@@ -76,6 +76,7 @@ func (s *Status) stored(res Results, at time.Time) {
 		st := s.entry(k)
 		st.Stored += int64(r.Accepted)
 		st.Duplicates += int64(r.Duplicates)
+		st.Conflicts += int64(r.Conflicts)
 		st.DeadLetters += int64(r.DeadLetters)
 		st.LastStoredAt = at
 	}

@@ -57,7 +57,9 @@ func (r Results) add(k Key, res ingest.Result) {
 	t.Records += res.Records
 	t.Accepted += res.Accepted
 	t.Duplicates += res.Duplicates
+	t.Conflicts += res.Conflicts
 	t.DeadLetters += res.DeadLetters
+	t.Batches += res.Batches
 	r[k] = t
 }
 
@@ -68,7 +70,9 @@ func (r Results) Total() ingest.Result {
 		t.Records += v.Records
 		t.Accepted += v.Accepted
 		t.Duplicates += v.Duplicates
+		t.Conflicts += v.Conflicts
 		t.DeadLetters += v.DeadLetters
+		t.Batches += v.Batches
 	}
 	return t
 }
@@ -82,7 +86,8 @@ var ErrNoSource = errors.New("no normalizer for the record's source")
 // must be written again (storage is idempotent: what was stored before the
 // failure counts as duplicates then). Records of one source instance keep
 // their order. Every stored row carries its record's received time, and a
-// dead letter its record's origin and the byte offset of the bad part.
+// dead letter or conflict its record's origin and the byte offset of the
+// record's part.
 func (w *Writer) Write(ctx context.Context, recs []bus.Record) (Results, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -200,8 +205,8 @@ type stamp struct {
 
 // run is records of one source instance written in one Ingest, and the
 // ingest.Sink that Ingest writes through: it stamps every row with the
-// received time of the record it came from, and every dead letter with
-// that record's origin, found by the SHA-256 of the piece.
+// received time of the record it came from, and every dead letter and
+// conflict with that record's origin, found by the SHA-256 of the piece.
 type run struct {
 	ingest.Sink
 	buf      bytes.Buffer
@@ -265,13 +270,18 @@ func (r *run) Write(ctx context.Context, b *ingest.Batch) (map[string]string, er
 	for i := range b.Runs {
 		at(b.Runs[i].RawSHA256, &b.Runs[i].ReceivedAt)
 	}
-	for i := range b.DeadLetters {
-		d := &b.DeadLetters[i]
-		if s, ok := r.received[d.SHA256]; ok {
-			d.ReceivedAt, d.Origin = s.received, s.origin
+	origin := func(sum string, t *time.Time, o *string) {
+		if s, ok := r.received[sum]; ok {
+			*t, *o = s.received, s.origin
 		} else if s, ok := r.received[""]; ok {
-			d.ReceivedAt = s.received
+			*t = s.received
 		}
+	}
+	for i := range b.DeadLetters {
+		origin(b.DeadLetters[i].SHA256, &b.DeadLetters[i].ReceivedAt, &b.DeadLetters[i].Origin)
+	}
+	for i := range b.Conflicts {
+		origin(b.Conflicts[i].SHA256, &b.Conflicts[i].ReceivedAt, &b.Conflicts[i].Origin)
 	}
 	return r.Sink.Write(ctx, b)
 }

@@ -1,7 +1,10 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -107,4 +110,48 @@ func TestWriterUnknownSource(t *testing.T) {
 	require.Equal(t, raw, dead[0].Raw)
 	require.Contains(t, dead[1].Error, pipeline.ErrNoSource.Error())
 	require.Equal(t, model.Source("salesforce"), dead[1].Source)
+}
+
+// TestWriterConflict: a record whose id is stored with other bytes is a
+// conflict kept with its own record's origin and received time, whether it
+// comes in a batch of its own or beside the first copy.
+func TestWriterConflict(t *testing.T) {
+	ctx := context.Background()
+	w := embedded(t)
+	wr := newWriter(t, w)
+	page, err := os.ReadFile(filepath.Join("..", "ingest", "okta", "testdata", "logs_page.json"))
+	require.NoError(t, err)
+	first := ingest.Split(page, nil)[0].Raw
+	other := bytes.Replace(first, []byte(`"severity": "INFO"`), []byte(`"severity": "WARN"`), 1)
+	require.NotEqual(t, first, other)
+	at := receivedBase.Add(time.Hour)
+	res, err := wr.Write(ctx, []bus.Record{
+		{Source: model.SourceOkta, Instance: "acme", Raw: first, Origin: "kafka:keytrail.raw.okta/2/10", ReceivedAt: receivedBase},
+		{Source: model.SourceOkta, Instance: "acme", Raw: other, Origin: "kafka:keytrail.raw.okta/2/11", ReceivedAt: at},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Total().Accepted)
+	require.Equal(t, 1, res.Total().Conflicts)
+	conflicts := func() (origins []string, received []time.Time) {
+		rows, err := w.S.Query(ctx, "SELECT origin, received_at FROM conflicts FINAL")
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var o string
+			var r time.Time
+			require.NoError(t, rows.Scan(&o, &r))
+			origins, received = append(origins, o), append(received, r)
+		}
+		require.NoError(t, rows.Err())
+		return
+	}
+	origins, received := conflicts()
+	require.Equal(t, []string{"kafka:keytrail.raw.okta/2/11#byte=0"}, origins)
+	require.True(t, at.Equal(received[0]), "received %s", received[0])
+
+	res, err = wr.Write(ctx, []bus.Record{{Source: model.SourceOkta, Instance: "acme", Raw: other, Origin: "kafka:keytrail.raw.okta/0/99", ReceivedAt: at}})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Total().Conflicts, "the conflicting copy again, alone")
+	origins, _ = conflicts()
+	require.Len(t, origins, 1, "kept once")
 }

@@ -13,16 +13,16 @@ import (
 var sourceStatus = store.Table[model.SourceStatus]{
 	Name: "source_status",
 	Columns: []string{"name", "type", "source", "instance", "cursor", "lag_ms", "backlog", "last_success", "last_error",
-		"last_error_at", "stored", "duplicates", "dead_letters", "last_stored_at", "updated_at", "version"},
+		"last_error_at", "stored", "duplicates", "conflicts", "dead_letters", "last_stored_at", "updated_at", "version"},
 	ToRow: func(s model.SourceStatus, v uint64) []any {
 		return []any{s.Name, s.Type, string(s.Source), s.Instance, s.Cursor, s.Lag.Milliseconds(), s.Backlog, s.LastSuccess, s.LastError,
-			s.LastErrorAt, s.Stored, s.Duplicates, s.DeadLetters, s.LastStoredAt, s.UpdatedAt, v}
+			s.LastErrorAt, s.Stored, s.Duplicates, s.Conflicts, s.DeadLetters, s.LastStoredAt, s.UpdatedAt, v}
 	},
 	Scan: func(rs store.Rows) (s model.SourceStatus, err error) {
 		var v uint64
 		var lag int64
 		err = rs.Scan(&s.Name, &s.Type, &s.Source, &s.Instance, &s.Cursor, &lag, &s.Backlog, &s.LastSuccess, &s.LastError,
-			&s.LastErrorAt, &s.Stored, &s.Duplicates, &s.DeadLetters, &s.LastStoredAt, &s.UpdatedAt, &v)
+			&s.LastErrorAt, &s.Stored, &s.Duplicates, &s.Conflicts, &s.DeadLetters, &s.LastStoredAt, &s.UpdatedAt, &v)
 		s.Lag = time.Duration(lag) * time.Millisecond
 		s.LastSuccess, s.LastErrorAt = zeroEpoch(s.LastSuccess), zeroEpoch(s.LastErrorAt)
 		s.LastStoredAt, s.UpdatedAt = zeroEpoch(s.LastStoredAt), zeroEpoch(s.UpdatedAt)

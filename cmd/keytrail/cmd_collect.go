@@ -203,8 +203,8 @@ func (r *collectRun) close(context.Context) {
 func (r *collectRun) summary(w io.Writer) {
 	for _, s := range r.sinks {
 		st := s.Stats()
-		fmt.Fprintf(w, "sink %s: %d records, %d stored, %d duplicates, %d dead letters in %d writes (%d failed writes retried)\n",
-			s.Name(), st.Records, st.Accepted, st.Duplicates, st.DeadLetters, st.Writes, st.StoreFailures)
+		fmt.Fprintf(w, "sink %s: %d records, %d stored, %d duplicates, %d conflicts, %d dead letters in %d writes (%d failed writes retried)\n",
+			s.Name(), st.Records, st.Accepted, st.Duplicates, st.Conflicts, st.DeadLetters, st.Writes, st.StoreFailures)
 	}
 }
 

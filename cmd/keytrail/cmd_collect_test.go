@@ -139,7 +139,7 @@ func TestCollectEventHubsSIGTERM(t *testing.T) {
 	}
 	require.Less(t, time.Since(start), 25*time.Second)
 	require.Contains(t, errb.String(), "pipeline stopped")
-	require.Contains(t, out.String(), "sink entra-eh: 3 records, 8 stored, 8 duplicates, 1 dead letters")
+	require.Contains(t, out.String(), "sink entra-eh: 3 records, 8 stored, 8 duplicates, 0 conflicts, 1 dead letters")
 	require.NotContains(t, errb.String()+out.String(), "c2VjcmV0", "the connection string is never printed")
 
 	code, o, _ := cli(t, "", "--store", url, "sql", "SELECT origin, error FROM dead_letters FINAL")
@@ -159,7 +159,7 @@ func TestCollectEventHubsSIGTERM(t *testing.T) {
 	var out2 bytes.Buffer
 	require.Equal(t, 0, run(ctx, []string{"--store", url, "--log-level", "debug", "collect", "--config", cfgPath}, strings.NewReader(""), &out2,
 		io.MultiWriter(started, stored)), stored.String())
-	require.Contains(t, out2.String(), "sink entra-eh: 1 records, 0 stored, 0 duplicates, 0 dead letters")
+	require.Contains(t, out2.String(), "sink entra-eh: 1 records, 0 stored, 0 duplicates, 0 conflicts, 0 dead letters")
 }
 
 // syncBuffer is a bytes.Buffer safe for a process's writes and the test's reads.

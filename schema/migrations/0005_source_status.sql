@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS source_status (
     last_error_at  {{ts}},
     stored         Int64,
     duplicates     Int64,
+    conflicts      Int64,
     dead_letters   Int64,
     last_stored_at {{ts}},
     updated_at     {{ts}},
