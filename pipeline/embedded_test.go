@@ -29,7 +29,7 @@ type embeddedPipeline struct {
 	p      *pipeline.Pipeline
 }
 
-func newEmbedded(t *testing.T, w *warehouse.Warehouse, since time.Time, log *logBuffer) *embeddedPipeline {
+func newEmbedded(t testing.TB, w *warehouse.Warehouse, since time.Time, log *logBuffer) *embeddedPipeline {
 	t.Helper()
 	ctx := context.Background()
 	b := memory.New(0)
@@ -206,7 +206,7 @@ func TestSinkShutdownBound(t *testing.T) {
 }
 
 // ownServer starts a private ClickHouse server for a test that kills it.
-func ownServer(t *testing.T) *storetest.Server {
+func ownServer(t testing.TB) *storetest.Server {
 	t.Helper()
 	srv, err := storetest.StartServer()
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 // runSink starts a sink on a new member of the "sink" group over every
 // source topic, storing into w; stop cancels it and returns Run's error.
-func runSink(t *testing.T, conn kafka.Conn, w *warehouse.Warehouse, log *logBuffer) (s *pipeline.Sink, stop func() error) {
+func runSink(t testing.TB, conn kafka.Conn, w *warehouse.Warehouse, log *logBuffer) (s *pipeline.Sink, stop func() error) {
 	t.Helper()
 	var topics []string
 	for _, src := range sources.Names {

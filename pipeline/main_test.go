@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 // open opens and migrates a fresh database at url.
-func open(t *testing.T, url string) *warehouse.Warehouse {
+func open(t testing.TB, url string) *warehouse.Warehouse {
 	t.Helper()
 	ctx := context.Background()
 	s, err := store.Open(ctx, url)
@@ -59,12 +59,12 @@ func open(t *testing.T, url string) *warehouse.Warehouse {
 }
 
 // embedded is a fresh database on the embedded engine.
-func embedded(t *testing.T) *warehouse.Warehouse {
+func embedded(t testing.TB) *warehouse.Warehouse {
 	return open(t, "chdb://"+chdbDir+"?database="+storetest.FreshDB(t))
 }
 
 // engines are fresh databases on both engines.
-func engines(t *testing.T) map[string]*warehouse.Warehouse {
+func engines(t testing.TB) map[string]*warehouse.Warehouse {
 	return map[string]*warehouse.Warehouse{"chdb": embedded(t), "clickhouse": open(t, storetest.SharedServer(t).URL(storetest.FreshDB(t)))}
 }
 
@@ -87,7 +87,7 @@ var (
 
 // smallOrg is 8 people over one day with few DAGs and tasks: about 500
 // records of every kind and shape.
-func smallOrg(t *testing.T) *org {
+func smallOrg(t testing.TB) *org {
 	return genOrg(t, "small", demo.Config{People: 8, Days: 1, Seed: 7, TasksPerDAG: 3, ViewsPerDay: 30, Instances: []demo.Instance{
 		{Name: "af-prod", Version: demo.Airflow31, Shape: demo.ShapePages, DAGs: 4},
 		{Name: "af-legacy", Version: demo.Airflow210, Shape: demo.ShapePages, DAGs: 4},
@@ -97,13 +97,13 @@ func smallOrg(t *testing.T) *org {
 
 // mediumOrg is 8 people over one day with the default Airflow instances and
 // fewer tasks: a few thousand records, a stream long enough to fail under.
-func mediumOrg(t *testing.T) *org {
+func mediumOrg(t testing.TB) *org {
 	return genOrg(t, "medium", demo.Config{People: 8, Days: 1, Seed: 11, TasksPerDAG: 4})
 }
 
 // genOrg generates the organisation of cfg (once per test binary) and the
 // records a collector would publish for it.
-func genOrg(t *testing.T, name string, cfg demo.Config) *org {
+func genOrg(t testing.TB, name string, cfg demo.Config) *org {
 	t.Helper()
 	orgMu.Lock()
 	defer orgMu.Unlock()
@@ -171,7 +171,7 @@ func (o *org) all() []bus.Record {
 // order — as pollers running in step in near real time would publish them
 // (the streaming engine's watermark is global: a source running hours
 // ahead of another makes the other's events late).
-func (o *org) collectors(t *testing.T) (idps, airflow [][]bus.Record) {
+func (o *org) collectors(t testing.TB) (idps, airflow [][]bus.Record) {
 	t.Helper()
 	var af [][]bus.Record
 	for _, recs := range o.files {
@@ -190,7 +190,7 @@ func (o *org) collectors(t *testing.T) (idps, airflow [][]bus.Record) {
 // split into their records; a malformed line stays whole), ordered by event
 // time, as a collector polling them together in near real time would
 // publish them. A malformed record keeps its place after the one before it.
-func eventsInTimeOrder(t *testing.T, files [][]bus.Record) []bus.Record {
+func eventsInTimeOrder(t testing.TB, files [][]bus.Record) []bus.Record {
 	t.Helper()
 	type timed struct {
 		at  time.Time
@@ -231,7 +231,7 @@ func eventsInTimeOrder(t *testing.T, files [][]bus.Record) []bus.Record {
 }
 
 // mapping imports the organisation's identity mapping into w.
-func (o *org) mapping(t *testing.T, w *warehouse.Warehouse) {
+func (o *org) mapping(t testing.TB, w *warehouse.Warehouse) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(o.dir, o.manifest.Mapping))
 	require.NoError(t, err)
@@ -242,7 +242,7 @@ func (o *org) mapping(t *testing.T, w *warehouse.Warehouse) {
 }
 
 // newWriter returns a Writer into w with w's enricher.
-func newWriter(t *testing.T, w *warehouse.Warehouse) *pipeline.Writer {
+func newWriter(t testing.TB, w *warehouse.Warehouse) *pipeline.Writer {
 	t.Helper()
 	enr, err := w.NewEnricher(context.Background(), nil)
 	require.NoError(t, err)
@@ -250,7 +250,7 @@ func newWriter(t *testing.T, w *warehouse.Warehouse) *pipeline.Writer {
 }
 
 // count returns a count query's result.
-func count(t *testing.T, w *warehouse.Warehouse, q string, args ...any) int64 {
+func count(t testing.TB, w *warehouse.Warehouse, q string, args ...any) int64 {
 	t.Helper()
 	n, err := store.CountRows(context.Background(), w.S, q, args...)
 	require.NoError(t, err, q)
@@ -259,7 +259,7 @@ func count(t *testing.T, w *warehouse.Warehouse, q string, args ...any) int64 {
 
 // requireStoredOnce checks w holds exactly the organisation's records, each
 // once, and its dead letters.
-func requireStoredOnce(t *testing.T, w *warehouse.Warehouse, o *org) {
+func requireStoredOnce(t testing.TB, w *warehouse.Warehouse, o *org) {
 	t.Helper()
 	require.EqualValues(t, o.manifest.Expected.Stored, count(t, w, "SELECT count() FROM raw_records FINAL"), "every record stored once")
 	require.EqualValues(t, o.manifest.Expected.Stored, count(t, w, "SELECT count() FROM (SELECT DISTINCT source, instance, event_id FROM raw_records)"))
