@@ -154,6 +154,11 @@ func TestRedeliveryAfterRestart(t *testing.T) {
 	c1 := newConsumer(t, cfg)
 	first := drain(t, c1, 40, true)
 	uncommitted := drain(t, c1, 30, false) // fetched, never committed
+	pos, err := c1.Position(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[string]map[int]int64{topic: {0: 40}}, pos.Committed)
+	require.EqualValues(t, 60, pos.Backlog, "fetched but uncommitted records are still behind the group")
+	require.Equal(t, topic+" 0:40", pos.String())
 	require.NoError(t, c1.Close())
 
 	c2 := newConsumer(t, cfg)
@@ -169,6 +174,9 @@ func TestRedeliveryAfterRestart(t *testing.T) {
 	}
 	_, off := where(t, rest[len(rest)-1].Origin)
 	require.EqualValues(t, 99, off)
+	pos, err = c2.Position(ctx)
+	require.NoError(t, err)
+	require.Zero(t, pos.Backlog)
 }
 
 // TestGroupSplitsKeys: two members of a group split the partitions; each

@@ -340,6 +340,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 				return r, fmt.Errorf("source %s: %w", name, err)
 			}
 			r.closers = append(r.closers, c.Close)
+			status.Probe(name, topicProbe(c))
 			sink := pipeline.NewSink(sinkCfg(name), c, writer, sinkOpts)
 			r.sinks = append(r.sinks, sink)
 			sinks = append(sinks, sink)
@@ -363,6 +364,24 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 		{Name: "correlator", Components: late},
 	}
 	return r, nil
+}
+
+// topicProbe reports a consumed topic's committed offsets as the source's
+// cursor and the messages behind them as its backlog.
+func topicProbe(c *kafka.Consumer) func() pipeline.CollectorState {
+	var last pipeline.CollectorState
+	return func() pipeline.CollectorState {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		pos, err := c.Position(ctx)
+		now := time.Now()
+		if err != nil {
+			last.LastError, last.LastErrorAt = err.Error(), now
+			return last
+		}
+		last.Cursor, last.Backlog, last.LastSuccess = pos.String(), pos.Backlog, now
+		return last
+	}
 }
 
 // kafkaConn is the bus/kafka connection a config's Kafka settings describe,

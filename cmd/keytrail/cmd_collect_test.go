@@ -126,8 +126,9 @@ func TestCollectEventHubsSIGTERM(t *testing.T) {
 	require.Eventually(t, func() bool {
 		code, o, _ := cli(t, "", "--store", url, "status", "--json")
 		var st Status
-		return code == 0 && json.Unmarshal([]byte(o), &st) == nil && len(st.Sources) == 1 && st.Sources[0].Stored == 8 && st.Sources[0].DeadLetters == 1
-	}, time.Minute, 200*time.Millisecond)
+		return code == 0 && json.Unmarshal([]byte(o), &st) == nil && len(st.Sources) == 1 && st.Sources[0].Stored == 8 && st.Sources[0].DeadLetters == 1 &&
+			strings.HasPrefix(st.Sources[0].Cursor, "insights-logs-signinlogs ") && st.Sources[0].Backlog == 0
+	}, time.Minute, 200*time.Millisecond, "status reports what was stored and the topic's committed offsets")
 
 	start := time.Now()
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
@@ -147,7 +148,7 @@ func TestCollectEventHubsSIGTERM(t *testing.T) {
 	require.Regexp(t, `^kafka:insights-logs-signinlogs/[01]/\d+#byte=\d+\t`, o)
 	code, o, _ = cli(t, "", "--store", url, "status")
 	require.Equal(t, 0, code)
-	require.Regexp(t, `entra-eh\s+kafka-topic\s+corp\s+-\s+-\s+8\s+1\s`, o)
+	require.Regexp(t, `entra-eh\s+kafka-topic\s+corp\s+insights-logs-signinlogs 0:\d+ 1:\d+\s+-\s+8\s+1\s`, o)
 
 	// Started again, the group's committed offsets hold: only a new message
 	// is read.
