@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/keytrail/keytrail/bus"
 	"github.com/keytrail/keytrail/bus/kafka"
@@ -14,6 +15,7 @@ import (
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/store/storetest"
 	"github.com/keytrail/keytrail/warehouse"
 )
 
@@ -116,4 +118,68 @@ func countE(w *warehouse.Warehouse, q string) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return store.CountRows(ctx, w.S, q)
+}
+
+// TestKafkaBrokerRestart: the broker goes away mid-stream and comes back
+// (same port, its log and the group's offsets persisted): the collectors'
+// Publish fails while it is away, the sink resumes from the committed
+// offsets, and every record is stored exactly once.
+func TestKafkaBrokerRestart(t *testing.T) {
+	ctx := context.Background()
+	o := smallOrg(t)
+	w := embedded(t)
+	o.mapping(t, w)
+	port, err := storetest.FreePort()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	var cluster *kfake.Cluster
+	start := func() kafka.Conn {
+		var conn kafka.Conn
+		require.Eventually(t, func() bool {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir), kfake.DefaultNumPartitions(kafkatest.Partitions),
+				kfake.GroupMinSessionTimeout(time.Second), kfake.SyncWrites())
+			if err != nil {
+				return false
+			}
+			cluster = c
+			conn = kafka.Conn{Brokers: c.ListenAddrs(), DialTimeout: 2 * time.Second}
+			return true
+		}, 10*time.Second, 100*time.Millisecond, "restart on the same port")
+		return conn
+	}
+	conn := start()
+	t.Cleanup(func() { cluster.Close() })
+	var topics []string
+	for _, src := range sources.Names {
+		topics = append(topics, kafka.DefaultTopic(src))
+	}
+	require.NoError(t, kafka.EnsureTopics(ctx, conn, topics, kafkatest.Partitions, 1))
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Conn: conn})
+	require.NoError(t, err)
+	defer p.Close()
+	all := o.all()
+	half := len(all) / 2
+	require.NoError(t, p.Publish(ctx, all[:half]...))
+
+	var log logBuffer
+	sink, stop := runSink(t, conn, w, &log)
+	require.Eventually(t, func() bool { return sink.Stats().Records >= int64(half) && sink.Stats().Commits > 0 }, time.Minute, 20*time.Millisecond)
+
+	cluster.Close()
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	require.Error(t, p.Publish(pctx, all[half:]...), "no broker: Publish fails, a collector keeps its cursor")
+	cancel()
+
+	start()
+	require.Eventually(t, func() bool {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return p.Publish(pctx, all[half:]...) == nil
+	}, time.Minute, 200*time.Millisecond, "Publish succeeds again once the broker is back")
+	require.Eventually(t, func() bool {
+		n, err := countE(w, "SELECT count() FROM raw_records FINAL")
+		return err == nil && n >= int64(o.manifest.Expected.Stored)
+	}, 2*time.Minute, 100*time.Millisecond, "log: %s", log.String())
+	require.NoError(t, stop())
+	requireStoredOnce(t, w, o)
 }
