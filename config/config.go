@@ -155,7 +155,7 @@ func (s *SASL) validate(where string) []error {
 	}
 	if s.Password.IsZero() {
 		errs = append(errs, fmt.Errorf("%s.password is required ({env: NAME} or {file: PATH})", where))
-	} else if err := s.Password.check(); err != nil {
+	} else if err := s.Password.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%s.password: %w", where, err))
 	}
 	return errs
@@ -337,21 +337,21 @@ func typeHint(goType string) string {
 	switch {
 	case strings.HasSuffix(goType, "config.Config"):
 		return " at the top level"
-	case strings.Contains(goType, "config.Okta"):
+	case strings.Contains(goType, "okta.Config"):
 		return " for a source of type okta"
-	case strings.Contains(goType, "config.Entra"):
+	case strings.Contains(goType, "entra.Config"):
 		return " for a source of type entra"
-	case strings.Contains(goType, "config.Google"):
+	case strings.Contains(goType, "google.Config"):
 		return " for a source of type google"
-	case strings.Contains(goType, "config.Keycloak"):
+	case strings.Contains(goType, "keycloak.Config"):
 		return " for a source of type keycloak"
-	case strings.Contains(goType, "config.Airflow"):
+	case strings.Contains(goType, "airflow.Config"):
 		return " for a source of type airflow"
 	case strings.Contains(goType, "config.KafkaTopic"):
 		return " for a source of type kafka-topic"
 	case strings.Contains(goType, "config.Webhook"):
 		return " for a source of type webhook"
-	case strings.Contains(goType, "config.common"):
+	case strings.Contains(goType, "config.common") || strings.Contains(goType, "config.head"):
 		return " for a source (set type first)"
 	}
 	parts := strings.Split(goType, ".")
@@ -456,7 +456,7 @@ func (c *Config) Validate() error {
 		if c.Store.URL == "" {
 			at("store.password", "needs store.url")
 		}
-		if err := c.Store.Password.check(); err != nil {
+		if err := c.Store.Password.Validate(); err != nil {
 			at("store.password", "%v", err)
 		}
 	}

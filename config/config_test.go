@@ -34,8 +34,8 @@ func TestExample(t *testing.T) {
 	require.Nil(t, okta.Entra)
 
 	entra := c.Sources["entra-corp"]
-	require.Equal(t, "https://graph.microsoft.com", entra.Entra.GraphURL)
-	require.Equal(t, 30*24*time.Hour, entra.Entra.Start)
+	require.Equal(t, "corp", entra.Entra.Instance, "the collector names rows by the source's instance")
+	require.Equal(t, []string{"interactiveUser", "nonInteractiveUser"}, entra.Entra.SignInEventTypes)
 
 	eh := c.Sources["entra-eventhubs"]
 	require.False(t, eh.Polled())
@@ -58,7 +58,7 @@ func TestMinimal(t *testing.T) {
 sources:
   okta:
     type: okta
-    url: https://acme.okta.com
+    base_url: https://acme.okta.com
     token: {env: OKTA_TOKEN}
 `)
 	require.NoError(t, err)
@@ -68,8 +68,8 @@ sources:
 	s := c.Sources["okta"]
 	require.Equal(t, "okta", s.Instance, "the instance defaults to the source's name")
 	require.Equal(t, "keytrail.raw.okta", s.Topic)
-	require.Equal(t, "ssws", s.Okta.TokenType)
-	require.Equal(t, DefaultSourcePollInterval, s.Okta.PollInterval)
+	require.Equal(t, "okta", s.Okta.Instance)
+	require.Equal(t, "https://acme.okta.com", s.Okta.BaseURL)
 	u, err := c.StoreURL("chdb:///data")
 	require.NoError(t, err)
 	require.Equal(t, "chdb:///data", u)
@@ -79,7 +79,7 @@ sources:
 // key's line.
 func TestUnknownKeys(t *testing.T) {
 	src := func(extra string) string {
-		return "sources:\n  o:\n    type: okta\n    url: https://a.okta.com\n    token: {env: T}\n" + extra
+		return "sources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: {env: T}\n" + extra
 	}
 	for _, tc := range []struct {
 		name, yaml string
@@ -108,12 +108,12 @@ func TestUnknownKeys(t *testing.T) {
 // repeating it, wherever it is.
 func TestSecretsNeverInline(t *testing.T) {
 	for _, y := range []string{
-		"sources:\n  o:\n    type: okta\n    url: https://a.okta.com\n    token: hunter2-secret\n",
-		"store:\n  url: clickhouse://u@h:9000/db\n  password: hunter2-secret\nsources:\n  o:\n    type: okta\n    url: https://a.okta.com\n    token: {env: T}\n",
-		"kafka:\n  brokers: [k:9092]\n  sasl: {mechanism: PLAIN, username: u, password: hunter2-secret}\nsources:\n  o:\n    type: okta\n    url: https://a.okta.com\n    token: {env: T}\n",
-		"sources:\n  o:\n    type: okta\n    url: https://a.okta.com\n    token: [hunter2-secret]\n",
-		"sources:\n  o:\n    type: okta\n    url: https://u:hunter2-secret@a.okta.com\n    token: {env: T}\n",
-		"store:\n  url: clickhouse://u:hunter2-secret@h:9000/db\nsources:\n  o:\n    type: okta\n    url: https://a.okta.com\n    token: {env: T}\n",
+		"sources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: hunter2-secret\n",
+		"store:\n  url: clickhouse://u@h:9000/db\n  password: hunter2-secret\nsources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: {env: T}\n",
+		"kafka:\n  brokers: [k:9092]\n  sasl: {mechanism: PLAIN, username: u, password: hunter2-secret}\nsources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: {env: T}\n",
+		"sources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: [hunter2-secret]\n",
+		"sources:\n  o:\n    type: okta\n    base_url: https://u:hunter2-secret@a.okta.com\n    token: {env: T}\n",
+		"store:\n  url: clickhouse://u:hunter2-secret@h:9000/db\nsources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: {env: T}\n",
 	} {
 		_, err := load(t, y)
 		require.Error(t, err, y)
@@ -130,15 +130,15 @@ sink:
 sources:
   a:
     type: okta
-    url: ftp://a.okta.com
+    base_url: ftp://a.okta.com
   b:
     type: salesforce
   c:
     type: airflow
-    url: https://af.example
-    api_version: 4
+    base_url: https://af.example
+    api: v9
     username: u
-    password: {env: "1BAD"}
+    password: {env: AF, file: /run/af}
   d:
     type: kafka-topic
     format: entra
@@ -149,11 +149,11 @@ sources:
 	for _, want := range []string{
 		"line 1: bus: kafka needs the kafka section",
 		"line 3: sink.batch_size: must be at least 1, got -1",
-		"line 5: sources.a: url: scheme must be http or https",
-		"line 5: sources.a: token is required",
+		`line 5: sources.a: base_url "ftp://a.okta.com": want an http or https URL`,
+		"line 5: sources.a: set token (an API token) or oauth (a service app)",
 		`line 8: sources.b: type "salesforce" is not one of okta, entra, google, keycloak, airflow, kafka-topic, webhook`,
-		"line 10: sources.c: api_version 4 is not 2 or 3",
-		`line 10: sources.c: password: env "1BAD" is not an environment variable name`,
+		`line 10: sources.c: api "v9": want v1 (Airflow 2.x) or v2 (3.x)`,
+		`line 10: sources.c: password: secret: set env or file, not both`,
 		"line 16: sources.d: topic is required",
 		"line 16: sources.d: brokers are required",
 	} {
@@ -168,8 +168,8 @@ sources:
 func TestSameInstanceTwice(t *testing.T) {
 	_, err := load(t, `
 sources:
-  a: {type: okta, instance: acme, url: "https://a.okta.com", token: {env: T}}
-  b: {type: okta, instance: acme, url: "https://b.okta.com", token: {env: T}}
+  a: {type: okta, instance: acme, base_url: "https://a.okta.com", token: {env: T}}
+  b: {type: okta, instance: acme, base_url: "https://b.okta.com", token: {env: T}}
   hook: {type: webhook, format: okta, instance: acme, path: /hooks/okta}
 `)
 	require.ErrorContains(t, err, `sources.b: instance "acme" of okta is also source a`)
@@ -187,11 +187,11 @@ store:
 sources:
   o:
     type: okta
-    url: https://a.okta.com
+    base_url: https://a.okta.com
     token: {env: KT_TEST_OKTA_TOKEN}
   af:
     type: airflow
-    url: https://af.example
+    base_url: https://af.example
     username: u
     password: {file: `+filepath.Join(dir, "missing")+`}
 `)
@@ -201,8 +201,8 @@ sources:
 	var ce *Error
 	require.ErrorAs(t, err, &ce)
 	require.Len(t, ce.Problems, 2)
-	require.Contains(t, err.Error(), "sources.af.password: read secret file "+filepath.Join(dir, "missing")+": no such file or directory")
-	require.Contains(t, err.Error(), "sources.o.token: environment variable KT_TEST_OKTA_TOKEN is not set")
+	require.Contains(t, err.Error(), "sources.af.password: secret: read "+filepath.Join(dir, "missing")+": no such file or directory")
+	require.Contains(t, err.Error(), "sources.o.token: secret: environment variable KT_TEST_OKTA_TOKEN is not set")
 	t.Setenv("KT_TEST_OKTA_TOKEN", "00abc-secret")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "missing"), []byte("af-secret"), 0o600))
 	require.NoError(t, c.CheckSecrets())
@@ -214,25 +214,6 @@ sources:
 	u, err := c.StoreURL("chdb:///ignored")
 	require.NoError(t, err)
 	require.Equal(t, "clickhouse://keytrail:p%40ss%2Fword@clickhouse:9000/keytrail", u, "the password from its file, escaped")
-}
-
-func TestSecretValue(t *testing.T) {
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty")
-	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
-	for _, tc := range []struct {
-		s    Secret
-		want string
-	}{
-		{Secret{Env: "KT_TEST_UNSET_SECRET"}, "environment variable KT_TEST_UNSET_SECRET is not set"},
-		{Secret{File: empty}, "secret file " + empty + " is empty"},
-		{Secret{}, "no secret configured"},
-	} {
-		_, err := tc.s.Value()
-		require.EqualError(t, err, tc.want)
-	}
-	require.ErrorContains(t, Secret{Env: "A", File: "b"}.check(), "not both")
-	require.Equal(t, "environment variable X", Secret{Env: "X"}.String())
 }
 
 func TestEmptyAndMultiDocument(t *testing.T) {
@@ -252,7 +233,7 @@ func FuzzLoad(f *testing.F) {
 	ex, err := os.ReadFile(filepath.Join("testdata", "collect.example.yaml"))
 	require.NoError(f, err)
 	f.Add(string(ex))
-	f.Add("sources:\n  o:\n    type: okta\n    token: hunter2\n")
+	f.Add("sources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: hunter2\n")
 	f.Add("bus: kafka\nkafka: {brokers: [a]}\nsources: {x: {type: kafka-topic}}\n")
 	f.Fuzz(func(t *testing.T, y string) {
 		_, err := Load(strings.NewReader(y))

@@ -30,7 +30,7 @@ func TestConfigCheck(t *testing.T) {
 	code, out, errs := cli(t, "", "config", "check", "--skip-secrets", exampleConfig())
 	require.Equal(t, 0, code, errs+out)
 	require.Contains(t, out, "SUCCESS")
-	require.Contains(t, out, "clickhouse://keytrail@clickhouse:9000/keytrail (password from environment variable CLICKHOUSE_PASSWORD)")
+	require.Contains(t, out, "clickhouse://keytrail@clickhouse:9000/keytrail (password from env:CLICKHOUSE_PASSWORD)")
 	require.Contains(t, out, "consume topic insights-logs-signinlogs from [corp.servicebus.windows.net:9093]")
 	require.Contains(t, out, "okta-hook")
 
@@ -39,7 +39,7 @@ func TestConfigCheck(t *testing.T) {
 	code, out, _ = cli(t, "", "config", "check", exampleConfig())
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "environment variable CLICKHOUSE_PASSWORD is not set")
-	require.Contains(t, out, "read secret file /run/secrets/entra-client-secret")
+	require.Contains(t, out, "secret: read /run/secrets/entra-client-secret")
 	require.NotContains(t, out, "sources.okta-acme.token")
 	require.NotContains(t, out, "00okta-secret-value")
 
