@@ -30,6 +30,7 @@ import (
 
 	"github.com/keytrail/keytrail/alert"
 	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/server"
 )
 
 // Buses.
@@ -57,7 +58,9 @@ const (
 	DefaultCorrelatorWindow   = 15 * time.Minute
 )
 
-// Config is `keytrail collect`'s configuration.
+// Config is `keytrail collect`'s configuration, and `keytrail serve`'s: one
+// file can hold both (serve reads store, bus, kafka, sink and server;
+// collect reads everything else beside them).
 type Config struct {
 	// Store is where records, verdicts and status are stored. Default: the
 	// global --store (or KEYTRAIL_STORE, or the embedded store).
@@ -89,17 +92,31 @@ type Config struct {
 	// StatusInterval is how often each source's status is written for
 	// `keytrail status`. Default 10s.
 	StatusInterval time.Duration `yaml:"status_interval"`
+	// Server is `keytrail serve`'s HTTP service (server.Config); collect
+	// ignores it.
+	Server *server.Config `yaml:"server"`
 
 	lines map[string]int // YAML path → line, for messages
 }
 
-// Store names the store.
+// Store names the store. In YAML a mapping, or just the URL as a string.
 type Store struct {
 	// URL is a store URL without a password: chdb:///path or
 	// clickhouse://user@host:9000/db.
 	URL string `yaml:"url"`
 	// Password is the ClickHouse password, put into URL when it is opened.
 	Password Secret `yaml:"password"`
+}
+
+// UnmarshalYAML takes the mapping, or a string as the URL.
+func (s *Store) UnmarshalYAML(unmarshal func(any) error) error {
+	var u string
+	if unmarshal(&u) == nil {
+		*s = Store{URL: u}
+		return nil
+	}
+	type plain Store
+	return unmarshal((*plain)(s))
 }
 
 // Memory tunes the in-process bus.
@@ -418,6 +435,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Alerts != nil {
 		c.Alerts.ApplyDefaults()
 	}
+	if c.Server != nil {
+		c.Server.ApplyDefaults()
+	}
 	for _, s := range c.Sources {
 		s.applyDefaults(prefix)
 		if k := s.KafkaTopic; k != nil && len(k.Brokers) == 0 && c.Kafka != nil {
@@ -527,8 +547,15 @@ func (c *Config) Validate() error {
 			errs = append(errs, c.problem("alerts", err.Error()))
 		}
 	}
-	if len(c.Sources) == 0 {
-		at("sources", "at least one source is required")
+	if c.Server != nil {
+		if err := c.Server.Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, c.problem("server", e.Error()))
+			}
+		}
+	}
+	if len(c.Sources) == 0 && c.Server == nil {
+		at("sources", "at least one source is required (or a server section)")
 	}
 	seen := map[string]string{} // format/instance → source name
 	topics := map[string]string{}

@@ -222,7 +222,7 @@ func TestEmptyAndMultiDocument(t *testing.T) {
 	_, err = load(t, "sources: {}\n---\nbus: kafka\n")
 	require.EqualError(t, err, "config: more than one YAML document")
 	_, err = load(t, "sources: {}\n")
-	require.ErrorContains(t, err, "sources: at least one source is required")
+	require.ErrorContains(t, err, "sources: at least one source is required (or a server section)")
 	_, err = load(t, "sources:\n  a: {type: okta\n")
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrSecretInline))
@@ -244,4 +244,24 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestServerSection: one file holds keytrail serve's server section beside
+// collect's keys; the store may be given as just its URL; a file with a
+// server section needs no sources; server problems carry their line.
+func TestServerSection(t *testing.T) {
+	c, err := load(t, "store: clickhouse://keytrail@ch:9000/keytrail\nserver:\n  listen: \":9090\"\n")
+	require.NoError(t, err)
+	require.Equal(t, "clickhouse://keytrail@ch:9000/keytrail", c.Store.URL)
+	require.Equal(t, ":9090", c.Server.Listen)
+	require.Positive(t, c.Server.Timeouts.Shutdown, "server defaults applied")
+
+	c, err = load(t, "server: {}\nsources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: {env: T}\n")
+	require.NoError(t, err)
+	require.Len(t, c.Sources, 1)
+
+	_, err = load(t, "server:\n  listen: \":9090\"\n  listn: x\n")
+	require.ErrorContains(t, err, `line 3: unknown key "listn"`)
+	_, err = load(t, "server:\n  timeouts: {read: -1s}\n")
+	require.ErrorContains(t, err, "line 1: server: ")
 }

@@ -255,10 +255,6 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 			corr.Notify()
 		}
 	}
-	sinkCfg := func(name string) pipeline.SinkConfig {
-		return pipeline.SinkConfig{Name: name, BatchSize: cfg.Sink.BatchSize, MaxWait: cfg.Sink.MaxWait, FlushTimeout: cfg.Sink.FlushTimeout,
-			Backoff: pipeline.Backoff(cfg.Sink.Backoff)}
-	}
 
 	// The bus the collectors publish to, and the sink that drains it.
 	var pub bus.Publisher
@@ -270,32 +266,13 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 		if err != nil {
 			return r, err
 		}
-		// The sink drains the topic of every source that publishes to the
-		// bus — disabled ones too: their collectors (or keytrail serve's
-		// webhooks) may run in another process.
-		topicOf := map[string]string{} // format/instance → topic
-		var topics []string
-		for _, n := range cfg.SourceNames() {
-			src := cfg.Sources[n]
-			if src.KafkaTopic != nil {
-				continue
-			}
-			topicOf[src.Format()+"/"+src.Instance] = src.Topic
-			if !slices.Contains(topics, src.Topic) {
-				topics = append(topics, src.Topic)
-			}
-		}
+		topics := busTopics(cfg)
 		if *cfg.Kafka.CreateTopics {
 			if err := kafka.EnsureTopics(ctx, conn, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
 				return r, err
 			}
 		}
-		p, err := kafka.NewProducer(kafka.ProducerConfig{Conn: conn, Topic: func(rec bus.Record) string {
-			if t, ok := topicOf[string(rec.Source)+"/"+rec.Instance]; ok {
-				return t
-			}
-			return cfg.Kafka.TopicPrefix + string(rec.Source)
-		}})
+		p, err := newBusProducer(cfg, conn)
 		if err != nil {
 			return r, err
 		}
@@ -307,7 +284,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 				return r, err
 			}
 			r.closers = append(r.closers, c.Close)
-			sink := pipeline.NewSink(sinkCfg("bus"), c, writer, sinkOpts)
+			sink := pipeline.NewSink(sinkConfig(cfg, "bus"), c, writer, sinkOpts)
 			r.sinks = append(r.sinks, sink)
 			sinks = append(sinks, sink)
 		}
@@ -316,7 +293,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 		sub := b.Subscribe()
 		r.closers = append(r.closers, b.Close, sub.Close)
 		pub = b
-		sink := pipeline.NewSink(sinkCfg("bus"), sub, writer, sinkOpts)
+		sink := pipeline.NewSink(sinkConfig(cfg, "bus"), sub, writer, sinkOpts)
 		r.sinks = append(r.sinks, sink)
 		sinks = append(sinks, sink)
 	}
@@ -341,7 +318,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 			}
 			r.closers = append(r.closers, c.Close)
 			status.Probe(name, topicProbe(c))
-			sink := pipeline.NewSink(sinkCfg(name), c, writer, sinkOpts)
+			sink := pipeline.NewSink(sinkConfig(cfg, name), c, writer, sinkOpts)
 			r.sinks = append(r.sinks, sink)
 			sinks = append(sinks, sink)
 		default:
@@ -382,6 +359,73 @@ func topicProbe(c *kafka.Consumer) func() pipeline.CollectorState {
 		last.Cursor, last.Backlog, last.LastSuccess = pos.String(), pos.Backlog, now
 		return last
 	}
+}
+
+// busTopics are the Kafka bus's topics: the topic of every source that
+// publishes to the bus — disabled ones too, whose collectors (or keytrail
+// serve's webhooks) may run in another process — and of every sender of
+// the server section's intake.
+func busTopics(cfg *config.Config) []string {
+	var topics []string
+	add := func(t string) {
+		if !slices.Contains(topics, t) {
+			topics = append(topics, t)
+		}
+	}
+	for _, n := range cfg.SourceNames() {
+		if src := cfg.Sources[n]; src.KafkaTopic == nil {
+			add(src.Topic)
+		}
+	}
+	if sv := cfg.Server; sv != nil {
+		if len(sv.Intake.Okta) > 0 {
+			add(cfg.Kafka.TopicPrefix + string(model.SourceOkta))
+		}
+		for _, sh := range sv.Intake.Shippers {
+			add(busTopic(cfg, sh.Source, sh.Instance))
+		}
+		if len(sv.Intake.IDTokens) > 0 {
+			add(cfg.Kafka.TopicPrefix + string(model.SourceOIDC))
+		}
+	}
+	return topics
+}
+
+// busTopic is the Kafka bus topic of src's records from instance: the
+// topic of the source of that format and instance, else
+// <topic_prefix><source>.
+func busTopic(cfg *config.Config, src model.Source, instance string) string {
+	return busTopicOf(cfg)(src, instance)
+}
+
+// busTopicOf returns busTopic over cfg's sources, looked up once.
+func busTopicOf(cfg *config.Config) func(src model.Source, instance string) string {
+	topicOf := map[string]string{} // format/instance → topic
+	for _, s := range cfg.Sources {
+		if s.KafkaTopic == nil {
+			topicOf[s.Format()+"/"+s.Instance] = s.Topic
+		}
+	}
+	return func(src model.Source, instance string) string {
+		if t, ok := topicOf[string(src)+"/"+instance]; ok {
+			return t
+		}
+		return cfg.Kafka.TopicPrefix + string(src)
+	}
+}
+
+// newBusProducer is the Kafka bus's producer: each record to its busTopic.
+func newBusProducer(cfg *config.Config, conn kafka.Conn) (*kafka.Producer, error) {
+	topic := busTopicOf(cfg)
+	return kafka.NewProducer(kafka.ProducerConfig{Conn: conn, Topic: func(rec bus.Record) string {
+		return topic(rec.Source, rec.Instance)
+	}})
+}
+
+// sinkConfig is the config's sink settings for the sink called name.
+func sinkConfig(cfg *config.Config, name string) pipeline.SinkConfig {
+	return pipeline.SinkConfig{Name: name, BatchSize: cfg.Sink.BatchSize, MaxWait: cfg.Sink.MaxWait, FlushTimeout: cfg.Sink.FlushTimeout,
+		Backoff: pipeline.Backoff(cfg.Sink.Backoff)}
 }
 
 // kafkaConn is the bus/kafka connection a config's Kafka settings describe,
