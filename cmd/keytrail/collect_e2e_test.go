@@ -197,7 +197,9 @@ func TestCollectEmulators(t *testing.T) {
 			defer cancel()
 			var stdout, stderr syncBuffer
 			done := make(chan int, 1)
-			go func() { done <- run(ctx, []string{"--store", url, "collect", "--config", cfg}, strings.NewReader(""), &stdout, &stderr) }()
+			go func() {
+				done <- run(ctx, []string{"--store", url, "collect", "--config", cfg}, strings.NewReader(""), &stdout, &stderr)
+			}()
 
 			// Every event the providers list by now, and every DAG run
 			// version they served: a run that changed state before it was
