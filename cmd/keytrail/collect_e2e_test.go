@@ -27,7 +27,7 @@ import (
 // and recent enough that the collectors walk only a few days of windows.
 func collectOrg(t *testing.T) (*demo.Org, string, demo.Manifest) {
 	t.Helper()
-	org, err := demo.Generate(demo.Config{People: 8, Days: 1, Seed: 31, Start: time.Now().UTC().Add(-72 * time.Hour)})
+	org, err := demo.Generate(demo.Config{People: 8, Days: 1, Seed: 31, ViewsPerDay: 5, TasksPerDAG: 4, Start: time.Now().UTC().Add(-72 * time.Hour)})
 	require.NoError(t, err)
 	in := t.TempDir()
 	m, err := org.WriteFiles(in, nil)
@@ -159,6 +159,10 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// collectDeadline bounds how long TestCollectEmulators waits for every
+// record to be stored.
+var collectDeadline = 4 * time.Minute
+
 func keysOf[V any](m map[string]V) map[string]bool {
 	out := make(map[string]bool, len(m))
 	for k := range m {
@@ -215,7 +219,7 @@ func TestCollectEmulators(t *testing.T) {
 			began := time.Now()
 			var stored map[string]int
 			var missing []string
-			for deadline := time.Now().Add(4 * time.Minute); ; {
+			for deadline := time.Now().Add(collectDeadline); ; {
 				select {
 				case code := <-done:
 					t.Fatalf("collect exited %d early: %s", code, stderr.String())
@@ -237,7 +241,9 @@ func TestCollectEmulators(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					slices.Sort(missing)
-					t.Fatalf("stored %d records, %d of %d expected missing (first %v); log:\n%s", len(stored), len(missing), len(expected), missing[:min(5, len(missing))], stderr.String())
+					cancel()
+					<-done
+					t.Fatalf("stored %d records, %d of %d expected missing (first %v); output:\n%s\nlog:\n%s", len(stored), len(missing), len(expected), missing[:min(5, len(missing))], stdout.String(), stderr.String())
 				}
 				// chDB in this process: each query is a session beside
 				// collect's, so ask seldom.
