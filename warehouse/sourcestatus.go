@@ -10,25 +10,24 @@ import (
 )
 
 // sourceStatus is the source_status table.
-var sourceStatus = store.Table[model.SourceStatus]{
-	Name: "source_status",
-	Columns: []string{"name", "type", "source", "instance", "cursor", "lag_ms", "backlog", "last_success", "last_error",
-		"last_error_at", "stored", "duplicates", "conflicts", "dead_letters", "last_stored_at", "updated_at", "version"},
-	ToRow: func(s model.SourceStatus, v uint64) []any {
-		return []any{s.Name, s.Type, string(s.Source), s.Instance, s.Cursor, s.Lag.Milliseconds(), s.Backlog, s.LastSuccess, s.LastError,
-			s.LastErrorAt, s.Stored, s.Duplicates, s.Conflicts, s.DeadLetters, s.LastStoredAt, s.UpdatedAt, v}
-	},
-	Scan: func(rs store.Rows) (s model.SourceStatus, err error) {
-		var v uint64
-		var lag int64
-		err = rs.Scan(&s.Name, &s.Type, &s.Source, &s.Instance, &s.Cursor, &lag, &s.Backlog, &s.LastSuccess, &s.LastError,
-			&s.LastErrorAt, &s.Stored, &s.Duplicates, &s.Conflicts, &s.DeadLetters, &s.LastStoredAt, &s.UpdatedAt, &v)
-		s.Lag = time.Duration(lag) * time.Millisecond
-		s.LastSuccess, s.LastErrorAt = zeroEpoch(s.LastSuccess), zeroEpoch(s.LastErrorAt)
-		s.LastStoredAt, s.UpdatedAt = zeroEpoch(s.LastStoredAt), zeroEpoch(s.UpdatedAt)
-		return
-	},
-}
+var sourceStatus = store.NewTable("source_status",
+	store.String("name", func(s *model.SourceStatus) *string { return &s.Name }),
+	store.String("type", func(s *model.SourceStatus) *string { return &s.Type }),
+	store.String("source", func(s *model.SourceStatus) *model.Source { return &s.Source }),
+	store.String("instance", func(s *model.SourceStatus) *string { return &s.Instance }),
+	store.String("cursor", func(s *model.SourceStatus) *string { return &s.Cursor }),
+	store.Int64("lag_ns", func(s *model.SourceStatus) *time.Duration { return &s.Lag }),
+	store.Int64("backlog", func(s *model.SourceStatus) *int64 { return &s.Backlog }),
+	store.Time("last_success", func(s *model.SourceStatus) *time.Time { return &s.LastSuccess }),
+	store.String("last_error", func(s *model.SourceStatus) *string { return &s.LastError }),
+	store.Time("last_error_at", func(s *model.SourceStatus) *time.Time { return &s.LastErrorAt }),
+	store.Int64("stored", func(s *model.SourceStatus) *int64 { return &s.Stored }),
+	store.Int64("duplicates", func(s *model.SourceStatus) *int64 { return &s.Duplicates }),
+	store.Int64("conflicts", func(s *model.SourceStatus) *int64 { return &s.Conflicts }),
+	store.Int64("dead_letters", func(s *model.SourceStatus) *int64 { return &s.DeadLetters }),
+	store.Time("last_stored_at", func(s *model.SourceStatus) *time.Time { return &s.LastStoredAt }),
+	store.Time("updated_at", func(s *model.SourceStatus) *time.Time { return &s.UpdatedAt }),
+)
 
 // WriteSourceStatus records the state of the sources `keytrail collect`
 // runs; the newest row per source name is the current one.
@@ -45,6 +44,11 @@ func (w *Warehouse) SourceStatus(ctx context.Context) ([]model.SourceStatus, err
 	out, err := sourceStatus.All(ctx, w.S, "ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("read source status: %w", err)
+	}
+	for i := range out {
+		s := &out[i]
+		s.LastSuccess, s.LastErrorAt = zeroEpoch(s.LastSuccess), zeroEpoch(s.LastErrorAt)
+		s.LastStoredAt, s.UpdatedAt = zeroEpoch(s.LastStoredAt), zeroEpoch(s.UpdatedAt)
 	}
 	return out, nil
 }

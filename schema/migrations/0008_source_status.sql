@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS source_status (
     source         String,
     instance       String,
     cursor         String,
-    lag_ms         Int64,
+    lag_ns         Int64,
     backlog        Int64,
     last_success   {{ts}},
     last_error     String,
