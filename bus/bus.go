@@ -14,6 +14,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/keytrail/keytrail/model"
@@ -65,12 +66,16 @@ type Batch struct {
 	Commit func(ctx context.Context) error
 }
 
+// ErrClosed is returned by a Subscriber's Fetch (and a Publisher that can
+// be closed) once it is closed.
+var ErrClosed = errors.New("bus closed")
+
 // Subscriber delivers published records to one consumer (a member of a
 // consumer group on Kafka).
 //
-// Fetch blocks until records arrive, ctx ends, or the subscriber is closed,
-// and returns up to max records (at least one) or an error. Records not
-// committed are delivered again after a restart or rebalance.
+// Fetch blocks until records arrive, ctx ends, or the subscriber is closed
+// (ErrClosed), and returns up to max records (at least one) or an error.
+// Records not committed are delivered again after a restart or rebalance.
 type Subscriber interface {
 	Fetch(ctx context.Context, max int) (Batch, error)
 	Close() error

@@ -21,6 +21,27 @@ type Secret struct {
 // ErrSecret is wrapped by every error about a secret.
 var ErrSecret = errors.New("secret")
 
+// ErrSecretInline marks a secret written into a configuration itself.
+var ErrSecretInline = fmt.Errorf("%w: read from an environment variable ({env: NAME}) or a file ({file: /path}), never written in the configuration", ErrSecret)
+
+// UnmarshalYAML decodes {env: …} or {file: …}; a plain value is refused
+// without repeating it.
+func (s *Secret) UnmarshalYAML(unmarshal func(any) error) error {
+	var str string
+	if unmarshal(&str) == nil {
+		if str == "" {
+			*s = Secret{}
+			return nil
+		}
+		return ErrSecretInline
+	}
+	type plain Secret
+	return unmarshal((*plain)(s))
+}
+
+// GoString is String: %#v does not reveal more.
+func (s Secret) GoString() string { return s.String() }
+
 // IsZero reports whether s names nothing.
 func (s Secret) IsZero() bool { return s.Env == "" && s.File == "" }
 

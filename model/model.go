@@ -399,6 +399,33 @@ type Cursor struct {
 	UpdatedAt time.Time
 }
 
+// SourceStatus is the state of one configured source of `keytrail collect`:
+// where its collector is, how far behind the provider, its last error, and
+// what the sink stored of it since the process started.
+type SourceStatus struct {
+	Name     string `json:"name"` // the source's name in the config
+	Type     string `json:"type"` // okta, entra, …, kafka-topic, webhook
+	Source   Source `json:"source"`
+	Instance string `json:"instance"`
+	// Cursor is the collector's durable position (or a topic's committed offsets).
+	Cursor string `json:"cursor,omitempty"`
+	// Lag is how far the collector is behind the provider.
+	Lag time.Duration `json:"lag_ns,omitempty"`
+	// Backlog counts records waiting upstream (a topic's messages not yet consumed).
+	Backlog     int64     `json:"backlog,omitempty"`
+	LastSuccess time.Time `json:"last_success"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at"`
+	// Stored, Duplicates, Conflicts and DeadLetters count the sink's
+	// outcomes since the collect process started.
+	Stored       int64     `json:"stored"`
+	Duplicates   int64     `json:"duplicates"`
+	Conflicts    int64     `json:"conflicts"`
+	DeadLetters  int64     `json:"dead_letters"`
+	LastStoredAt time.Time `json:"last_stored_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
 // Manifest is an evidence pack's description: what was queried, over what, and
 // the digest of every file.
 type Manifest struct {

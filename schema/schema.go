@@ -390,5 +390,5 @@ func hasColumn(ctx context.Context, s store.Store, st string) (bool, error) {
 var Tables = []string{
 	"raw_records", "auth_events", "authenticators", "airflow_events", "dag_runs",
 	"identities", "correlations", "alerts", "dead_letters", "cursors", "reports",
-	"retention_log", "aaguids", "conflicts", "policies", "schema_migrations",
+	"retention_log", "aaguids", "conflicts", "policies", "source_status", "schema_migrations",
 }

@@ -18,11 +18,7 @@ import (
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/aaguid"
 	"github.com/keytrail/keytrail/ingest/airflow"
-	"github.com/keytrail/keytrail/ingest/entra"
-	"github.com/keytrail/keytrail/ingest/google"
-	"github.com/keytrail/keytrail/ingest/keycloak"
-	"github.com/keytrail/keytrail/ingest/oidc"
-	"github.com/keytrail/keytrail/ingest/okta"
+	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/warehouse"
 )
@@ -55,28 +51,25 @@ func init() {
 }
 
 // Sources lists the --source values ingest accepts.
-var Sources = []string{"okta", "entra", "google", "keycloak", "oidc", "airflow"}
+var Sources = func() []string {
+	out := make([]string, len(sources.Names))
+	for i, n := range sources.Names {
+		out[i] = string(n)
+	}
+	return out
+}()
 
 // normalizerFor returns the normalizer for a --source value; for airflow it
 // also returns the classifier that counts unknown event names.
 func normalizerFor(source string) (ingest.Normalizer, *airflow.Classifier, error) {
-	switch source {
-	case "okta":
-		return okta.New(), nil, nil
-	case "entra":
-		return entra.New(), nil, nil
-	case "google":
-		return google.New(), nil, nil
-	case "keycloak":
-		return keycloak.New(), nil, nil
-	case "oidc":
-		return oidc.New(), nil, nil
-	case "airflow":
-		n := airflow.New()
-		n.Classifier = airflow.NewClassifier()
-		return n, n.Classifier, nil
+	n, err := sources.Normalizer(model.Source(source))
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("unknown source %q (want one of %s)", source, strings.Join(Sources, ", "))
+	if af, ok := n.(*airflow.Normalizer); ok {
+		return n, af.Classifier, nil
+	}
+	return n, nil, nil
 }
 
 // ingestJob is one ingest of files of one source into a warehouse; the

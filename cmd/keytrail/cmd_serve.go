@@ -1,19 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/keytrail/keytrail/bus"
-	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/bus/kafka"
+	"github.com/keytrail/keytrail/bus/memory"
+	"github.com/keytrail/keytrail/config"
+	"github.com/keytrail/keytrail/ingest/sources"
+	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/server"
@@ -30,55 +30,18 @@ func init() {
 	})
 }
 
-// serveFile is the YAML file `keytrail serve` reads: the store and the
-// server section. (The collect config will hold both, with the sources,
-// Kafka, policy and alerts, and embed server.Config the same way.)
-type serveFile struct {
-	// Store is the store URL; default --store / KEYTRAIL_STORE.
-	Store  string        `yaml:"store"`
-	Server server.Config `yaml:"server"`
-}
-
-func loadServeFile(path string) (serveFile, error) {
-	var f serveFile
-	b, err := os.ReadFile(path)
+// loadServeFile reads serve's config: the file keytrail collect reads
+// (config.Config), of which serve uses the store, the bus (bus, memory,
+// kafka, sink) and the server section, which it requires.
+func loadServeFile(path string) (*config.Config, error) {
+	c, err := config.LoadFile(path)
 	if err != nil {
-		return f, err
+		return nil, err
 	}
-	if err := server.Decode(bytes.NewReader(b), &f); err != nil {
-		return f, fmt.Errorf("%s: %w", path, err)
+	if c.Server == nil {
+		return nil, fmt.Errorf("%s: no server section", path)
 	}
-	f.Server.ApplyDefaults()
-	if err := f.Server.Validate(); err != nil {
-		return f, fmt.Errorf("%s: server: %w", path, err)
-	}
-	return f, nil
-}
-
-// storePublisher is the embedded bus until the live pipeline's in-process
-// bus and sink are wired here: Publish runs the records through the ingest
-// path (split, normalize, drop stored ids, enrich, store) and returns once
-// they are stored, the contract of an in-process bus.Publisher.
-type storePublisher struct {
-	w   *warehouse.Warehouse
-	enr *warehouse.Enricher
-	mu  sync.Mutex
-}
-
-func (p *storePublisher) Publish(ctx context.Context, recs ...bus.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, r := range recs {
-		n, _, err := normalizerFor(string(r.Source))
-		if err != nil {
-			return err
-		}
-		in := &ingest.Ingester{Normalizer: n, Instance: r.Instance, Sink: p.w, Enricher: p.enr, Now: func() time.Time { return r.ReceivedAt }}
-		if _, err := in.Ingest(ctx, r.Origin, r.Raw); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c, nil
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -90,12 +53,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if *cfgPath == "" {
 		return usagef("--config is required")
 	}
-	f, err := loadServeFile(*cfgPath)
+	cfg, err := loadServeFile(*cfgPath)
 	if err != nil {
 		return err
 	}
-	if f.Store != "" && !e.storeExplicit {
-		e.storeURL = f.Store
+	if err := cfg.CheckSecrets(); err != nil {
+		return err
+	}
+	if !e.storeExplicit {
+		if e.storeURL, err = cfg.StoreURL(e.storeURL); err != nil {
+			return err
+		}
 	}
 	s, err := e.openMigrated(ctx)
 	if err != nil {
@@ -122,18 +90,53 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	})
-	d := server.Deps{Publisher: &storePublisher{w: w, enr: enr}, Reader: w.API(), Reporter: w, Ready: ready,
+	// Pushes go through the bus: in-process, to a sink in this process
+	// that stores them before Publish returns; or Kafka, whose topics
+	// keytrail collect's sink drains.
+	var pub bus.Publisher
+	var sinks []pipeline.Component
+	switch cfg.Bus {
+	case config.BusKafka:
+		conn, err := kafkaConn(cfg.Kafka.Brokers, cfg.Kafka.ClientID, cfg.Kafka.SASL, cfg.Kafka.TLS, e)
+		if err != nil {
+			return err
+		}
+		if *cfg.Kafka.CreateTopics {
+			if err := kafka.EnsureTopics(ctx, conn, busTopics(cfg), cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
+				return err
+			}
+		}
+		p, err := newBusProducer(cfg, conn)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		pub = p
+	default:
+		b := memory.New(cfg.Memory.Capacity)
+		sub := b.Subscribe()
+		defer b.Close()
+		defer sub.Close()
+		pub = b
+		sinks = append(sinks, pipeline.NewSink(sinkConfig(cfg, "intake"), sub, pipeline.NewWriter(w, enr, sources.Normalizer, nil), pipeline.Options{Logger: log}))
+	}
+	d := server.Deps{Publisher: pub, Reader: w.API(), Reporter: w, Ready: ready,
 		Console: w.API(), Verifier: w,
 		Registry: reg, Logger: log, Version: version}
-	if f.Server.Reports.SigningKey != "" {
-		if d.SigningKey, err = report.LoadPrivateKey(f.Server.Reports.SigningKey); err != nil {
+	if cfg.Server.Reports.SigningKey != "" {
+		if d.SigningKey, err = report.LoadPrivateKey(cfg.Server.Reports.SigningKey); err != nil {
 			return err
 		}
 	}
-	srv, err := server.New(f.Server, d)
+	srv, err := server.New(*cfg.Server, d)
 	if err != nil {
 		return err
 	}
-	log.Info("keytrail serve", "version", version, "store", store.Redact(e.storeURL), "listen", f.Server.Listen)
-	return srv.Run(ctx)
+	log.Info("keytrail serve", "version", version, "store", store.Redact(e.storeURL), "listen", cfg.Server.Listen, "bus", cfg.Bus)
+	// On SIGTERM the server drains its requests first, then the sink
+	// stores what the bus holds.
+	return (&pipeline.Pipeline{Stages: []pipeline.Stage{
+		{Name: "server", Components: []pipeline.Component{pipeline.ComponentFunc(srv.Run)}},
+		{Name: "sinks", Components: sinks},
+	}, ShutdownTimeout: cfg.Server.Timeouts.Shutdown + cfg.Sink.FlushTimeout, Logger: log}).Run(ctx)
 }

@@ -11,8 +11,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/warehouse"
 )
 
 func init() {
@@ -75,6 +77,8 @@ type Status struct {
 	SchemaVersion int              `json:"schema_version"`
 	SchemaLatest  int              `json:"schema_latest"`
 	Tables        map[string]int64 `json:"tables"`
+	// Sources are the states `keytrail collect` last wrote, by source name.
+	Sources []model.SourceStatus `json:"sources,omitempty"`
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {
@@ -105,6 +109,11 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			}
 			st.Tables[t] = n
 		}
+		if st.Tables["source_status"] > 0 {
+			if st.Sources, err = warehouse.New(s).SourceStatus(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	if *asJSON {
 		return json.NewEncoder(e.stdout).Encode(st)
@@ -127,7 +136,49 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	for _, t := range schema.Tables {
 		fmt.Fprintf(tw, "  %s\t%d\n", t, st.Tables[t])
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(st.Sources) > 0 {
+		printSources(w, st.Sources, time.Now())
+	}
+	return nil
+}
+
+// printSources prints each collected source's state as keytrail collect
+// last wrote it.
+func printSources(w io.Writer, sources []model.SourceStatus, now time.Time) {
+	fmt.Fprintln(w, "sources (as keytrail collect last reported):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tTYPE\tINSTANCE\tCURSOR\tLAG\tSTORED\tDEAD\tLAST STORED\tLAST ERROR\tREPORTED")
+	ago := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return now.Sub(t).Round(time.Second).String() + " ago"
+	}
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, s := range sources {
+		lag := "-"
+		if s.Lag > 0 || s.Backlog > 0 {
+			lag = s.Lag.Round(time.Second).String()
+			if s.Backlog > 0 {
+				lag = fmt.Sprintf("%d records", s.Backlog)
+			}
+		}
+		lastErr := "-"
+		if s.LastError != "" {
+			lastErr = fmt.Sprintf("%s (%s)", s.LastError, ago(s.LastErrorAt))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Type, s.Instance, dash(s.Cursor), lag,
+			s.Stored, s.DeadLetters, ago(s.LastStoredAt), lastErr, ago(s.UpdatedAt))
+	}
+	tw.Flush()
 }
 
 func runSQL(ctx context.Context, e *env, args []string) error {

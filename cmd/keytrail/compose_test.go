@@ -3,18 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keytrail/keytrail/bus"
+	"github.com/keytrail/keytrail/bus/kafka"
+	"github.com/keytrail/keytrail/bus/kafka/kafkatest"
+	"github.com/keytrail/keytrail/config"
+	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store/storetest"
 )
 
@@ -27,6 +34,7 @@ type composeFile struct {
 		Ports       []string                              `yaml:"ports"`
 		Volumes     []string                              `yaml:"volumes"`
 		DependsOn   map[string]any                        `yaml:"depends_on"`
+		StopGrace   string                                `yaml:"stop_grace_period"`
 	} `yaml:"services"`
 	Volumes map[string]any `yaml:"volumes"`
 }
@@ -95,7 +103,8 @@ func TestComposeFile(t *testing.T) {
 	require.Contains(t, sv.Volumes, "./docs/serve.example.yaml:/etc/keytrail/serve.yaml:ro")
 	_, err = loadServeFile(filepath.Join(root, "docs", "serve.example.yaml"))
 	require.NoError(t, err)
-	for _, name := range []string{"keytrail", "correlator", "serve"} {
+	require.Contains(t, c.Services, "collector")
+	for _, name := range []string{"keytrail", "correlator", "serve", "collector"} {
 		kt := c.Services[name]
 		for k := range kt.Environment {
 			require.True(t, slices.Contains(EnvVars, k), "%s's compose env sets %s, which keytrail does not read", name, k)
@@ -130,4 +139,72 @@ func TestComposeFile(t *testing.T) {
 	require.Equal(t, "9000", u.Port())
 	require.Equal(t, c.Services["clickhouse"].Environment["CLICKHOUSE_DB"], strings.Trim(u.Path, "/"))
 	require.Equal(t, c.Services["clickhouse"].Environment["CLICKHOUSE_USER"], u.User.Username())
+
+	testComposeCollector(t, root, c)
+}
+
+// testComposeCollector checks the collector service: its config file is
+// mounted from the repository, valid, points its Kafka bus at the compose
+// broker's internal listener and stores through KEYTRAIL_STORE; compose
+// waits longer than its shutdown bound before killing it; and the command
+// runs — against an in-process Kafka standing in for the broker — storing a
+// record published to a source topic, then stops cleanly.
+func testComposeCollector(t *testing.T, root string, c composeFile) {
+	svc := c.Services["collector"]
+	require.Equal(t, []string{"collect", "--config"}, svc.Command[:2])
+	target := svc.Command[2]
+	var src string
+	for _, v := range svc.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && parts[1] == target {
+			src = filepath.Join(root, parts[0])
+		}
+	}
+	require.NotEmpty(t, src, "the collector's config %s is mounted from the repository", target)
+	cfg, err := config.LoadFile(src)
+	require.NoError(t, err)
+	require.Empty(t, cfg.Store.URL, "the store comes from KEYTRAIL_STORE, like the other services")
+	require.Equal(t, config.BusKafka, cfg.Bus)
+	listeners := c.Services["kafka"].Environment["KAFKA_ADVERTISED_LISTENERS"]
+	for _, b := range cfg.Kafka.Brokers {
+		require.Contains(t, listeners, "PLAINTEXT://"+b, "broker %s is the compose broker's internal listener", b)
+	}
+	require.Contains(t, svc.DependsOn, "kafka")
+	grace, err := time.ParseDuration(svc.StopGrace)
+	require.NoError(t, err, "stop_grace_period")
+	require.Greater(t, grace, cfg.ShutdownTimeout, "compose waits for the graceful stop before SIGKILL")
+	code, out, errs := cli(t, "", "config", "check", "--skip-secrets", src)
+	require.Equal(t, 0, code, out+errs)
+
+	// Run it: the brokers replaced by kfake's, the store embedded.
+	_, conn := kafkatest.Start(t)
+	body, err := os.ReadFile(src)
+	require.NoError(t, err)
+	local := filepath.Join(t.TempDir(), "collect.yaml")
+	require.NoError(t, os.WriteFile(local, []byte(strings.ReplaceAll(string(body), cfg.Kafka.Brokers[0], conn.Brokers[0])), 0o600))
+	url := "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Conn: conn})
+	require.NoError(t, err)
+	defer p.Close()
+	raw, err := os.ReadFile(fixture("okta", "logs_page.json"))
+	require.NoError(t, err)
+	var once sync.Once
+	published := make(chan error, 1)
+	// Publish once collect runs; stop it once the sink stored a batch.
+	errb := &cancelOn{marker: "batch stored", cancel: cancel}
+	started := &cancelOn{marker: "collecting", cancel: func() {
+		once.Do(func() {
+			go func() {
+				published <- p.Publish(ctx, bus.Record{Source: model.SourceOkta, Instance: "okta", Raw: raw, Origin: "compose test"})
+			}()
+		})
+	}}
+	var sout bytes.Buffer
+	require.Equal(t, 0, run(ctx, []string{"--store", url, "--log-level", "debug", "collect", "--config", local}, strings.NewReader(""), &sout,
+		io.MultiWriter(errb, started)), errb.String())
+	require.NoError(t, <-published)
+	require.Contains(t, sout.String(), "sink bus: 1 records, 14 stored", errb.String())
+	require.Contains(t, errb.String(), "pipeline stopped")
 }

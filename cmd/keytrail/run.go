@@ -212,6 +212,7 @@ var EnvVars = []string{
 	"KEYTRAIL_POLICY",      // correlation policy YAML (default the built-in policy)
 	"KEYTRAIL_ALERTS",      // alert targets YAML (default no alerts)
 	"KEYTRAIL_CPUPROFILE",  // write a CPU profile of the run to this file
+	"KEYTRAIL_CONFIG",      // collect config YAML (keytrail collect --config)
 	// secrets named by docs/serve.example.yaml (any name a config gives is read)
 	"KEYTRAIL_OKTA_HOOK_SECRET", "KEYTRAIL_SHIPPER_SECRET",
 }

@@ -1,0 +1,228 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/keytrail/keytrail/bus"
+)
+
+// Defaults of SinkConfig.
+const (
+	DefaultBatchSize    = 5000
+	DefaultMaxWait      = time.Second
+	DefaultFlushTimeout = 10 * time.Second
+)
+
+// SinkConfig configures a Sink.
+type SinkConfig struct {
+	// Name labels the sink in logs, metrics and status. Default "bus".
+	Name string
+	// BatchSize is the most records one store write carries. Default
+	// DefaultBatchSize.
+	BatchSize int
+	// MaxWait is the longest a fetched record waits for more before the
+	// batch is written. Default DefaultMaxWait.
+	MaxWait time.Duration
+	// Backoff paces retries while the store (or the bus) is unavailable.
+	Backoff Backoff
+	// FlushTimeout bounds the last write and commit once Run is asked to
+	// stop. Default DefaultFlushTimeout.
+	FlushTimeout time.Duration
+}
+
+// Options are what every pipeline component may be given.
+type Options struct {
+	// Logger receives one line per outage and per recovery. Default discard.
+	Logger *slog.Logger
+	// Clock paces batching, backoff and polling. Default the real clock.
+	Clock clockwork.Clock
+	// Metrics, when set, counts what the component does.
+	Metrics *Metrics
+	// Status, when set, tallies what the sink stored per source.
+	Status *Status
+	// Stored, when set, is called after each batch is stored and committed
+	// (the streaming correlator polls then; benchmarks time it).
+	Stored func(recs []bus.Record, res Results)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	return o
+}
+
+// SinkStats are a Sink's counters since it started.
+type SinkStats struct {
+	Records       int64 // fetched from the bus
+	Accepted      int64 // stored new
+	Duplicates    int64 // already stored
+	Conflicts     int64 // an id already stored with other bytes (kept in the conflicts table)
+	DeadLetters   int64 // stored as dead letters
+	Writes        int64 // store writes that succeeded
+	WriteTime     time.Duration
+	StoreFailures int64 // store writes that failed (and were retried)
+	Commits       int64
+	CommitErrors  int64 // commits that failed (their records come again)
+}
+
+// Sink is the bus → store component: it fetches records from a
+// bus.Subscriber, gathers them into batches by size (BatchSize) and time
+// (MaxWait), stores each batch through a Writer, and commits the batch's
+// deliveries only after the write succeeded. While the store is down it
+// keeps the batch, retries with capped backoff, commits nothing and drops
+// nothing, and says so once per outage.
+type Sink struct {
+	cfg   SinkConfig
+	sub   bus.Subscriber
+	w     *Writer
+	o     Options
+	store *outage
+	bus   *outage
+
+	mu    sync.Mutex
+	stats SinkStats
+}
+
+// NewSink returns a Sink from sub into w.
+func NewSink(cfg SinkConfig, sub bus.Subscriber, w *Writer, o Options) *Sink {
+	o = o.withDefaults()
+	cfg.Name = or(cfg.Name, "bus")
+	cfg.BatchSize = or(cfg.BatchSize, DefaultBatchSize)
+	cfg.MaxWait = or(cfg.MaxWait, DefaultMaxWait)
+	cfg.FlushTimeout = or(cfg.FlushTimeout, DefaultFlushTimeout)
+	return &Sink{cfg: cfg, sub: sub, w: w, o: o,
+		store: newOutage(o.Logger, o.Clock, cfg.Backoff, "store", "sink", cfg.Name),
+		bus:   newOutage(o.Logger, o.Clock, cfg.Backoff, "bus", "sink", cfg.Name)}
+}
+
+// Name is the sink's name.
+func (s *Sink) Name() string { return s.cfg.Name }
+
+// Stats returns the sink's counters.
+func (s *Sink) Stats() SinkStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// ErrUnflushed is returned by Run when it had to stop with records fetched
+// and not stored; they were not committed and will be delivered again.
+var ErrUnflushed = errors.New("records fetched but not stored at shutdown")
+
+// Run fetches, stores and commits until ctx ends, then stores and commits
+// what it holds within FlushTimeout and returns. It returns nil on a clean
+// stop, ErrUnflushed when the last batch could not be stored in time, and
+// an error when the subscriber is closed under it.
+func (s *Sink) Run(ctx context.Context) error {
+	gctx, cancel := withGrace(ctx, s.o.Clock, s.cfg.FlushTimeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		first, err := s.sub.Fetch(ctx, s.cfg.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, bus.ErrClosed) {
+				return fmt.Errorf("sink %s: %w", s.cfg.Name, err)
+			}
+			s.o.Metrics.busError(s.cfg.Name)
+			sleep(ctx, s.o.Clock, s.bus.failed(ctx, err))
+			continue
+		}
+		s.bus.ok(ctx)
+		batches := []bus.Batch{first}
+		n := len(first.Records)
+		wctx, wcancel := withDeadline(ctx, s.o.Clock, s.cfg.MaxWait)
+		for n < s.cfg.BatchSize {
+			b, err := s.sub.Fetch(wctx, s.cfg.BatchSize-n)
+			if err != nil {
+				break
+			}
+			batches = append(batches, b)
+			n += len(b.Records)
+		}
+		wcancel()
+		if err := s.flush(ctx, gctx, batches, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush stores batches (n records) and commits them in order, retrying the
+// store until it succeeds or gctx ends.
+func (s *Sink) flush(ctx, gctx context.Context, batches []bus.Batch, n int) error {
+	recs := make([]bus.Record, 0, n)
+	for _, b := range batches {
+		recs = append(recs, b.Records...)
+	}
+	s.mu.Lock()
+	s.stats.Records += int64(n)
+	s.mu.Unlock()
+	var res Results
+	for {
+		start := s.o.Clock.Now()
+		var err error
+		res, err = s.w.Write(gctx, recs)
+		if err == nil {
+			took := s.o.Clock.Since(start)
+			s.store.ok(ctx)
+			t := res.Total()
+			s.mu.Lock()
+			s.stats.Writes++
+			s.stats.WriteTime += took
+			s.stats.Accepted += int64(t.Accepted)
+			s.stats.Duplicates += int64(t.Duplicates)
+			s.stats.Conflicts += int64(t.Conflicts)
+			s.stats.DeadLetters += int64(t.DeadLetters)
+			s.mu.Unlock()
+			s.o.Metrics.stored(s.cfg.Name, res, n, took)
+			s.o.Logger.Debug("batch stored", "sink", s.cfg.Name, "records", n, "accepted", t.Accepted, "duplicates", t.Duplicates,
+				"conflicts", t.Conflicts, "dead_letters", t.DeadLetters, "took", took.Round(time.Millisecond).String())
+			s.o.Status.stored(res, s.o.Clock.Now())
+			break
+		}
+		s.mu.Lock()
+		s.stats.StoreFailures++
+		s.mu.Unlock()
+		s.o.Metrics.storeError(s.cfg.Name)
+		wait := s.store.failed(ctx, err, "records", n)
+		if gctx.Err() != nil || !sleep(gctx, s.o.Clock, wait) {
+			s.o.Logger.Error("stopping with records not stored; they were not committed and will be delivered again",
+				"sink", s.cfg.Name, "records", n, "err", err)
+			return fmt.Errorf("sink %s: %d %w: %w", s.cfg.Name, n, ErrUnflushed, err)
+		}
+	}
+	for _, b := range batches {
+		if b.Commit == nil {
+			continue
+		}
+		if err := b.Commit(gctx); err != nil {
+			// Stored but not acknowledged: delivered again later, stored once.
+			s.mu.Lock()
+			s.stats.CommitErrors++
+			s.mu.Unlock()
+			s.o.Metrics.commitError(s.cfg.Name)
+			s.o.Logger.Warn("commit failed; the stored records will be delivered again (harmless)", "sink", s.cfg.Name, "records", len(b.Records), "err", err)
+			continue
+		}
+		s.mu.Lock()
+		s.stats.Commits++
+		s.mu.Unlock()
+	}
+	if s.o.Stored != nil {
+		s.o.Stored(recs, res)
+	}
+	return nil
+}
