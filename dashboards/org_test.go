@@ -15,11 +15,7 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
-	"github.com/keytrail/keytrail/ingest/airflow"
-	"github.com/keytrail/keytrail/ingest/entra"
-	"github.com/keytrail/keytrail/ingest/google"
-	"github.com/keytrail/keytrail/ingest/keycloak"
-	"github.com/keytrail/keytrail/ingest/okta"
+	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
@@ -101,22 +97,9 @@ func newOrg(t *testing.T) *org {
 
 // normalizer is the ingest normalizer of a demo file's source.
 func normalizer(tb testing.TB, src model.Source) ingest.Normalizer {
-	switch src {
-	case model.SourceOkta:
-		return okta.New()
-	case model.SourceEntra:
-		return entra.New()
-	case model.SourceGoogle:
-		return google.New()
-	case model.SourceKeycloak:
-		return keycloak.New()
-	case model.SourceAirflow:
-		n := airflow.New()
-		n.Classifier = airflow.NewClassifier()
-		return n
-	}
-	tb.Fatalf("no normalizer for %s", src)
-	return nil
+	n, err := sources.Normalizer(src)
+	require.NoError(tb, err)
+	return n
 }
 
 // fill pushes the organisation through keytrail as `keytrail demo` does:

@@ -20,12 +20,7 @@ import (
 
 	"github.com/keytrail/keytrail/bus"
 	"github.com/keytrail/keytrail/ingest"
-	"github.com/keytrail/keytrail/ingest/airflow"
-	"github.com/keytrail/keytrail/ingest/entra"
-	"github.com/keytrail/keytrail/ingest/google"
-	"github.com/keytrail/keytrail/ingest/keycloak"
-	"github.com/keytrail/keytrail/ingest/oidc"
-	"github.com/keytrail/keytrail/ingest/okta"
+	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/internal/oidctest"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/schema"
@@ -141,21 +136,11 @@ func newIngestBus(t testing.TB, w *warehouse.Warehouse) *ingestBus {
 }
 
 func normalizer(src model.Source) ingest.Normalizer {
-	switch src {
-	case model.SourceOkta:
-		return okta.New()
-	case model.SourceEntra:
-		return entra.New()
-	case model.SourceGoogle:
-		return google.New()
-	case model.SourceKeycloak:
-		return keycloak.New()
-	case model.SourceOIDC:
-		return oidc.New()
-	case model.SourceAirflow:
-		return airflow.New()
+	n, err := sources.Normalizer(src)
+	if err != nil {
+		return nil
 	}
-	return nil
+	return n
 }
 
 func (b *ingestBus) Publish(ctx context.Context, recs ...bus.Record) error {

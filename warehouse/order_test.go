@@ -14,11 +14,7 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
-	"github.com/keytrail/keytrail/ingest/airflow"
-	"github.com/keytrail/keytrail/ingest/entra"
-	"github.com/keytrail/keytrail/ingest/google"
-	"github.com/keytrail/keytrail/ingest/keycloak"
-	"github.com/keytrail/keytrail/ingest/okta"
+	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
 )
 
@@ -108,22 +104,14 @@ func TestVerdictsIndependentOfSourceOrder(t *testing.T) {
 	for _, fi := range m.Files {
 		bySource[fi.Source] = append(bySource[fi.Source], fi)
 	}
-	sources := []model.Source{model.SourceOkta, model.SourceEntra, model.SourceGoogle, model.SourceKeycloak, model.SourceAirflow}
-	for _, s := range sources {
+	providers := []model.Source{model.SourceOkta, model.SourceEntra, model.SourceGoogle, model.SourceKeycloak, model.SourceAirflow}
+	for _, s := range providers {
 		require.NotEmpty(t, bySource[s], "the demo writes %s", s)
 	}
 	normalizer := func(s model.Source) ingest.Normalizer {
-		switch s {
-		case model.SourceOkta:
-			return okta.New()
-		case model.SourceEntra:
-			return entra.New()
-		case model.SourceGoogle:
-			return google.New()
-		case model.SourceKeycloak:
-			return keycloak.New()
-		}
-		return airflow.New()
+		n, err := sources.Normalizer(s)
+		require.NoError(t, err)
+		return n
 	}
 
 	batchP := correlate.DefaultPolicy()
@@ -140,8 +128,8 @@ func TestVerdictsIndependentOfSourceOrder(t *testing.T) {
 		return got
 	}
 
-	perms := sourceOrders(sources[:4])
-	require.Len(t, permutations(sources), 120)
+	perms := sourceOrders(providers[:4])
+	require.Len(t, permutations(providers), 120)
 	for name, w := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			var want map[string]model.Correlation
