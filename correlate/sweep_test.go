@@ -176,14 +176,13 @@ func TestSweepCompactionEdges(t *testing.T) {
 	b.auth("key", "alice", tr.Add(-p.TriggerWindow-time.Minute))
 	trig := b.act("alice", tr.Add(-p.TriggerWindow), model.ActionTrigger, dagID("etl"))
 	manual := b.run("etl", "manual__1", model.RunManual, tr, "", "alice")
-	var unpause, backfill string
 	for i := range 3 {
-		unpause = b.act("alice", t0.Add(time.Duration(i+1)*time.Minute), model.ActionUnpause, dagID("rep"))
-		backfill = b.act("alice", t0.Add(time.Duration(i+1)*time.Minute), model.ActionBackfill, dagID("bf"))
+		b.act("alice", t0.Add(time.Duration(i+1)*time.Minute), model.ActionUnpause, dagID("rep"))
+		b.act("alice", t0.Add(time.Duration(i+1)*time.Minute), model.ActionBackfill, dagID("bf"))
 	}
 	// the latest at or before the run plus clock skew counts; one just after does not.
-	unpause = b.act("alice", tr.Add(p.ClockSkew), model.ActionUnpause, dagID("rep"))
-	backfill = b.act("alice", tr.Add(p.ClockSkew), model.ActionBackfill, dagID("bf"))
+	unpause := b.act("alice", tr.Add(p.ClockSkew), model.ActionUnpause, dagID("rep"))
+	backfill := b.act("alice", tr.Add(p.ClockSkew), model.ActionBackfill, dagID("bf"))
 	b.act("alice", tr.Add(p.ClockSkew+time.Millisecond), model.ActionUnpause, dagID("rep"))
 	b.act("alice", tr.Add(p.ClockSkew+time.Millisecond), model.ActionBackfill, dagID("bf"))
 	sched := b.run("rep", "scheduled__1", model.RunScheduled, tr, "", "")

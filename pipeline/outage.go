@@ -85,13 +85,6 @@ func (o *outage) ok(ctx context.Context) {
 	o.down, o.failures, o.lastErr = false, 0, nil
 }
 
-// state reports whether the dependency is down, since when, and its last error.
-func (o *outage) state() (down bool, since time.Time, err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.down, o.since, o.lastErr
-}
-
 // sleep waits d on clock, or until ctx ends (false).
 func sleep(ctx context.Context, clock clockwork.Clock, d time.Duration) bool {
 	t := clock.NewTimer(d)

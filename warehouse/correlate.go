@@ -261,22 +261,6 @@ func (cw *correlationWriter) close() error {
 	return err
 }
 
-// versionClock hands out row versions: the write time in milliseconds, but
-// strictly increasing within the process, so a row re-written in the same
-// millisecond still replaces the older copy.
-var versionClock struct {
-	mu   sync.Mutex
-	last uint64
-}
-
-func nextVersion() uint64 {
-	versionClock.mu.Lock()
-	defer versionClock.mu.Unlock()
-	v := max(uint64(time.Now().UnixMilli()), versionClock.last+1)
-	versionClock.last = v
-	return v
-}
-
 // writeCorrelations inserts cs (distinct action ids of one policy) as one batch.
 func (w *Warehouse) writeCorrelations(ctx context.Context, cs []model.Correlation) error {
 	v := w.versions().Next()
