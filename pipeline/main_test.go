@@ -22,6 +22,7 @@ import (
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/sources"
+	"github.com/keytrail/keytrail/internal/syncbuf"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/schema"
@@ -267,22 +268,7 @@ func requireStoredOnce(t testing.TB, w *warehouse.Warehouse, o *org) {
 }
 
 // logBuffer is a concurrency-safe log sink for checking what was logged.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.MultiWriter(l), &slog.HandlerOptions{Level: slog.LevelInfo}))

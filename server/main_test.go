@@ -22,6 +22,7 @@ import (
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/internal/oidctest"
+	"github.com/keytrail/keytrail/internal/syncbuf"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/server"
@@ -45,22 +46,7 @@ var (
 	}
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // secret records s as a value no log line may contain.
 func secret(s string) string {

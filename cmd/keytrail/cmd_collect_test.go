@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/keytrail/keytrail/bus/kafka/kafkatest"
+	"github.com/keytrail/keytrail/internal/syncbuf"
 	"github.com/keytrail/keytrail/store/storetest"
 )
 
@@ -163,27 +164,5 @@ func TestCollectEventHubsSIGTERM(t *testing.T) {
 	require.Contains(t, out2.String(), "sink entra-eh: 1 records, 0 stored, 0 duplicates, 0 conflicts, 0 dead letters")
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// Reset empties the buffer.
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
-}
+// syncBuffer is a buffer safe for a process's writes and the test's reads.
+type syncBuffer = syncbuf.Buffer
