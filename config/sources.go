@@ -94,45 +94,15 @@ func (s *Source) UnmarshalYAML(unmarshal func(any) error) error {
 	var err error
 	switch typ {
 	case TypeOkta:
-		var v struct {
-			head   `yaml:",inline"`
-			Config okta.Config `yaml:",inline"`
-		}
-		err = unmarshal(&v)
-		c = common{head: v.head, Instance: v.Config.Instance}
-		s.Okta = &v.Config
+		c, s.Okta, err = polled(unmarshal, func(p *okta.Config) string { return p.Instance })
 	case TypeEntra:
-		var v struct {
-			head   `yaml:",inline"`
-			Config entra.Config `yaml:",inline"`
-		}
-		err = unmarshal(&v)
-		c = common{head: v.head, Instance: v.Config.Instance}
-		s.Entra = &v.Config
+		c, s.Entra, err = polled(unmarshal, func(p *entra.Config) string { return p.Instance })
 	case TypeGoogle:
-		var v struct {
-			head   `yaml:",inline"`
-			Config google.Config `yaml:",inline"`
-		}
-		err = unmarshal(&v)
-		c = common{head: v.head, Instance: v.Config.Instance}
-		s.Google = &v.Config
+		c, s.Google, err = polled(unmarshal, func(p *google.Config) string { return p.Instance })
 	case TypeKeycloak:
-		var v struct {
-			head   `yaml:",inline"`
-			Config keycloak.Config `yaml:",inline"`
-		}
-		err = unmarshal(&v)
-		c = common{head: v.head, Instance: v.Config.Instance}
-		s.Keycloak = &v.Config
+		c, s.Keycloak, err = polled(unmarshal, func(p *keycloak.Config) string { return p.Instance })
 	case TypeAirflow:
-		var v struct {
-			head   `yaml:",inline"`
-			Config airflow.Config `yaml:",inline"`
-		}
-		err = unmarshal(&v)
-		c = common{head: v.head, Instance: v.Config.Instance}
-		s.Airflow = &v.Config
+		c, s.Airflow, err = polled(unmarshal, func(p *airflow.Config) string { return p.Instance })
 	case TypeKafkaTopic:
 		var v struct {
 			common     `yaml:",inline"`
@@ -362,4 +332,15 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// polled decodes a polled source's YAML: the keys every source has (head)
+// beside its collector's own Config C, whose instance names the source.
+func polled[C any](unmarshal func(any) error, instance func(*C) string) (common, *C, error) {
+	var v struct {
+		head   `yaml:",inline"`
+		Config C `yaml:",inline"`
+	}
+	err := unmarshal(&v)
+	return common{head: v.head, Instance: instance(&v.Config)}, &v.Config, err
 }
