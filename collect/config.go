@@ -110,3 +110,20 @@ func (c StartConfig) Validate() error {
 	}
 	return nil
 }
+
+// CheckLag says why a re-read lag window d is invalid (negative), or nil.
+func CheckLag(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("lag %s: must not be negative", d)
+	}
+	return nil
+}
+
+// CheckPageSize says why page size n is outside 0..most (0 is the
+// provider's default), or nil.
+func CheckPageSize(n, most int) error {
+	if n < 0 || n > most {
+		return fmt.Errorf("page_size %d: want 1..%d", n, most)
+	}
+	return nil
+}

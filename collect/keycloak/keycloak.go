@@ -93,17 +93,8 @@ func (c Config) Validate() error {
 	if err := c.ClientSecret.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("client_secret: %w", err))
 	}
-	if c.Lag < 0 {
-		errs = append(errs, fmt.Errorf("lag %s: must not be negative", c.Lag))
-	}
-	if c.PageSize < 0 || c.PageSize > 10000 {
-		errs = append(errs, fmt.Errorf("page_size %d: want 1..10000", c.PageSize))
-	}
-	for _, err := range []error{c.StartConfig.Validate(), c.Inventory.Validate(), c.Poll.Validate()} {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// errors.Join drops the nil ones.
+	errs = append(errs, collect.CheckLag(c.Lag), collect.CheckPageSize(c.PageSize, 10000), c.StartConfig.Validate(), c.Inventory.Validate(), c.Poll.Validate())
 	return errors.Join(errs...)
 }
 

@@ -106,14 +106,8 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.PageSize < 0 || c.PageSize > 1000 {
-		errs = append(errs, fmt.Errorf("page_size %d: want 1..1000", c.PageSize))
-	}
-	for _, err := range []error{c.StartConfig.Validate(), c.Inventory.Validate(), c.Poll.Validate()} {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// errors.Join drops the nil ones.
+	errs = append(errs, collect.CheckPageSize(c.PageSize, 1000), c.StartConfig.Validate(), c.Inventory.Validate(), c.Poll.Validate())
 	return errors.Join(errs...)
 }
 
