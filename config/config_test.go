@@ -114,6 +114,9 @@ func TestSecretsNeverInline(t *testing.T) {
 		"sources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: [hunter2-secret]\n",
 		"sources:\n  o:\n    type: okta\n    base_url: https://u:hunter2-secret@a.okta.com\n    token: {env: T}\n",
 		"store:\n  url: clickhouse://u:hunter2-secret@h:9000/db\nsources:\n  o:\n    type: okta\n    base_url: https://a.okta.com\n    token: {env: T}\n",
+		// The server section's secrets are the same kind (internal/secret).
+		"server:\n  intake:\n    shippers:\n      - {source: okta, instance: a, secret: hunter2-secret}\n",
+		"server:\n  console:\n    cookie_key: hunter2-secret\n",
 	} {
 		_, err := load(t, y)
 		require.Error(t, err, y)

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keytrail/keytrail/internal/secret"
 
 	"go.yaml.in/yaml/v3"
 
@@ -177,47 +178,9 @@ type Reports struct {
 }
 
 // Secret is a reference to a secret: an environment variable or a file
-// (its content, without a trailing newline). Its value is never printed.
-type Secret struct {
-	Env  string `yaml:"env"`
-	File string `yaml:"file"`
-}
-
-// String names the reference, never the value.
-func (s Secret) String() string {
-	switch {
-	case s.Env != "":
-		return "env:" + s.Env
-	case s.File != "":
-		return "file:" + s.File
-	}
-	return "unset"
-}
-
-// Value reads the secret.
-func (s Secret) Value() (string, error) {
-	switch {
-	case s.Env != "" && s.File != "":
-		return "", errors.New("secret names both env and file")
-	case s.Env != "":
-		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("secret env %s is not set", s.Env)
-		}
-		return v, nil
-	case s.File != "":
-		b, err := os.ReadFile(s.File)
-		if err != nil {
-			return "", fmt.Errorf("secret file %s: %w", s.File, err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", s.File)
-		}
-		return v, nil
-	}
-	return "", errors.New("secret names neither env nor file")
-}
+// ({env: NAME} or {file: /path}; a value written inline is refused). Its
+// value is never printed.
+type Secret = secret.Ref
 
 // ApplyDefaults fills zero fields with their documented defaults.
 func (c *Config) ApplyDefaults() {
