@@ -15,8 +15,10 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
 	_ "github.com/keytrail/keytrail/store/chdb"
@@ -118,7 +120,7 @@ func (o *org) fill(t *testing.T, s store.Store) {
 	f.Close()
 	require.NoError(t, err)
 	require.NoError(t, w.ImportIdentities(ctx, rows, o.received))
-	enr, err := w.NewEnricher(ctx, func() time.Time { return o.received })
+	enr, err := enrich.New(ctx, w, func() time.Time { return o.received })
 	require.NoError(t, err)
 	for _, airflowPhase := range []bool{false, true} {
 		for _, fi := range o.manifest.Files {
@@ -137,7 +139,7 @@ func (o *org) fill(t *testing.T, s store.Store) {
 	older.MaxAge.Privileged = 2 * time.Hour
 	require.NotEqual(t, older.Version(), correlate.DefaultPolicy().Version())
 	for _, p := range []correlate.Policy{older, correlate.DefaultPolicy(), correlate.DefaultPolicy()} {
-		_, err := w.Correlate(ctx, p, warehouse.CorrelateOptions{Now: func() time.Time { return o.computed }})
+		_, err := correlation.Correlate(ctx, w, p, correlation.CorrelateOptions{Now: func() time.Time { return o.computed }})
 		require.NoError(t, err)
 	}
 

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Live is the streaming correlator a Correlator drives: warehouse.Live,
+// Live is the streaming correlator a Correlator drives: correlation.Live,
 // which feeds the events stored since its last poll to correlate.Engine and
 // writes the verdicts (and hands alerts to its Notifier).
 type Live interface {

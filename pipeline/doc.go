@@ -7,7 +7,7 @@
 //	                                                          │
 //	                                     Notify ◄─────────────┘
 //	                                        ▼
-//	                                   Correlator (warehouse.Live) ──► verdicts, alerts
+//	                                   Correlator (correlation.Live) ──► verdicts, alerts
 //
 // The Sink fetches records from a bus.Subscriber and batches them by size
 // and time; the Writer splits each record's bytes and runs them through

@@ -14,6 +14,7 @@ import (
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/store/storetest"
 	"github.com/keytrail/keytrail/warehouse"
@@ -24,7 +25,7 @@ import (
 type embeddedPipeline struct {
 	bus    *memory.Bus
 	sink   *pipeline.Sink
-	live   *warehouse.Live
+	live   *correlation.Live
 	status *pipeline.Status
 	p      *pipeline.Pipeline
 }
@@ -35,7 +36,7 @@ func newEmbedded(t testing.TB, w *warehouse.Warehouse, since time.Time, log *log
 	b := memory.New(0)
 	sub := b.Subscribe()
 	t.Cleanup(func() { sub.Close(); b.Close() })
-	live, err := w.NewLive(ctx, correlate.DefaultPolicy(), warehouse.LiveOptions{PollOverlap: 10 * time.Second})
+	live, err := correlation.NewLive(ctx, w, correlate.DefaultPolicy(), correlation.LiveOptions{PollOverlap: 10 * time.Second})
 	require.NoError(t, err)
 	o := pipeline.Options{Logger: log.logger()}
 	corr := pipeline.NewCorrelator(pipeline.CorrelatorConfig{Since: since, Interval: time.Second, MinInterval: 50 * time.Millisecond}, live, o)
@@ -119,7 +120,7 @@ func TestEmbedded(t *testing.T) {
 		}
 	}
 	if mismatch > 0 {
-		_, err := w.Correlate(ctx, correlate.DefaultPolicy(), warehouse.CorrelateOptions{})
+		_, err := correlation.Correlate(ctx, w, correlate.DefaultPolicy(), correlation.CorrelateOptions{})
 		require.NoError(t, err)
 		batch := map[string]model.Verdict{}
 		require.NoError(t, store.Correlations.Read(ctx, w.S, "WHERE policy_version = ?", []any{e.live.PolicyVersion()}, func(c model.Correlation) error {

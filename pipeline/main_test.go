@@ -21,6 +21,7 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/internal/syncbuf"
 	"github.com/keytrail/keytrail/model"
@@ -245,7 +246,7 @@ func (o *org) mapping(t testing.TB, w *warehouse.Warehouse) {
 // newWriter returns a Writer into w with w's enricher.
 func newWriter(t testing.TB, w *warehouse.Warehouse) *pipeline.Writer {
 	t.Helper()
-	enr, err := w.NewEnricher(context.Background(), nil)
+	enr, err := enrich.New(context.Background(), w, nil)
 	require.NoError(t, err)
 	return pipeline.NewWriter(w, enr, sources.Normalizer, nil)
 }

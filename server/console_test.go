@@ -22,8 +22,10 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/internal/oidctest"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/server"
 	"github.com/keytrail/keytrail/warehouse"
@@ -48,7 +50,7 @@ func seedDemo(t testing.TB, w *warehouse.Warehouse) demo.Manifest {
 	f.Close()
 	require.NoError(t, err)
 	require.NoError(t, w.ImportIdentities(ctx, rows, time.Now()))
-	enr, err := w.NewEnricher(ctx, nil)
+	enr, err := enrich.New(ctx, w, nil)
 	require.NoError(t, err)
 	for _, fi := range idpFirst(m.Files) {
 		b, err := os.ReadFile(filepath.Join(dir, fi.Path))
@@ -57,7 +59,7 @@ func seedDemo(t testing.TB, w *warehouse.Warehouse) demo.Manifest {
 		_, err = in.Ingest(ctx, fi.Path, b)
 		require.NoError(t, err, fi.Path)
 	}
-	_, err = w.Correlate(ctx, correlate.DefaultPolicy(), warehouse.CorrelateOptions{})
+	_, err = correlation.Correlate(ctx, w, correlate.DefaultPolicy(), correlation.CorrelateOptions{})
 	require.NoError(t, err)
 	return m
 }

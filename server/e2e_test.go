@@ -18,6 +18,7 @@ import (
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/internal/oidctest"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/server"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/warehouse"
@@ -127,7 +128,7 @@ func TestServeEndToEnd(t *testing.T) {
 			push(model.SourceAirflow, inst, afBody)
 			mappingRow := model.Identity{Person: person.Person, Source: model.SourceAirflow, Subject: person.Person}
 			require.NoError(t, w.ImportIdentities(ctx, []model.Identity{mappingRow}, time.Now()))
-			_, err = w.Correlate(ctx, correlate.DefaultPolicy(), warehouse.CorrelateOptions{})
+			_, err = correlation.Correlate(ctx, w, correlate.DefaultPolicy(), correlation.CorrelateOptions{})
 			require.NoError(t, err)
 
 			auth := map[string]string{"Authorization": "Bearer " + h.token("kt-auditors")}

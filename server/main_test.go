@@ -20,6 +20,7 @@ import (
 
 	"github.com/keytrail/keytrail/bus"
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/internal/oidctest"
 	"github.com/keytrail/keytrail/internal/syncbuf"
@@ -108,7 +109,7 @@ func engines(t *testing.T) map[string]store.Store {
 // pipeline's bus/memory replaces it once it is on main.)
 type ingestBus struct {
 	w   *warehouse.Warehouse
-	enr *warehouse.Enricher
+	enr *enrich.Enricher
 
 	mu        sync.Mutex
 	published []bus.Record
@@ -116,7 +117,7 @@ type ingestBus struct {
 }
 
 func newIngestBus(t testing.TB, w *warehouse.Warehouse) *ingestBus {
-	enr, err := w.NewEnricher(context.Background(), nil)
+	enr, err := enrich.New(context.Background(), w, nil)
 	require.NoError(t, err)
 	return &ingestBus{w: w, enr: enr}
 }

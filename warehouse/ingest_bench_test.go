@@ -12,6 +12,7 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/airflow"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/okta"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/store/storetest"
@@ -60,7 +61,7 @@ func BenchmarkIngest(b *testing.B) {
 				for range b.N {
 					b.StopTimer()
 					w := New(storetest.Migrated(b, e))
-					enr, err := w.NewEnricher(ctx, nil)
+					enr, err := enrich.New(ctx, w, nil)
 					require.NoError(b, err)
 					var batches []*ingest.Batch
 					in := &ingest.Ingester{Normalizer: c.n(), Instance: fi.Instance, Sink: w, Enricher: enr, BatchSize: 20000,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/airflow"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/keycloak"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
@@ -110,7 +111,7 @@ func TestWritesSpanningManyMonths(t *testing.T) {
 			if w.S.Dialect().DateTime64 {
 				mapped := []model.Identity{{Person: "dave@example.com", Source: model.SourceKeycloak, Subject: "u-1"}}
 				require.NoError(t, w.ImportIdentities(ctx, mapped, time.Now()))
-				idp, _, err := w.ResolveStored(ctx, mapped)
+				idp, _, err := enrich.ResolveStored(ctx, w, mapped)
 				require.NoError(t, err)
 				require.Equal(t, 3*months, idp, "sign-ins and key rows")
 				require.EqualValues(t, 2*months, count(t, w, "SELECT count() FROM auth_events FINAL WHERE person = 'dave@example.com'"))
@@ -124,7 +125,7 @@ func TestWritesSpanningManyMonths(t *testing.T) {
 				cs = append(cs, model.Correlation{ActionID: id, ActionTS: at(i), Instance: "prod", Kind: model.KindAudit, Verdict: model.VerdictNoAssertion, PolicyVersion: "p", ComputedAt: time.Now()})
 				alerts = append(alerts, model.Alert{AlertID: id, ActionID: id, ActionTS: at(i), Verdict: model.VerdictNoAssertion, Status: model.AlertFiring, Target: "t", CreatedAt: time.Now()})
 			}
-			require.NoError(t, w.writeCorrelations(ctx, cs))
+			require.NoError(t, w.WriteCorrelations(ctx, cs))
 			require.NoError(t, w.AlertRecorder().RecordAlerts(ctx, alerts))
 			require.EqualValues(t, months, partitions(t, w, "correlations"))
 			require.EqualValues(t, months, partitions(t, w, "alerts"))

@@ -14,8 +14,10 @@ import (
 
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
+	pcorrelation "github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/store/storetest"
 )
 
 // TestPolicyTextInPack: correlate (batch and streaming) records the policy
@@ -28,12 +30,12 @@ func TestPolicyTextInPack(t *testing.T) {
 	pub := []ed25519.PublicKey{repKey.Public().(ed25519.PublicKey)}
 	for name, w := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			h := newHandHistory()
-			h.write(t, w)
+			h := storetest.NewHandHistory()
+			h.Write(t, w.S)
 			p := correlate.DefaultPolicy()
 			p.MaxAge.Classes = map[model.ActionClass]time.Duration{model.ActionConn: 5 * time.Minute}
 			now := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)
-			_, err := w.Correlate(ctx, p, CorrelateOptions{From: t0.Add(-time.Hour), To: t0.Add(24 * time.Hour), Now: func() time.Time { return now }})
+			_, err := pcorrelation.Correlate(ctx, w, p, pcorrelation.CorrelateOptions{From: storetest.HandT0.Add(-time.Hour), To: storetest.HandT0.Add(24 * time.Hour), Now: func() time.Time { return now }})
 			require.NoError(t, err)
 			text, ok, err := w.PolicyText(ctx, p.Version())
 			require.NoError(t, err)
@@ -46,7 +48,7 @@ func TestPolicyTextInPack(t *testing.T) {
 			// The streaming correlator records its policy too.
 			p2 := correlate.DefaultPolicy()
 			p2.ClockSkew = 2 * time.Second
-			l, err := w.NewLive(ctx, p2, LiveOptions{Now: func() time.Time { return now }})
+			l, err := pcorrelation.NewLive(ctx, w, p2, pcorrelation.LiveOptions{Now: func() time.Time { return now }})
 			require.NoError(t, err)
 			require.NoError(t, l.Close(ctx))
 			text2, ok, err := w.PolicyText(ctx, p2.Version())
@@ -57,7 +59,7 @@ func TestPolicyTextInPack(t *testing.T) {
 
 			dir := t.TempDir()
 			opts := reportOptions(repKey)
-			opts.From, opts.To = t0.Add(-time.Hour), t0.Add(24*time.Hour)
+			opts.From, opts.To = storetest.HandT0.Add(-time.Hour), storetest.HandT0.Add(24*time.Hour)
 			m, err := w.Report(ctx, opts, dir, nil)
 			require.NoError(t, err)
 			require.Equal(t, p.Version(), m.PolicyVersion)
@@ -76,14 +78,14 @@ func TestPolicyTextInPack(t *testing.T) {
 			}
 			found := 0
 			for _, r := range recs[1:] {
-				if trig, ok := h.triggers[r[0]]; ok {
+				if trig, ok := h.Triggers[r[0]]; ok {
 					found++
 					require.Equal(t, trig, r[col["trigger_action_id"]], r[0])
-					require.Equal(t, string(h.want[r[0]]), r[col["verdict"]], r[0])
+					require.Equal(t, string(h.Want[r[0]]), r[col["verdict"]], r[0])
 					require.Empty(t, r[col["inherited_from"]])
 				}
 			}
-			require.Equal(t, len(h.triggers), found)
+			require.Equal(t, len(h.Triggers), found)
 
 			res, notes, err := w.VerifyReport(ctx, dir, pub)
 			require.NoError(t, err)

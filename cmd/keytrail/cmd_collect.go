@@ -14,9 +14,11 @@ import (
 	"github.com/keytrail/keytrail/bus/kafka"
 	"github.com/keytrail/keytrail/bus/memory"
 	"github.com/keytrail/keytrail/config"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/warehouse"
 )
@@ -222,7 +224,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 	}
 	status := pipeline.NewStatus(statuses)
 
-	enr, err := w.NewEnricher(ctx, nil)
+	enr, err := enrich.New(ctx, w, nil)
 	if err != nil {
 		return r, err
 	}
@@ -238,7 +240,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 			}
 			r.notifier = n
 		}
-		live, err := w.NewLive(ctx, cfg.Policy, warehouse.LiveOptions{Notifier: r.notifier, Logger: e.log, PollOverlap: cfg.Correlator.PollOverlap})
+		live, err := correlation.NewLive(ctx, w, cfg.Policy, correlation.LiveOptions{Notifier: r.notifier, Logger: e.log, PollOverlap: cfg.Correlator.PollOverlap})
 		if err != nil {
 			return r, err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/keytrail/keytrail/alert"
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/warehouse"
 )
 
@@ -143,7 +144,7 @@ func correlateBatch(ctx context.Context, e *env, w *warehouse.Warehouse, p corre
 	if !quiet {
 		fmt.Fprintln(e.stderr, "correlate: loading events")
 	}
-	res, err := w.Correlate(ctx, p, warehouse.CorrelateOptions{From: from, To: to, Notifier: n, Progress: func(done, total int) {
+	res, err := correlation.Correlate(ctx, w, p, correlation.CorrelateOptions{From: from, To: to, Notifier: n, Progress: func(done, total int) {
 		if !quiet {
 			bar.update(int64(done), int64(total))
 		}
@@ -177,7 +178,7 @@ func correlateFollow(ctx context.Context, e *env, w *warehouse.Warehouse, p corr
 	if since.IsZero() {
 		since = time.Now().Add(-p.Grace - 2*p.ClockSkew)
 	}
-	l, err := w.NewLive(ctx, p, warehouse.LiveOptions{Notifier: n, Logger: e.log})
+	l, err := correlation.NewLive(ctx, w, p, correlation.LiveOptions{Notifier: n, Logger: e.log})
 	if err != nil {
 		return err
 	}

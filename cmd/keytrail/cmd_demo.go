@@ -17,7 +17,9 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/warehouse"
@@ -180,7 +182,7 @@ func demoIngest(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 	if err := w.ImportIdentities(ctx, rows, time.Now()); err != nil {
 		return err
 	}
-	enr, err := w.NewEnricher(ctx, nil)
+	enr, err := enrich.New(ctx, w, nil)
 	if err != nil {
 		return err
 	}
@@ -365,7 +367,7 @@ func demoReport(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 // generator's intent.
 func demoCorrelate(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun) error {
 	bar := newStage(e.stderr, "correlate")
-	res, err := w.Correlate(ctx, correlate.DefaultPolicy(), warehouse.CorrelateOptions{Progress: func(done, total int) {
+	res, err := correlation.Correlate(ctx, w, correlate.DefaultPolicy(), correlation.CorrelateOptions{Progress: func(done, total int) {
 		bar.update(int64(done), int64(total))
 	}})
 	if err != nil {

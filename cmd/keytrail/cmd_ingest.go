@@ -18,8 +18,10 @@ import (
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/aaguid"
 	"github.com/keytrail/keytrail/ingest/airflow"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/warehouse"
 )
 
@@ -76,7 +78,7 @@ func normalizerFor(source string) (ingest.Normalizer, *airflow.Classifier, error
 // ingest command and the demo both run through it.
 type ingestJob struct {
 	w        *warehouse.Warehouse
-	enricher *warehouse.Enricher
+	enricher *enrich.Enricher
 	source   string
 	instance string
 	// stored is called after each stored batch (streaming correlation, progress).
@@ -186,7 +188,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	w := warehouse.New(s)
-	enr, err := w.NewEnricher(ctx, nil)
+	enr, err := enrich.New(ctx, w, nil)
 	if err != nil {
 		return err
 	}
@@ -300,7 +302,7 @@ func ingestCorrelate(ctx context.Context, e *env, out io.Writer, w *warehouse.Wa
 	// Airflow rows stored before the identity provider's record that names
 	// their owner take their person now; their verdicts change from the
 	// earliest of them on.
-	if _, first, err := w.ResolveOwners(ctx); err != nil {
+	if _, first, err := enrich.ResolveOwners(ctx, w); err != nil {
 		return err
 	} else if !first.IsZero() && first.Before(since) {
 		since = first
@@ -311,7 +313,7 @@ func ingestCorrelate(ctx context.Context, e *env, out io.Writer, w *warehouse.Wa
 	}
 	since = since.Add(-p.ClockSkew)
 	err = func() error {
-		l, err := w.NewLive(ctx, p, warehouse.LiveOptions{Notifier: n, Logger: e.log})
+		l, err := correlation.NewLive(ctx, w, p, correlation.LiveOptions{Notifier: n, Logger: e.log})
 		if err != nil {
 			return err
 		}
@@ -368,7 +370,7 @@ func runIdentities(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%s: %w", pos[1], err)
 		}
 		fmt.Fprintf(e.stdout, "imported %d mapping rows from %s\n", len(rows), pos[1])
-		idp, af, err := w.ResolveStored(ctx, rows)
+		idp, af, err := enrich.ResolveStored(ctx, w, rows)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/keytrail/keytrail/bus/kafka"
 	"github.com/keytrail/keytrail/bus/memory"
 	"github.com/keytrail/keytrail/config"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/report"
@@ -71,7 +72,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	w := warehouse.New(s)
-	enr, err := w.NewEnricher(ctx, nil)
+	enr, err := enrich.New(ctx, w, nil)
 	if err != nil {
 		return err
 	}

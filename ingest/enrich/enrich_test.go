@@ -1,4 +1,4 @@
-package warehouse
+package enrich
 
 import (
 	"context"
@@ -16,13 +16,14 @@ import (
 	"github.com/keytrail/keytrail/ingest/okta"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/warehouse"
 )
 
 // ingestFixture pushes a normalizer's testdata file through the real
 // pipeline into w, enriched by e.
-func ingestFixture(t *testing.T, w *Warehouse, e *Enricher, n ingest.Normalizer, instance, file string) ingest.Result {
+func ingestFixture(t *testing.T, w *warehouse.Warehouse, e *Enricher, n ingest.Normalizer, instance, file string) ingest.Result {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "ingest", string(n.Source()), "testdata", file))
+	data, err := os.ReadFile(filepath.Join("..", string(n.Source()), "testdata", file))
 	require.NoError(t, err)
 	in := &ingest.Ingester{Normalizer: n, Instance: instance, Sink: w, Enricher: e}
 	res, err := in.Ingest(context.Background(), file, data)
@@ -30,7 +31,7 @@ func ingestFixture(t *testing.T, w *Warehouse, e *Enricher, n ingest.Normalizer,
 	return res
 }
 
-func authByCred(t *testing.T, w *Warehouse, cred string, ts string) model.AuthEvent {
+func authByCred(t *testing.T, w *warehouse.Warehouse, cred string, ts string) model.AuthEvent {
 	t.Helper()
 	tm, err := time.Parse(time.RFC3339Nano, ts)
 	require.NoError(t, err)
@@ -49,7 +50,7 @@ func TestEnricherHardwareAndPeople(t *testing.T) {
 	ctx := context.Background()
 	for name, w := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			e, err := w.NewEnricher(ctx, nil)
+			e, err := New(ctx, w, nil)
 			require.NoError(t, err)
 
 			// Keycloak sign-ins carry no AAGUID: the registration's decides.
@@ -96,7 +97,7 @@ func TestEnricherHardwareAndPeople(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, ids, 1)
 			require.Equal(t, "alice@example.com", ids[0].Person)
-			e2, err := w.NewEnricher(ctx, nil)
+			e2, err := New(ctx, w, nil)
 			require.NoError(t, err)
 			p, ok := e2.Resolver().ResolveAirflow("okta_00u1a2b3c4D5e6F7g8h9", model.ChannelUI)
 			require.True(t, ok)
@@ -128,7 +129,7 @@ func TestMappingWinsAndAAGUIDLists(t *testing.T) {
 			require.NoError(t, w.AddAAGUIDs(ctx, []model.AuthenticatorModel{{AAGUID: "CB69481E-8FF7-4039-93EC-0A2729A154A8", Source: "deny", UpdatedAt: now}}))
 			require.Error(t, w.AddAAGUIDs(ctx, []model.AuthenticatorModel{{AAGUID: "not-an-aaguid", Source: "allow"}}))
 
-			e, err := w.NewEnricher(ctx, nil)
+			e, err := New(ctx, w, nil)
 			require.NoError(t, err)
 			ingestFixture(t, w, e, keycloak.New(), "kc", "user_events.json")
 			yubi := authByCred(t, w, "AQIDBAUGBwgJCgsMDQ4PEA", "2024-05-14T09:12:03.512Z")

@@ -1,4 +1,4 @@
-package warehouse
+package enrich
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func TestEnricherCredentialKinds(t *testing.T) {
 			for _, tc := range tests {
 				for _, order := range []string{"registration first", "same batch"} {
 					t.Run(tc.name+"/"+order, func(t *testing.T) {
-						e, err := w.NewEnricher(ctx, nil)
+						e, err := New(ctx, w, nil)
 						require.NoError(t, err)
 						in := tc.in
 						in.EventID += order
@@ -107,7 +107,7 @@ func TestEnricherNonHumanPrincipals(t *testing.T) {
 	ctx := context.Background()
 	for name, w := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			e, err := w.NewEnricher(ctx, nil)
+			e, err := New(ctx, w, nil)
 			require.NoError(t, err)
 			ingestFixture(t, w, e, okta.New(), "okta", "issue11_classes.json")
 			ingestFixture(t, w, e, keycloak.New(), "kc", "issue11_classes.json")
@@ -135,7 +135,7 @@ func TestEnricherNonHumanPrincipals(t *testing.T) {
 
 			// Mapping the Okta client's subject to a person moves nothing of it.
 			require.NoError(t, w.ImportIdentities(ctx, []model.Identity{{Person: "p-x", Source: model.SourceOkta, Subject: "0oa1reportingsvc0001"}}, time.Now()))
-			_, _, err = w.ResolveStored(ctx, []model.Identity{{Person: "p-x", Source: model.SourceOkta, Subject: "0oa1reportingsvc0001"}})
+			_, _, err = ResolveStored(ctx, w, []model.Identity{{Person: "p-x", Source: model.SourceOkta, Subject: "0oa1reportingsvc0001"}})
 			require.NoError(t, err)
 			evs, err = store.AuthEvents.All(ctx, w.S, "WHERE subject = ?", "0oa1reportingsvc0001")
 			require.NoError(t, err)
@@ -153,7 +153,7 @@ func TestEnricherOktaRegistrations(t *testing.T) {
 	ctx := context.Background()
 	for name, w := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			e, err := w.NewEnricher(ctx, nil)
+			e, err := New(ctx, w, nil)
 			require.NoError(t, err)
 			ingestFixture(t, w, e, okta.New(), "okta", "issue11_classes.json")
 			regs, err := store.Authenticators.All(ctx, w.S, "WHERE action = ? ORDER BY ts", model.AuthenticatorRegister)
@@ -172,7 +172,7 @@ func TestEnricherOktaRegistrations(t *testing.T) {
 			require.Equal(t, "08987058-cadc-4b81-b6e1-30de50dcbe96", hi.AAGUID)
 			// A new enricher loads the stored registrations merged: the
 			// unsuspension does not make the YubiKey unknown.
-			e2, err := w.NewEnricher(ctx, nil)
+			e2, err := New(ctx, w, nil)
 			require.NoError(t, err)
 			b := &ingest.Batch{Auth: []model.AuthEvent{{Source: model.SourceOkta, Instance: "okta", EventID: "later", TS: time.Date(2024, 5, 16, 10, 0, 0, 0, time.UTC),
 				Subject: "00u1a2b3c4D5e6F7g8h9", Email: "alice@example.com", Category: model.CategoryMFA, Outcome: model.OutcomeSuccess,

@@ -1,4 +1,4 @@
-package warehouse
+package enrich
 
 import (
 	"context"
@@ -14,75 +14,7 @@ import (
 	"github.com/keytrail/keytrail/ingest/aaguid"
 	"github.com/keytrail/keytrail/ingest/airflow"
 	"github.com/keytrail/keytrail/model"
-	"github.com/keytrail/keytrail/store"
 )
-
-// Resolver returns an identity resolver seeded with every identity stored:
-// the operator's mapping and what earlier ingests inferred.
-func (w *Warehouse) Resolver(ctx context.Context, now func() time.Time) (*identity.Resolver, error) {
-	r, err := identity.NewResolver(nil, now)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := store.Identities.All(ctx, w.S, "")
-	if err != nil {
-		return nil, fmt.Errorf("load identities: %w", err)
-	}
-	if err := r.Load(rows); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// AAGUIDTable returns the curated authenticator table with the operator's
-// stored additions on top: MDS3 imports, then allow and deny entries.
-func (w *Warehouse) AAGUIDTable(ctx context.Context) (*aaguid.Table, error) {
-	t := aaguid.Default()
-	rows, err := store.AAGUIDs.All(ctx, w.S, "ORDER BY source, aaguid")
-	if err != nil {
-		return nil, fmt.Errorf("load aaguids: %w", err)
-	}
-	var allow, deny []string
-	for _, m := range rows {
-		switch m.Source {
-		case aaguid.SourceAllow:
-			allow = append(allow, m.AAGUID)
-		case aaguid.SourceDeny:
-			deny = append(deny, m.AAGUID)
-		default:
-			t.Add(aaguid.Entry{AAGUID: m.AAGUID, Model: m.Model, Hardware: m.Hardware, Synced: m.Synced,
-				Platform: m.Platform, Status: m.Status, Source: m.Source})
-		}
-	}
-	if err := t.Allow(allow...); err != nil {
-		return nil, fmt.Errorf("stored allow list: %w", err)
-	}
-	if err := t.Deny(deny...); err != nil {
-		return nil, fmt.Errorf("stored deny list: %w", err)
-	}
-	return t, nil
-}
-
-// ImportIdentities stores the operator's mapping rows. They win over
-// inference for events ingested from now on and when the correlator
-// re-resolves stored actions.
-func (w *Warehouse) ImportIdentities(ctx context.Context, rows []model.Identity, now time.Time) error {
-	for i := range rows {
-		rows[i].Origin = model.OriginMapping
-		if rows[i].UpdatedAt.IsZero() {
-			rows[i].UpdatedAt = now.UTC()
-		}
-	}
-	// Validate the whole file against what is stored before writing any of it.
-	r, err := w.Resolver(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := r.Load(rows); err != nil {
-		return err
-	}
-	return store.Identities.WriteVersion(ctx, w.S, rows, w.versions().Next())
-}
 
 // ResolveStored brings the people of stored rows up to date with the
 // identities stored now, after an operator mapping was imported: sign-ins
@@ -92,7 +24,7 @@ func (w *Warehouse) ImportIdentities(ctx context.Context, rows []model.Identity,
 // are resolved again. Changed rows are rewritten (a newer version of the
 // same key). It returns how many IdP rows and Airflow rows it changed;
 // correlate again for their verdicts to follow.
-func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) (idp, af int, err error) {
+func ResolveStored(ctx context.Context, w Rewriter, mapped []model.Identity) (idp, af int, err error) {
 	r, err := w.Resolver(ctx, nil)
 	if err != nil {
 		return 0, 0, err
@@ -108,19 +40,17 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 	}
 	moved := map[string]string{} // old person → mapped person
 	if len(idpSubs) > 0 {
-		where := "WHERE lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?))"
 		// Events of services and of the provider itself name no person.
-		human := "WHERE principal IN ('', ?) AND (lower(subject) IN (SELECT arrayJoin(?)) OR lower(email) IN (SELECT arrayJoin(?)))"
-		n, err := rewritePeople(ctx, w, store.AuthEvents, human, []any{string(model.PrincipalUser), idpSubs, idpSubs}, moved,
+		n, err := w.RewriteAuthEvents(ctx, idpSubs, reassign(moved,
 			func(ev *model.AuthEvent) *string { return &ev.Person },
-			func(ev *model.AuthEvent) (string, bool) { return r.ResolveIdP(ev.Source, ev.Subject, ev.Email), true })
+			func(ev *model.AuthEvent) (string, bool) { return r.ResolveIdP(ev.Source, ev.Subject, ev.Email), true }))
 		idp += n
 		if err != nil {
 			return idp, 0, err
 		}
-		n, err = rewritePeople(ctx, w, store.Authenticators, where, []any{idpSubs, idpSubs}, moved,
+		n, err = w.RewriteAuthenticators(ctx, idpSubs, reassign(moved,
 			func(a *model.Authenticator) *string { return &a.Person },
-			func(a *model.Authenticator) (string, bool) { return r.ResolveIdP(a.Source, a.Subject, a.Email), true })
+			func(a *model.Authenticator) (string, bool) { return r.ResolveIdP(a.Source, a.Subject, a.Email), true }))
 		idp += n
 		if err != nil {
 			return idp, 0, err
@@ -130,9 +60,9 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 	if len(moved) > 0 {
 		// What earlier ingests inferred for a person who moved (their
 		// username, their Airflow owner) moves with them.
-		_, err := rewritePeople(ctx, w, store.Identities, "WHERE origin = ?", []any{string(model.OriginInferred)}, nil,
+		_, err := w.RewriteInferredIdentities(ctx, reassign(nil,
 			func(id *model.Identity) *string { return &id.Person },
-			func(id *model.Identity) (string, bool) { to, ok := moved[id.Person]; return to, ok })
+			func(id *model.Identity) (string, bool) { to, ok := moved[id.Person]; return to, ok }))
 		if err != nil {
 			return idp, 0, err
 		}
@@ -142,32 +72,22 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 	}
 	// Airflow rows without a person, of a person who moved, or whose actor
 	// the mapping names.
-	unresolved := func(actor string) (string, []any) {
-		cond, args := []string{"person = ''"}, []any{}
-		if len(moved) > 0 {
-			cond = append(cond, "person IN (SELECT arrayJoin(?))")
-			args = append(args, slices.Sorted(maps.Keys(moved)))
-		}
-		if len(afSubs) > 0 {
-			cond = append(cond, "lower("+actor+") IN (SELECT arrayJoin(?))")
-			args = append(args, afSubs)
-		}
-		return actor + " != '' AND (" + strings.Join(cond, " OR ") + ")", args
+	var movedFrom []string
+	if len(moved) > 0 {
+		movedFrom = slices.Sorted(maps.Keys(moved))
 	}
-	where, args := unresolved("actor")
-	n, err := rewritePeople(ctx, w, store.AirflowEvents, "WHERE human = 1 AND "+where, args, nil,
+	n, err := w.RewriteAirflowEvents(ctx, movedFrom, afSubs, reassign(nil,
 		func(ev *model.AirflowEvent) *string { return &ev.Person },
-		func(ev *model.AirflowEvent) (string, bool) { return r.ResolveAirflow(ev.Actor, ev.Channel) })
+		func(ev *model.AirflowEvent) (string, bool) { return r.ResolveAirflow(ev.Actor, ev.Channel) }))
 	af += n
 	if err != nil {
 		return idp, af, err
 	}
-	where, args = unresolved("triggering_user")
-	n, err = rewritePeople(ctx, w, store.DagRuns, "WHERE "+where, args, nil,
+	n, err = w.RewriteDagRuns(ctx, movedFrom, afSubs, reassign(nil,
 		func(run *model.DagRun) *string { return &run.Person },
 		func(run *model.DagRun) (string, bool) {
 			return r.ResolveAirflow(run.TriggeringUser, airflow.TriggerChannel(run.TriggeredBy))
-		})
+		}))
 	return idp, af + n, err
 }
 
@@ -179,8 +99,8 @@ func (w *Warehouse) ResolveStored(ctx context.Context, mapped []model.Identity) 
 // verdicts from there on are the ones the new persons change. Correlate does
 // not need it (it resolves such rows as it reads them); a streaming
 // correlation that starts where an ingest began does.
-func (w *Warehouse) ResolveOwners(ctx context.Context) (int, time.Time, error) {
-	pp, err := w.people(ctx)
+func ResolveOwners(ctx context.Context, w Rewriter) (int, time.Time, error) {
+	pp, err := LoadPeople(ctx, w)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
@@ -191,51 +111,42 @@ func (w *Warehouse) ResolveOwners(ctx context.Context) (int, time.Time, error) {
 		}
 		return person, person != ""
 	}
-	n, err := rewritePeople(ctx, w, store.AirflowEvents, "WHERE human = 1 AND actor != '' AND person = ''", nil, nil,
+	n, err := w.RewriteAirflowEvents(ctx, nil, nil, reassign(nil,
 		func(ev *model.AirflowEvent) *string { return &ev.Person },
 		func(ev *model.AirflowEvent) (string, bool) {
 			c := *ev
-			pp.airflow(&c)
+			pp.Airflow(&c)
 			return see(c.Person, c.TS)
-		})
+		}))
 	if err != nil {
 		return n, earliest, err
 	}
-	m, err := rewritePeople(ctx, w, store.DagRuns, "WHERE triggering_user != '' AND person = ''", nil, nil,
+	m, err := w.RewriteDagRuns(ctx, nil, nil, reassign(nil,
 		func(r *model.DagRun) *string { return &r.Person },
 		func(r *model.DagRun) (string, bool) {
 			c := *r
-			pp.run(&c)
+			pp.Run(&c)
 			return see(c.Person, c.TS)
-		})
+		}))
 	return n + m, earliest, err
 }
 
-// rewritePeople reads the rows of t matching where, gives each the person
-// resolve returns when it resolves to someone else, and rewrites those rows.
-// moved, when not nil, records old person → new person. It returns the
-// number of rows rewritten.
-func rewritePeople[T any](ctx context.Context, w *Warehouse, t store.Table[T], where string, args []any, moved map[string]string,
-	person func(*T) *string, resolve func(*T) (string, bool)) (int, error) {
-	rows, err := t.All(ctx, w.S, where, args...)
-	if err != nil {
-		return 0, fmt.Errorf("re-resolve %s: %w", t.Name, err)
-	}
-	var changed []T
-	for i := range rows {
-		p := person(&rows[i])
-		if to, ok := resolve(&rows[i]); ok && to != "" && to != *p {
-			if moved != nil {
-				moved[*p] = to
-			}
-			*p = to
-			changed = append(changed, rows[i])
+// reassign returns a change function for a Rewriter: it gives a row the
+// person resolve returns when that is someone else, and reports whether it
+// did. moved, when not nil, records old person → new person.
+func reassign[T any](moved map[string]string, person func(*T) *string, resolve func(*T) (string, bool)) func(*T) bool {
+	return func(v *T) bool {
+		p := person(v)
+		to, ok := resolve(v)
+		if !ok || to == "" || to == *p {
+			return false
 		}
+		if moved != nil {
+			moved[*p] = to
+		}
+		*p = to
+		return true
 	}
-	if err := writeByMonth(ctx, w, t, changed); err != nil {
-		return 0, fmt.Errorf("re-resolve %s: %w", t.Name, err)
-	}
-	return len(changed), nil
 }
 
 // credential is what the registrations of a credential say about it.
@@ -292,7 +203,7 @@ type credKey struct {
 // stored before. One Enricher serves one process; it is safe for sequential
 // use by several ingests.
 type Enricher struct {
-	w        *Warehouse
+	s        Store
 	resolver *identity.Resolver
 	table    *aaguid.Table
 	now      func() time.Time
@@ -306,20 +217,21 @@ type Enricher struct {
 
 var _ ingest.Enricher = (*Enricher)(nil)
 
-// NewEnricher loads the stored identities and authenticator table.
-func (w *Warehouse) NewEnricher(ctx context.Context, now func() time.Time) (*Enricher, error) {
+// New returns an Enricher over the identities and authenticator table
+// stored in s.
+func New(ctx context.Context, s Store, now func() time.Time) (*Enricher, error) {
 	if now == nil {
 		now = time.Now
 	}
-	r, err := w.Resolver(ctx, now)
+	r, err := s.Resolver(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	t, err := w.AAGUIDTable(ctx)
+	t, err := s.AAGUIDTable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e := &Enricher{w: w, resolver: r, table: t, now: now, creds: map[credKey]credential{},
+	e := &Enricher{s: s, resolver: r, table: t, now: now, creds: map[credKey]credential{},
 		stored: map[string]string{}, mapped: map[string]bool{}}
 	for _, id := range r.Identities() {
 		k := string(id.Source) + "\x00" + id.Subject
@@ -342,13 +254,12 @@ func (e *Enricher) loadCreds(ctx context.Context) error {
 	if e.credsOK {
 		return nil
 	}
-	err := store.Authenticators.Read(ctx, e.w.S, "WHERE action = ? ORDER BY ts", []any{model.AuthenticatorRegister},
-		func(a model.Authenticator) error {
-			e.remember(&a)
-			return nil
-		})
+	err := e.s.ReadRegistrations(ctx, func(a model.Authenticator) error {
+		e.remember(&a)
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("load registrations: %w", err)
+		return err
 	}
 	e.credsOK = true
 	return nil
@@ -394,59 +305,59 @@ func (e *Enricher) Enrich(ctx context.Context, b *ingest.Batch) error {
 		e.decideHardware(ev)
 	}
 	for i := range b.Airflow {
-		if owner, ch, ok := airflowOwner(&b.Airflow[i]); ok {
+		if owner, ch, ok := AirflowOwner(&b.Airflow[i]); ok {
 			b.Airflow[i].Person, _ = e.resolver.ResolveAirflow(owner, ch)
 		}
 	}
 	for i := range b.Runs {
-		if owner, ch, ok := runOwner(&b.Runs[i]); ok {
+		if owner, ch, ok := RunOwner(&b.Runs[i]); ok {
 			b.Runs[i].Person, _ = e.resolver.ResolveAirflow(owner, ch)
 		}
 	}
 	return e.storeIdentities(ctx)
 }
 
-// airflowOwner returns the owner and channel that name the person of an
+// AirflowOwner returns the owner and channel that name the person of an
 // Airflow action stored without one; ok is false when the row has a person
 // or cannot have one (not human, no actor).
-func airflowOwner(ev *model.AirflowEvent) (owner string, ch model.Channel, ok bool) {
+func AirflowOwner(ev *model.AirflowEvent) (owner string, ch model.Channel, ok bool) {
 	return ev.Actor, ev.Channel, ev.Person == "" && ev.Human && ev.Actor != ""
 }
 
-// runOwner is airflowOwner for a DAG run: its triggering user.
-func runOwner(r *model.DagRun) (owner string, ch model.Channel, ok bool) {
+// RunOwner is AirflowOwner for a DAG run: its triggering user.
+func RunOwner(r *model.DagRun) (owner string, ch model.Channel, ok bool) {
 	return r.TriggeringUser, airflow.TriggerChannel(r.TriggeredBy), r.Person == "" && r.TriggeringUser != ""
 }
 
-// people resolves, at correlation time, the person of Airflow rows stored
+// People resolves, at correlation time, the person of Airflow rows stored
 // before the identity that names them was learned: identities do not depend
 // on the order in which sources are ingested. It reads the identities
 // stored (the operator's mapping and what every ingest inferred) and records
 // nothing. A row that has a person keeps it.
-type people struct{ r *identity.Resolver }
+type People struct{ r *identity.Resolver }
 
-// people returns a resolver of the identities stored now.
-func (w *Warehouse) people(ctx context.Context) (people, error) {
-	r, err := w.Resolver(ctx, nil)
+// LoadPeople returns a People of the identities stored now.
+func LoadPeople(ctx context.Context, s Identities) (People, error) {
+	r, err := s.Resolver(ctx, nil)
 	if err != nil {
-		return people{}, fmt.Errorf("identities for correlation: %w", err)
+		return People{}, fmt.Errorf("identities for correlation: %w", err)
 	}
-	return people{r}, nil
+	return People{r}, nil
 }
 
-// airflow gives ev the person its owner resolves to, when it has none; it
+// Airflow gives ev the person its owner resolves to, when it has none; it
 // reports whether ev still lacks a person it could have.
-func (p people) airflow(ev *model.AirflowEvent) bool {
-	owner, ch, ok := airflowOwner(ev)
+func (p People) Airflow(ev *model.AirflowEvent) bool {
+	owner, ch, ok := AirflowOwner(ev)
 	if ok {
 		ev.Person, _ = p.r.ExplainAirflow(owner, ch)
 	}
 	return ok && ev.Person == ""
 }
 
-// run is airflow for a DAG run.
-func (p people) run(r *model.DagRun) bool {
-	owner, ch, ok := runOwner(r)
+// Run is Airflow for a DAG run.
+func (p People) Run(r *model.DagRun) bool {
+	owner, ch, ok := RunOwner(r)
 	if ok {
 		r.Person, _ = p.r.ExplainAirflow(owner, ch)
 	}
@@ -522,24 +433,11 @@ func (e *Enricher) storeIdentities(ctx context.Context) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := store.Identities.Write(ctx, e.w.S, rows); err != nil {
-		return fmt.Errorf("store identities: %w", err)
+	if err := e.s.WriteIdentities(ctx, rows); err != nil {
+		return err
 	}
 	for _, id := range rows {
 		e.stored[string(id.Source)+"\x00"+id.Subject] = id.Person
 	}
 	return nil
-}
-
-// AddAAGUIDs stores operator additions to the authenticator table (MDS3
-// entries, allow and deny rows) after checking every AAGUID's form.
-func (w *Warehouse) AddAAGUIDs(ctx context.Context, rows []model.AuthenticatorModel) error {
-	for i := range rows {
-		c, err := aaguid.Canonical(rows[i].AAGUID)
-		if err != nil {
-			return fmt.Errorf("row %d: %w", i+1, err)
-		}
-		rows[i].AAGUID = c
-	}
-	return store.AAGUIDs.WriteVersion(ctx, w.S, rows, w.versions().Next())
 }

@@ -1,4 +1,4 @@
-package warehouse
+package correlation
 
 import (
 	"context"
@@ -15,9 +15,8 @@ import (
 
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
-	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
-	"github.com/keytrail/keytrail/store/storetest"
+	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
 // correlateBenchEvents is the number of stored events of BenchmarkCorrelate
@@ -100,7 +99,7 @@ ASOF LEFT JOIN (
 ) AS au ON a.person = au.person AND a.upto >= au.ams`
 
 // BenchmarkCorrelate correlates N stored events (KEYTRAIL_BENCH_EVENTS; the
-// period grows with N, see benchPeriod) on chDB with Warehouse.Correlate
+// period grows with N, see benchPeriod) on chDB with Correlate
 // (read, correlate.Sweep, write), and in the same run computes the same
 // verdicts with one ClickHouse query (sqlVerdicts) and counts the actions on
 // which both agree. Then it streams the first events (up to 500 000) through
@@ -115,16 +114,12 @@ ASOF LEFT JOIN (
 func BenchmarkCorrelate(b *testing.B) {
 	ctx := context.Background()
 	n := correlateBenchEvents(b)
-	s, err := store.Open(ctx, "chdb://"+chdbDir+"?database="+storetest.FreshDB(b))
-	require.NoError(b, err)
-	b.Cleanup(func() { s.Close() })
-	_, err = schema.Migrate(ctx, s)
-	require.NoError(b, err)
+	w := warehousetest.Embedded(b)
+	s := w.S
 	from, to := benchPeriod(n)
 	t0 := time.Now()
 	seedCorrelateBench(b, s, n, from, to)
 	b.Logf("seeded %d events over %s in %s", n, to.Sub(from), time.Since(t0).Round(time.Millisecond))
-	w := New(s)
 	p := correlate.DefaultPolicy()
 
 	var batchDur, sqlDur time.Duration
@@ -137,7 +132,7 @@ func BenchmarkCorrelate(b *testing.B) {
 		rssBefore = max(rssBefore, resetPeakRSS(b))
 		stop := correlateHeapPeak()
 		start := time.Now()
-		res, err := w.Correlate(ctx, p, CorrelateOptions{From: from, To: to})
+		res, err := Correlate(ctx, w, p, CorrelateOptions{From: from, To: to})
 		batchDur += time.Since(start)
 		peak = max(peak, stop())
 		peakRSS = max(peakRSS, procStatusKB(b, "VmHWM")*1024)
@@ -176,7 +171,7 @@ func BenchmarkCorrelate(b *testing.B) {
 		sqlRows, (sqlDur / time.Duration(b.N)).Round(time.Millisecond), agree)
 
 	// streaming: the stored events in time order through Live (with writes).
-	ld, err := w.newLoader(ctx, p, from, to, 0)
+	ld, err := newLoader(ctx, w, p, from, to, 0)
 	require.NoError(b, err)
 	var evs []any
 	limit := 500_000
@@ -189,7 +184,7 @@ func BenchmarkCorrelate(b *testing.B) {
 	require.NoError(b, ld.err())
 	p2 := p
 	p2.Grace = p.Grace + time.Millisecond // its own policy version: the batch rows stay
-	l, err := w.NewLive(ctx, p2, LiveOptions{})
+	l, err := NewLive(ctx, w, p2, LiveOptions{})
 	require.NoError(b, err)
 	lat := make([]time.Duration, 0, len(evs))
 	start := time.Now()

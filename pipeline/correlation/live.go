@@ -1,4 +1,4 @@
-package warehouse
+package correlation
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 
 	"github.com/keytrail/keytrail/alert"
 	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/model"
-	"github.com/keytrail/keytrail/store"
 )
 
 // Defaults of LiveOptions.
@@ -80,7 +80,7 @@ type LiveStats struct {
 // re-judges the action while it is within grace. Close flushes the engine and
 // makes the policy current. A Live is safe for concurrent use.
 type Live struct {
-	w   *Warehouse
+	w   Store
 	p   correlate.Policy
 	o   LiveOptions
 	eng *correlate.Engine
@@ -100,12 +100,12 @@ type Live struct {
 	mark     uint64              // newest row version seen by Poll
 	closed   bool
 
-	people     people // the identities stored, as of NewLive or the last Poll that needed them
-	unresolved []any  // pending Airflow rows and runs whose owner names no known person yet
+	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
+	unresolved []any         // pending Airflow rows and runs whose owner names no known person yet
 }
 
-// NewLive returns a Live correlating under p.
-func (w *Warehouse) NewLive(ctx context.Context, p correlate.Policy, o LiveOptions) (*Live, error) {
+// NewLive returns a Live correlating under p, over the events stored in w.
+func NewLive(ctx context.Context, w Store, p correlate.Policy, o LiveOptions) (*Live, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -127,7 +127,7 @@ func (w *Warehouse) NewLive(ctx context.Context, p correlate.Policy, o LiveOptio
 		return nil, fmt.Errorf("live correlate: %w", err)
 	}
 	l.eng = eng
-	if l.people, err = w.people(ctx); err != nil {
+	if l.people, err = enrich.LoadPeople(ctx, w); err != nil {
 		return nil, fmt.Errorf("live correlate: %w", err)
 	}
 	if err := w.RecordPolicy(ctx, p, o.Now()); err != nil {
@@ -198,12 +198,12 @@ func (l *Live) resolve(ev any) any {
 			return l.resolve(*v)
 		}
 	case model.AirflowEvent:
-		if l.people.airflow(&v) {
+		if l.people.Airflow(&v) {
 			l.unresolved = append(l.unresolved, v)
 		}
 		return v
 	case model.DagRun:
-		if l.people.run(&v) {
+		if l.people.Run(&v) {
 			l.unresolved = append(l.unresolved, v)
 		}
 		return v
@@ -226,10 +226,10 @@ func (l *Live) resolvePending() {
 		open := false
 		switch v := ev.(type) {
 		case model.AirflowEvent:
-			ts, open = v.TS, l.people.airflow(&v)
+			ts, open = v.TS, l.people.Airflow(&v)
 			ev = v
 		case model.DagRun:
-			ts, open = v.TS, l.people.run(&v)
+			ts, open = v.TS, l.people.Run(&v)
 			ev = v
 		}
 		switch {
@@ -262,7 +262,7 @@ func (l *Live) syncLocked(ctx context.Context) error {
 	for i := range l.buf {
 		l.buf[i].ComputedAt = stamp
 	}
-	if err := l.w.writeCorrelations(ctx, l.buf); err != nil {
+	if err := l.w.WriteCorrelations(ctx, l.buf); err != nil {
 		return fmt.Errorf("live correlate: %w", err)
 	}
 	l.written += int64(len(l.buf))
@@ -298,12 +298,12 @@ func (l *Live) syncLocked(ctx context.Context) error {
 // correlator's: their updates are dropped, now and later. Preload also sets
 // Poll's starting point to the rows stored when it began.
 func (l *Live) Preload(ctx context.Context, since time.Time) error {
-	mark, err := l.w.maxVersion(ctx)
+	mark, err := l.w.MaxEventVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("live preload: %w", err)
 	}
 	since = model.Millis(since)
-	ld, err := l.w.newLoader(ctx, l.p, since, farFuture, 0)
+	ld, err := newLoader(ctx, l.w, l.p, since, farFuture, 0)
 	if err != nil {
 		return fmt.Errorf("live preload: %w", err)
 	}
@@ -320,45 +320,6 @@ func (l *Live) Preload(ctx context.Context, since time.Time) error {
 		return fmt.Errorf("live preload: %w", err)
 	}
 	return l.Sync(ctx)
-}
-
-// eventTables are the tables Poll reads, in the order their rows of equal
-// time are fed.
-var eventTables = []string{store.Authenticators.Name, store.AuthEvents.Name, store.AirflowEvents.Name, store.DagRuns.Name}
-
-// maxVersion returns the newest row version of the event tables.
-func (w *Warehouse) maxVersion(ctx context.Context) (uint64, error) {
-	var out uint64
-	for _, t := range eventTables {
-		rows, err := w.S.Query(ctx, "SELECT toUInt64(max(version)) FROM "+store.QuoteIdent(t))
-		if err != nil {
-			return 0, fmt.Errorf("newest version of %s: %w", t, err)
-		}
-		var v uint64
-		if rows.Next() {
-			err = rows.Scan(&v)
-		}
-		if err == nil {
-			err = rows.Err()
-		}
-		rows.Close()
-		if err != nil {
-			return 0, fmt.Errorf("newest version of %s: %w", t, err)
-		}
-		out = max(out, v)
-	}
-	return out, nil
-}
-
-// readSince reads the rows of t whose version is at least v, without FINAL
-// (a re-read or replayed row is a redelivery the engine ignores).
-func readSince[T any](ctx context.Context, s store.Store, t store.Table[T], v uint64, fn func(T, uint64)) error {
-	q := "SELECT " + t.Select() + " FROM " + store.QuoteIdent(t.Name) + " WHERE version >= ?"
-	err := t.ReadQuery(ctx, s, q, []any{v}, func(val T, ver uint64) error { fn(val, ver); return nil })
-	if err != nil {
-		return fmt.Errorf("poll %s: %w", t.Name, err)
-	}
-	return nil
 }
 
 // Poll feeds the events stored since the previous Poll (or Preload) to the
@@ -379,14 +340,7 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 		evs = append(evs, timed{ts, ev})
 		newest = max(newest, v)
 	}
-	s := l.w.S
-	err := errors.Join(
-		readSince(ctx, s, store.Authenticators, from, func(v model.Authenticator, ver uint64) { see(v.TS, &v, ver) }),
-		readSince(ctx, s, store.AuthEvents, from, func(v model.AuthEvent, ver uint64) { see(v.TS, &v, ver) }),
-		readSince(ctx, s, store.AirflowEvents, from, func(v model.AirflowEvent, ver uint64) { see(v.TS, &v, ver) }),
-		readSince(ctx, s, store.DagRuns, from, func(v model.DagRun, ver uint64) { see(v.TS, &v, ver) }),
-	)
-	if err != nil {
+	if err := l.w.EventsSince(ctx, from, see); err != nil {
 		return 0, fmt.Errorf("live poll: %w", err)
 	}
 	slices.SortStableFunc(evs, func(a, b timed) int { return a.ts.Compare(b.ts) })
@@ -396,7 +350,7 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	reload := len(l.unresolved) > 0 || slices.ContainsFunc(evs, func(t timed) bool { return ownerless(t.ev) })
 	l.mu.Unlock()
 	if reload {
-		pp, err := l.w.people(ctx)
+		pp, err := enrich.LoadPeople(ctx, l.w)
 		if err != nil {
 			return 0, fmt.Errorf("live poll: %w", err)
 		}
@@ -422,10 +376,10 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 func ownerless(ev any) bool {
 	switch v := ev.(type) {
 	case *model.AirflowEvent:
-		_, _, ok := airflowOwner(v)
+		_, _, ok := enrich.AirflowOwner(v)
 		return ok
 	case *model.DagRun:
-		_, _, ok := runOwner(v)
+		_, _, ok := enrich.RunOwner(v)
 		return ok
 	}
 	return false

@@ -1,4 +1,4 @@
-package warehouse
+package correlation
 
 import (
 	"context"
@@ -14,8 +14,10 @@ import (
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/warehouse"
 )
 
 // orderTables are the tables a source-order run fills; emptied between runs.
@@ -119,7 +121,7 @@ func TestVerdictsIndependentOfSourceOrder(t *testing.T) {
 	ingestP.Grace = 11 * time.Minute // its own version
 	liveP := correlate.DefaultPolicy()
 	liveP.Grace = 30 * 24 * time.Hour // longer than the period: any arrival order is on time
-	read := func(t *testing.T, w *Warehouse, p correlate.Policy) map[string]model.Correlation {
+	read := func(t *testing.T, w *warehouse.Warehouse, p correlate.Policy) map[string]model.Correlation {
 		got := stored(t, w, p.Version())
 		for id, c := range got {
 			c.ComputedAt, c.PolicyVersion = time.Time{}, ""
@@ -139,9 +141,9 @@ func TestVerdictsIndependentOfSourceOrder(t *testing.T) {
 					require.NoError(t, w.S.Exec(ctx, "TRUNCATE TABLE "+tbl))
 				}
 				require.NoError(t, w.ImportIdentities(ctx, slices.Clone(mapping), time.Now()))
-				enr, err := w.NewEnricher(ctx, nil)
+				enr, err := enrich.New(ctx, w, nil)
 				require.NoError(t, err)
-				live, err := w.NewLive(ctx, liveP, LiveOptions{})
+				live, err := NewLive(ctx, w, liveP, LiveOptions{})
 				require.NoError(t, err)
 				resolved := 0
 				for _, src := range perm {
@@ -164,20 +166,20 @@ func TestVerdictsIndependentOfSourceOrder(t *testing.T) {
 					_, err := live.Poll(ctx)
 					require.NoError(t, err)
 
-					n, first, err := w.ResolveOwners(ctx)
+					n, first, err := enrich.ResolveOwners(ctx, w)
 					require.NoError(t, err)
 					resolved += n
 					since := earliest
 					if !first.IsZero() && first.Before(since) {
 						since = first
 					}
-					il, err := w.NewLive(ctx, ingestP, LiveOptions{})
+					il, err := NewLive(ctx, w, ingestP, LiveOptions{})
 					require.NoError(t, err)
 					require.NoError(t, il.Preload(ctx, since.Add(-ingestP.ClockSkew)))
 					require.NoError(t, il.Close(ctx))
 				}
 				require.NoError(t, live.Close(ctx))
-				_, err = w.Correlate(ctx, batchP, CorrelateOptions{})
+				_, err = Correlate(ctx, w, batchP, CorrelateOptions{})
 				require.NoError(t, err)
 
 				batch := read(t, w, batchP)
