@@ -70,7 +70,7 @@ bench: setup-test
 	@mkdir -p out
 	@set -o pipefail; { \
 	  go test -run='^$$' -bench=. -benchtime=$(BENCHTIME_FAST) -count=1 ./ingest/... ./alert/ ./correlate/ ./demo/ && \
-	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 60m ./store/... ./warehouse/ ./report/ ./cmd/keytrail/ && \
+	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 60m ./store/... ./warehouse/ ./pipeline/correlation/ ./report/ ./cmd/keytrail/ && \
 	  go test -run='^$$' -bench=WebhookIntake -benchtime=5000x -count=1 ./server/ && \
 	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=CorrelationsPage -benchtime=1x -count=1 -timeout 60m ./server/ ; \
 	} 2>&1 | go run ./cmd/benchtable | tee out/bench.md
@@ -81,7 +81,7 @@ bench: setup-test
 bench-scale: setup-test
 	@mkdir -p out
 	@set -o pipefail; for n in 10000000 30000000; do \
-	  KEYTRAIL_BENCH_EVENTS=$$n KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench='^BenchmarkCorrelate$$' -benchtime=1x -count=1 -timeout 5h ./warehouse/ || exit 1; \
+	  KEYTRAIL_BENCH_EVENTS=$$n KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench='^BenchmarkCorrelate$$' -benchtime=1x -count=1 -timeout 5h ./pipeline/correlation/ || exit 1; \
 	done 2>&1 | go run ./cmd/benchtable | tee out/bench-scale.md
 
 # Short fuzzing of every decoder of outside input.

@@ -7,16 +7,18 @@
 //	                                                          │
 //	                                     Notify ◄─────────────┘
 //	                                        ▼
-//	                                   Correlator (correlation.Live) ──► verdicts, alerts
+//	                                   Correlator (pipeline/correlation.Live) ──► verdicts, alerts
 //
 // The Sink fetches records from a bus.Subscriber and batches them by size
 // and time; the Writer splits each record's bytes and runs them through
-// ingest.Ingester (normalize, drop duplicates, enrich, store), exactly as
-// `keytrail ingest` does for a file; the Sink commits a batch only after the
-// write succeeded, retries a failed write with capped backoff (committing
-// and dropping nothing, one log line per outage), and at shutdown stores and
-// commits what it holds within a bound. The Correlator polls the stored
-// events when a sink wrote and writes verdicts within seconds.
+// ingest.Ingester (normalize, drop duplicates, enrich with ingest/enrich,
+// store), exactly as `keytrail ingest` does for a file; the Sink commits a
+// batch only after the write succeeded, retries a failed write with capped
+// backoff (committing and dropping nothing, one log line per outage), and at
+// shutdown stores and commits what it holds within a bound. The Correlator
+// polls the stored events when a sink wrote and writes verdicts within
+// seconds, through the Live interface it declares (pipeline/correlation.Live
+// implements it).
 //
 // Status keeps each configured source's state (the collector's cursor, lag
 // and last error, what the sink stored) and a StatusWriter writes it where

@@ -26,6 +26,7 @@ func (w *Warehouse) CountActions(ctx context.Context, from, to time.Time) (int, 
 	}
 	return int(n), nil
 }
+
 // WriteCorrelations inserts cs (distinct action ids of one policy) as one batch.
 func (w *Warehouse) WriteCorrelations(ctx context.Context, cs []model.Correlation) error {
 	v := w.versions().Next()
@@ -94,6 +95,7 @@ func (w *Warehouse) tsRange(ctx context.Context, table, cond string) (lo, hi, n 
 	}
 	return lo, hi, n, rows.Err()
 }
+
 // The columns the correlator reads, and the conditions of the rows that can
 // matter to it (correlate's isAuthentication, toCredEvent and isAction; the
 // correlator applies them again). TestCorrelateMatchesBatch holds these to

@@ -290,7 +290,7 @@ func earliestEvent(t time.Time, b *ingest.Batch) time.Time {
 // ingestCorrelate runs the streaming correlator over the actions from
 // since − clock skew on (an assertion counts for actions up to the skew
 // before it), or from the earliest stored Airflow action whose owner this
-// ingest identified (warehouse.ResolveOwners) when that is earlier: the
+// ingest identified (enrich.ResolveOwners) when that is earlier: the
 // stored events they depend on, the ones just ingested among them, are fed
 // in time order, verdicts are written under the policy (made current) and
 // alerts go to the targets in alertsPath.
