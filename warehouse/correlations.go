@@ -98,8 +98,9 @@ func (w *Warehouse) tsRange(ctx context.Context, table, cond string) (lo, hi, n 
 
 // The columns the correlator reads, and the conditions of the rows that can
 // matter to it (correlate's isAuthentication, toCredEvent and isAction; the
-// correlator applies them again). TestCorrelateMatchesBatch holds these to
-// what correlate uses: a verdict from them equals one from every column.
+// correlator applies them again). TestCorrelateMatchesBatch (package
+// pipeline/correlation) holds these to what correlate uses: a verdict from
+// them equals one from every column.
 var (
 	correlateAuth = projection(store.AuthEvents, []string{"source", "instance", "event_id", "ts", "person", "category", "outcome",
 		"factor", "hardware", "aaguid", "credential_id", "principal"})

@@ -15,7 +15,7 @@ import (
 	"github.com/keytrail/keytrail/model"
 )
 
-// Defaults of the correlation adapter.
+// Defaults of a Correlate run.
 const (
 	// DefaultCorrelateWriteRows is how many correlations one insert carries.
 	DefaultCorrelateWriteRows = 50_000
