@@ -12,6 +12,7 @@ import (
 	"github.com/keytrail/keytrail/ingest/okta"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
 // TestEnricherCredentialKinds decides sign-ins and registrations from the
@@ -59,7 +60,7 @@ func TestEnricherCredentialKinds(t *testing.T) {
 		{"otp registration left alone", ptr(reg("c6", "", model.FactorTOTP, model.Bool(false))), signIn("c6", "", model.FactorTOTP, model.Bool(false)),
 			"FIDO2 (WebAuthn)", model.FactorTOTP, model.Bool(false), model.FactorTOTP, model.Bool(false)},
 	}
-	for name, w := range stores(t) {
+	for name, w := range warehousetest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
 			for _, tc := range tests {
 				for _, order := range []string{"registration first", "same batch"} {
@@ -105,7 +106,7 @@ func ptr[T any](v T) *T { return &v }
 // subject moves only the person's own events.
 func TestEnricherNonHumanPrincipals(t *testing.T) {
 	ctx := context.Background()
-	for name, w := range stores(t) {
+	for name, w := range warehousetest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
 			e, err := New(ctx, w, nil)
 			require.NoError(t, err)
@@ -151,7 +152,7 @@ func TestEnricherNonHumanPrincipals(t *testing.T) {
 // enrolment said.
 func TestEnricherOktaRegistrations(t *testing.T) {
 	ctx := context.Background()
-	for name, w := range stores(t) {
+	for name, w := range warehousetest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
 			e, err := New(ctx, w, nil)
 			require.NoError(t, err)

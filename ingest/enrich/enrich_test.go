@@ -17,6 +17,7 @@ import (
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/warehouse"
+	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
 // ingestFixture pushes a normalizer's testdata file through the real
@@ -48,7 +49,7 @@ func authByCred(t *testing.T, w *warehouse.Warehouse, cred string, ts string) mo
 
 func TestEnricherHardwareAndPeople(t *testing.T) {
 	ctx := context.Background()
-	for name, w := range stores(t) {
+	for name, w := range warehousetest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
 			e, err := New(ctx, w, nil)
 			require.NoError(t, err)
@@ -108,7 +109,7 @@ func TestEnricherHardwareAndPeople(t *testing.T) {
 
 func TestMappingWinsAndAAGUIDLists(t *testing.T) {
 	ctx := context.Background()
-	for name, w := range stores(t) {
+	for name, w := range warehousetest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			require.NoError(t, w.ImportIdentities(ctx, []model.Identity{

@@ -8,12 +8,10 @@ import (
 	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
+// TestMain gives warehousetest.Engines its embedded databases' directory.
 func TestMain(m *testing.M) { os.Exit(warehousetest.Main(m)) }
 
-// stores opens a fresh, migrated database on each engine: the embedded
-// chDB session and a private ClickHouse server. Closed at test end.
-func stores(t *testing.T) map[string]*warehouse.Warehouse { return warehousetest.Engines(t) }
-
+// The warehouse is the store enrichment runs on.
 var (
 	_ Store    = (*warehouse.Warehouse)(nil)
 	_ Rewriter = (*warehouse.Warehouse)(nil)
