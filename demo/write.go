@@ -631,9 +631,18 @@ func (o *Org) writeAirflow(dir string, tick func()) ([]FileInfo, error) {
 	return out, nil
 }
 
-// writeMapping writes the operator's identity mapping: CLI OS users, and
-// subjects whose provider reports no email (Keycloak) or that never sign in.
+// writeMapping writes the operator's identity mapping (Mapping).
 func (o *Org) writeMapping(dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, MappingFile), o.Mapping(), 0o644); err != nil {
+		return fmt.Errorf("write identity mapping: %w", err)
+	}
+	return nil
+}
+
+// Mapping returns the operator's identity mapping as CSV (the MappingFile
+// WriteFiles writes): CLI OS users, and subjects whose provider reports no
+// email (Keycloak) or that never sign in.
+func (o *Org) Mapping() []byte {
 	b := []byte("# keytrail demo identity mapping: person,source,subject\nperson,source,subject\n")
 	for i := range o.People {
 		p := &o.People[i]
@@ -644,10 +653,7 @@ func (o *Org) writeMapping(dir string) error {
 			b = append(b, p.ID+","+string(p.Source)+","+p.Subject+"\n"...)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, MappingFile), b, 0o644); err != nil {
-		return fmt.Errorf("write identity mapping: %w", err)
-	}
-	return nil
+	return b
 }
 
 func (o *Org) writeIntent(dir string, tick func()) error {

@@ -23,23 +23,40 @@ import (
 // source topic, storing into w; stop cancels it and returns Run's error.
 func runSink(t testing.TB, conn kafka.Conn, w *warehouse.Warehouse, log *logBuffer) (s *pipeline.Sink, stop func() error) {
 	t.Helper()
+	s, c, stop := startSink(t, conn, 500, newWriter(t, w), pipeline.Options{Logger: log.logger()})
+	return s, func() error {
+		err := stop()
+		require.NoError(t, c.Close())
+		return err
+	}
+}
+
+// startSink starts a sink on a new member of the "sink" group over every
+// source topic, storing through wr in batches of up to batch records; stop
+// cancels it and returns Run's error (the consumer is the caller's to
+// close).
+func startSink(t testing.TB, conn kafka.Conn, batch int, wr *pipeline.Writer, o pipeline.Options) (s *pipeline.Sink, c *kafka.Consumer, stop func() error) {
+	t.Helper()
+	c, err := kafka.NewConsumer(kafkatest.Consumer(kafka.ConsumerConfig{Conn: conn, GroupID: "sink", Topics: sourceTopics()}))
+	require.NoError(t, err)
+	s = pipeline.NewSink(pipeline.SinkConfig{BatchSize: batch, MaxWait: 100 * time.Millisecond, FlushTimeout: time.Second,
+		Backoff: pipeline.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}}, c, wr, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return s, c, func() error {
+		cancel()
+		return <-done
+	}
+}
+
+// sourceTopics are the topics of every source.
+func sourceTopics() []string {
 	var topics []string
 	for _, src := range sources.Names {
 		topics = append(topics, kafka.DefaultTopic(src))
 	}
-	c, err := kafka.NewConsumer(kafkatest.Consumer(kafka.ConsumerConfig{Conn: conn, GroupID: "sink", Topics: topics}))
-	require.NoError(t, err)
-	s = pipeline.NewSink(pipeline.SinkConfig{BatchSize: 500, MaxWait: 100 * time.Millisecond, FlushTimeout: time.Second,
-		Backoff: pipeline.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}}, c, newWriter(t, w), pipeline.Options{Logger: log.logger()})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	return s, func() error {
-		cancel()
-		err := <-done
-		require.NoError(t, c.Close())
-		return err
-	}
+	return topics
 }
 
 // TestKafkaFaults runs an organisation's records through Kafka (kfake,
@@ -55,11 +72,7 @@ func TestKafkaFaults(t *testing.T) {
 	w := open(t, srv.URL("faults"))
 	o.mapping(t, w)
 	_, conn := kafkatest.Start(t)
-	var topics []string
-	for _, src := range sources.Names {
-		topics = append(topics, kafka.DefaultTopic(src))
-	}
-	require.NoError(t, kafka.EnsureTopics(ctx, conn, topics, kafkatest.Partitions, 1))
+	require.NoError(t, kafka.EnsureTopics(ctx, conn, sourceTopics(), kafkatest.Partitions, 1))
 	p, err := kafka.NewProducer(kafka.ProducerConfig{Conn: conn})
 	require.NoError(t, err)
 	defer p.Close()
@@ -149,11 +162,7 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	}
 	conn := start()
 	t.Cleanup(func() { cluster.Close() })
-	var topics []string
-	for _, src := range sources.Names {
-		topics = append(topics, kafka.DefaultTopic(src))
-	}
-	require.NoError(t, kafka.EnsureTopics(ctx, conn, topics, kafkatest.Partitions, 1))
+	require.NoError(t, kafka.EnsureTopics(ctx, conn, sourceTopics(), kafkatest.Partitions, 1))
 	p, err := kafka.NewProducer(kafka.ProducerConfig{Conn: conn})
 	require.NoError(t, err)
 	defer p.Close()

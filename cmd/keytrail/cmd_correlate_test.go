@@ -102,6 +102,13 @@ func exportJSONL(t *testing.T, url string, extra ...string) map[string]map[strin
 	t.Helper()
 	code, out, errs := cli(t, "", append([]string{"--store", url, "export", "correlations", "--format", "jsonl"}, extra...)...)
 	require.Equal(t, 0, code, errs)
+	return decodeExport(t, out)
+}
+
+// decodeExport decodes the lines of export correlations --format jsonl,
+// checking every line's keys are the population fields in order.
+func decodeExport(t *testing.T, out string) map[string]map[string]any {
+	t.Helper()
 	rows := map[string]map[string]any{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {

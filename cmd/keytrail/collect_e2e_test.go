@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"os/exec"
+	"syscall"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -124,9 +127,9 @@ sources:
 
 // storedIDs returns every stored raw record's id (source/instance/event_id,
 // as the emulators' ledgers key them) with how many rows FINAL holds of it.
-func storedIDs(t *testing.T, url string) map[string]int {
+func storedIDs(t *testing.T, kt keytrail, url string) map[string]int {
 	t.Helper()
-	code, out, errs := cli(t, "", "--store", url, "sql", "SELECT concat(source, '/', instance, '/', event_id), count() FROM raw_records FINAL GROUP BY source, instance, event_id")
+	code, out, errs := kt(context.Background(), "--store", url, "sql", collecttest.StoredIDsQuery)
 	require.Equal(t, 0, code, errs)
 	ids := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -138,6 +141,43 @@ func storedIDs(t *testing.T, url string) map[string]int {
 		}
 	}
 	return ids
+}
+
+// keytrail runs keytrail with args until it exits or ctx ends (as SIGTERM
+// ends it) and returns its exit code, stdout and stderr.
+type keytrail func(ctx context.Context, args ...string) (code int, stdout, stderr string)
+
+// inProcess runs keytrail in the test's process.
+func inProcess(ctx context.Context, args ...string) (int, string, string) {
+	var out, errb syncBuffer
+	code := run(ctx, args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// asProcess runs keytrail as a child process (see keytrailProcess); the
+// end of ctx sends it SIGTERM.
+func asProcess(t *testing.T) keytrail {
+	return func(ctx context.Context, args ...string) (int, string, string) {
+		cmd := keytrailProcess(t, args...)
+		var out, errb syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		require.NoError(t, cmd.Start())
+		exited := make(chan struct{})
+		go func() {
+			select {
+			case <-ctx.Done():
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+			case <-exited:
+			}
+		}()
+		err := cmd.Wait()
+		close(exited)
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			require.NoError(t, err)
+		}
+		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+	}
 }
 
 // diffIntent counts the actions whose verdict in got is not the intended
@@ -162,14 +202,6 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 // collectDeadline bounds how long TestCollectEmulators waits for every
 // record to be stored.
 var collectDeadline = 4 * time.Minute
-
-func keysOf[V any](m map[string]V) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
-}
 
 // TestCollectEmulators runs `keytrail collect` against the provider
 // emulators (Okta, Entra, Google, Keycloak and three Airflow deployments of
@@ -205,50 +237,19 @@ func TestCollectEmulators(t *testing.T) {
 				done <- run(ctx, []string{"--store", url, "collect", "--config", cfg}, strings.NewReader(""), &stdout, &stderr)
 			}()
 
-			// Every event the providers list by now, and every DAG run
-			// version they served: a run that changed state before it was
-			// first polled is listed in its latest state only.
-			var feeds []*demo.Feed
-			for _, f := range srv.Data.Feeds() {
-				if f.Stream != demo.StreamAirflowDagRuns {
-					feeds = append(feeds, f)
-				}
-			}
-			expected := collecttest.Expected(t, feeds, srv.Data, org.Config().Start, time.Now())
-			require.NotEmpty(t, expected)
 			began := time.Now()
-			var stored map[string]int
-			var missing []string
-			for deadline := time.Now().Add(collectDeadline); ; {
+			waitCollected(t, url, srv, org, func() string {
 				select {
 				case code := <-done:
-					t.Fatalf("collect exited %d early: %s", code, stderr.String())
+					return fmt.Sprintf("collect exited %d early: %s", code, stderr.String())
 				default:
+					return ""
 				}
-				stored = storedIDs(t, url)
-				missing = missing[:0]
-				served, err := srv.EventIDs()
-				require.NoError(t, err)
-				for _, want := range []map[string]bool{expected, keysOf(served)} {
-					for id := range want {
-						if stored[id] == 0 {
-							missing = append(missing, id)
-						}
-					}
-				}
-				if len(missing) == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					slices.Sort(missing)
-					cancel()
-					<-done
-					t.Fatalf("stored %d records, %d of %d expected missing (first %v); output:\n%s\nlog:\n%s", len(stored), len(missing), len(expected), missing[:min(5, len(missing))], stdout.String(), stderr.String())
-				}
-				// chDB in this process: each query is a session beside
-				// collect's, so ask seldom.
-				time.Sleep(5 * time.Second)
-			}
+			}, func() {
+				cancel()
+				<-done
+				t.Logf("output:\n%s\nlog:\n%s", stdout.String(), stderr.String())
+			})
 			t.Logf("%s: every record stored after %s", tc.name, time.Since(began).Round(time.Second))
 			cancel()
 			select {
@@ -257,62 +258,104 @@ func TestCollectEmulators(t *testing.T) {
 			case <-time.After(45 * time.Second):
 				t.Fatal("collect did not stop within its shutdown bound")
 			}
-			// The first run's streaming verdicts: sources arrive at
-			// different speeds, and an action correlated before its DAG run
-			// or sign-in was stored can keep a verdict that a later event
-			// would change (order-independent identities, issue 14 item 3).
-			first := exportJSONL(t, url)
-			off := diffIntent(intent, first)
-			n := 0
-			for _, k := range off {
-				n += k
-			}
-			t.Logf("%s: first run: %d of %d streaming verdicts differ from the intent: %v", tc.name, n, len(intent), off)
-
-			// A second run resumes from the stored cursors: it stores
-			// nothing new, and its correlator, preloaded with the stored
-			// events, writes every verdict again.
-			stdout.Reset()
-			code = run(ctxTimeout(t, 8*time.Second), []string{"--store", url, "collect", "--config", cfg}, strings.NewReader(""), &stdout, &stderr)
-			require.Equal(t, 0, code, stderr.String())
-			require.Regexp(t, `sink bus: \d+ records, 0 stored`, stdout.String(), "the cursors resume where the first run ended")
-			streamed := exportJSONL(t, url)
-			require.Empty(t, diffIntent(intent, streamed), "streaming verdicts that are not the generator's intent (intended → got), of %d", len(intent))
-
-			// Every served record once, and nothing that was not served
-			// (inventory snapshots apart: the ledgers count them).
-			served, err := srv.EventIDs()
-			require.NoError(t, err)
-			stored = storedIDs(t, url)
-			for id := range served {
-				require.Equal(t, 1, stored[id], "%s: served, stored once", id)
-			}
-			var extra []string
-			for id, n := range stored {
-				require.Equal(t, 1, n, id)
-				if served[id] == 0 {
-					extra = append(extra, id)
-				}
-			}
-			snapshots := 0
-			for _, l := range srv.Ledgers() {
-				for _, n := range l.Snapshots() {
-					snapshots += n
-				}
-			}
-			require.Len(t, extra, snapshots, "only inventory snapshots are stored beside the served records: %v", slices.Sorted(slices.Values(extra))[:min(5, len(extra))])
-			t.Logf("%s: %d records served and stored once, %d inventory snapshots, %d verdicts", tc.name, len(served), snapshots, len(streamed))
-
-			require.Len(t, streamed, len(intent))
-			code, _, errs = cli(t, "", "--store", url, "correlate", "--quiet")
-			require.Equal(t, 0, code, errs)
-			batch := exportJSONL(t, url)
-			require.Equal(t, slices.Sorted(maps.Keys(streamed)), slices.Sorted(maps.Keys(batch)))
-			for id, row := range batch {
-				for _, k := range []string{"verdict", "assertion_id", "trigger_action_id", "inherited_from", "inherited_verdict", "reason"} {
-					require.Equal(t, row[k], streamed[id][k], "%s %s: batch vs streaming", id, k)
-				}
-			}
+			checkCollected(t, inProcess, url, cfg, srv, intent, false)
 		})
+	}
+}
+
+// checkCollected checks a store that `keytrail collect` (run by kt, with
+// config cfg) filled from the emulators of srv and stopped: it logs how
+// many first-run streaming verdicts differ from the generator's intent
+// (sources arrive at different speeds, and an action correlated before its
+// DAG run or sign-in was stored can keep a verdict that a later event would
+// change); then a
+// second collect run resumes from the stored cursors, stores nothing new,
+// and its correlator, preloaded with the stored events, writes every
+// verdict again: those are the intent and equal a batch correlate over the
+// same rows (verdict, assertion, trigger, inheritance and reason). Every
+// record an emulator served is stored exactly once, and beside them only
+// inventory snapshots: each one served when collect was not interrupted
+// (else at most as many as were served: one served to a collect that was
+// stopped may never be stored, the next run takes another). It returns the
+// number of records served and of first-run verdicts that differed.
+func checkCollected(t *testing.T, kt keytrail, url, cfg string, srv *emulator.Server, intent map[string]demo.Intent, interrupted bool) (served, off int) {
+	t.Helper()
+	first := exportWith(t, kt, url)
+	wrong := diffIntent(intent, first)
+	for _, k := range wrong {
+		off += k
+	}
+	t.Logf("first run: %d of %d streaming verdicts differ from the intent: %v", off, len(intent), wrong)
+
+	code, out, errs := kt(ctxTimeout(t, 8*time.Second), "--store", url, "collect", "--config", cfg)
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `sink bus: \d+ records, 0 stored`, out, "the cursors resume where the first run ended")
+	streamed := exportWith(t, kt, url)
+	require.Empty(t, diffIntent(intent, streamed), "streaming verdicts that are not the generator's intent (intended → got), of %d", len(intent))
+
+	ids, snapshots := collecttest.Served(t, srv)
+	stored := collecttest.RequireStoredOnce(t, storedIDs(t, kt, url), ids)
+	if interrupted {
+		require.Positive(t, stored)
+		require.LessOrEqual(t, stored, snapshots, "inventory snapshots stored, of those served")
+	} else {
+		require.Equal(t, snapshots, stored, "every inventory snapshot served is stored")
+	}
+	t.Logf("%d records served and stored once, %d of %d inventory snapshots served stored, %d verdicts", len(ids), stored, snapshots, len(streamed))
+
+	require.Len(t, streamed, len(intent))
+	code, _, errs = kt(context.Background(), "--store", url, "correlate", "--quiet")
+	require.Equal(t, 0, code, errs)
+	batch := exportWith(t, kt, url)
+	require.Equal(t, slices.Sorted(maps.Keys(streamed)), slices.Sorted(maps.Keys(batch)))
+	for id, row := range batch {
+		for _, k := range []string{"verdict", "assertion_id", "trigger_action_id", "inherited_from", "inherited_verdict", "reason"} {
+			require.Equal(t, row[k], streamed[id][k], "%s %s: batch vs streaming", id, k)
+		}
+	}
+	return len(ids), off
+}
+
+// exportWith runs export correlations with kt and decodes its lines.
+func exportWith(t *testing.T, kt keytrail, url string) map[string]map[string]any {
+	t.Helper()
+	code, out, errs := kt(context.Background(), "--store", url, "export", "correlations", "--format", "jsonl")
+	require.Equal(t, 0, code, errs)
+	return decodeExport(t, out)
+}
+
+// waitCollected waits until every record the emulators of srv list by now
+// (from org's start; see unserved) is served and every record they served
+// is stored at url, asking the store seldom (on chDB each query is a
+// session beside collect's). exited says why collect stopped early, ""
+// while it runs; giveUp stops it before the test fails.
+func waitCollected(t *testing.T, url string, srv *emulator.Server, org *demo.Org, exited func() string, giveUp func()) {
+	t.Helper()
+	var missing []string
+	left, stored := 0, map[string]int{}
+	for deadline := time.Now().Add(collectDeadline); ; time.Sleep(5 * time.Second) {
+		if why := exited(); why != "" {
+			t.Fatal(why)
+		}
+		if time.Now().After(deadline) {
+			giveUp()
+			slices.Sort(missing)
+			t.Fatalf("%d records listed and not served; stored %d records, %d served missing (first %v)", left, len(stored), len(missing), missing[:min(5, len(missing))])
+		}
+		if left = unserved(srv, org, time.Now()); left > 0 {
+			continue
+		}
+		stored = storedIDs(t, inProcess, url)
+		served, err := srv.EventIDs()
+		require.NoError(t, err)
+		missing = missing[:0]
+		for id := range served {
+			if stored[id] == 0 {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
 	}
 }

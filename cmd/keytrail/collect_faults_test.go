@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/bus/kafka/kafkatest"
+	"github.com/keytrail/keytrail/collect/collecttest"
+	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/internal/emulator"
+	"github.com/keytrail/keytrail/store/storetest"
+)
+
+// TestCollectFaults runs `keytrail collect` against the provider emulators
+// serving the fault tests' organisation (collecttest.FaultOrg:
+// KEYTRAIL_FAULT_EVENTS, default 200,000 events) and interrupts it once a
+// third of the Airflow audit log is served, while every Airflow poller is
+// inside its multi-page listing:
+//   - collector restarted mid-pagination: collect (in this process, Kafka
+//     on kfake into the ClickHouse server) is stopped as SIGTERM stops it,
+//     and started again: each poller resumes from its stored cursor,
+//     reading again at most a few pages;
+//   - process killed: collect in its own process on the embedded default
+//     (in-process bus, chDB) is killed with SIGKILL, and started again.
+//
+// Afterwards every record the emulators served is stored exactly once and
+// nothing else is (inventory snapshots apart), and after a catch-up run the
+// streaming verdicts are the generator's intent and equal a batch
+// correlate over the same rows (checkCollected).
+func TestCollectFaults(t *testing.T) {
+	org := collecttest.FaultOrg(t)
+	intent := map[string]demo.Intent{}
+	for _, it := range org.Intents() {
+		intent[it.ActionID] = it
+	}
+	mapping := filepath.Join(t.TempDir(), demo.MappingFile)
+	require.NoError(t, os.WriteFile(mapping, org.Mapping(), 0o600))
+	t.Logf("%d events, %d actions", collecttest.Events(org), len(intent))
+
+	t.Run("collector restarted mid-pagination", func(t *testing.T) {
+		began := time.Now()
+		url := storetest.SharedServer(t).URL(storetest.FreshDB(t))
+		srv, err := emulator.Start(org, emulator.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, srv.Close()) })
+		_, conn := kafkatest.Start(t)
+		cfg := emulatorConfig(t, srv, org, fmt.Sprintf("bus: kafka\nkafka: {brokers: [%s], partitions: %d}", strings.Join(conn.Brokers, ", "), kafkatest.Partitions))
+		code, _, errs := cli(t, "", "--store", url, "identities", "import", mapping)
+		require.Equal(t, 0, code, errs)
+
+		collect := func() (stop func() (int, string)) {
+			ctx, cancel := context.WithCancel(context.Background())
+			type result struct {
+				code int
+				errs string
+			}
+			done := make(chan result, 1)
+			go func() {
+				code, _, errs := inProcess(ctx, "--store", url, "collect", "--config", cfg)
+				done <- result{code, errs}
+			}()
+			return func() (int, string) {
+				cancel()
+				r := <-done
+				return r.code, r.errs
+			}
+		}
+		stop := collect()
+		at := waitMidPagination(t, srv, org)
+		code, errs = stop()
+		require.Equal(t, 0, code, errs)
+		t.Logf("stopped mid-pagination (audit log rows served per instance: %v) after %s", at, time.Since(began).Round(time.Second))
+
+		stop = collect()
+		waitCollected(t, url, srv, org, func() string { return "" }, func() { stop() })
+		code, errs = stop()
+		require.Equal(t, 0, code, errs)
+		t.Logf("every record stored after %s", time.Since(began).Round(time.Second))
+		for name, n := range auditRereads(srv, org) {
+			require.LessOrEqual(t, n, 10*100, "%s: the restarted poller resumed from its cursor, reading again at most a few pages", name)
+		}
+		served, off := checkCollected(t, inProcess, url, cfg, srv, intent, true)
+		t.Logf("%d records served; %d first-run streaming verdicts off the intent; %s", served, off, time.Since(began).Round(time.Second))
+	})
+
+	t.Run("process killed", func(t *testing.T) {
+		began := time.Now()
+		url := "chdb://" + t.TempDir()
+		srv, err := emulator.Start(org, emulator.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, srv.Close()) })
+		cfg := emulatorConfig(t, srv, org, "bus: memory")
+		kt := asProcess(t)
+		code, _, errs := kt(context.Background(), "--store", url, "identities", "import", mapping)
+		require.Equal(t, 0, code, errs)
+
+		cmd := keytrailProcess(t, "--store", url, "collect", "--config", cfg)
+		var out, errb syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		require.NoError(t, cmd.Start())
+		at := waitMidPagination(t, srv, org)
+		require.NoError(t, cmd.Process.Kill())
+		err = cmd.Wait()
+		require.Error(t, err)
+		require.Equal(t, syscall.SIGKILL, cmd.ProcessState.Sys().(syscall.WaitStatus).Signal(), "killed: %s", errb.String())
+		t.Logf("killed mid-run (audit log rows served per instance: %v) after %s", at, time.Since(began).Round(time.Second))
+
+		// Started again, it runs until the emulators have served every
+		// record they list, and a little longer for the last pages to be
+		// stored (the store is the process's own: it cannot be asked
+		// meanwhile); then SIGTERM.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			defer cancel()
+			for deadline := time.Now().Add(collectDeadline); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+				if unserved(srv, org, time.Now()) == 0 {
+					time.Sleep(5 * time.Second)
+					return
+				}
+			}
+		}()
+		code, _, errs = kt(ctx, "--store", url, "collect", "--config", cfg)
+		require.Equal(t, 0, code, errs)
+		require.Zero(t, unserved(srv, org, time.Now()), "every listed record served after the restart")
+		t.Logf("restarted run done after %s", time.Since(began).Round(time.Second))
+		served, off := checkCollected(t, kt, url, cfg, srv, intent, true)
+		t.Logf("%d records served; %d first-run streaming verdicts off the intent; %s", served, off, time.Since(began).Round(time.Second))
+	})
+}
+
+// auditLogs returns the Airflow audit log feed of every instance of org.
+func auditLogs(srv *emulator.Server, org *demo.Org) map[string]*demo.Feed {
+	out := map[string]*demo.Feed{}
+	for _, in := range org.Config().Instances {
+		out[in.Name] = srv.Data.Feed(demo.StreamAirflowEventLogs, in.Name)
+	}
+	return out
+}
+
+// auditServed returns how many rows of each instance's audit log its
+// emulator served (each counted once) and how many times beyond the first.
+func auditServed(srv *emulator.Server, org *demo.Org) (rows, again map[string]int) {
+	rows, again = map[string]int{}, map[string]int{}
+	for name, f := range auditLogs(srv, org) {
+		for _, s := range srv.Airflow[name].Ledger().Served() {
+			if s.Feed == f {
+				rows[name]++
+				again[name] += s.Times - 1
+			}
+		}
+	}
+	return rows, again
+}
+
+// auditRereads is how many audit log rows each Airflow emulator served
+// more than once.
+func auditRereads(srv *emulator.Server, org *demo.Org) map[string]int {
+	_, again := auditServed(srv, org)
+	return again
+}
+
+// waitMidPagination waits until a third of the Airflow audit log rows are
+// served, and checks every instance is then inside its listing: some of
+// its rows served, not all. It returns the rows served per instance.
+func waitMidPagination(t *testing.T, srv *emulator.Server, org *demo.Org) map[string]int {
+	t.Helper()
+	total := 0
+	feeds := auditLogs(srv, org)
+	for _, f := range feeds {
+		total += len(f.Items)
+	}
+	var rows map[string]int
+	require.Eventually(t, func() bool {
+		rows, _ = auditServed(srv, org)
+		n := 0
+		for _, v := range rows {
+			n += v
+		}
+		return n >= total/3
+	}, collectDeadline, 200*time.Millisecond, "a third of the audit log served")
+	for _, name := range slices.Sorted(maps.Keys(feeds)) {
+		require.Positive(t, rows[name], name)
+		require.Less(t, rows[name], len(feeds[name].Items), "%s: inside its listing", name)
+	}
+	return rows
+}
+
+// unserved counts the records the emulators list by at (from the org's
+// start; DAG runs apart: a run that changed state before it was polled is
+// listed in its latest state only) that they have not served.
+func unserved(srv *emulator.Server, org *demo.Org, at time.Time) int {
+	served := map[*demo.Feed]map[int]bool{}
+	for _, l := range srv.Ledgers() {
+		for _, s := range l.Served() {
+			if served[s.Feed] == nil {
+				served[s.Feed] = map[int]bool{}
+			}
+			served[s.Feed][s.Item] = true
+		}
+	}
+	from := org.Config().Start.UnixMilli()
+	n := 0
+	for _, f := range srv.Data.Feeds() {
+		if f.Stream == demo.StreamAirflowDagRuns {
+			continue
+		}
+		for i := range f.Items {
+			if f.Items[i].TS >= from && srv.Data.Listed(f, i, at) && !served[f][i] {
+				n++
+			}
+		}
+	}
+	return n
+}
