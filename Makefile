@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 25m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all setup setup-test build version image test test-short vet lint demo migrate status bench bench-scale fuzz dashboards clean
+.PHONY: all setup setup-test build version image test test-short vet lint demo migrate status bench bench-scale faults fuzz dashboards clean
 
 all: build
 
@@ -83,6 +83,14 @@ bench-scale: setup-test
 	@set -o pipefail; for n in 10000000 30000000; do \
 	  KEYTRAIL_BENCH_EVENTS=$$n KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench='^BenchmarkCorrelate$$' -benchtime=1x -count=1 -timeout 5h ./pipeline/correlation/ || exit 1; \
 	done 2>&1 | go run ./cmd/benchtable | tee out/bench-scale.md
+
+# The fault tests (ClickHouse server killed, sink crashed mid-batch, collector
+# restarted mid-pagination, keytrail process killed) over a larger
+# organisation than make test's 200,000 events.
+FAULT_EVENTS ?= 1000000
+faults: setup-test
+	KEYTRAIL_FAULT_EVENTS=$(FAULT_EVENTS) KEYTRAIL_REQUIRE_ENGINES=1 go test -count=1 -timeout 2h -v \
+	  -run '^(TestKafkaFaultsAtScale|TestCollectFaults)$$' ./pipeline/ ./cmd/keytrail/
 
 # Short fuzzing of every decoder of outside input.
 FUZZTIME ?= 15s

@@ -133,7 +133,6 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 		require.ErrorIs(t, err, pipeline.ErrUnflushed)
 	}
 	t.Logf("sink crashed mid-batch after %d records fetched (%s)", sink1.Stats().Records, time.Since(began).Round(time.Second))
-	require.Positive(t, sink1.Stats().CommitErrors, "the crashed batch was stored and not committed")
 	sink2, c2, stop2 := startSink(t, conn, faultBatch, newWriter(t, w), o)
 	require.NoError(t, <-published)
 	waitFor(t, "every event and dead letter stored", 3*time.Minute, func() bool {
@@ -146,7 +145,7 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	require.NoError(t, c2.Close())
 	stopCorr()
 	require.NoError(t, <-corrDone)
-	require.Positive(t, sink2.Stats().Duplicates, "the crashed batch came again to the new member, stored once")
+	require.Positive(t, sink2.Stats().Duplicates, "the crashed batch, stored and not committed, came again to the new member")
 	require.Equal(t, 1, strings.Count(log.String(), "store unavailable"), "one line per outage:\n%s", log.String())
 
 	// Every event once, every poisoned record one dead letter, nothing else.
