@@ -128,6 +128,11 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	// Phase 2: the sink crashes mid-batch two thirds of the way in; a new
 	// member of the group takes its partitions over.
 	waitFor(t, "the first sink to crash mid-batch", 3*time.Minute, func() bool { return crash.crashed.Load() })
+	outage := log.String()
+	for _, c := range []string{"sink=bus", "component=correlator"} {
+		require.Equal(t, 1, countLines(outage, "store unavailable", c), "%s: one line per outage:\n%s", c, outage)
+		require.Equal(t, 1, countLines(outage, "store available again", c), "%s: one line per recovery:\n%s", c, outage)
+	}
 	if err := stop1(); err != nil && !errors.Is(err, bus.ErrClosed) {
 		// what it fetched after the crash it neither stored nor committed
 		require.ErrorIs(t, err, pipeline.ErrUnflushed)
@@ -146,7 +151,6 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	stopCorr()
 	require.NoError(t, <-corrDone)
 	require.Positive(t, sink2.Stats().Duplicates, "the crashed batch, stored and not committed, came again to the new member")
-	require.Equal(t, 1, strings.Count(log.String(), "store unavailable"), "one line per outage:\n%s", log.String())
 
 	// Every event once, every poisoned record one dead letter, nothing else.
 	require.Zero(t, collecttest.RequireStoredOnce(t, collecttest.StoredIDs(t, w.S), countOnce(want)), "no inventory snapshots here")
@@ -245,4 +249,19 @@ func countOnce(ids map[string]bool) map[string]int {
 func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, d, 500*time.Millisecond, "waiting for %s", what)
+}
+
+// countLines counts the lines of log holding every one of parts.
+func countLines(log string, parts ...string) int {
+	n := 0
+	for _, line := range strings.Split(log, "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }

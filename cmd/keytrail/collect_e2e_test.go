@@ -238,7 +238,7 @@ func TestCollectEmulators(t *testing.T) {
 			}()
 
 			began := time.Now()
-			waitCollected(t, url, srv, org, func() string {
+			waitCollected(t, url, srv, org, collectDeadline, func() string {
 				select {
 				case code := <-done:
 					return fmt.Sprintf("collect exited %d early: %s", code, stderr.String())
@@ -324,16 +324,16 @@ func exportWith(t *testing.T, kt keytrail, url string) map[string]map[string]any
 	return decodeExport(t, out)
 }
 
-// waitCollected waits until every record the emulators of srv list by now
+// waitCollected waits (at most within) until every record the emulators of srv list by now
 // (from org's start; see unserved) is served and every record they served
 // is stored at url, asking the store seldom (on chDB each query is a
 // session beside collect's). exited says why collect stopped early, ""
 // while it runs; giveUp stops it before the test fails.
-func waitCollected(t *testing.T, url string, srv *emulator.Server, org *demo.Org, exited func() string, giveUp func()) {
+func waitCollected(t *testing.T, url string, srv *emulator.Server, org *demo.Org, within time.Duration, exited func() string, giveUp func()) {
 	t.Helper()
 	var missing []string
 	left, stored := 0, map[string]int{}
-	for deadline := time.Now().Add(collectDeadline); ; time.Sleep(5 * time.Second) {
+	for deadline := time.Now().Add(within); ; time.Sleep(5 * time.Second) {
 		if why := exited(); why != "" {
 			t.Fatal(why)
 		}

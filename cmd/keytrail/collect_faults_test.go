@@ -82,7 +82,7 @@ func TestCollectFaults(t *testing.T) {
 		t.Logf("stopped mid-pagination (audit log rows served per instance: %v) after %s", counts(at), time.Since(began).Round(time.Second))
 
 		stop = collect()
-		waitCollected(t, url, srv, org, func() string { return "" }, func() { stop() })
+		waitCollected(t, url, srv, org, faultDeadline(org), func() string { return "" }, func() { stop() })
 		code, errs = stop()
 		require.Equal(t, 0, code, errs)
 		t.Logf("every record stored after %s", time.Since(began).Round(time.Second))
@@ -121,21 +121,27 @@ func TestCollectFaults(t *testing.T) {
 		defer cancel()
 		go func() {
 			defer cancel()
-			for deadline := time.Now().Add(collectDeadline); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+			for deadline := time.Now().Add(faultDeadline(org)); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
 				if unserved(srv, org, time.Now()) == 0 {
 					time.Sleep(5 * time.Second)
 					return
 				}
 			}
 		}()
-		code, _, errs = kt(ctx, "--store", url, "collect", "--config", cfg)
+		code, stdout, errs := kt(ctx, "--store", url, "collect", "--config", cfg)
 		require.Equal(t, 0, code, errs)
-		require.Zero(t, unserved(srv, org, time.Now()), "every listed record served after the restart")
+		require.Zero(t, unserved(srv, org, time.Now()), "every listed record served after the restart; output:\n%s\nlog:\n%s", stdout, errs)
 		requireResumed(t, srv, org, at)
 		t.Logf("restarted run done after %s", time.Since(began).Round(time.Second))
 		served, off := checkCollected(t, kt, url, cfg, srv, intent, true)
 		t.Logf("%d records served; %d first-run streaming verdicts off the intent; %s", served, off, time.Since(began).Round(time.Second))
 	})
+}
+
+// faultDeadline bounds how long a fault test waits for collect to store
+// org: collectDeadline per 50,000 events.
+func faultDeadline(org *demo.Org) time.Duration {
+	return collectDeadline * time.Duration(max(1, collecttest.Events(org)/50_000))
 }
 
 // auditLogs returns the Airflow audit log feed of every instance of org.
@@ -199,7 +205,7 @@ func waitMidPagination(t *testing.T, srv *emulator.Server, org *demo.Org) map[st
 			n += len(v)
 		}
 		return n >= total/3
-	}, collectDeadline, 200*time.Millisecond, "a third of the audit log served")
+	}, faultDeadline(org), 200*time.Millisecond, "a third of the audit log served")
 	for _, name := range slices.Sorted(maps.Keys(feeds)) {
 		require.Positive(t, len(rows[name]), name)
 		require.Less(t, len(rows[name]), len(feeds[name].Items), "%s: inside its listing", name)
