@@ -23,31 +23,34 @@ import (
 // source topic, storing into w; stop cancels it and returns Run's error.
 func runSink(t testing.TB, conn kafka.Conn, w *warehouse.Warehouse, log *logBuffer) (s *pipeline.Sink, stop func() error) {
 	t.Helper()
-	s, c, stop := startSink(t, conn, 500, newWriter(t, w), pipeline.Options{Logger: log.logger()})
+	s, c, cancel, wait := startSink(t, conn, pipeline.SinkConfig{BatchSize: 500, FlushTimeout: time.Second}, newWriter(t, w), pipeline.Options{Logger: log.logger()})
 	return s, func() error {
-		err := stop()
+		cancel()
+		err := wait()
 		require.NoError(t, c.Close())
 		return err
 	}
 }
 
-// startSink starts a sink on a new member of the "sink" group over every
-// source topic, storing through wr in batches of up to batch records; stop
-// cancels it and returns Run's error (the consumer is the caller's to
-// close).
-func startSink(t testing.TB, conn kafka.Conn, batch int, wr *pipeline.Writer, o pipeline.Options) (s *pipeline.Sink, c *kafka.Consumer, stop func() error) {
+// startSink starts a sink of cfg (MaxWait and Backoff short by default) on
+// a new member of the "sink" group over every source topic, storing
+// through wr. cancel stops it (as its context ends); wait returns Run's
+// error. The consumer is the caller's to close.
+func startSink(t testing.TB, conn kafka.Conn, cfg pipeline.SinkConfig, wr *pipeline.Writer, o pipeline.Options) (s *pipeline.Sink, c *kafka.Consumer, cancel func(), wait func() error) {
 	t.Helper()
 	c, err := kafka.NewConsumer(kafkatest.Consumer(kafka.ConsumerConfig{Conn: conn, GroupID: "sink", Topics: sourceTopics()}))
 	require.NoError(t, err)
-	s = pipeline.NewSink(pipeline.SinkConfig{BatchSize: batch, MaxWait: 100 * time.Millisecond, FlushTimeout: time.Second,
-		Backoff: pipeline.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}}, c, wr, o)
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = 100 * time.Millisecond
+	}
+	if cfg.Backoff == (pipeline.Backoff{}) {
+		cfg.Backoff = pipeline.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}
+	}
+	s = pipeline.NewSink(cfg, c, wr, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	return s, c, func() error {
-		cancel()
-		return <-done
-	}
+	return s, c, cancel, func() error { return <-done }
 }
 
 // sourceTopics are the topics of every source.
