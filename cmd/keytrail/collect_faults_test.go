@@ -143,9 +143,10 @@ func TestCollectFaults(t *testing.T) {
 }
 
 // faultDeadline bounds how long a fault test waits for collect to store
-// org: collectDeadline per 50,000 events.
+// org: collectDeadline per 20,000 events (a loaded machine is many times
+// slower than a quiet one; the bound only ends a test that hangs).
 func faultDeadline(org *demo.Org) time.Duration {
-	return collectDeadline * time.Duration(max(1, collecttest.Events(org)/50_000))
+	return collectDeadline * time.Duration(max(1, collecttest.Events(org)/20_000))
 }
 
 // auditLogs returns the Airflow audit log feed of every instance of org.
