@@ -2,18 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
-	"os/exec"
-	"syscall"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
