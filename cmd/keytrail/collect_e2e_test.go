@@ -63,7 +63,7 @@ func emulatorConfig(t *testing.T, srv *emulator.Server, org *demo.Org, bus strin
 sink: {max_wait: 100ms, flush_timeout: 10s}
 correlator: {window: 720h, interval: 500ms}
 status_interval: 500ms
-shutdown_timeout: 30s
+shutdown_timeout: 2m
 sources:
   okta:
     type: okta
