@@ -19,9 +19,11 @@ import (
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/warehouse"
 )
@@ -100,7 +102,7 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	since := org.Config().Start.Add(-24 * time.Hour)
 	var log logBuffer
 	o := pipeline.Options{Logger: log.logger()}
-	live, err := w.NewLive(ctx, correlate.DefaultPolicy(), warehouse.LiveOptions{})
+	live, err := correlation.NewLive(ctx, w, correlate.DefaultPolicy(), correlation.LiveOptions{})
 	require.NoError(t, err)
 	corr := pipeline.NewCorrelator(pipeline.CorrelatorConfig{Since: since, Interval: 2 * time.Second, MinInterval: 500 * time.Millisecond,
 		Backoff: pipeline.Backoff{Initial: 100 * time.Millisecond, Max: time.Second}}, live, o)
@@ -113,7 +115,7 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	// store cancels it right after a write that is part of a batch, and
 	// with no time to flush (FlushTimeout 1ms) the rest of the batch is
 	// neither stored nor committed.
-	enr, err := w.NewEnricher(ctx, nil)
+	enr, err := enrich.New(ctx, w, nil)
 	require.NoError(t, err)
 	crash := &crashAfter{Sink: w, after: int64(2 * len(all) / 3)}
 	sink1, c1, cancel1, wait1 := startSink(t, conn, pipeline.SinkConfig{BatchSize: faultBatch, FlushTimeout: time.Millisecond},
@@ -171,14 +173,14 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	// preloaded with the stored events, as a restarted collect runs it),
 	// then batch correlate's over the same rows.
 	firstRun := verdicts(t, w, live.PolicyVersion())
-	live2, err := w.NewLive(ctx, correlate.DefaultPolicy(), warehouse.LiveOptions{})
+	live2, err := correlation.NewLive(ctx, w, correlate.DefaultPolicy(), correlation.LiveOptions{})
 	require.NoError(t, err)
 	require.NoError(t, live2.Preload(ctx, since))
 	_, err = live2.Poll(ctx)
 	require.NoError(t, err)
 	require.NoError(t, live2.Close(ctx))
 	streamed := verdicts(t, w, live.PolicyVersion())
-	_, err = w.Correlate(ctx, correlate.DefaultPolicy(), warehouse.CorrelateOptions{})
+	_, err = correlation.Correlate(ctx, w, correlate.DefaultPolicy(), correlation.CorrelateOptions{})
 	require.NoError(t, err)
 	batch := verdicts(t, w, live.PolicyVersion())
 	require.Len(t, batch, len(org.Intents()))
