@@ -317,18 +317,26 @@ func storedBatches(b *testing.B, s store.Store, size int) []*ingest.Batch {
 	return out
 }
 
-// pacedClock is the emulators' clock in the latency mode: the
-// organisation's time from o0, running speed times faster than real time
-// from t0.
+// pacedClock is the emulators' and collectors' clock in the latency mode:
+// the organisation's time from o0, running speed times faster than real
+// time from t0. Waits (timers, tickers, Sleep) stay in real time, so the
+// collectors poll at their configured interval.
 type pacedClock struct {
 	clockwork.Clock
 	t0, o0 time.Time
 	speed  float64
 }
 
+// Now is the organisation's time.
 func (c *pacedClock) Now() time.Time {
 	return c.o0.Add(time.Duration(float64(time.Since(c.t0)) * c.speed))
 }
+
+// Since is Now minus t.
+func (c *pacedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// Until is t minus Now.
+func (c *pacedClock) Until(t time.Time) time.Duration { return t.Sub(c.Now()) }
 
 // real returns the real time at which the clock shows org time at.
 func (c *pacedClock) real(at time.Time) time.Time {
