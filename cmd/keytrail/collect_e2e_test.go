@@ -49,6 +49,9 @@ func emulatorConfig(t *testing.T, srv *emulator.Server, org *demo.Org, bus strin
 type collectSettings struct {
 	bus  string // the bus and kafka keys
 	poll string // each source's poll key
+	// start is where the collectors start; zero is the organisation's
+	// first day.
+	start time.Time
 	// pipeline are the sink, correlator, status_interval and
 	// shutdown_timeout keys, and any others (alerts).
 	pipeline string
@@ -70,7 +73,11 @@ func emulatorConfigWith(t testing.TB, srv *emulator.Server, org *demo.Org, s col
 	t.Setenv("KT_E2E_CLIENT_SECRET", cr.ClientSecret)
 	t.Setenv("KT_E2E_AIRFLOW_PASSWORD", cr.AirflowPassword)
 
-	start := org.Config().Start.Format(time.RFC3339)
+	from := org.Config().Start
+	if !s.start.IsZero() {
+		from = s.start
+	}
+	start := from.Format(time.RFC3339)
 	poll := cmp.Or(s.poll, "poll: {interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}")
 	var b strings.Builder
 	fmt.Fprintf(&b, `%s
