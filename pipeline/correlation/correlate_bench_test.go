@@ -15,6 +15,7 @@ import (
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/store/storetest"
 	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
