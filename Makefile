@@ -63,14 +63,20 @@ status: build
 # benchmark beside the peer it measured in the same run; also saved to
 # out/bench.md (copy it into docs/benchmarks.md when you publish figures).
 # Normalizers run for BENCHTIME_FAST, store-backed benchmarks once each.
-# KEYTRAIL_BENCH_EVENTS sizes the correlate and report benchmarks.
+# KEYTRAIL_BENCH_EVENTS sizes the correlate and report benchmarks;
+# KEYTRAIL_BENCH_E2E_PEOPLE the organisation of the end-to-end benchmark
+# (cmd/keytrail BenchmarkEndToEnd: emulators → collectors → bus → store),
+# KEYTRAIL_BENCH_E2E_RATE and KEYTRAIL_BENCH_E2E_SECONDS its latency mode's
+# pace (records/s) and length; ./pipeline/ BenchmarkSink is the bus and sink
+# alone.
 BENCHTIME_FAST ?= 1s
 export KEYTRAIL_BENCH_EVENTS ?= 1000000
+export KEYTRAIL_BENCH_E2E_PEOPLE ?= 8
 bench: setup-test
 	@mkdir -p out
 	@set -o pipefail; { \
 	  go test -run='^$$' -bench=. -benchtime=$(BENCHTIME_FAST) -count=1 ./ingest/... ./alert/ ./correlate/ ./demo/ && \
-	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 60m ./store/... ./warehouse/ ./pipeline/correlation/ ./report/ ./cmd/keytrail/ && \
+	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 60m ./store/... ./warehouse/ ./pipeline/ ./pipeline/correlation/ ./report/ ./cmd/keytrail/ && \
 	  go test -run='^$$' -bench=WebhookIntake -benchtime=5000x -count=1 ./server/ && \
 	  KEYTRAIL_REQUIRE_ENGINES=1 go test -run='^$$' -bench=CorrelationsPage -benchtime=1x -count=1 -timeout 60m ./server/ ; \
 	} 2>&1 | go run ./cmd/benchtable | tee out/bench.md

@@ -86,10 +86,10 @@ func BenchmarkIngest(b *testing.B) {
 					storeOnly += time.Since(start)
 					ws.S.Close()
 					j := storetest.Migrated(b, e)
-					inserts := jsonInserts(batches, j.Dialect())
+					inserts := storetest.JSONInserts(batches, j.Dialect())
 					start = time.Now()
 					for _, in := range inserts {
-						require.NoError(b, e.InsertFormat(ctx, j, in.table, "JSONEachRow", in.rows), in.table)
+						require.NoError(b, e.InsertFormat(ctx, j, in.Table, "JSONEachRow", in.Rows), in.Table)
 					}
 					peer += time.Since(start)
 					n, err := store.CountRows(ctx, j, "SELECT count() FROM raw_records")
@@ -109,32 +109,6 @@ func BenchmarkIngest(b *testing.B) {
 			})
 		}
 	}
-}
-
-// jsonInsert is one table's rows of a batch as JSONEachRow.
-type jsonInsert struct {
-	table string
-	rows  []byte
-}
-
-// jsonInserts renders the rows of batches as JSONEachRow, table by table in
-// the order Warehouse.Write writes them.
-func jsonInserts(batches []*ingest.Batch, d store.Dialect) []jsonInsert {
-	var out []jsonInsert
-	add := func(table string, rows []byte) {
-		if len(rows) > 0 {
-			out = append(out, jsonInsert{table, rows})
-		}
-	}
-	for _, bt := range batches {
-		add(store.Authenticators.Name, storetest.JSONEachRow(store.Authenticators, bt.Authenticators, d))
-		add(store.AuthEvents.Name, storetest.JSONEachRow(store.AuthEvents, bt.Auth, d))
-		add(store.AirflowEvents.Name, storetest.JSONEachRow(store.AirflowEvents, bt.Airflow, d))
-		add(store.DagRuns.Name, storetest.JSONEachRow(store.DagRuns, bt.Runs, d))
-		add(store.DeadLetters.Name, storetest.JSONEachRow(store.DeadLetters, bt.DeadLetters, d))
-		add(store.RawRecords.Name, storetest.JSONEachRow(store.RawRecords, bt.Raw, d))
-	}
-	return out
 }
 
 func countRaw(bs []*ingest.Batch) int {

@@ -5,7 +5,7 @@
 //
 // Input lines are echoed to stderr as they arrive, so a long run shows
 // progress. A metric is a peer figure when its unit names one (peer, sql,
-// raw, store-only); everything else is the benchmark's own. Lines that are
+// raw, store-only, ceiling); everything else is the benchmark's own. Lines that are
 // not benchmark results are ignored, except "pkg:" lines, which name the
 // package of the results that follow, and FAIL lines, which make the exit
 // status non-zero.
@@ -31,7 +31,7 @@ type result struct {
 }
 
 func isPeer(unit string) bool {
-	for _, k := range []string{"peer", "sql", "raw", "store-only"} {
+	for _, k := range []string{"peer", "sql", "raw", "store-only", "ceiling"} {
 		if strings.Contains(unit, k) {
 			return true
 		}

@@ -240,7 +240,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 			}
 			r.notifier = n
 		}
-		live, err := correlation.NewLive(ctx, w, cfg.Policy, correlation.LiveOptions{Notifier: r.notifier, Logger: e.log, PollOverlap: cfg.Correlator.PollOverlap})
+		live, err := correlation.NewLive(ctx, w, cfg.Policy, correlation.LiveOptions{Notifier: r.notifier, Logger: e.log, PollOverlap: cfg.Correlator.PollOverlap, OnUpdate: e.liveUpdate})
 		if err != nil {
 			return r, err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -43,6 +44,25 @@ func collectOrg(t *testing.T) (*demo.Org, string, demo.Manifest) {
 // day, with the bus section given.
 func emulatorConfig(t *testing.T, srv *emulator.Server, org *demo.Org, bus string) string {
 	t.Helper()
+	return emulatorConfigWith(t, srv, org, collectSettings{bus: bus})
+}
+
+// collectSettings are the keys of an emulator config beside its sources;
+// empty fields keep the end-to-end test's.
+type collectSettings struct {
+	bus  string // the bus and kafka keys
+	poll string // each source's poll key
+	// start is where the collectors start; zero is the organisation's
+	// first day.
+	start time.Time
+	// pipeline are the sink, correlator, status_interval and
+	// shutdown_timeout keys, and any others (alerts).
+	pipeline string
+}
+
+// emulatorConfigWith is emulatorConfig with settings s.
+func emulatorConfigWith(t testing.TB, srv *emulator.Server, org *demo.Org, s collectSettings) string {
+	t.Helper()
 	dir := t.TempDir()
 	cr := srv.Creds
 	der, err := x509.MarshalPKCS8PrivateKey(cr.Key)
@@ -56,14 +76,15 @@ func emulatorConfig(t *testing.T, srv *emulator.Server, org *demo.Org, bus strin
 	t.Setenv("KT_E2E_CLIENT_SECRET", cr.ClientSecret)
 	t.Setenv("KT_E2E_AIRFLOW_PASSWORD", cr.AirflowPassword)
 
-	start := org.Config().Start.Format(time.RFC3339)
-	poll := "poll: {interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"
+	from := org.Config().Start
+	if !s.start.IsZero() {
+		from = s.start
+	}
+	start := from.Format(time.RFC3339)
+	poll := cmp.Or(s.poll, "poll: {interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}")
 	var b strings.Builder
 	fmt.Fprintf(&b, `%s
-sink: {max_wait: 100ms, flush_timeout: 10s}
-correlator: {window: 720h, interval: 500ms}
-status_interval: 500ms
-shutdown_timeout: 2m
+%s
 sources:
   okta:
     type: okta
@@ -99,7 +120,7 @@ sources:
     client_secret: {env: KT_E2E_CLIENT_SECRET}
     start: %s
     %s
-`, bus,
+`, s.bus, cmp.Or(s.pipeline, "sink: {max_wait: 100ms, flush_timeout: 10s}\ncorrelator: {window: 720h, interval: 500ms}\nstatus_interval: 500ms\nshutdown_timeout: 2m"),
 		demo.IdPInstance(model.SourceOkta), srv.OktaURL(), start, poll,
 		demo.IdPInstance(model.SourceEntra), cr.Tenant, cr.ClientID, srv.EntraLoginURL(), srv.GraphURL(), start, poll,
 		demo.IdPInstance(model.SourceGoogle), saFile, cr.Admin, srv.GoogleURL(), start, poll,

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
 	_ "github.com/keytrail/keytrail/store/clickhouse"
@@ -25,6 +28,13 @@ type env struct {
 	storeURL       string
 	storeExplicit  bool // --store or KEYTRAIL_STORE was given
 	timeout        time.Duration
+	// liveUpdate, when set, observes the streaming correlator's updates in
+	// collect (benchmarks measure verdict latency with it); nil in the CLI.
+	liveUpdate func(correlate.Update)
+	// collectClock, when set, is the collectors' clock in collect (the
+	// latency benchmark runs the providers' time faster); nil is the real
+	// clock.
+	collectClock clockwork.Clock
 }
 
 // command is one subcommand.

@@ -392,6 +392,18 @@ func (d *Data) Listed(f *demo.Feed, i int, at time.Time) bool {
 	return false
 }
 
+// ListedAt returns when the emulators start listing item i of f: its
+// Visible time, or later for a record listed late as Faults say. It is the
+// zero time when f is not one of d's feeds.
+func (d *Data) ListedAt(f *demo.Feed, i int) time.Time {
+	for _, fd := range d.feeds {
+		if fd.Feed == f {
+			return time.UnixMilli(fd.vis[i]).UTC()
+		}
+	}
+	return time.Time{}
+}
+
 // Feeds returns the organisation's feeds.
 func (d *Data) Feeds() []*demo.Feed {
 	out := make([]*demo.Feed, len(d.feeds))

@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/store/storetest"
 	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
@@ -129,13 +129,13 @@ func BenchmarkCorrelate(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
 		debug.FreeOSMemory()
-		rssBefore = max(rssBefore, resetPeakRSS(b))
+		rssBefore = max(rssBefore, storetest.ResetPeakRSS(b))
 		stop := correlateHeapPeak()
 		start := time.Now()
 		res, err := Correlate(ctx, w, p, CorrelateOptions{From: from, To: to})
 		batchDur += time.Since(start)
 		peak = max(peak, stop())
-		peakRSS = max(peakRSS, procStatusKB(b, "VmHWM")*1024)
+		peakRSS = max(peakRSS, storetest.PeakRSS(b))
 		require.NoError(b, err)
 		actions = res.Actions
 
@@ -217,28 +217,6 @@ func BenchmarkCorrelate(b *testing.B) {
 	}
 	b.Logf("stream: %d events in %s, %d correlation rows written, %d persons tracked, %d events held", len(evs), streamDur.Round(time.Millisecond),
 		st.Written, st.Engine.TrackedPersons, st.Engine.EventsHeld)
-}
-
-// resetPeakRSS resets the process's peak resident set (VmHWM) to its
-// current size (Linux /proc/self/clear_refs), which it returns.
-func resetPeakRSS(b *testing.B) uint64 {
-	require.NoError(b, os.WriteFile("/proc/self/clear_refs", []byte("5"), 0), "reset VmHWM")
-	return procStatusKB(b, "VmRSS") * 1024
-}
-
-// procStatusKB returns a kB field of /proc/self/status.
-func procStatusKB(b *testing.B, field string) uint64 {
-	st, err := os.ReadFile("/proc/self/status")
-	require.NoError(b, err)
-	for _, line := range strings.Split(string(st), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			require.NoError(b, err, line)
-			return kb
-		}
-	}
-	b.Fatalf("no %s in /proc/self/status", field)
-	return 0
 }
 
 // correlateHeapPeak samples the heap in use until the returned stop is called.

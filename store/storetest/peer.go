@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/store"
 )
 
@@ -111,4 +112,32 @@ func writeJSONValue(buf *bytes.Buffer, p any, d store.Dialect) {
 		panic(err)
 	}
 	buf.Write(out)
+}
+
+// Insert is one table's rows as text in a ClickHouse input format.
+type Insert struct {
+	Table string
+	Rows  []byte
+}
+
+// JSONInserts renders the rows of batches as JSONEachRow, table by table in
+// the order the warehouse writes a batch: what a JSON loader would send for
+// the same normalized rows (the peer of the ingest and end-to-end
+// benchmarks).
+func JSONInserts(batches []*ingest.Batch, d store.Dialect) []Insert {
+	var out []Insert
+	add := func(table string, rows []byte) {
+		if len(rows) > 0 {
+			out = append(out, Insert{table, rows})
+		}
+	}
+	for _, bt := range batches {
+		add(store.Authenticators.Name, JSONEachRow(store.Authenticators, bt.Authenticators, d))
+		add(store.AuthEvents.Name, JSONEachRow(store.AuthEvents, bt.Auth, d))
+		add(store.AirflowEvents.Name, JSONEachRow(store.AirflowEvents, bt.Airflow, d))
+		add(store.DagRuns.Name, JSONEachRow(store.DagRuns, bt.Runs, d))
+		add(store.DeadLetters.Name, JSONEachRow(store.DeadLetters, bt.DeadLetters, d))
+		add(store.RawRecords.Name, JSONEachRow(store.RawRecords, bt.Raw, d))
+	}
+	return out
 }

@@ -1,0 +1,508 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/alert"
+	"github.com/keytrail/keytrail/bus/kafka/kafkatest"
+	"github.com/keytrail/keytrail/collect/collecttest"
+	"github.com/keytrail/keytrail/config"
+	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/internal/emulator"
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/pipeline"
+	"github.com/keytrail/keytrail/schema"
+	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/store/storetest"
+	"github.com/keytrail/keytrail/warehouse"
+)
+
+// e2eBenchPeople sizes BenchmarkEndToEnd's organisations:
+// KEYTRAIL_BENCH_E2E_PEOPLE people (default 8) over one day.
+func e2eBenchPeople() int {
+	if v, err := strconv.Atoi(os.Getenv("KEYTRAIL_BENCH_E2E_PEOPLE")); err == nil && v >= 8 {
+		return v
+	}
+	return 8
+}
+
+// e2eBenchRate is the latency mode's pace, in records listed per second:
+// KEYTRAIL_BENCH_E2E_RATE (default 300).
+func e2eBenchRate() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("KEYTRAIL_BENCH_E2E_RATE"), 64); err == nil && v > 0 {
+		return v
+	}
+	return 300
+}
+
+// e2eBenchSeconds is how long the latency mode lists records:
+// KEYTRAIL_BENCH_E2E_SECONDS (default 30).
+func e2eBenchSeconds() time.Duration {
+	if v, err := strconv.Atoi(os.Getenv("KEYTRAIL_BENCH_E2E_SECONDS")); err == nil && v > 0 {
+		return time.Duration(v) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// e2eSettings are the collect settings of the benchmark: collectors that
+// poll every 100 ms, everything else collect's defaults.
+func e2eSettings(bus, pipeline string) collectSettings {
+	return collectSettings{bus: bus, pipeline: pipeline,
+		poll: "poll: {interval: 100ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"}
+}
+
+// BenchmarkEndToEnd measures `keytrail collect` (wired as the command wires
+// it: the real collectors, bus, sink and streaming correlator) against the
+// provider emulators serving a generated organisation of
+// KEYTRAIL_BENCH_E2E_PEOPLE people over one day, collectors polling every
+// 100 ms (250 ms in the latency mode), other settings collect's defaults.
+//
+// Throughput (memory-chdb: the in-process bus into chDB; kafka-clickhouse:
+// Kafka (kfake, driven by kafka-go) into the ClickHouse server): every
+// record is listed from the start; events/s is the records stored over the
+// time from start-up until every record the emulators list (and every
+// inventory snapshot) is stored, the correlator off. Its peer, in the same
+// run, is ClickHouse's own ceiling: the very rows stored, read back and
+// inserted as INSERT … FORMAT JSONEachRow (the JSON built beforehand, in
+// batches of the sink's size) into a fresh database of the same engine
+// (jsoneachrow-ceiling-events/s); x_ceiling is events/s over it.
+// peak_rss_MB is the process's peak resident set during the run, the
+// embedded engine included; records/write and store_write_share (the
+// sink's time in store writes over the run's) say where the time went.
+//
+// Latency (latency-memory-chdb): the emulators' and collectors' clock runs
+// faster than real time so that the organisation's working day (from
+// 07:00, where the collectors start) is listed at KEYTRAIL_BENCH_E2E_RATE
+// records/s on average, for KEYTRAIL_BENCH_E2E_SECONDS; the correlator
+// runs and alerts go to a local webhook. verdict_p50/p99_ms is from the emulator listing an action's
+// record (an audit row, a DAG run's first version) to the streaming
+// correlator's first verdict on it; alert_p50/p99_ms to the webhook
+// receiving its alert; verdicts_missing counts listed actions without a
+// verdict by the end (5 s after the last listing).
+//
+// Run: KEYTRAIL_REQUIRE_ENGINES=1 go test -run '^$' -bench EndToEnd
+// -benchtime 1x ./cmd/keytrail/
+func BenchmarkEndToEnd(b *testing.B) {
+	people := e2eBenchPeople()
+	org, err := demo.Generate(demo.Config{People: people, Days: 1, Seed: 41, Start: time.Now().UTC().Add(-72 * time.Hour)})
+	require.NoError(b, err)
+	srv := storetest.SharedServer(b)
+	b.Run("memory-chdb", func(b *testing.B) {
+		be := storetest.Backend{Name: "chdb", InsertFormat: storetest.InsertInline}
+		benchThroughput(b, org, "bus: memory", be, func() string { return "chdb://" + chdbDir + "?database=" + storetest.FreshDB(b) })
+	})
+	b.Run("kafka-clickhouse", func(b *testing.B) {
+		_, conn := kafkatest.Start(b)
+		bus := fmt.Sprintf("bus: kafka\nkafka: {brokers: [%s], partitions: %d}", strings.Join(conn.Brokers, ", "), kafkatest.Partitions)
+		be := storetest.Backend{Name: "clickhouse", InsertFormat: srv.InsertHTTP}
+		benchThroughput(b, org, bus, be, func() string { return srv.URL(storetest.FreshDB(b)) })
+	})
+	b.Run("latency-memory-chdb", func(b *testing.B) {
+		lorg, err := demo.Generate(demo.Config{People: people, Days: 1, Seed: 43, Start: time.Now().UTC().Add(-72 * time.Hour)})
+		require.NoError(b, err)
+		benchLatency(b, lorg, func() string { return "chdb://" + chdbDir + "?database=" + storetest.FreshDB(b) })
+	})
+}
+
+// collectRunning is a `keytrail collect` run started by a benchmark.
+type collectRunning struct {
+	r    *collectRun
+	w    *warehouse.Warehouse
+	stop context.CancelFunc
+	done chan error
+}
+
+// startCollect runs collect with the config at path into the store at url,
+// with e's hooks.
+func startCollect(b *testing.B, e *env, path string) *collectRunning {
+	b.Helper()
+	ctx := context.Background()
+	cfg, err := config.LoadFile(path)
+	require.NoError(b, err)
+	require.NoError(b, cfg.CheckSecrets())
+	s, err := e.openMigrated(ctx)
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	w := warehouse.New(s)
+	r, err := newCollectRun(ctx, e, cfg, w)
+	require.NoError(b, err)
+	rctx, stop := context.WithCancel(ctx)
+	c := &collectRunning{r: r, w: w, stop: stop, done: make(chan error, 1)}
+	go func() { c.done <- r.pipeline().Run(rctx) }()
+	return c
+}
+
+// close stops the run and waits for it.
+func (c *collectRunning) close(b *testing.B) {
+	c.stop()
+	require.NoError(b, <-c.done)
+	require.NoError(b, closeNotifier(context.Background(), c.r.e, c.r.notifier))
+	c.r.close(context.Background())
+}
+
+// benchEnv is the env of a benchmark's collect: logs discarded.
+func benchEnv(url string) *env {
+	return &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler), storeURL: url}
+}
+
+func benchThroughput(b *testing.B, org *demo.Org, bus string, be storetest.Backend, freshURL func() string) {
+	ctx := context.Background()
+	var events int
+	var own, ceiling, writeTime time.Duration
+	var peak uint64
+	var writes int64
+	for range b.N {
+		b.StopTimer()
+		es, err := emulator.Start(org, emulator.Options{})
+		require.NoError(b, err)
+		cfgPath := emulatorConfigWith(b, es, org, e2eSettings(bus, "correlator: {enabled: false}"))
+		target := listedRecords(b, es, org.Config().Start)
+		url := freshURL()
+		e := benchEnv(url)
+		storetest.ResetPeakRSS(b)
+		b.StartTimer()
+
+		start := time.Now()
+		c := startCollect(b, e, cfgPath)
+		stored := func() int64 {
+			var n int64
+			for _, s := range c.r.sinks {
+				n += s.Stats().Accepted
+			}
+			return n
+		}
+		deadline := time.Now().Add(10 * time.Minute)
+		for stored() < int64(target+snapshots(es)) {
+			if time.Now().After(deadline) {
+				b.Fatalf("stored %d records in 10 min, want %d listed and %d inventory snapshots", stored(), target, snapshots(es))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		b.StopTimer()
+		peak = max(peak, storetest.PeakRSS(b))
+		n := stored()
+		for _, s := range c.r.sinks {
+			st := s.Stats()
+			writes += st.Writes
+			writeTime += st.WriteTime
+		}
+		own += took
+		events += int(n)
+		c.close(b)
+		require.NoError(b, es.Close())
+		served, err := es.EventIDs()
+		require.NoError(b, err)
+		require.EqualValues(b, len(served)+snapshots(es), n, "every record served stored once")
+
+		// The ceiling: the same rows, read back, as JSONEachRow into a
+		// fresh database of the same engine.
+		batches := storedBatches(b, c.w.S, pipeline.DefaultBatchSize)
+		peer := openMigrated(b, freshURL())
+		inserts := storetest.JSONInserts(batches, peer.Dialect())
+		start = time.Now()
+		for _, in := range inserts {
+			require.NoError(b, be.InsertFormat(ctx, peer, in.Table, "JSONEachRow", in.Rows), in.Table)
+		}
+		ceiling += time.Since(start)
+		got, err := store.CountRows(ctx, peer, "SELECT count() FROM raw_records")
+		require.NoError(b, err)
+		require.EqualValues(b, n, got, "the ceiling stored every record")
+		b.StartTimer()
+	}
+	b.StopTimer()
+	rate := float64(events) / own.Seconds()
+	peer := float64(events) / ceiling.Seconds()
+	b.ReportMetric(float64(events/b.N), "events")
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(peer, "jsoneachrow-ceiling-events/s")
+	b.ReportMetric(rate/peer, "x_ceiling")
+	b.ReportMetric(float64(peak)/(1<<20), "peak_rss_MB")
+	b.ReportMetric(float64(events)/float64(writes), "records/write")
+	b.ReportMetric(writeTime.Seconds()/own.Seconds(), "store_write_share")
+}
+
+// listedRecords is how many records the emulators list now from the
+// organisation's start: every listed event, and each DAG run once (in the
+// version listed when it is polled).
+func listedRecords(b *testing.B, es *emulator.Server, from time.Time) int {
+	b.Helper()
+	var feeds []*demo.Feed
+	runs := map[string]bool{}
+	now := time.Now()
+	for _, f := range es.Data.Feeds() {
+		if f.Stream != demo.StreamAirflowDagRuns {
+			feeds = append(feeds, f)
+			continue
+		}
+		for i, it := range f.Items {
+			if es.Data.Listed(f, i, now) {
+				runs[f.Instance+"/"+it.Subject] = true
+			}
+		}
+	}
+	return len(collecttest.Expected(b, feeds, es.Data, from, now)) + len(runs)
+}
+
+// snapshots counts the inventory snapshots the emulators served.
+func snapshots(es *emulator.Server) int {
+	n := 0
+	for _, l := range es.Ledgers() {
+		for _, k := range l.Snapshots() {
+			n += k
+		}
+	}
+	return n
+}
+
+// openMigrated opens and migrates the store at url.
+func openMigrated(b *testing.B, url string) store.Store {
+	b.Helper()
+	s, err := store.Open(context.Background(), url)
+	require.NoError(b, err)
+	b.Cleanup(func() { s.Close() })
+	_, err = schema.Migrate(context.Background(), s)
+	require.NoError(b, err)
+	return s
+}
+
+// storedBatches reads back every row the sink stored, in batches of size
+// rows per table.
+func storedBatches(b *testing.B, s store.Store, size int) []*ingest.Batch {
+	b.Helper()
+	var out []*ingest.Batch
+	at := func(i int) *ingest.Batch {
+		for len(out) <= i/size {
+			out = append(out, &ingest.Batch{})
+		}
+		return out[i/size]
+	}
+	ctx := context.Background()
+	read := func(err error) { require.NoError(b, err) }
+	i := 0
+	read(store.RawRecords.Read(ctx, s, "", nil, func(v model.RawRecord) error { at(i).Raw = append(at(i).Raw, v); i++; return nil }))
+	i = 0
+	read(store.AuthEvents.Read(ctx, s, "", nil, func(v model.AuthEvent) error { at(i).Auth = append(at(i).Auth, v); i++; return nil }))
+	i = 0
+	read(store.Authenticators.Read(ctx, s, "", nil, func(v model.Authenticator) error {
+		at(i).Authenticators = append(at(i).Authenticators, v)
+		i++
+		return nil
+	}))
+	i = 0
+	read(store.AirflowEvents.Read(ctx, s, "", nil, func(v model.AirflowEvent) error { at(i).Airflow = append(at(i).Airflow, v); i++; return nil }))
+	i = 0
+	read(store.DagRuns.Read(ctx, s, "", nil, func(v model.DagRun) error { at(i).Runs = append(at(i).Runs, v); i++; return nil }))
+	i = 0
+	read(store.DeadLetters.Read(ctx, s, "", nil, func(v model.DeadLetter) error { at(i).DeadLetters = append(at(i).DeadLetters, v); i++; return nil }))
+	return out
+}
+
+// pacedClock is the emulators' and collectors' clock in the latency mode:
+// the organisation's time from o0, running speed times faster than real
+// time from t0. Waits (timers, tickers, Sleep) stay in real time, so the
+// collectors poll at their configured interval.
+type pacedClock struct {
+	clockwork.Clock
+	t0, o0 time.Time
+	speed  float64
+}
+
+// Now is the organisation's time.
+func (c *pacedClock) Now() time.Time {
+	return c.o0.Add(time.Duration(float64(time.Since(c.t0)) * c.speed))
+}
+
+// Since is Now minus t.
+func (c *pacedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// Until is t minus Now.
+func (c *pacedClock) Until(t time.Time) time.Duration { return t.Sub(c.Now()) }
+
+// real returns the real time at which the clock shows org time at.
+func (c *pacedClock) real(at time.Time) time.Time {
+	return c.t0.Add(time.Duration(float64(at.Sub(c.o0)) / c.speed))
+}
+
+// actionListings returns when the emulators list each audit row and each
+// DAG run's first version, by the correlator's action id.
+func actionListings(d *emulator.Data) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, f := range d.Feeds() {
+		for i, it := range f.Items {
+			var id string
+			switch f.Stream {
+			case demo.StreamAirflowEventLogs:
+				id = f.Instance + ":" + strconv.FormatInt(it.Seq, 10)
+			case demo.StreamAirflowDagRuns:
+				id = f.Instance + ":" + strings.Replace(it.Subject, "/", ":", 1)
+			default:
+				continue
+			}
+			at := d.ListedAt(f, i)
+			if t, ok := out[id]; !ok || at.Before(t) {
+				out[id] = at
+			}
+		}
+	}
+	return out
+}
+
+// firstSeen records when each id was first seen.
+type firstSeen struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (f *firstSeen) see(id string, at time.Time) {
+	f.mu.Lock()
+	if _, ok := f.at[id]; !ok {
+		f.at[id] = at
+	}
+	f.mu.Unlock()
+}
+
+// latencies returns, for each id seen whose record was listed, the time
+// from its listing to when it was seen.
+func (f *firstSeen) latencies(listed map[string]time.Time) []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []time.Duration
+	for id, at := range f.at {
+		if l, ok := listed[id]; ok {
+			out = append(out, at.Sub(l))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func benchLatency(b *testing.B, org *demo.Org, freshURL func() string) {
+	dir := b.TempDir()
+	m, err := org.WriteFiles(dir, nil)
+	require.NoError(b, err)
+	window := e2eBenchSeconds()
+	var verdictLat, alertLat []time.Duration
+	var peak uint64
+	var listedN, missing int
+	for range b.N {
+		b.StopTimer()
+		// The organisation's working day (12 hours from 07:00, when its
+		// people start), listed at KEYTRAIL_BENCH_E2E_RATE records/s on
+		// average over those hours; the collectors start at 07:00.
+		data := emulator.NewData(org, emulator.Faults{})
+		day0 := org.Config().Start.Add(7 * time.Hour)
+		const day = 12 * time.Hour
+		inDay := 0
+		for _, f := range data.Feeds() {
+			for i := range f.Items {
+				if at := data.ListedAt(f, i); !at.Before(day0) && at.Before(day0.Add(day)) {
+					inDay++
+				}
+			}
+		}
+		clock := &pacedClock{Clock: clockwork.NewRealClock(), o0: day0, speed: e2eBenchRate() * day.Seconds() / float64(inDay)}
+
+		received := &firstSeen{at: map[string]time.Time{}}
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			now := time.Now()
+			var p alert.WebhookPayload
+			if err := json.NewDecoder(r.Body).Decode(&p); err == nil {
+				for _, a := range p.Alerts {
+					if a.Status == "firing" {
+						received.see(a.ActionID, now)
+					}
+				}
+			}
+			w.WriteHeader(http.StatusOK)
+		}))
+		verdicts := &firstSeen{at: map[string]time.Time{}}
+		url := freshURL()
+		code, _, errs := cli(b, "", "--store", url, "identities", "import", filepath.Join(dir, m.Mapping))
+		require.Equal(b, 0, code, errs)
+
+		clock.t0 = time.Now().Add(2 * time.Second) // the collectors start before the first record is listed
+		es, err := emulator.Start(org, emulator.Options{Clock: clock})
+		require.NoError(b, err)
+		settings := e2eSettings("bus: memory", fmt.Sprintf(`correlator: {window: 720h}
+alerts:
+  rate_limit: {max: 1000, per: 1s, burst: 1000}
+  targets:
+    - name: bench
+      webhook: {url: %q}`, hook.URL))
+		settings.poll = "poll: {interval: 250ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"
+		settings.start = day0
+		cfgPath := emulatorConfigWith(b, es, org, settings)
+		e := benchEnv(url)
+		e.liveUpdate = func(u correlate.Update) { verdicts.see(u.ActionID, time.Now()) }
+		e.collectClock = clock
+		storetest.ResetPeakRSS(b)
+		b.StartTimer()
+		c := startCollect(b, e, cfgPath)
+		// Records are listed for window; what was listed is given a few
+		// seconds more to come through.
+		end := clock.t0.Add(window)
+		time.Sleep(time.Until(end.Add(5 * time.Second)))
+		b.StopTimer()
+		peak = max(peak, storetest.PeakRSS(b))
+		c.close(b)
+		require.NoError(b, es.Close())
+		hook.Close()
+
+		inWindow := func(at time.Time) bool { return !at.Before(day0) && clock.real(at).Before(end) }
+		for _, f := range data.Feeds() {
+			for i := range f.Items {
+				if inWindow(data.ListedAt(f, i)) {
+					listedN++
+				}
+			}
+		}
+		listed := map[string]time.Time{} // the actions (the generator's intents) listed in the window
+		listings := actionListings(data)
+		for _, it := range org.Intents() {
+			if at, ok := listings[it.ActionID]; ok && inWindow(at) {
+				listed[it.ActionID] = clock.real(at)
+			}
+		}
+		v := verdicts.latencies(listed)
+		a := received.latencies(listed)
+		missing += len(listed) - len(v)
+		b.Logf("listed %d records, %d actions in the window; %d verdicts (%d ids seen), %d alerts (%d ids seen)", listedN, len(listed), len(v), len(verdicts.at), len(a), len(received.at))
+		require.NotEmpty(b, v, "verdicts")
+		verdictLat = append(verdictLat, v...)
+		alertLat = append(alertLat, a...)
+	}
+	slices.Sort(verdictLat)
+	slices.Sort(alertLat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(float64(listedN)/window.Seconds()/float64(b.N), "records/s")
+	b.ReportMetric(float64(len(verdictLat)/b.N), "verdicts")
+	b.ReportMetric(float64(missing/b.N), "verdicts_missing")
+	b.ReportMetric(ms(verdictLat[len(verdictLat)/2]), "verdict_p50_ms")
+	b.ReportMetric(ms(verdictLat[len(verdictLat)*99/100]), "verdict_p99_ms")
+	b.ReportMetric(float64(len(alertLat)/b.N), "alerts")
+	if len(alertLat) > 0 {
+		b.ReportMetric(ms(alertLat[len(alertLat)/2]), "alert_p50_ms")
+		b.ReportMetric(ms(alertLat[len(alertLat)*99/100]), "alert_p99_ms")
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak_rss_MB")
+}
