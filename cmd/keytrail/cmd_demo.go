@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/demo/intent"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/enrich"
@@ -63,12 +61,7 @@ type demoRun struct {
 	Dir       string
 	Manifest  demo.Manifest
 	Ingested  ingest.Result
-	Verdicts  map[model.Verdict]int
-	Actions   int
-	Intended  int
-	Matched   int
-	Stray     int      // correlated actions the generator never intended (e.g. a system row read as a person's)
-	Mismatch  []string // first few action ids whose verdict differs from the intent
+	Intent    intent.Result
 	EventRows int64
 	Evidence  string
 }
@@ -91,19 +84,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	printDemoSummary(e, r)
-	return r.intentErr()
-}
-
-// intentErr says how the stored verdicts differ from the generator's intent:
-// an intended action without its verdict, or a correlated action the
-// generator never intended (an Airflow row classified as a human action that
-// is not one), fails the demo.
-func (r *demoRun) intentErr() error {
-	if r.Matched == r.Intended && r.Stray == 0 {
-		return nil
-	}
-	return fmt.Errorf("%d of %d verdicts differ from the generator's intent and %d correlated actions were never intended (first: %s)",
-		r.Intended-r.Matched, r.Intended, r.Stray, strings.Join(r.Mismatch, ", "))
+	return r.Intent.Err()
 }
 
 // demoPipeline generates the organisation into dir and pushes it through
@@ -237,68 +218,6 @@ func demoIngest(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoRun)
 	return nil
 }
 
-// compareIntent checks every stored verdict of the current policy against
-// the generator's intent.
-func compareIntent(ctx context.Context, w *warehouse.Warehouse, r *demoRun) error {
-	intent := map[string]model.Verdict{}
-	f, err := os.Open(filepath.Join(r.Dir, demoInput, r.Manifest.Intent))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var it demo.Intent
-		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-			return fmt.Errorf("intent: %w", err)
-		}
-		intent[it.ActionID] = it.Verdict
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	version, err := w.CurrentPolicy(ctx)
-	if err != nil {
-		return err
-	}
-	r.Intended = len(intent)
-	r.Verdicts = map[model.Verdict]int{}
-	seen := map[string]bool{}
-	err = store.Correlations.Read(ctx, w.S, "WHERE policy_version = ? ORDER BY action_ts, action_id", []any{version}, func(c model.Correlation) error {
-		r.Actions++
-		r.Verdicts[c.Verdict]++
-		seen[c.ActionID] = true
-		want, ok := intent[c.ActionID]
-		if !ok {
-			r.Stray++
-		}
-		switch {
-		case ok && want == c.Verdict:
-			r.Matched++
-		case len(r.Mismatch) < 5:
-			r.Mismatch = append(r.Mismatch, fmt.Sprintf("%s %s (intended %s)", c.ActionID, c.Verdict, orNone(string(want))))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for id := range intent {
-		if !seen[id] && len(r.Mismatch) < 5 {
-			r.Mismatch = append(r.Mismatch, id+" has no correlation")
-		}
-	}
-	return nil
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "nothing"
-	}
-	return s
-}
-
 func printDemoSummary(e *env, r *demoRun) {
 	x := r.Manifest.Expected
 	fmt.Fprintf(e.stdout, "\nkeytrail demo — %d people, %d days from %s, seed %d\n", r.Manifest.People, r.Manifest.Days, r.Manifest.Start.Format("2006-01-02"), r.Manifest.Seed)
@@ -308,19 +227,8 @@ func printDemoSummary(e *env, r *demoRun) {
 		fmt.Fprintf(e.stdout, "  conflicts %d records with a stored id and other bytes (kept in the conflicts table)\n", r.Ingested.Conflicts)
 	}
 	fmt.Fprintf(e.stdout, "  events    %d normalized rows (sign-ins, key registrations, Airflow audit rows, DAG runs)\n", r.EventRows)
-	fmt.Fprintf(e.stdout, "  actions   %d correlated (%d audit actions, %d DAG runs intended)\n", r.Actions, x.AuditActions, x.Runs)
-	order := []model.Verdict{model.VerdictVerified, model.VerdictInherited, model.VerdictWeakFactor, model.VerdictStale,
-		model.VerdictNoAssertion, model.VerdictUnknownIdentity, model.VerdictUnattributed}
-	for _, v := range order {
-		fmt.Fprintf(e.stdout, "            %-17s %7d\n", v, r.Verdicts[v])
-	}
-	if r.Verdicts[model.VerdictUnattributed] > 0 {
-		fmt.Fprintln(e.stdout, "            (unattributed: scheduled and asset runs of DAGs switched on before the data begins)")
-	}
-	fmt.Fprintf(e.stdout, "  intent    %d of %d verdicts as the generator intended\n", r.Matched, r.Intended)
-	if r.Stray > 0 {
-		fmt.Fprintf(e.stdout, "            %d correlated actions the generator never intended\n", r.Stray)
-	}
+	fmt.Fprintf(e.stdout, "  actions   %d correlated (%d audit actions, %d DAG runs intended)\n", r.Intent.Actions, x.AuditActions, x.Runs)
+	r.Intent.WriteSummary(e.stdout)
 	for _, g := range x.Gaps {
 		fmt.Fprintf(e.stdout, "  coverage  %s: event_log_id gap %d–%d (deliberate)\n", g.Instance, g.FirstID, g.LastID)
 	}
@@ -374,5 +282,10 @@ func demoCorrelate(ctx context.Context, e *env, w *warehouse.Warehouse, r *demoR
 		return err
 	}
 	bar.finish(fmt.Sprintf("%d actions under policy %s", res.Actions, res.PolicyVersion))
-	return compareIntent(ctx, w, r)
+	want, err := intent.ReadFile(filepath.Join(r.Dir, demoInput, r.Manifest.Intent))
+	if err != nil {
+		return err
+	}
+	r.Intent, err = intent.Compare(ctx, w, want)
+	return err
 }

@@ -256,24 +256,3 @@ func writeDemoOrg(t *testing.T, seed uint64) (string, demo.Manifest, map[string]
 	require.NoError(t, err)
 	return in, m, readIntent(t, filepath.Join(in, m.Intent))
 }
-
-func TestDemoIntentErr(t *testing.T) {
-	for _, c := range []struct {
-		r    demoRun
-		fail bool
-	}{
-		{demoRun{Intended: 10, Matched: 10}, false},
-		{demoRun{Intended: 10, Matched: 9, Mismatch: []string{"a:1 verified (intended stale)"}}, true},
-		// Every intended verdict right, but a row the generator meant as a
-		// system action was correlated as a person's.
-		{demoRun{Intended: 10, Matched: 10, Stray: 1, Mismatch: []string{"a:2 unknown_identity (intended nothing)"}}, true},
-	} {
-		err := c.r.intentErr()
-		if !c.fail {
-			require.NoError(t, err)
-			continue
-		}
-		require.Error(t, err)
-		require.Contains(t, err.Error(), c.r.Mismatch[0])
-	}
-}

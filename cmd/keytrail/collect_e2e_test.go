@@ -1,13 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,7 +17,6 @@ import (
 	"github.com/keytrail/keytrail/collect/collecttest"
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/internal/emulator"
-	"github.com/keytrail/keytrail/model"
 )
 
 // collectOrg is the organisation the end-to-end collect test serves: small,
@@ -40,85 +36,16 @@ func collectOrg(t *testing.T) (*demo.Org, string, demo.Manifest) {
 // day, with the bus section given.
 func emulatorConfig(t *testing.T, srv *emulator.Server, org *demo.Org, bus string) string {
 	t.Helper()
-	dir := t.TempDir()
-	cr := srv.Creds
-	der, err := x509.MarshalPKCS8PrivateKey(cr.Key)
-	require.NoError(t, err)
-	sa, err := json.Marshal(map[string]string{"type": "service_account", "client_email": cr.ServiceAccount, "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": srv.GoogleTokenURL()})
-	require.NoError(t, err)
-	saFile := filepath.Join(dir, "google-sa.json")
-	require.NoError(t, os.WriteFile(saFile, sa, 0o600))
-	t.Setenv("KT_E2E_OKTA_TOKEN", cr.OktaToken)
-	t.Setenv("KT_E2E_CLIENT_SECRET", cr.ClientSecret)
-	t.Setenv("KT_E2E_AIRFLOW_PASSWORD", cr.AirflowPassword)
-
-	start := org.Config().Start.Format(time.RFC3339)
-	poll := "poll: {interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"
-	var b strings.Builder
-	fmt.Fprintf(&b, `%s
+	path, err := srv.WriteCollectConfig(t.TempDir(), emulator.CollectConfig{
+		Head: bus + `
 sink: {max_wait: 100ms, flush_timeout: 10s}
 correlator: {window: 720h, interval: 500ms}
 status_interval: 500ms
-shutdown_timeout: 30s
-sources:
-  okta:
-    type: okta
-    instance: %s
-    base_url: %s
-    token: {env: KT_E2E_OKTA_TOKEN}
-    start: %s
-    %s
-  entra:
-    type: entra
-    instance: %s
-    tenant_id: %s
-    client_id: %s
-    client_secret: {env: KT_E2E_CLIENT_SECRET}
-    login_url: %s
-    graph_url: %s
-    start: %s
-    %s
-  google:
-    type: google
-    instance: %s
-    service_account_key: {file: %q}
-    subject: %s
-    base_url: %s
-    start: %s
-    %s
-  keycloak:
-    type: keycloak
-    instance: %s
-    base_url: %s
-    realm: %s
-    client_id: %s
-    client_secret: {env: KT_E2E_CLIENT_SECRET}
-    start: %s
-    %s
-`, bus,
-		demo.IdPInstance(model.SourceOkta), srv.OktaURL(), start, poll,
-		demo.IdPInstance(model.SourceEntra), cr.Tenant, cr.ClientID, srv.EntraLoginURL(), srv.GraphURL(), start, poll,
-		demo.IdPInstance(model.SourceGoogle), saFile, cr.Admin, srv.GoogleURL(), start, poll,
-		demo.IdPInstance(model.SourceKeycloak), srv.KeycloakURL(), cr.Realm, cr.ClientID, start, poll)
-	for _, in := range org.Config().Instances {
-		api := "v2"
-		if in.Version == demo.Airflow210 {
-			api = "v1"
-		}
-		fmt.Fprintf(&b, `  airflow-%s:
-    type: airflow
-    instance: %s
-    base_url: %s
-    api: %s
-    username: %s
-    password: {env: KT_E2E_AIRFLOW_PASSWORD}
-    runs: {start: %s}
-    %s
-`, in.Name, in.Name, srv.AirflowURL(in.Name), api, cr.AirflowUser, start, poll)
-	}
-	path := filepath.Join(dir, "collect.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
+shutdown_timeout: 30s`,
+		Poll:  "{interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}",
+		Start: org.Config().Start,
+	})
+	require.NoError(t, err)
 	return path
 }
 
@@ -146,7 +73,7 @@ func diffIntent(intent map[string]demo.Intent, got map[string]map[string]any) ma
 	wrong := map[string]int{}
 	for id, it := range intent {
 		if v, _ := got[id]["verdict"].(string); v != string(it.Verdict) {
-			wrong[fmt.Sprintf("%s → %s (%s)", it.Verdict, orNone(v), it.Scenario)]++
+			wrong[fmt.Sprintf("%s → %s (%s)", it.Verdict, cmp.Or(v, "nothing"), it.Scenario)]++
 		}
 	}
 	return wrong
