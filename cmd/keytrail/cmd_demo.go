@@ -4,15 +4,20 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/keytrail/keytrail/config"
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/demo/intent"
+	"github.com/keytrail/keytrail/demo/live"
 	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/enrich"
@@ -25,12 +30,22 @@ import (
 
 func init() {
 	register(&command{
-		name:    "demo",
-		summary: "generate a realistic organisation and run it through ingest, correlation and the evidence pack",
-		usage:   "demo [--out DIR] [--people N] [--days N] [--seed S]",
-		run:     runDemo,
+		name: "demo",
+		summary: `generate a realistic organisation and run it through ingest, correlation and the evidence pack;
+with --live, serve it from local provider emulators in accelerated time and watch the real collectors,
+in-process bus, store and streaming correlator turn it into verdicts and alerts as they happen
+(--people and --days then default to 30 and 3, and the period plays in about a minute)`,
+		usage: "demo [--out DIR] [--people N] [--days N] [--seed S] [--live [--speed X]]",
+		run:   runDemo,
 	})
 }
+
+// Sizes of a live demo's organisation when --people and --days are not
+// given.
+const (
+	livePeople = 30
+	liveDays   = 3
+)
 
 // Demo directory layout.
 const (
@@ -72,12 +87,32 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	people := fs.Int("people", 200, "people in the organisation")
 	days := fs.Int("days", 30, "days of activity")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same organisation and verdicts")
+	liveMode := fs.Bool("live", false, "serve the organisation from provider emulators on loopback in accelerated time and run the live pipeline (collectors → bus → store → streaming correlator) on it")
+	speed := fs.Float64("speed", 0, "with --live: seconds of demo time per real second; collectors poll every 250ms of real time (0 = the period plays in about a minute)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg := demo.Config{People: *people, Days: *days, Seed: *seed}
+	if *liveMode {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["people"] {
+			cfg.People = livePeople
+		}
+		if !set["days"] {
+			cfg.Days = liveDays
+		}
+	} else if *speed != 0 {
+		return usagef("--speed needs --live")
+	}
+	if *speed < 0 {
+		return usagef("--speed %g: must not be negative", *speed)
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
+	}
+	if *liveMode {
+		return runLiveDemo(ctx, e, *out, live.Config{Org: cfg, Speed: *speed, Logger: e.log})
 	}
 	r, err := demoPipeline(ctx, e, *out, cfg)
 	if err != nil {
@@ -85,6 +120,48 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	printDemoSummary(e, r)
 	return r.Intent.Err()
+}
+
+// runLiveDemo wires `demo --live`: a fresh store in dir (unless --store
+// names one), and keytrail collect's pipeline on it for each config the
+// live run writes.
+func runLiveDemo(ctx context.Context, e *env, dir string, cfg live.Config) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	cfg.Dir = abs
+	if !e.storeExplicit {
+		if err := os.RemoveAll(filepath.Join(abs, demoStore)); err != nil {
+			return err
+		}
+		e.storeURL = "chdb://" + filepath.Join(abs, demoStore)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return err
+	}
+	s, err := e.openMigrated(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w := warehouse.New(s)
+	collect := func(ctx context.Context, path string, clock clockwork.Clock) error {
+		c, err := config.LoadFile(path)
+		if err != nil {
+			return err
+		}
+		ce := *e
+		ce.clock = clock
+		return collectWith(ctx, &ce, c, w)
+	}
+	r, err := live.Run(ctx, cfg, w, collect, e.stdout)
+	if err != nil {
+		return err
+	}
+	r.WriteSummary(e.stdout)
+	fmt.Fprintf(e.stdout, "  explore   keytrail --store %s export correlations | head\n", store.Redact(e.storeURL))
+	return r.Err()
 }
 
 // demoPipeline generates the organisation into dir and pushes it through

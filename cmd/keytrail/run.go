@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
 	_ "github.com/keytrail/keytrail/store/clickhouse"
@@ -25,6 +27,9 @@ type env struct {
 	storeURL       string
 	storeExplicit  bool // --store or KEYTRAIL_STORE was given
 	timeout        time.Duration
+	// clock tells the collectors time (demo --live plays an accelerated
+	// one); nil is the real clock.
+	clock clockwork.Clock
 }
 
 // command is one subcommand.
