@@ -34,7 +34,7 @@ const (
 	DefaultPollEvery = time.Second
 	DefaultProgress  = 2 * time.Second
 	DefaultMaxAlerts = 10
-	DefaultSettle    = 2 * time.Minute
+	DefaultSettle    = 3 * time.Minute
 )
 
 // Airflow activity of a live organisation when its Config leaves it zero.
@@ -145,7 +145,8 @@ type Result struct {
 	// Doubled more than once.
 	Served, StoredOnce, Missing, Doubled int
 	// Snapshots is the number of inventory snapshots stored beside them;
-	// Extra the stored records no emulator served and that are no snapshot.
+	// Extra the stored records no emulator served beyond the snapshots it
+	// served.
 	Snapshots, Extra int
 	// Alerts counts the alerts received, firing and resolved.
 	Alerts, Resolved int
