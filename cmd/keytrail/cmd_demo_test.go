@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/demo/batch"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/report"
 )
@@ -36,7 +37,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			}
 
 			var m demo.Manifest
-			b, err := os.ReadFile(filepath.Join(dir, demoInput, demo.ManifestFile))
+			b, err := os.ReadFile(filepath.Join(dir, batch.InputDir, demo.ManifestFile))
 			require.NoError(t, err)
 			require.NoError(t, json.Unmarshal(b, &m))
 			x := m.Expected
@@ -56,7 +57,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			require.NotContains(t, out, "conflicts")
 
 			// Every action has the verdict the generator intended.
-			intent := readIntent(t, filepath.Join(dir, demoInput, m.Intent))
+			intent := readIntent(t, filepath.Join(dir, batch.InputDir, m.Intent))
 			require.NotEmpty(t, intent)
 			rows := exportJSONL(t, url)
 			require.Len(t, rows, len(intent))
@@ -81,7 +82,7 @@ func TestDemoEndToEnd(t *testing.T) {
 
 			// The pack: its population is the intent, its PDF says so, and
 			// it verifies against the store.
-			pack := filepath.Join(dir, demoEvidence)
+			pack := filepath.Join(dir, batch.EvidenceDir)
 			f, err := os.Open(filepath.Join(pack, report.FilePopulationCSV))
 			require.NoError(t, err)
 			recs, err := csv.NewReader(f).ReadAll()
@@ -97,7 +98,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			require.Contains(t, text, fmt.Sprintf("DAG runs attributed to a person: %d of %d", runsAttributed, runs))
 			require.Contains(t, text, "Example Corp (keytrail demo)")
 
-			code, vout, verrs := cli(t, "", "--store", url, "verify", pack, "--key", filepath.Join(dir, demoKey))
+			code, vout, verrs := cli(t, "", "--store", url, "verify", pack, "--key", filepath.Join(dir, batch.KeyFile))
 			require.Equal(t, 0, code, vout+verrs)
 			require.Contains(t, vout, "OK: the pack verifies")
 
@@ -173,8 +174,8 @@ func TestIngestCorrelate(t *testing.T) {
 			}
 			code, _, errs = cli(t, "", "--store", url, "correlate", "--quiet")
 			require.Equal(t, 0, code, errs)
-			batch := exportJSONL(t, url)
-			for id, row := range batch {
+			batchRows := exportJSONL(t, url)
+			for id, row := range batchRows {
 				for _, k := range []string{"verdict", "assertion_id", "trigger_action_id", "inherited_from", "inherited_verdict", "reason"} {
 					require.Equal(t, row[k], streamed[id][k], "%s %s: batch vs streaming", id, k)
 				}
@@ -182,7 +183,7 @@ func TestIngestCorrelate(t *testing.T) {
 
 			// --json keeps stdout one object per file; the correlator's
 			// report goes to stderr. A re-ingest stores nothing new.
-			f := ingestPhases(m.Files)[0][0] // an Airflow file
+			f := batch.IngestPhases(m.Files)[0][0] // an Airflow file
 			code, out, errs := cli(t, "", "--store", url, "ingest", "--json", "--source", "airflow", "--instance", f.Instance, "--correlate", filepath.Join(in, f.Path))
 			require.Equal(t, 0, code, errs)
 			require.Equal(t, 1, strings.Count(out, "\n"))
@@ -230,12 +231,12 @@ func TestMappingAfterIngest(t *testing.T) {
 }
 
 // ingestDemoFiles runs keytrail ingest (with extra flags) on each file of a
-// generated organisation in dir, Airflow first (see ingestPhases), and returns the
+// generated organisation in dir, Airflow first (see batch.IngestPhases), and returns the
 // outputs in order.
 func ingestDemoFiles(t *testing.T, url, dir string, m demo.Manifest, extra ...string) []string {
 	t.Helper()
 	var outs []string
-	for _, files := range ingestPhases(m.Files) {
+	for _, files := range batch.IngestPhases(m.Files) {
 		for _, f := range files {
 			args := append([]string{"--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance}, extra...)
 			code, out, errs := cli(t, "", append(args, filepath.Join(dir, f.Path))...)
