@@ -41,11 +41,11 @@ const (
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := flags("demo", e)
 	out := fs.String("out", "keytrail-demo", "directory for the generated input, the embedded store and the evidence pack")
-	people := fs.Int("people", 200, "people in the organisation")
-	days := fs.Int("days", 30, "days of activity")
+	people := fs.Int("people", 200, "people in the organisation (30 with --live)")
+	days := fs.Int("days", 30, "days of activity (3 with --live)")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same organisation and verdicts")
 	liveMode := fs.Bool("live", false, "serve the organisation from provider emulators on loopback in accelerated time and run the live pipeline (collectors → bus → store → streaming correlator) on it")
-	speed := fs.Float64("speed", 0, "with --live: seconds of demo time per real second; collectors poll every 250ms of real time (0 = the period plays in about a minute)")
+	speed := fs.Float64("speed", 0, "with --live: seconds of demo time per real second; a caught-up collector polls again after one real second (0 = the period plays in about a minute)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
