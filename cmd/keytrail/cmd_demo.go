@@ -25,7 +25,7 @@ func init() {
 		summary: `generate a realistic organisation and run it through ingest, correlation and the evidence pack;
 with --live, serve it from local provider emulators in accelerated time and watch the real collectors,
 in-process bus, store and streaming correlator turn it into verdicts and alerts as they happen
-(--people and --days then default to 30 and 3, and the period plays in about a minute)`,
+(--people and --days then default to 20 and 2, and the period plays in about a minute)`,
 		usage: "demo [--out DIR] [--people N] [--days N] [--seed S] [--live [--speed X]]",
 		run:   runDemo,
 	})
@@ -34,18 +34,18 @@ in-process bus, store and streaming correlator turn it into verdicts and alerts 
 // Sizes of a live demo's organisation when --people and --days are not
 // given.
 const (
-	livePeople = 30
-	liveDays   = 3
+	livePeople = 20
+	liveDays   = 2
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := flags("demo", e)
 	out := fs.String("out", "keytrail-demo", "directory for the generated input, the embedded store and the evidence pack")
-	people := fs.Int("people", 200, "people in the organisation (30 with --live)")
-	days := fs.Int("days", 30, "days of activity (3 with --live)")
+	people := fs.Int("people", 200, "people in the organisation (20 with --live)")
+	days := fs.Int("days", 30, "days of activity (2 with --live)")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same organisation and verdicts")
 	liveMode := fs.Bool("live", false, "serve the organisation from provider emulators on loopback in accelerated time and run the live pipeline (collectors → bus → store → streaming correlator) on it")
-	speed := fs.Float64("speed", 0, "with --live: seconds of demo time per real second; a caught-up collector polls again after one real second (0 = the period plays in about a minute)")
+	speed := fs.Float64("speed", 0, "with --live: seconds of demo time per real second; a caught-up collector polls again after two real seconds (0 = the period plays in about a minute)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

@@ -31,10 +31,10 @@ import (
 // Defaults of Config.
 const (
 	DefaultDuration  = time.Minute
-	DefaultPollEvery = time.Second
+	DefaultPollEvery = 2 * time.Second
 	DefaultProgress  = 2 * time.Second
 	DefaultMaxAlerts = 10
-	DefaultSettle    = 3 * time.Minute
+	DefaultSettle    = 5 * time.Minute
 )
 
 // Airflow activity of a live organisation when its Config leaves it zero.

@@ -23,10 +23,10 @@ func TestConfigDefaults(t *testing.T) {
 		poll      string
 		validates bool
 	}{
-		{"defaults", Config{Dir: "/x", Org: demo.Config{People: 30, Days: 3}}, float64(77*time.Hour) / float64(time.Minute),
-			time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), "{interval: 1h17m0s, timeout: 30s, initial_backoff: 7m42s, max_backoff: 2h34m0s, max_rate_limit_wait: 6h25m0s}", true},
+		{"defaults", Config{Dir: "/x", Org: demo.Config{People: 20, Days: 3}}, float64(77*time.Hour) / float64(time.Minute),
+			time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), "{interval: 2h34m0s, timeout: 30s, initial_backoff: 7m42s, max_backoff: 2h34m0s, max_rate_limit_wait: 6h25m0s}", true},
 		{"speed given", Config{Dir: "/x", Speed: 600, Org: demo.Config{People: 8, Days: 1}}, 600,
-			time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC), "{interval: 10m0s, timeout: 30s, initial_backoff: 1m0s, max_backoff: 20m0s, max_rate_limit_wait: 50m0s}", true},
+			time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC), "{interval: 20m0s, timeout: 30s, initial_backoff: 1m0s, max_backoff: 20m0s, max_rate_limit_wait: 50m0s}", true},
 		{"no dir", Config{Org: demo.Config{People: 8, Days: 1}}, 0, time.Time{}, "", false},
 		{"too few people", Config{Dir: "/x", Org: demo.Config{People: 3, Days: 1}}, 0, time.Time{}, "", false},
 	} {
