@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return usageError{err.Error()}
 	}
 	if *liveMode {
-		return runLiveDemo(ctx, e, *out, live.Config{Org: cfg, Speed: *speed, Logger: e.log})
+		return runLiveDemo(ctx, e, *out, live.Config{Org: cfg, Speed: *speed})
 	}
 	return runBatchDemo(ctx, e, *out, cfg)
 }

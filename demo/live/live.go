@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,8 +80,6 @@ type Config struct {
 	// clock passed the Tail for every served record to be stored (default
 	// DefaultSettle).
 	Settle time.Duration
-	// Logger receives the emulators' and the run's logs (default discard).
-	Logger *slog.Logger
 }
 
 func (c Config) withDefaults(now time.Time) Config {
@@ -91,9 +88,6 @@ func (c Config) withDefaults(now time.Time) Config {
 	c.Progress = cmp.Or(c.Progress, DefaultProgress)
 	c.MaxAlerts = cmp.Or(c.MaxAlerts, DefaultMaxAlerts)
 	c.Settle = cmp.Or(c.Settle, DefaultSettle)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
 	// Page views and task-state rows are most of Airflow's audit log; a
 	// live organisation has fewer, so that its collectors keep up.
 	c.Org.ViewsPerDay = cmp.Or(c.Org.ViewsPerDay, LiveViewsPerDay)
