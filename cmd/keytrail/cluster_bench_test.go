@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/demo/batch"
 	"github.com/keytrail/keytrail/store/storetest"
 )
 
@@ -33,7 +34,7 @@ func BenchmarkCluster(b *testing.B) {
 		code, _, errs := cli(b, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
 		require.Equal(b, 0, code, errs)
 		start := time.Now()
-		for _, files := range ingestPhases(m.Files) {
+		for _, files := range batch.IngestPhases(m.Files) {
 			for _, f := range files {
 				code, _, errs := cli(b, "", "--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance, filepath.Join(in, f.Path))
 				require.Equal(b, 0, code, errs)

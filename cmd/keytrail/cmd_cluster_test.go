@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/demo"
+	"github.com/keytrail/keytrail/demo/batch"
 	"github.com/keytrail/keytrail/report"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/store/storetest"
@@ -38,7 +39,7 @@ func TestCluster(t *testing.T) {
 	code, out, errs := cli(t, "", "--store", single, "demo", "--out", ref, "--people", "12", "--days", "2", "--seed", "13")
 	require.Equal(t, 0, code, out+errs)
 	t.Logf("single-node demo: %v", time.Since(start))
-	in := filepath.Join(ref, demoInput)
+	in := filepath.Join(ref, batch.InputDir)
 	var m demo.Manifest
 	b, err := os.ReadFile(filepath.Join(in, demo.ManifestFile))
 	require.NoError(t, err)
@@ -55,7 +56,7 @@ func TestCluster(t *testing.T) {
 	code, _, errs = cli(t, "", "--store", url, "identities", "import", filepath.Join(in, m.Mapping))
 	require.Equal(t, 0, code, errs)
 
-	// Ingest as an operator would, file by file, Airflow first (ingestPhases),
+	// Ingest as an operator would, file by file, Airflow first (batch.IngestPhases),
 	// while the first host of the URL (shard 1, replica 1) is killed and
 	// restarted under it. Writes to its shard wait (insert_quorum) until it
 	// is active again, about ten seconds later: the restarted replica waits
@@ -66,7 +67,7 @@ func TestCluster(t *testing.T) {
 	done := make(chan error, 1)
 	start = time.Now()
 	go func() {
-		for _, files := range ingestPhases(m.Files) {
+		for _, files := range batch.IngestPhases(m.Files) {
 			for _, f := range files {
 				fileStart := time.Now()
 				code, _, errs := cli(t, "", "--store", url, "ingest", "--source", string(f.Source), "--instance", f.Instance, filepath.Join(in, f.Path))
@@ -140,11 +141,11 @@ func TestCluster(t *testing.T) {
 	start = time.Now()
 	code, out, errs = cli(t, "", "--store", url, "report", "--from", m.Start.Format(time.RFC3339), "--to", m.End.Format(time.RFC3339),
 		"--out", pack, "--organisation", "Example Corp (keytrail demo)", "--generated-at", m.End.Format(time.RFC3339),
-		"--key", filepath.Join(ref, demoKey))
+		"--key", filepath.Join(ref, batch.KeyFile))
 	require.Equal(t, 0, code, out+errs)
 	t.Logf("cluster report: %v", time.Since(start))
 	for _, f := range []string{report.FilePopulationCSV, "population.jsonl", "exceptions.csv", "authenticators.csv", "sample.csv"} {
-		want, err := os.ReadFile(filepath.Join(ref, demoEvidence, f))
+		want, err := os.ReadFile(filepath.Join(ref, batch.EvidenceDir, f))
 		require.NoError(t, err)
 		got, err := os.ReadFile(filepath.Join(pack, f))
 		require.NoError(t, err)
@@ -156,7 +157,7 @@ func TestCluster(t *testing.T) {
 	for id, it := range intent {
 		require.Equal(t, string(it.Verdict), rows[id]["verdict"], "%s (%s)", id, it.Scenario)
 	}
-	code, out, errs = cli(t, "", "--store", url, "verify", pack, "--key", filepath.Join(ref, demoKey))
+	code, out, errs = cli(t, "", "--store", url, "verify", pack, "--key", filepath.Join(ref, batch.KeyFile))
 	require.Equal(t, 0, code, out+errs)
 
 	// The ledger is one: through another host, every migration is applied.

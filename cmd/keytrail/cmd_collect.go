@@ -162,7 +162,12 @@ func runCollect(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	w := warehouse.New(s)
+	return collectWith(ctx, e, cfg, warehouse.New(s))
+}
+
+// collectWith runs cfg's pipeline over w until ctx ends, then prints its
+// summary.
+func collectWith(ctx context.Context, e *env, cfg *config.Config, w *warehouse.Warehouse) error {
 	r, err := newCollectRun(ctx, e, cfg, w)
 	if r != nil {
 		defer r.close(ctx)
@@ -170,7 +175,7 @@ func runCollect(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	e.log.Info("collecting", "sources", len(cfg.Sources), "bus", cfg.Bus, "store", store.Redact(url), "collectors", len(r.stages[0].Components), "sinks", len(r.sinks))
+	e.log.Info("collecting", "sources", len(cfg.Sources), "bus", cfg.Bus, "store", store.Redact(e.storeURL), "collectors", len(r.stages[0].Components), "sinks", len(r.sinks))
 	runErr := r.pipeline().Run(ctx)
 	r.summary(e.stdout)
 	if err := closeNotifier(ctx, e, r.notifier); runErr == nil {

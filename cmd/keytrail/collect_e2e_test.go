@@ -3,13 +3,9 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -24,7 +20,6 @@ import (
 	"github.com/keytrail/keytrail/collect/collecttest"
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/internal/emulator"
-	"github.com/keytrail/keytrail/model"
 )
 
 // collectOrg is the organisation the end-to-end collect test serves: small,
@@ -51,7 +46,7 @@ func emulatorConfig(t *testing.T, srv *emulator.Server, org *demo.Org, bus strin
 // empty fields keep the end-to-end test's.
 type collectSettings struct {
 	bus  string // the bus and kafka keys
-	poll string // each source's poll key
+	poll string // each source's poll setting, a YAML flow map
 	// start is where the collectors start; zero is the organisation's
 	// first day.
 	start time.Time
@@ -63,86 +58,12 @@ type collectSettings struct {
 // emulatorConfigWith is emulatorConfig with settings s.
 func emulatorConfigWith(t testing.TB, srv *emulator.Server, org *demo.Org, s collectSettings) string {
 	t.Helper()
-	dir := t.TempDir()
-	cr := srv.Creds
-	der, err := x509.MarshalPKCS8PrivateKey(cr.Key)
+	path, err := srv.WriteCollectConfig(t.TempDir(), emulator.CollectConfig{
+		Head:  s.bus + "\n" + cmp.Or(s.pipeline, "sink: {max_wait: 100ms, flush_timeout: 10s}\ncorrelator: {window: 720h, interval: 500ms}\nstatus_interval: 500ms\nshutdown_timeout: 2m"),
+		Poll:  cmp.Or(s.poll, "{interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"),
+		Start: cmp.Or(s.start, org.Config().Start),
+	})
 	require.NoError(t, err)
-	sa, err := json.Marshal(map[string]string{"type": "service_account", "client_email": cr.ServiceAccount, "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": srv.GoogleTokenURL()})
-	require.NoError(t, err)
-	saFile := filepath.Join(dir, "google-sa.json")
-	require.NoError(t, os.WriteFile(saFile, sa, 0o600))
-	t.Setenv("KT_E2E_OKTA_TOKEN", cr.OktaToken)
-	t.Setenv("KT_E2E_CLIENT_SECRET", cr.ClientSecret)
-	t.Setenv("KT_E2E_AIRFLOW_PASSWORD", cr.AirflowPassword)
-
-	from := org.Config().Start
-	if !s.start.IsZero() {
-		from = s.start
-	}
-	start := from.Format(time.RFC3339)
-	poll := cmp.Or(s.poll, "poll: {interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}")
-	var b strings.Builder
-	fmt.Fprintf(&b, `%s
-%s
-sources:
-  okta:
-    type: okta
-    instance: %s
-    base_url: %s
-    token: {env: KT_E2E_OKTA_TOKEN}
-    start: %s
-    %s
-  entra:
-    type: entra
-    instance: %s
-    tenant_id: %s
-    client_id: %s
-    client_secret: {env: KT_E2E_CLIENT_SECRET}
-    login_url: %s
-    graph_url: %s
-    start: %s
-    %s
-  google:
-    type: google
-    instance: %s
-    service_account_key: {file: %q}
-    subject: %s
-    base_url: %s
-    start: %s
-    %s
-  keycloak:
-    type: keycloak
-    instance: %s
-    base_url: %s
-    realm: %s
-    client_id: %s
-    client_secret: {env: KT_E2E_CLIENT_SECRET}
-    start: %s
-    %s
-`, s.bus, cmp.Or(s.pipeline, "sink: {max_wait: 100ms, flush_timeout: 10s}\ncorrelator: {window: 720h, interval: 500ms}\nstatus_interval: 500ms\nshutdown_timeout: 2m"),
-		demo.IdPInstance(model.SourceOkta), srv.OktaURL(), start, poll,
-		demo.IdPInstance(model.SourceEntra), cr.Tenant, cr.ClientID, srv.EntraLoginURL(), srv.GraphURL(), start, poll,
-		demo.IdPInstance(model.SourceGoogle), saFile, cr.Admin, srv.GoogleURL(), start, poll,
-		demo.IdPInstance(model.SourceKeycloak), srv.KeycloakURL(), cr.Realm, cr.ClientID, start, poll)
-	for _, in := range org.Config().Instances {
-		api := "v2"
-		if in.Version == demo.Airflow210 {
-			api = "v1"
-		}
-		fmt.Fprintf(&b, `  airflow-%s:
-    type: airflow
-    instance: %s
-    base_url: %s
-    api: %s
-    username: %s
-    password: {env: KT_E2E_AIRFLOW_PASSWORD}
-    runs: {start: %s}
-    %s
-`, in.Name, in.Name, srv.AirflowURL(in.Name), api, cr.AirflowUser, start, poll)
-	}
-	path := filepath.Join(dir, "collect.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
 	return path
 }
 
@@ -207,7 +128,7 @@ func diffIntent(intent map[string]demo.Intent, got map[string]map[string]any) ma
 	wrong := map[string]int{}
 	for id, it := range intent {
 		if v, _ := got[id]["verdict"].(string); v != string(it.Verdict) {
-			wrong[fmt.Sprintf("%s → %s (%s)", it.Verdict, orNone(v), it.Scenario)]++
+			wrong[fmt.Sprintf("%s → %s (%s)", it.Verdict, cmp.Or(v, "nothing"), it.Scenario)]++
 		}
 	}
 	return wrong

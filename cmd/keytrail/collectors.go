@@ -28,7 +28,7 @@ func init() {
 // collector, run by a collect.Runner that publishes to pub and keeps its
 // cursors in the store's cursors table.
 func newPoller(_ context.Context, src *config.Source, pub bus.Publisher, w *warehouse.Warehouse, e *env) (pipeline.Component, func() pipeline.CollectorState, error) {
-	opts := collect.Options{Logger: e.log.With("source", src.Name), Clock: e.collectClock}
+	opts := collect.Options{Logger: e.log.With("source", src.Name), Clock: e.clock}
 	var col *collect.Collector
 	var err error
 	switch {

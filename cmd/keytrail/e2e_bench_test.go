@@ -67,7 +67,7 @@ func e2eBenchSeconds() time.Duration {
 // poll every 100 ms, everything else collect's defaults.
 func e2eSettings(bus, pipeline string) collectSettings {
 	return collectSettings{bus: bus, pipeline: pipeline,
-		poll: "poll: {interval: 100ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"}
+		poll: "{interval: 100ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"}
 }
 
 // BenchmarkEndToEnd measures `keytrail collect` (wired as the command wires
@@ -449,12 +449,12 @@ alerts:
   targets:
     - name: bench
       webhook: {url: %q}`, hook.URL))
-		settings.poll = "poll: {interval: 250ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"
+		settings.poll = "{interval: 250ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"
 		settings.start = day0
 		cfgPath := emulatorConfigWith(b, es, org, settings)
 		e := benchEnv(url)
 		e.liveUpdate = func(u correlate.Update) { verdicts.see(u.ActionID, time.Now()) }
-		e.collectClock = clock
+		e.clock = clock
 		storetest.ResetPeakRSS(b)
 		b.StartTimer()
 		c := startCollect(b, e, cfgPath)

@@ -31,10 +31,9 @@ type env struct {
 	// liveUpdate, when set, observes the streaming correlator's updates in
 	// collect (benchmarks measure verdict latency with it); nil in the CLI.
 	liveUpdate func(correlate.Update)
-	// collectClock, when set, is the collectors' clock in collect (the
-	// latency benchmark runs the providers' time faster); nil is the real
-	// clock.
-	collectClock clockwork.Clock
+	// clock tells the collectors time (demo --live and the latency
+	// benchmark play an accelerated one); nil is the real clock.
+	clock clockwork.Clock
 }
 
 // command is one subcommand.

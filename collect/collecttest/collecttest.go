@@ -131,20 +131,8 @@ func Published(t testing.TB, recs []bus.Record) (ids map[string]int, rejected in
 // that started at from and kept up must have published.
 func Expected(t testing.TB, feeds []*demo.Feed, data *emulator.Data, from, at time.Time) map[string]bool {
 	t.Helper()
-	norms := emulator.Normalizers()
-	out := map[string]bool{}
-	var b []byte
-	for _, f := range feeds {
-		for i := range f.Items {
-			if !data.Listed(f, i, at) || f.Items[i].TS < from.UnixMilli() {
-				continue
-			}
-			b = f.Append(b[:0], i)
-			id, err := emulator.EventID(norms, f.Source, f.Instance, b)
-			require.NoError(t, err)
-			out[id] = true
-		}
-	}
+	out, err := data.Expected(feeds, from, at)
+	require.NoError(t, err)
 	return out
 }
 

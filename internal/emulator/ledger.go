@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/ingest"
@@ -155,6 +156,29 @@ func (l *Ledger) EventIDs() (map[string]int, error) {
 			return nil, fmt.Errorf("%s %s item %d: %w", s.Feed.Stream, s.Feed.Instance, s.Item, err)
 		}
 		out[id] += s.Times
+	}
+	return out, nil
+}
+
+// Expected returns the ids of every item of feeds listed by at whose own
+// time is from or later (keyed as EventID keys them): what a collector that
+// started at from and kept up must have published by at.
+func (d *Data) Expected(feeds []*demo.Feed, from, at time.Time) (map[string]bool, error) {
+	norms := Normalizers()
+	out := map[string]bool{}
+	var b []byte
+	for _, f := range feeds {
+		for i := range f.Items {
+			if !d.Listed(f, i, at) || f.Items[i].TS < from.UnixMilli() {
+				continue
+			}
+			b = f.Append(b[:0], i)
+			id, err := EventID(norms, f.Source, f.Instance, b)
+			if err != nil {
+				return nil, fmt.Errorf("expected %s/%s item %d: %w", f.Source, f.Instance, i, err)
+			}
+			out[id] = true
+		}
 	}
 	return out, nil
 }
