@@ -193,12 +193,17 @@ func (s *Sink) flush(ctx, gctx context.Context, batches []bus.Batch, n int) erro
 			s.o.Status.stored(res, s.o.Clock.Now())
 			break
 		}
-		s.mu.Lock()
-		s.stats.StoreFailures++
-		s.mu.Unlock()
-		s.o.Metrics.storeError(s.cfg.Name)
-		wait := s.store.failed(ctx, err, "records", n)
-		if gctx.Err() != nil || !sleep(gctx, s.o.Clock, wait) {
+		// A write cut short by the shutdown's bound is not an outage of
+		// the store: say only that the records were not stored.
+		stopping := gctx.Err() != nil
+		if !stopping {
+			s.mu.Lock()
+			s.stats.StoreFailures++
+			s.mu.Unlock()
+			s.o.Metrics.storeError(s.cfg.Name)
+			stopping = !sleep(gctx, s.o.Clock, s.store.failed(ctx, err, "records", n))
+		}
+		if stopping {
 			s.o.Logger.Error("stopping with records not stored; they were not committed and will be delivered again",
 				"sink", s.cfg.Name, "records", n, "err", err)
 			return fmt.Errorf("sink %s: %d %w: %w", s.cfg.Name, n, ErrUnflushed, err)
