@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -183,6 +184,9 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 			if !page.Position.IsZero() {
 				st.Position = page.Position
 				st.Lag = max(now.Sub(page.Position), 0)
+			}
+			if c := cmp.Or(page.Complete, page.Position); c.After(st.Complete) {
+				st.Complete = c
 			}
 			if !page.More {
 				st.State = StateCaughtUp
