@@ -156,6 +156,7 @@ func TestRunner(t *testing.T) {
 			require.Empty(t, st.LastError, "cleared by the last success")
 			require.GreaterOrEqual(t, st.Lag, time.Minute)
 			require.Less(t, st.Lag, 2*time.Minute)
+			require.Equal(t, st.Position, st.Complete, "a stream that re-reads nothing is complete up to its position")
 			if tc.check != nil {
 				tc.check(t, s, st)
 			}
