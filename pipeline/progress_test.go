@@ -194,3 +194,26 @@ func correlations(t testing.TB, w *warehouse.Warehouse, v string) map[string]mod
 	}))
 	return out
 }
+
+// TestBusOffsetsCovers: a mark is passed when the stored offsets reach it
+// in every partition that held records when it was taken.
+func TestBusOffsetsCovers(t *testing.T) {
+	mark := pipeline.BusOffsets{"okta": {0: 10, 1: 0}, "airflow": {0: 3}}
+	for _, tc := range []struct {
+		name   string
+		stored pipeline.BusOffsets
+		want   bool
+	}{
+		{"reached everywhere", pipeline.BusOffsets{"okta": {0: 10, 1: -1}, "airflow": {0: 3}}, true},
+		{"past it", pipeline.BusOffsets{"okta": {0: 12, 1: 4}, "airflow": {0: 9}}, true},
+		{"one partition behind", pipeline.BusOffsets{"okta": {0: 9}, "airflow": {0: 3}}, false},
+		{"a topic never committed", pipeline.BusOffsets{"okta": {0: 10}}, false},
+		{"nothing committed", pipeline.BusOffsets{"okta": {0: -1}, "airflow": {0: -1}}, false},
+		{"empty partitions need nothing", pipeline.BusOffsets{"okta": {0: 10}, "airflow": {0: 3}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.stored.Covers(mark))
+		})
+	}
+	require.True(t, pipeline.BusOffsets{}.Covers(pipeline.BusOffsets{"t": {0: 0}}), "an empty bus is passed")
+}
