@@ -52,8 +52,8 @@ type Stats struct {
 	// Watermark is the latest event time seen.
 	Watermark time.Time
 	// Finality is the finality watermark: actions whose deadline it passed
-	// are final. It is Watermark until Progress is called, then the
-	// earliest progress of the sources named (zero while one has none).
+	// are final. It is Watermark until Progress names a source, then the
+	// earliest progress of the sources named; it never moves back.
 	Finality time.Time
 	// TrackedPersons is the number of people with held assertions or
 	// pending actions.
@@ -129,9 +129,6 @@ type SourceKey struct {
 	Source   model.Source
 	Instance string
 }
-
-// String returns "source/instance".
-func (k SourceKey) String() string { return string(k.Source) + "/" + k.Instance }
 
 // NewEngine returns an Engine that correlates under p and emits to sink.
 func NewEngine(p Policy, sink Sink) (*Engine, error) {
@@ -222,8 +219,9 @@ func (e *Engine) Add(ctx context.Context, ev any) error {
 // — not the latest event time — so a source that lags holds back the
 // finalisation (and the state expiry) of every action it could still
 // change, and an idle source holds back nothing once its collector reports
-// it caught up. A source's progress never moves back; sources not in p keep
-// theirs. Events of sources never named count as on time if they arrive
+// it caught up. A source's progress never moves back, nor does the
+// finality watermark (name every source before the first event); sources
+// not in p keep theirs. Events of sources never named count as on time if they arrive
 // within grace of the finality watermark. Progress finalises the actions the
 // new finality watermark passed.
 func (e *Engine) Progress(p map[SourceKey]time.Time) {
