@@ -42,9 +42,12 @@ type Page struct {
 	// unknown); the Runner reports lag as now − Position.
 	Position time.Time
 	// Complete is the provider time up to which the stream has read every
-	// record the provider will ever list (zero: Position). A stream that
-	// reads its time again for records listed late (a lag window) is
-	// complete only up to where it last did.
+	// record the provider will ever list (zero: no news). It is not
+	// Position: a stream that reads its time again for records listed late
+	// (a lag window) is complete only up to where it last did, and one that
+	// pages in the provider's listing order (Okta's published order with
+	// records listed late, Airflow's event_log_id) only once it has caught
+	// up.
 	Complete time.Time
 	// NotBefore, when set, is the earliest time the Runner calls Next
 	// again: a stream that read part of a page before the provider's rate

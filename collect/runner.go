@@ -1,7 +1,6 @@
 package collect
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -185,8 +184,8 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 				st.Position = page.Position
 				st.Lag = max(now.Sub(page.Position), 0)
 			}
-			if c := cmp.Or(page.Complete, page.Position); c.After(st.Complete) {
-				st.Complete = c
+			if page.Complete.After(st.Complete) {
+				st.Complete = page.Complete
 			}
 			if !page.More {
 				st.State = StateCaughtUp

@@ -352,6 +352,9 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 	if page.More && !rows[len(rows)-1].when.IsZero() {
 		page.Position = rows[len(rows)-1].when
 	}
+	if !page.More {
+		page.Complete = page.Position // caught up: rows are listed by id, not by time
+	}
 	return page, nil
 }
 
