@@ -17,6 +17,7 @@ import (
 	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
+	"github.com/keytrail/keytrail/pipeline/correlation"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/warehouse"
 )
@@ -100,7 +101,7 @@ func TestCorrelatorSourcesAtDifferentPaces(t *testing.T) {
 			}
 			progress := pipeline.NewProgress(st, names, nil)
 
-			live, err := w.NewLive(ctx, p, warehouse.LiveOptions{PollOverlap: 10 * time.Second})
+			live, err := correlation.NewLive(ctx, w, p, correlation.LiveOptions{PollOverlap: 10 * time.Second})
 			require.NoError(t, err)
 			stored := func() map[correlate.SourceKey]time.Time {
 				if !byProgress {
@@ -157,7 +158,7 @@ func TestCorrelatorSourcesAtDifferentPaces(t *testing.T) {
 			requireStoredOnce(t, w, o)
 
 			streamed := correlations(t, w, live.PolicyVersion())
-			_, err = w.Correlate(ctx, p, warehouse.CorrelateOptions{})
+			_, err = correlation.Correlate(ctx, w, p, correlation.CorrelateOptions{})
 			require.NoError(t, err)
 			batch := correlations(t, w, live.PolicyVersion())
 			require.Equal(t, len(batch), len(streamed))
