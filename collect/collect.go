@@ -41,6 +41,14 @@ type Page struct {
 	// Position is the provider time the stream is complete up to (zero:
 	// unknown); the Runner reports lag as now − Position.
 	Position time.Time
+	// Complete is the provider time up to which the stream has read every
+	// record the provider will ever list (zero: no news). It is not
+	// Position: a stream that reads its time again for records listed late
+	// (a lag window) is complete only up to where it last did, and one that
+	// pages in the provider's listing order (Okta's published order with
+	// records listed late, Airflow's event_log_id) only once it has caught
+	// up.
+	Complete time.Time
 	// NotBefore, when set, is the earliest time the Runner calls Next
 	// again: a stream that read part of a page before the provider's rate
 	// limit stopped it returns what it read with the limit's reset here.
@@ -149,6 +157,9 @@ type Status struct {
 	Position time.Time `json:"position,omitzero"`
 	// Lag is how far Position was behind now at the last page.
 	Lag time.Duration `json:"lag"`
+	// Complete is the provider time up to which every record the provider
+	// will list has been published (see Page.Complete).
+	Complete time.Time `json:"complete,omitzero"`
 	// State is "starting", "reading", "caught_up", "backoff",
 	// "rate_limited" or "stopped".
 	State string `json:"state"`

@@ -110,7 +110,7 @@ func (s *inventoryStream) Next(ctx context.Context, cursor string) (Page, error)
 	now := s.clock.Now().UTC()
 	if c.Round == nil {
 		if !c.Last.IsZero() && now.Sub(c.Last) < s.cfg.Interval {
-			return Page{Cursor: cursor, Position: c.Last}, nil
+			return Page{Cursor: cursor, Position: c.Last, Complete: c.complete(now)}, nil
 		}
 		c.Round = &round{Started: now}
 	}
@@ -155,5 +155,17 @@ func (s *inventoryStream) Next(ctx context.Context, cursor string) (Page, error)
 	if err != nil {
 		return Page{}, fmt.Errorf("encode inventory cursor: %w", err)
 	}
-	return Page{Records: recs, Cursor: string(b), More: c.Round != nil, Position: c.Last, NotBefore: notBefore}, nil
+	return Page{Records: recs, Cursor: string(b), More: c.Round != nil, Position: c.Last, NotBefore: notBefore, Complete: c.complete(now)}, nil
+}
+
+// complete is how far the inventory holds back verdicts (Page.Complete):
+// until its first round is done, every key enrolled before collection began
+// may still turn out hardware-backed; after it, a later round lists only
+// keys enrolled since, whose registration events the provider's log
+// carries, so the inventory holds nothing back (now).
+func (c *inventoryCursor) complete(now time.Time) time.Time {
+	if c.Last.IsZero() {
+		return time.Time{}
+	}
+	return now
 }

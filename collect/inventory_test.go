@@ -82,8 +82,10 @@ func TestInventoryStream(t *testing.T) {
 		}
 		cursor = p.Cursor
 		if !p.More {
+			require.Equal(t, clock.Now(), p.Complete, "after the first round the inventory holds back nothing")
 			break
 		}
+		require.True(t, p.Complete.IsZero(), "until its first round is done, the inventory is complete up to nothing")
 	}
 	require.Equal(t, []string{"u0", "u1", "u3", "u4"}, got, "every user once, the one that vanished skipped")
 	// the next round waits for the interval
@@ -92,6 +94,7 @@ func TestInventoryStream(t *testing.T) {
 	require.Empty(t, p.Records)
 	require.False(t, p.More)
 	require.Equal(t, start, p.Position)
+	require.Equal(t, clock.Now(), p.Complete)
 	clock.Advance(24 * time.Hour)
 	p, err = s.Next(context.Background(), cursor)
 	require.NoError(t, err)

@@ -184,6 +184,9 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 				st.Position = page.Position
 				st.Lag = max(now.Sub(page.Position), 0)
 			}
+			if page.Complete.After(st.Complete) {
+				st.Complete = page.Complete
+			}
 			if !page.More {
 				st.State = StateCaughtUp
 			}

@@ -156,6 +156,7 @@ func TestRunner(t *testing.T) {
 			require.Empty(t, st.LastError, "cleared by the last success")
 			require.GreaterOrEqual(t, st.Lag, time.Minute)
 			require.Less(t, st.Lag, 2*time.Minute)
+			require.True(t, st.Complete.IsZero(), "a stream that says nothing of its completeness is complete up to nothing")
 			if tc.check != nil {
 				tc.check(t, s, st)
 			}

@@ -100,7 +100,7 @@ func (w *windowStream) Next(ctx context.Context, cursor string) (Page, error) {
 	if c.Walk == nil {
 		c.Walk = w.due(&c, now)
 		if c.Walk == nil {
-			return Page{Cursor: cursor, Position: c.Head}, nil
+			return Page{Cursor: cursor, Position: c.Head, Complete: w.complete(&c)}, nil
 		}
 	}
 	recs, next, err := w.r.ReadWindow(ctx, c.Walk.From, c.Walk.To, c.Walk.Page)
@@ -126,7 +126,16 @@ func (w *windowStream) Next(ctx context.Context, cursor string) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("encode window cursor: %w", err)
 	}
-	return Page{Records: recs, Cursor: string(b), More: more, Position: c.Head}, nil
+	return Page{Records: recs, Cursor: string(b), More: more, Position: c.Head, Complete: w.complete(&c)}, nil
+}
+
+// complete is how far c has read every record the provider will list: the
+// fresh pass's head, or with a lag window where the settling pass reached.
+func (w *windowStream) complete(c *windowCursor) time.Time {
+	if w.cfg.Lag > 0 {
+		return c.Settled
+	}
+	return c.Head
 }
 
 // due returns the walk to start now, or nil when no span is long enough:

@@ -32,7 +32,8 @@ func (w *windows) ReadWindow(_ context.Context, from, to time.Time, page string)
 // TestWindowStream: the fresh pass reads [head, now) as time passes, the
 // settling pass reads the same time again once it is Lag old; each pass's
 // windows join without a gap, from the start on, and a restart from any
-// saved cursor reads the same windows.
+// saved cursor reads the same windows. Complete never moves back, and
+// every minute before it was read after it was lag old.
 func TestWindowStream(t *testing.T) {
 	start := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -52,11 +53,21 @@ func TestWindowStream(t *testing.T) {
 			r := &windows{clock: clock}
 			s := collect.NewWindowStream("w", r, collect.WindowConfig{Start: start, Lag: tc.lag}, clock)
 			cursor := ""
+			var complete time.Time
 			end := start.Add(tc.backlog + 3*time.Hour)
 			for clock.Now().Before(end) {
 				p, err := s.Next(context.Background(), cursor)
 				require.NoError(t, err)
 				require.False(t, p.Position.After(clock.Now()))
+				require.False(t, p.Complete.Before(complete), "complete moved back")
+				require.False(t, p.Complete.After(p.Position))
+				if p.Complete.After(start) {
+					require.False(t, p.Complete.After(clock.Now().Add(-tc.lag)), "complete within the lag window")
+				}
+				if tc.lag == 0 {
+					require.Equal(t, p.Position, p.Complete)
+				}
+				complete = p.Complete
 				cursor = p.Cursor
 				if tc.restart {
 					s = collect.NewWindowStream("w", r, collect.WindowConfig{Start: start, Lag: tc.lag}, clock)
@@ -83,7 +94,7 @@ func TestWindowStream(t *testing.T) {
 					}
 				}
 				require.True(t, read, "%s never read", m)
-				if m.Before(now.Add(-tc.lag - tc.interval)) {
+				if m.Before(now.Add(-tc.lag-tc.interval)) || m.Before(complete) {
 					require.True(t, settled, "%s not read again once %s old", m, tc.lag)
 				}
 			}

@@ -102,13 +102,18 @@
 // clock: verdicts depend only on events, and Correlation.ComputedAt is left
 // zero for the caller to stamp.
 //
-// The engine's watermark is the latest event time it has seen. An audit
-// action at t is final once the watermark passes t+clock_skew+grace (its
-// assertion may lie a skew after it and arrive grace late); a run once it
-// passes t+2·clock_skew+grace (its trigger may lie a skew after it, and the
-// trigger's assertion a skew after that). Events later than grace are still
-// taken in (and counted in Stats.Late) but do not change final verdicts.
-// Redelivered events (same id) are ignored by both correlators.
+// The engine finalises by a finality watermark: the latest event time it
+// has seen, or — once Engine.Progress names the sources and how far each
+// is complete — the earliest of those progresses, so that a source that
+// lags or is polled slower than another holds back the actions it could
+// still change instead of losing its events as late (live sources never
+// arrive in time order). An audit action at t is final once the finality
+// watermark passes t+clock_skew+grace (its assertion may lie a skew after it
+// and arrive grace late); a run once it passes t+2·clock_skew+grace (its
+// trigger may lie a skew after it, and the trigger's assertion a skew after
+// that). State expires by the same watermark. Events later than grace are
+// still taken in (and counted in Stats.Late) but do not change final
+// verdicts. Redelivered events (same id) are ignored by both correlators.
 //
 // The package imports only the standard library, model and yaml.v3.
 package correlate

@@ -18,10 +18,10 @@ import (
 // Update is one verdict the Engine emits.
 type Update struct {
 	model.Correlation
-	// Final is set on the action's last update: the watermark has passed the
-	// action's time plus clock skew plus grace (twice the clock skew for
-	// runs, whose trigger may lie a skew after them), or Flush was called.
-	// No update for the action follows it.
+	// Final is set on the action's last update: the finality watermark
+	// (see Engine) has passed the action's time plus clock skew plus grace
+	// (twice the clock skew for runs, whose trigger may lie a skew after
+	// them), or Flush was called. No update for the action follows it.
 	Final bool
 }
 
@@ -51,6 +51,10 @@ var ErrUnsupported = errors.New("unsupported event type")
 type Stats struct {
 	// Watermark is the latest event time seen.
 	Watermark time.Time
+	// Finality is the finality watermark: actions whose deadline it passed
+	// are final. It is Watermark until Progress names a source, then the
+	// earliest progress of the sources named; it never moves back.
+	Finality time.Time
 	// TrackedPersons is the number of people with held assertions or
 	// pending actions.
 	TrackedPersons int
@@ -70,9 +74,9 @@ type Stats struct {
 	// authentications, unresolved people, non-human Airflow rows) and
 	// duplicates.
 	Ignored int64
-	// Late counts events that arrived after the watermark had passed their
-	// time plus grace: finalised verdicts they would have changed stay as
-	// they were.
+	// Late counts events that arrived after the finality watermark had
+	// passed their time plus grace: finalised verdicts they would have
+	// changed stay as they were.
 	Late int64
 	// Updates counts updates emitted.
 	Updates int64
@@ -80,10 +84,18 @@ type Stats struct {
 
 // Engine correlates events one at a time. It tolerates out-of-order
 // arrival: an event whose time is at most the policy's grace behind the
-// watermark (the latest event time seen) is fully accounted for, and an
-// action's verdict then equals Batch's over the same events. Memory is
-// bounded by the lookback: assertions older than watermark − lookback −
-// grace − 2·clock_skew are expired, with per-DAG enabling actions and
+// finality watermark is fully accounted for, and an action's verdict then
+// equals Batch's over the same events. The finality watermark is, by
+// default, the latest event time seen — right when every source's events
+// arrive about in time order. Live sources do not: one lags (Google's
+// Reports API lists activities hours late), another pages faster. Once
+// Progress names the sources and how far each is complete, the finality
+// watermark is the earliest of their progresses instead, so an action is
+// final, and the state it was judged on dropped, only when no source can
+// still deliver an event that changes it; until then its verdict is
+// provisional and updated as events arrive. Memory is bounded by the
+// lookback: assertions older than finality watermark − lookback − grace −
+// 2·clock_skew are expired, with per-DAG enabling actions and
 // per-credential registration records compacted to what later actions can
 // still need. An Engine is safe for concurrent use; its Sink is called with
 // the Engine locked.
@@ -91,8 +103,11 @@ type Engine struct {
 	mu        sync.Mutex
 	s         *state
 	sink      Sink
-	wm        int64
+	wm        int64 // the latest event time seen
 	haveWM    bool
+	fin       int64 // the finality watermark (see finality)
+	haveFin   bool
+	progress  map[SourceKey]int64 // per source, complete up to (0: unknown); nil until Progress
 	lastSweep int64
 	pending   itemHeap
 	items     map[string]*item // pending, by action id
@@ -106,6 +121,13 @@ type Engine struct {
 type doneEntry struct {
 	h        uint64
 	deadline int64
+}
+
+// SourceKey names a source of events: a provider and its instance (an IdP
+// tenant, an Airflow deployment).
+type SourceKey struct {
+	Source   model.Source
+	Instance string
 }
 
 // NewEngine returns an Engine that correlates under p and emits to sink.
@@ -179,12 +201,43 @@ func (e *Engine) Add(ctx context.Context, ev any) error {
 	}
 	e.stats.Events++
 	t := nanos(ts)
-	if e.haveWM && t+e.s.r.grace < e.wm {
+	if e.haveFin && t+e.s.r.grace < e.fin {
 		e.stats.Late++
 	}
 	apply()
-	e.advance(t)
+	if !e.haveWM || t > e.wm {
+		e.wm, e.haveWM = t, true
+	}
+	e.advance()
 	return nil
+}
+
+// Progress tells the Engine how far sources are complete: every event of
+// source k with a time at or before p[k] has been added (a zero time: the
+// source is known, its progress is not yet). From the first call on, the
+// finality watermark is the earliest progress of every source named so far
+// — not the latest event time — so a source that lags holds back the
+// finalisation (and the state expiry) of every action it could still
+// change, and an idle source holds back nothing once its collector reports
+// it caught up. A source's progress never moves back, nor does the
+// finality watermark (name every source before the first event); sources
+// not in p keep theirs. Events of sources never named count as on time if they arrive
+// within grace of the finality watermark. Progress finalises the actions the
+// new finality watermark passed.
+func (e *Engine) Progress(p map[SourceKey]time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.progress == nil {
+		e.progress = make(map[SourceKey]int64, len(p))
+	}
+	for k, t := range p {
+		n := int64(0)
+		if !t.IsZero() {
+			n = nanos(t)
+		}
+		e.progress[k] = max(e.progress[k], n)
+	}
+	e.advance()
 }
 
 // Flush finalises every pending action, in deadline order, as if the
@@ -205,6 +258,9 @@ func (e *Engine) Stats() Stats {
 	st := e.stats
 	if e.haveWM {
 		st.Watermark = fromNanos(e.wm)
+	}
+	if e.haveFin {
+		st.Finality = fromNanos(e.fin)
 	}
 	st.TrackedPersons = len(e.s.persons)
 	st.PendingActions = e.pending.Len()
@@ -358,7 +414,7 @@ func (e *Engine) Resolve(ev any) bool {
 // track registers a judged new item as pending (or finalises it at once when
 // it is already past its deadline) and emits it.
 func (e *Engine) track(it *item) {
-	if e.haveWM && it.deadline < e.wm {
+	if e.haveFin && it.deadline < e.fin {
 		it.final = true
 		e.emit(it)
 		e.remember(it)
@@ -407,16 +463,39 @@ func (e *Engine) rejudgeRuns(d *dag) {
 	}
 }
 
-func (e *Engine) advance(t int64) {
-	if !e.haveWM || t > e.wm {
-		e.wm, e.haveWM = t, true
+// finality returns the finality watermark: the latest event time seen
+// until Progress names a source, then the earliest progress of the sources
+// named (none while one of them has no progress yet).
+func (e *Engine) finality() (int64, bool) {
+	if len(e.progress) == 0 {
+		return e.wm, e.haveWM
 	}
-	for e.pending.Len() > 0 && e.pending[0].deadline < e.wm {
+	first, ok := int64(0), false
+	for _, t := range e.progress {
+		if t == 0 {
+			return 0, false
+		}
+		if !ok || t < first {
+			first, ok = t, true
+		}
+	}
+	return first, ok
+}
+
+// advance moves the finality watermark forward (never back), finalises the
+// actions it passed and, now and then, expires the state it makes useless.
+func (e *Engine) advance() {
+	fin, ok := e.finality()
+	if !ok || (e.haveFin && fin <= e.fin) {
+		return
+	}
+	e.fin, e.haveFin = fin, true
+	for e.pending.Len() > 0 && e.pending[0].deadline < e.fin {
 		e.finalise(heap.Pop(&e.pending).(*item))
 	}
-	if e.wm-e.lastSweep >= e.sweepEvery() {
+	if e.fin-e.lastSweep >= e.sweepEvery() {
 		e.sweep()
-		e.lastSweep = e.wm
+		e.lastSweep = e.fin
 	}
 }
 
@@ -443,7 +522,7 @@ func (e *Engine) finalise(it *item) {
 }
 
 // remember keeps a finalised action id, so a redelivery is not correlated
-// again, until the watermark passes its deadline plus the lookback.
+// again, until the finality watermark passes its deadline plus the lookback.
 func (e *Engine) remember(it *item) {
 	h := maphash.String(e.seed, it.base.ActionID)
 	e.done[h] = it.deadline
@@ -460,8 +539,8 @@ func removeItem(l []*item, it *item) []*item {
 // sweep expires state no pending or future on-time action can need.
 func (e *Engine) sweep() {
 	r := e.s.r
-	cutoff := e.wm - r.lookback - r.grace - 2*r.skew // oldest assertion still needed
-	runCut := e.wm - r.grace - 2*r.skew              // oldest run still to be judged
+	cutoff := e.fin - r.lookback - r.grace - 2*r.skew // oldest assertion still needed
+	runCut := e.fin - r.grace - 2*r.skew              // oldest run still to be judged
 	for id, p := range e.s.persons {
 		n, _ := slices.BinarySearchFunc(p.auths, cutoff, cmpTS)
 		if n > 0 {
@@ -490,7 +569,7 @@ func (e *Engine) sweep() {
 		}
 	}
 	n := 0
-	for n < len(e.doneQ) && e.doneQ[n].deadline < e.wm-r.lookback {
+	for n < len(e.doneQ) && e.doneQ[n].deadline < e.fin-r.lookback {
 		if e.done[e.doneQ[n].h] == e.doneQ[n].deadline {
 			delete(e.done, e.doneQ[n].h)
 		}

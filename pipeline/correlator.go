@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/keytrail/keytrail/correlate"
 )
 
 // Live is the streaming correlator a Correlator drives: correlation.Live,
@@ -16,6 +18,9 @@ type Live interface {
 	Preload(ctx context.Context, since time.Time) error
 	// Poll correlates the events stored since the last poll.
 	Poll(ctx context.Context) (int, error)
+	// Progress says how far each source's events are stored; from then
+	// on an action is final only when every source has passed it.
+	Progress(ctx context.Context, p map[correlate.SourceKey]time.Time) error
 	// Close finalises pending actions and writes their verdicts.
 	Close(ctx context.Context) error
 }
@@ -44,6 +49,11 @@ type CorrelatorConfig struct {
 	CloseTimeout time.Duration
 	// Backoff paces retries while the store is unavailable.
 	Backoff Backoff
+	// Progress, when set, tells how far each source's records are stored
+	// (Progress.Stored): the correlator's per-source watermarks, so that
+	// verdicts do not depend on which source was polled first. Nil: actions
+	// are final by the latest event time seen.
+	Progress func(ctx context.Context) (map[correlate.SourceKey]time.Time, error)
 }
 
 // Correlator is the streaming correlation component. It reads the events
@@ -86,14 +96,21 @@ func (c *Correlator) Notify() {
 	}
 }
 
-// Run preloads, then polls until ctx ends; then it polls once more (what
+// Run preloads, then polls until ctx ends — each poll reads the sources'
+// progress before it reads the store, and hands it on after; then it polls once more (what
 // the sinks stored last) and closes the engine, writing every pending
 // verdict, within CloseTimeout.
 func (c *Correlator) Run(ctx context.Context) error {
 	gctx, cancel := withGrace(ctx, c.o.Clock, c.cfg.CloseTimeout)
 	defer cancel()
 	for ctx.Err() == nil {
-		err := c.live.Preload(ctx, c.cfg.Since)
+		var err error
+		if p := c.stored(ctx); p != nil { // names the sources first: preloaded actions wait for them
+			err = c.live.Progress(ctx, p)
+		}
+		if err == nil {
+			err = c.live.Preload(ctx, c.cfg.Since)
+		}
 		if err == nil {
 			c.down.ok(ctx)
 			break
@@ -128,8 +145,27 @@ func (c *Correlator) Run(ctx context.Context) error {
 	return nil
 }
 
+// stored returns how far each source's records are stored now (nil
+// without CorrelatorConfig.Progress). Not knowing newer progress (the bus
+// unreachable) only delays finality: it is logged, and the last known
+// returned.
+func (c *Correlator) stored(ctx context.Context) map[correlate.SourceKey]time.Time {
+	if c.cfg.Progress == nil {
+		return nil
+	}
+	p, err := c.cfg.Progress(ctx)
+	if err != nil {
+		c.o.Logger.DebugContext(ctx, "source progress unknown", "component", "correlator", "err", err)
+	}
+	return p
+}
+
 func (c *Correlator) poll(ctx context.Context) {
+	p := c.stored(ctx) // before the poll: what it reads includes all of it
 	_, err := c.live.Poll(ctx)
+	if err == nil && p != nil {
+		err = c.live.Progress(ctx, p) // after the poll read what was stored by then
+	}
 	c.o.Metrics.polled(err)
 	if err == nil {
 		c.down.ok(ctx)

@@ -194,10 +194,24 @@ func (o *org) collectors(t testing.TB) (idps, airflow [][]bus.Record) {
 // publish them. A malformed record keeps its place after the one before it.
 func eventsInTimeOrder(t testing.TB, files [][]bus.Record) []bus.Record {
 	t.Helper()
-	type timed struct {
-		at  time.Time
-		rec bus.Record
+	all := timedEvents(t, files)
+	out := make([]bus.Record, len(all))
+	for i, x := range all {
+		out[i] = x.rec
 	}
+	return out
+}
+
+// timedRecord is one event's record and its event time.
+type timedRecord struct {
+	at  time.Time
+	rec bus.Record
+}
+
+// timedEvents is eventsInTimeOrder with each record's event time.
+func timedEvents(t testing.TB, files [][]bus.Record) []timedRecord {
+	t.Helper()
+	type timed = timedRecord
 	var all []timed
 	for _, recs := range files {
 		var last time.Time
@@ -225,11 +239,7 @@ func eventsInTimeOrder(t testing.TB, files [][]bus.Record) []bus.Record {
 		}
 	}
 	slices.SortStableFunc(all, func(a, b timed) int { return a.at.Compare(b.at) })
-	out := make([]bus.Record, len(all))
-	for i, x := range all {
-		out[i] = x.rec
-	}
-	return out
+	return all
 }
 
 // mapping imports the organisation's identity mapping into w.

@@ -15,6 +15,10 @@ type CollectorState struct {
 	Cursor string
 	// Lag is how far it is behind the provider.
 	Lag time.Duration
+	// Complete is the provider time up to which it has published every
+	// record the provider will ever list (zero: not known yet): its
+	// position, less a window it still re-reads for records listed late.
+	Complete time.Time
 	// Backlog counts records waiting upstream.
 	Backlog     int64
 	LastSuccess time.Time
@@ -80,6 +84,36 @@ func (s *Status) stored(res Results, at time.Time) {
 		st.DeadLetters += int64(r.DeadLetters)
 		st.LastStoredAt = at
 	}
+}
+
+// complete returns what the probes of the named sources say they are
+// complete up to, by source instance: the earliest when two sources share
+// one, zero for a source without a probe or whose probe does not know yet.
+func (s *Status) complete(names []string) map[Key]time.Time {
+	type named struct {
+		k     Key
+		probe func() CollectorState
+	}
+	s.mu.Lock()
+	ask := make([]named, 0, len(names))
+	for _, n := range names {
+		if st, ok := s.names[n]; ok {
+			ask = append(ask, named{Key{st.Source, st.Instance}, s.probes[n]})
+		}
+	}
+	s.mu.Unlock()
+	out := make(map[Key]time.Time, len(ask))
+	for _, a := range ask { // outside the lock: a probe may take a moment
+		var t time.Time
+		if a.probe != nil {
+			t = a.probe().Complete
+		}
+		if prev, seen := out[a.k]; seen && (prev.IsZero() || prev.Before(t)) {
+			t = prev
+		}
+		out[a.k] = t
+	}
+	return out
 }
 
 // Snapshot returns every source's state now, by name.

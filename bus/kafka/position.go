@@ -15,6 +15,9 @@ type Position struct {
 	// Committed is the group's next offset per topic and partition (-1:
 	// nothing committed yet).
 	Committed map[string]map[int]int64
+	// End is the offset the next message published to each topic and
+	// partition will take, read after Committed.
+	End map[string]map[int]int64
 	// Backlog is the number of messages published and not yet committed.
 	Backlog int64
 }
@@ -67,7 +70,7 @@ func (c *Consumer) Position(ctx context.Context) (Position, error) {
 	if err != nil {
 		return Position{}, fmt.Errorf("kafka position: %w", err)
 	}
-	pos := Position{Committed: map[string]map[int]int64{}}
+	pos := Position{Committed: map[string]map[int]int64{}, End: map[string]map[int]int64{}}
 	for topic, ps := range committed.Topics {
 		pos.Committed[topic] = map[int]int64{}
 		for _, p := range ps {
@@ -75,7 +78,9 @@ func (c *Consumer) Position(ctx context.Context) (Position, error) {
 		}
 	}
 	for topic, ps := range last.Topics {
+		pos.End[topic] = map[int]int64{}
 		for _, p := range ps {
+			pos.End[topic][p.Partition] = p.LastOffset
 			from, ok := pos.Committed[topic][p.Partition]
 			if !ok || from < 0 {
 				from = p.FirstOffset

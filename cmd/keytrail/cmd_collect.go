@@ -14,6 +14,7 @@ import (
 	"github.com/keytrail/keytrail/bus/kafka"
 	"github.com/keytrail/keytrail/bus/memory"
 	"github.com/keytrail/keytrail/config"
+	"github.com/keytrail/keytrail/correlate"
 	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
@@ -237,6 +238,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 
 	var corr *pipeline.Correlator
 	var late []pipeline.Component
+	var progress *pipeline.Progress // set once the collectors are wired
 	if cfg.Correlator.On() {
 		if cfg.Alerts != nil {
 			n, err := alert.New(*cfg.Alerts, alert.Options{Logger: e.log, Recorder: w.AlertRecorder(), History: w.AlertRecorder()})
@@ -250,7 +252,9 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 			return r, err
 		}
 		corr = pipeline.NewCorrelator(pipeline.CorrelatorConfig{Since: time.Now().Add(-cfg.Correlator.Window), Interval: cfg.Correlator.Interval,
-			Backoff: pipeline.Backoff(cfg.Sink.Backoff)}, live, opts)
+			Backoff: pipeline.Backoff(cfg.Sink.Backoff), Progress: func(ctx context.Context) (map[correlate.SourceKey]time.Time, error) {
+				return progress.Stored(ctx)
+			}}, live, opts)
 		late = append(late, corr)
 	}
 	late = append(late, pipeline.NewStatusWriter(status, w, cfg.StatusInterval, opts))
@@ -265,6 +269,8 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 
 	// The bus the collectors publish to, and the sink that drains it.
 	var pub bus.Publisher
+	var barrier pipeline.Barrier // nil: the in-process bus's Publish returns once stored
+	var polled []string          // the sources whose collectors report how far they are complete
 	var collectorsStage []pipeline.Component
 	var sinks []pipeline.Component
 	switch cfg.Bus {
@@ -291,6 +297,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 				return r, err
 			}
 			r.closers = append(r.closers, c.Close)
+			barrier = kafkaBarrier{c}
 			sink := pipeline.NewSink(sinkConfig(cfg, "bus"), c, writer, sinkOpts)
 			r.sinks = append(r.sinks, sink)
 			sinks = append(sinks, sink)
@@ -339,15 +346,30 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 				return r, fmt.Errorf("source %s: %w", name, err)
 			}
 			status.Probe(name, probe)
+			polled = append(polled, name)
 			collectorsStage = append(collectorsStage, c)
 		}
 	}
+	progress = pipeline.NewProgress(status, polled, barrier)
 	r.stages = []pipeline.Stage{
 		{Name: "collectors", Components: collectorsStage},
 		{Name: "sinks", Components: sinks},
 		{Name: "correlator", Components: late},
 	}
 	return r, nil
+}
+
+// kafkaBarrier is the Kafka bus as the correlator's progress sees it: the
+// bus topics' end offsets and the sink group's committed ones.
+type kafkaBarrier struct{ c *kafka.Consumer }
+
+// Offsets implements pipeline.Barrier.
+func (b kafkaBarrier) Offsets(ctx context.Context) (end, stored pipeline.BusOffsets, err error) {
+	pos, err := b.c.Position(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pos.End, pos.Committed, nil
 }
 
 // topicProbe reports a consumed topic's committed offsets as the source's

@@ -200,7 +200,13 @@ func TestCollectEmulators(t *testing.T) {
 			case <-time.After(45 * time.Second):
 				t.Fatal("collect did not stop within its shutdown bound")
 			}
-			_, _, offIntent := checkCollected(t, inProcess, url, cfg, srv, intent, false)
+			// Sources arrive at different speeds (the IdPs' windows,
+			// Google's lag window, three Airflow deployments paging their
+			// logs and runs), yet no action is final before every source
+			// has passed it, so the first run's streaming verdicts are the
+			// intent however the events interleaved (issue 14 item 3).
+			_, off, offIntent := checkCollected(t, inProcess, url, cfg, srv, intent, false)
+			require.Zero(t, off, "first run: streaming verdicts that are not the generator's intent, of %d", len(intent))
 			require.Empty(t, offIntent, "streaming verdicts that are not the generator's intent (intended → got), of %d", len(intent))
 		})
 	}

@@ -53,15 +53,19 @@ func newPoller(_ context.Context, src *config.Source, pub bus.Publisher, w *ware
 }
 
 // collectorState sums a runner's streams for status: every stream's
-// cursor, the largest lag, the latest success and the latest error.
+// cursor, the largest lag, the earliest completeness, the latest success
+// and the latest error.
 func collectorState(streams []collect.Status) pipeline.CollectorState {
 	var st pipeline.CollectorState
 	cursors := make([]string, 0, len(streams))
-	for _, s := range streams {
+	for i, s := range streams {
 		if s.Cursor != "" {
 			cursors = append(cursors, s.Stream+"="+s.Cursor)
 		}
 		st.Lag = max(st.Lag, s.Lag)
+		if i == 0 || (!st.Complete.IsZero() && s.Complete.Before(st.Complete)) {
+			st.Complete = s.Complete // the earliest; zero while one stream's is unknown
+		}
 		if s.LastSuccess.After(st.LastSuccess) {
 			st.LastSuccess = s.LastSuccess
 		}

@@ -352,6 +352,13 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 	if page.More && !rows[len(rows)-1].when.IsZero() {
 		page.Position = rows[len(rows)-1].when
 	}
+	if len(rows) <= at+1 {
+		// Caught up: no row after the last one read. Not a short page: a
+		// server may cap the page below the limit asked for. Rows are
+		// listed by id, not by time, so no earlier page says how complete
+		// the log is.
+		page.Complete = page.Position
+	}
 	return page, nil
 }
 

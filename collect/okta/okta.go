@@ -203,6 +203,9 @@ func (l *logs) Next(ctx context.Context, cursor string) (collect.Page, error) {
 		page.Cursor = next
 		page.More = len(recs) > 0
 	}
+	if !page.More {
+		page.Complete = now // caught up: every record listed by the time of the request is read
+	}
 	if len(recs) > 0 {
 		page.Position = time.Time{}
 		if t, ok := published(recs[len(recs)-1].Raw); ok {

@@ -77,8 +77,13 @@ type LiveStats struct {
 // person take the one the stored identities name for their owner; when no
 // identity names it yet, each Poll that reads newer rows looks again and
 // hands a person it finds to the engine (correlate.Engine.Resolve), which
-// re-judges the action while it is within grace. Close flushes the engine and
-// makes the policy current. A Live is safe for concurrent use.
+// re-judges the action until it is final. Verdicts are final by the latest
+// event time seen, as in batch order, until Progress says how far each
+// source is stored: from then on an action is final only when every source
+// has progressed past it, so a source polled slower than another (or
+// lagging, like Google's Reports API) cannot leave a verdict decided before
+// its events arrived. Close flushes the engine and makes the policy
+// current. A Live is safe for concurrent use.
 type Live struct {
 	w   Store
 	p   correlate.Policy
@@ -218,7 +223,7 @@ func (l *Live) resolvePending() {
 	if len(l.unresolved) == 0 {
 		return
 	}
-	wm := l.eng.Stats().Watermark
+	wm := l.eng.Stats().Finality
 	horizon := l.p.Grace + 2*l.p.ClockSkew // an action is final this long after its time
 	keep := l.unresolved[:0]
 	for _, ev := range l.unresolved {
@@ -407,6 +412,21 @@ func (l *Live) Follow(ctx context.Context, interval time.Duration, onPoll func(n
 		case <-t.C:
 		}
 	}
+}
+
+// Progress tells the engine how far each source's events are stored
+// (correlate.Engine.Progress): from the first call on, an action is final
+// only once every source named has progressed past it, whatever the order
+// in which the sources' events arrived. Call it with what was stored before
+// the last Poll read the store. It writes the verdicts it finalised.
+func (l *Live) Progress(ctx context.Context, p map[correlate.SourceKey]time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("live correlate: closed")
+	}
+	l.eng.Progress(p)
+	return l.syncLocked(ctx)
 }
 
 // Stats returns the Live's counters.
