@@ -150,42 +150,44 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	times := in.Sink.TimeRange()
 	pieces := Split(data, in.Normalizer.Envelopes())
 	res.Records = len(pieces)
+	// Normalizing the next batch overlaps storing this one: a goroutine
+	// normalizes batches in input order and hands them over one at a time;
+	// everything that touches the store, the enricher and the counts stays
+	// here, in order.
+	ctx, cancel := context.WithCancel(ctx)
+	normalized := make(chan normalizedBatch, 1)
+	defer func() {
+		// The normalizer and the clock are not used after Ingest returns.
+		cancel()
+		for range normalized {
+		}
+	}()
+	go func() {
+		defer close(normalized)
+		for start := 0; start < len(pieces); start += size {
+			nb := in.normalize(pieces[start:min(start+size, len(pieces))], origin, src, model.Millis(now()), times)
+			nb.start = start
+			select {
+			case normalized <- nb:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	// The digest of the record stored (or being stored) under each id this
 	// input touched, and the conflicting versions already kept.
 	settled := make(map[string]digest, len(pieces))
 	conflicted := map[string]bool{}
-	for start := 0; start < len(pieces); start += size {
-		end := min(start+size, len(pieces))
+	done := 0 // pieces handled
+	for nb := range normalized {
+		start, end := nb.start, nb.start+nb.n
+		done = end
 		fail := func(err error) (Result, error) {
 			return res, fmt.Errorf("%w (storing records %d–%d of %d); the %d batches before them were stored whole (%d accepted, %d duplicates, %d conflicts, %d dead letters); re-running the input is safe: storage is idempotent",
 				err, start+1, end, len(pieces), res.Batches, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters)
 		}
-		received := model.Millis(now())
-		b := &Batch{}
-		var outs []pending
+		b, outs := nb.b, nb.outs
 		var origins []string // of b.Raw
-		for _, p := range pieces[start:end] {
-			at := fmt.Sprintf("%s#byte=%d", origin, p.Offset)
-			reject := func(err error) {
-				b.DeadLetters = append(b.DeadLetters, model.DeadLetter{Source: src, Instance: in.Instance,
-					Origin: at, ReceivedAt: received, Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})
-			}
-			if p.Err != nil {
-				reject(p.Err)
-				continue
-			}
-			o, err := in.Normalizer.Normalize(p.Raw, in.Instance)
-			if err != nil {
-				reject(err)
-				continue
-			}
-			stamp(&o, received)
-			if err := checkTimes(&o, times); err != nil {
-				reject(err)
-				continue
-			}
-			outs = append(outs, pending{o, at})
-		}
 		var ask []string
 		asked := map[string]bool{}
 		for _, p := range outs {
@@ -269,7 +271,49 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 			}
 		}
 	}
+	if done < len(pieces) { // the normalizer stopped: ctx is done
+		return res, fmt.Errorf("%w (before records %d–%d of %d); the %d batches before them were stored whole; re-running the input is safe: storage is idempotent",
+			context.Cause(ctx), done+1, len(pieces), len(pieces), res.Batches)
+	}
 	return res, nil
+}
+
+// normalizedBatch is one batch's records normalized, before the store is
+// asked about them: the dead letters are in b, the rest in outs.
+type normalizedBatch struct {
+	start, n int // the batch's first piece and its number of pieces
+	b        *Batch
+	outs     []pending
+}
+
+// normalize normalizes pieces received at received; records that fail
+// (unparseable, missing fields, a time the store cannot hold) become dead
+// letters.
+func (in *Ingester) normalize(pieces []Piece, origin string, src model.Source, received time.Time, times TimeRange) normalizedBatch {
+	nb := normalizedBatch{n: len(pieces), b: &Batch{}, outs: make([]pending, 0, len(pieces))}
+	for _, p := range pieces {
+		at := fmt.Sprintf("%s#byte=%d", origin, p.Offset)
+		reject := func(err error) {
+			nb.b.DeadLetters = append(nb.b.DeadLetters, model.DeadLetter{Source: src, Instance: in.Instance,
+				Origin: at, ReceivedAt: received, Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})
+		}
+		if p.Err != nil {
+			reject(p.Err)
+			continue
+		}
+		o, err := in.Normalizer.Normalize(p.Raw, in.Instance)
+		if err != nil {
+			reject(err)
+			continue
+		}
+		stamp(&o, received)
+		if err := checkTimes(&o, times); err != nil {
+			reject(err)
+			continue
+		}
+		nb.outs = append(nb.outs, pending{o, at})
+	}
+	return nb
 }
 
 // conflict is r kept as a conflict with the stored record whose digest is stored.

@@ -22,6 +22,11 @@ type Dialect struct {
 	// Distributed table of the logical name (see package schema), so queries
 	// read and write the same names as on one node.
 	Cluster string
+	// QueryParams is true when the store sends values as the engine's query
+	// parameters (store.BindParams) rather than as literals in the SQL text:
+	// the text then stays the same size however many values are bound, and
+	// no max_query_size limits them.
+	QueryParams bool
 }
 
 // DialectFor returns the dialect of an engine version string such as "18.16.1".

@@ -46,8 +46,10 @@ var Conflicts = store.NewTable("conflicts",
 	store.String("stored_sha256", func(c *model.Conflict) *string { return &c.StoredSHA256 }),
 )
 
-// knownChunk is how many ids one lookup binds (the query text stays well
-// under the servers' max_query_size).
+// knownChunk is how many ids one lookup binds where values are literals in
+// the query text (it stays well under the servers' max_query_size); where
+// they are query parameters (chDB) one lookup binds them all, which costs
+// the engine one scan of the matching granules instead of one per chunk.
 const knownChunk = 2000
 
 // Known implements ingest.Sink: the SHA-256 of the copy raw_records keeps
@@ -65,8 +67,12 @@ func (w *Warehouse) Known(ctx context.Context, source model.Source, instance str
 // id that raw_records keeps: the one with the highest version, before and
 // after merges.
 func (w *Warehouse) keptCopies(ctx context.Context, source model.Source, instance string, ids []string, fn func(id, sum string, version uint64)) error {
-	for i := 0; i < len(ids); i += knownChunk {
-		part := ids[i:min(i+knownChunk, len(ids))]
+	chunk := knownChunk
+	if w.S.Dialect().QueryParams {
+		chunk = max(len(ids), 1)
+	}
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(i+chunk, len(ids))]
 		rows, err := w.S.Query(ctx, "SELECT event_id, argMax(sha256, version), max(version) FROM raw_records WHERE source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?)) GROUP BY event_id",
 			string(source), instance, part)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // optString is a JSON field that may be absent, null, a string, or (in
@@ -26,12 +27,34 @@ func (s *optString) UnmarshalJSON(b []byte) error {
 		s.null = true
 		return nil
 	case len(b) > 0 && b[0] == '"':
-		return json.Unmarshal(b, &s.value)
+		return unquote(b, &s.value)
 	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
 		s.value = string(b)
 		return nil
 	}
 	return fmt.Errorf("want a string, got %s", truncate(string(b), 32))
+}
+
+// unquote decodes the JSON string b into dst as json.Unmarshal does. A
+// string without escapes or control characters whose bytes are valid UTF-8
+// is its own value; the others (escapes, invalid UTF-8 replaced by U+FFFD,
+// errors) go through encoding/json.
+func unquote(b []byte, dst *string) error {
+	if len(b) >= 2 && b[len(b)-1] == '"' {
+		inner := b[1 : len(b)-1]
+		plain := utf8.Valid(inner)
+		for _, c := range inner {
+			if c == '\\' || c == '"' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			*dst = string(inner)
+			return nil
+		}
+	}
+	return json.Unmarshal(b, dst)
 }
 
 // optInt is a JSON field that may be absent, null, an integer, or an integer
@@ -51,7 +74,7 @@ func (n *optInt) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := unquote(b, &s); err != nil {
 			return err
 		}
 		s = strings.TrimSpace(s)

@@ -142,6 +142,7 @@ func Open(ctx context.Context, dir, db string) (*Store, error) {
 		return nil, err
 	}
 	st.dialect = store.DialectFor(st.version)
+	st.dialect.QueryParams = true
 	return st, nil
 }
 

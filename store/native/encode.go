@@ -153,6 +153,15 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
+// uvarintLen is the length of n as an unsigned varint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
 func stripLowCardinality(t string) string {
 	if strings.HasPrefix(t, "LowCardinality(") && strings.HasSuffix(t, ")") {
 		return t[len("LowCardinality(") : len(t)-1]
@@ -223,12 +232,22 @@ type stringEnc struct {
 func (e *stringEnc) append(values any) (int, error) {
 	switch v := values.(type) {
 	case []string:
+		need := 0
+		for _, s := range v {
+			need += len(s) + uvarintLen(len(s))
+		}
+		e.buf = slices.Grow(e.buf, need)
 		for _, s := range v {
 			e.buf = appendString(e.buf, s)
 		}
 		e.n += len(v)
 		return len(v), nil
 	case [][]byte:
+		need := 0
+		for _, s := range v {
+			need += len(s) + uvarintLen(len(s))
+		}
+		e.buf = slices.Grow(e.buf, need)
 		for _, s := range v {
 			e.buf = binary.AppendUvarint(e.buf, uint64(len(s)))
 			e.buf = append(e.buf, s...)
