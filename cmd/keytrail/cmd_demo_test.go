@@ -263,7 +263,7 @@ func writeDemoOrg(t *testing.T, seed uint64) (string, demo.Manifest, map[string]
 // TestDemoLive runs `keytrail demo --live` on a small organisation at high
 // speed: the emulators serve it, keytrail collect's pipeline stores it and
 // the streaming correlator judges it. Every record served is stored exactly
-// once, the progress shows verdicts and alerts as they arrive, and the
+// once, the progress shows verdicts and alerts as they arrive, and
 // every streaming verdict is the generator's intent (exit 0).
 func TestDemoLive(t *testing.T) {
 	url := stores(t)["chdb"]
