@@ -26,6 +26,13 @@ type PollConfig struct {
 	// remembers, to skip the same bytes read again in an overlap (default
 	// 20000; -1 turns it off).
 	Dedupe int `yaml:"dedupe"`
+	// IdleSave is how often a stream saves a cursor moved only by pages
+	// that brought no new records (an empty window walked, a caught-up
+	// page's next link), default 30s. A page with new records always has
+	// its cursor saved once they are published; an unchanged cursor is
+	// never saved. Leaving an idle cursor unsaved only means a restart
+	// reads that span again.
+	IdleSave time.Duration `yaml:"idle_save"`
 }
 
 // Defaults of PollConfig.
@@ -36,6 +43,7 @@ const (
 	DefaultMaxBackoff       = 5 * time.Minute
 	DefaultMaxRateLimitWait = 15 * time.Minute
 	DefaultDedupe           = 20000
+	DefaultIdleSave         = 30 * time.Second
 )
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -50,6 +58,7 @@ func (c PollConfig) WithDefaults() PollConfig {
 	def(&c.InitialBackoff, DefaultInitialBackoff)
 	def(&c.MaxBackoff, DefaultMaxBackoff)
 	def(&c.MaxRateLimitWait, DefaultMaxRateLimitWait)
+	def(&c.IdleSave, DefaultIdleSave)
 	if c.Dedupe == 0 {
 		c.Dedupe = DefaultDedupe
 	}
@@ -63,7 +72,7 @@ func (c PollConfig) Validate() error {
 		name string
 		v    time.Duration
 	}{{"interval", c.Interval}, {"timeout", c.Timeout}, {"initial_backoff", c.InitialBackoff},
-		{"max_backoff", c.MaxBackoff}, {"max_rate_limit_wait", c.MaxRateLimitWait}} {
+		{"max_backoff", c.MaxBackoff}, {"max_rate_limit_wait", c.MaxRateLimitWait}, {"idle_save", c.IdleSave}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
 		}

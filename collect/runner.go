@@ -28,9 +28,13 @@ const (
 // Runner reads a Collector's streams and publishes their records, each
 // stream in a goroutine of its own, until its context ends.
 //
-// For every page: read it (Stream.Next) from the saved cursor, publish its
-// records (skipping bytes this runner published recently), and only then
-// save the page's cursor. A failed read, publish or save is retried with
+// For every page: read it (Stream.Next) from the last page's cursor,
+// publish its records (skipping bytes this runner published recently), and
+// only then save the page's cursor. A cursor that did not move is not
+// saved, and one moved by pages without new records is saved at most every
+// PollConfig.IdleSave (store writes are what a caught-up stream would
+// otherwise cost on every poll; the saved cursor only ever lags, so a
+// restart reads again, never skips). A failed read, publish or save is retried with
 // jittered exponential backoff capped at PollConfig.MaxBackoff, and nothing
 // moves until it succeeds; a provider's rate limit is waited out until the
 // reset it names. So a Kafka or store outage stops cursors, never loses a
@@ -122,11 +126,14 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	sr.bo.Reset()
 	defer r.update(st, func(st *Status) { st.State = StateStopped })
 
-	var cursor string
+	// cursor is where the next read starts; saved is the position the
+	// store holds, written at savedAt (or loaded).
+	var cursor, saved string
+	var savedAt time.Time
 	for {
 		pos, _, err := r.cursors.Load(ctx, sr.name)
 		if err == nil {
-			cursor = pos
+			cursor, saved, savedAt = pos, pos, r.clock.Now()
 			break
 		}
 		if !sr.retry(ctx, fmt.Errorf("load cursor %s: %w", sr.name, err)) {
@@ -159,7 +166,8 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 			}
 		}
 		sr.dedupe.add(keys)
-		if page.Cursor != cursor {
+		cursor = page.Cursor
+		if cursor != saved && (len(fresh) > 0 || r.clock.Since(savedAt) >= r.cfg.IdleSave) {
 			for {
 				err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})
 				if err == nil {
@@ -169,7 +177,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 					return
 				}
 			}
-			cursor = page.Cursor
+			saved, savedAt = cursor, r.clock.Now()
 		}
 		sr.bo.Reset()
 		sr.recovered()

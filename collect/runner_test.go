@@ -195,3 +195,101 @@ func TestRunnerRejects(t *testing.T) {
 		require.Error(t, r.Run(context.Background()), name)
 	}
 }
+
+// mover is a Stream whose cursor is a page number: every read returns the
+// next page, with records on the pages listed in full, and moves the
+// cursor when move says so (an empty window walked, a caught-up page's new
+// next link) or when the page has records.
+type mover struct {
+	full map[int]bool
+	move bool
+}
+
+func (m *mover) Name() string { return "mover" }
+
+func (m *mover) Next(_ context.Context, cursor string) (collect.Page, error) {
+	var i int
+	if cursor != "" {
+		fmt.Sscan(cursor, &i)
+	}
+	if !m.full[i] {
+		if m.move {
+			return collect.Page{Cursor: fmt.Sprint(i + 1)}, nil
+		}
+		return collect.Page{Cursor: cursor}, nil
+	}
+	recs := []bus.Record{{Source: model.SourceOkta, Instance: "t", Raw: fmt.Appendf(nil, `{"page":%d}`, i)}}
+	return collect.Page{Records: recs, Cursor: fmt.Sprint(i + 1)}, nil
+}
+
+// countedCursors counts saves and checks that each saved position's
+// records were published before it.
+type countedCursors struct {
+	collect.MemCursors
+	pub        *collecttest.Recorder
+	full       map[int]bool
+	saves      int
+	violations []string
+}
+
+func (c *countedCursors) Save(ctx context.Context, cur model.Cursor) error {
+	c.saves++
+	var n int
+	fmt.Sscan(cur.Position, &n)
+	want := 0
+	for p := range c.full {
+		if p < n {
+			want++
+		}
+	}
+	if got := len(c.pub.Records()); got < want {
+		c.violations = append(c.violations, fmt.Sprintf("cursor %s saved with %d of %d records published", cur.Position, got, want))
+	}
+	return c.MemCursors.Save(ctx, cur)
+}
+
+// TestRunnerCursorSaves: a cursor is saved after the records that moved it
+// were published, never when it did not move, and at most every IdleSave
+// when only pages without records moved it.
+func TestRunnerCursorSaves(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		move      bool
+		full      []int // pages with a record
+		saves     [2]int
+		published int
+	}{
+		{name: "unchanged cursor is never saved", saves: [2]int{0, 0}},
+		{name: "idle moves are saved every IdleSave", move: true, saves: [2]int{9, 11}},
+		{name: "records are saved page by page", full: []int{0, 1, 2, 3, 4}, saves: [2]int{5, 5}, published: 5},
+		{name: "records among idle moves", move: true, full: []int{3, 100, 101, 250}, saves: [2]int{12, 15}, published: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := clockwork.NewFakeClockAt(time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC))
+			full := map[int]bool{}
+			for _, p := range tc.full {
+				full[p] = true
+			}
+			pub := &collecttest.Recorder{}
+			cursors := &countedCursors{pub: pub, full: full}
+			col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{&mover{full: full, move: tc.move}},
+				Poll: collect.PollConfig{Interval: time.Second, IdleSave: 30 * time.Second}}
+			r := collect.NewRunner(col, pub, cursors, collect.Options{Clock: clock, Logger: collecttest.Quiet()})
+			collecttest.Drive(t, clock, 1, time.Second, clock.Now().Add(5*time.Minute), r)
+			require.Len(t, pub.Records(), tc.published)
+			require.Empty(t, cursors.violations)
+			require.GreaterOrEqual(t, cursors.saves, tc.saves[0])
+			require.LessOrEqual(t, cursors.saves, tc.saves[1])
+			pos, ok, err := cursors.Load(context.Background(), "okta/t/mover")
+			require.NoError(t, err)
+			require.Equal(t, cursors.saves > 0, ok)
+			var saved, at int
+			fmt.Sscan(pos, &saved)
+			fmt.Sscan(r.Status()[0].Cursor, &at)
+			require.LessOrEqual(t, saved, at, "the saved cursor never runs ahead")
+			if tc.move {
+				require.GreaterOrEqual(t, saved, at-31, "an idle cursor lags at most IdleSave")
+			}
+		})
+	}
+}
