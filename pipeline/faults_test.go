@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -200,9 +201,11 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 		events, poisoned, len(batch), sink1.Stats(), sink2.Stats(), time.Since(began).Round(time.Second))
 }
 
-// crashAfter is the store under a sink that is killed: once after records
-// are written, it calls crash (which cancels the sink) before the write
-// returns, in the middle of the sink's batch.
+// crashAfter is the store under a sink that is killed: in the write that
+// reaches after records, it stores the batch's other tables and the first
+// half of its raw records, calls crash (which cancels the sink) and fails,
+// in the middle of the sink's batch. (A Writer stores a bus batch in one
+// write, so the process dies inside it.)
 type crashAfter struct {
 	ingest.Sink
 	after   int64
@@ -212,16 +215,29 @@ type crashAfter struct {
 	crashed atomic.Bool
 }
 
+var errKilled = errors.New("process killed mid-write")
+
 func (c *crashAfter) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
-	pre, err := c.Sink.Write(ctx, b)
-	if err == nil && c.written.Add(int64(len(b.Raw)+len(b.DeadLetters))) >= c.after {
-		c.once.Do(func() {
-			c.crash()
-			time.Sleep(10 * time.Millisecond) // past the sink's 1ms grace: nothing more of the batch is stored or committed
-			c.crashed.Store(true)
-		})
+	n := int64(len(b.Raw) + len(b.DeadLetters))
+	if c.crashed.Load() || c.written.Load()+n < c.after {
+		pre, err := c.Sink.Write(ctx, b)
+		if err == nil {
+			c.written.Add(n)
+		}
+		return pre, err
 	}
-	return pre, err
+	err := errKilled
+	c.once.Do(func() {
+		half := *b
+		half.Raw = b.Raw[:len(b.Raw)/2]
+		if _, werr := c.Sink.Write(ctx, &half); werr != nil {
+			err = fmt.Errorf("%w (and the half written failed: %w)", errKilled, werr)
+		}
+		c.crash()
+		time.Sleep(10 * time.Millisecond) // past the sink's 1ms grace: nothing more of the batch is stored or committed
+		c.crashed.Store(true)
+	})
+	return nil, err
 }
 
 // verdict is what batch and streaming correlation must agree on per action.

@@ -108,15 +108,15 @@ func (w *Writer) Write(ctx context.Context, recs []bus.Record) (Results, error) 
 		}
 		groups[k] = append(groups[k], r)
 	}
-	if len(lost) > 0 {
-		if _, err := w.store.Write(ctx, &ingest.Batch{DeadLetters: lost}); err != nil {
-			return nil, fmt.Errorf("%w: dead letters: %w", ingest.ErrStore, err)
-		}
-	}
+	bt := newBatcher(w.store, res)
+	bt.pending.DeadLetters = lost
 	for _, k := range order {
-		if err := w.writeGroup(ctx, k, groups[k], res); err != nil {
+		if err := w.writeGroup(ctx, bt, k, groups[k], res); err != nil {
 			return nil, err
 		}
+	}
+	if err := bt.flush(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ingest.ErrStore, err)
 	}
 	return res, nil
 }
@@ -140,13 +140,13 @@ func (w *Writer) received(r bus.Record) time.Time {
 	return model.Millis(r.ReceivedAt)
 }
 
-// writeGroup stores the records of one source instance. Records that split
+// writeGroup stores the records of one source instance through bt. Records that split
 // cleanly into JSON objects are stored together, as one JSON array of
 // their pieces (one store write); a record with a damaged part is ingested
 // on its own, so its dead letters name its origin.
-func (w *Writer) writeGroup(ctx context.Context, k Key, recs []bus.Record, res Results) error {
+func (w *Writer) writeGroup(ctx context.Context, bt *batcher, k Key, recs []bus.Record, res Results) error {
 	n, _ := w.normalizerLocked(k.Source)
-	run := newRun(w.store)
+	run := newRun(bt)
 	flush := func() error {
 		if run.n == 0 {
 			return nil
@@ -156,7 +156,7 @@ func (w *Writer) writeGroup(ctx context.Context, k Key, recs []bus.Record, res R
 			return err
 		}
 		res.add(k, r)
-		run = newRun(w.store)
+		run = newRun(bt)
 		return nil
 	}
 	for _, r := range recs {
@@ -175,7 +175,8 @@ func (w *Writer) writeGroup(ctx context.Context, k Key, recs []bus.Record, res R
 		if err := flush(); err != nil {
 			return err
 		}
-		alone := newRun(w.store)
+		alone := newRun(bt)
+		alone.direct = true // its dead letters and conflicts name offsets in r.Raw
 		alone.received[""] = stamp{received: w.received(r)}
 		got, err := w.ingest(ctx, n, k.Instance, alone, len(pieces), r.Origin, r.Raw)
 		if err != nil {
@@ -208,14 +209,16 @@ type stamp struct {
 // received time of the record it came from, and every dead letter and
 // conflict with that record's origin, found by the SHA-256 of the piece.
 type run struct {
-	ingest.Sink
+	bt *batcher
+	// direct runs store through bt's store at once, not gathered.
+	direct   bool
 	buf      bytes.Buffer
 	n        int
 	received map[string]stamp // piece SHA-256 → its record; "" is the default
 }
 
-func newRun(s ingest.Sink) *run {
-	r := &run{Sink: s, received: map[string]stamp{}}
+func newRun(bt *batcher) *run {
+	r := &run{bt: bt, received: map[string]stamp{}}
 	r.buf.WriteByte('[')
 	return r
 }
@@ -283,5 +286,16 @@ func (r *run) Write(ctx context.Context, b *ingest.Batch) (map[string]string, er
 	for i := range b.Conflicts {
 		origin(b.Conflicts[i].SHA256, &b.Conflicts[i].ReceivedAt, &b.Conflicts[i].Origin)
 	}
-	return r.Sink.Write(ctx, b)
+	if r.direct {
+		return r.bt.store.Write(ctx, b)
+	}
+	return nil, r.bt.add(ctx, r, b)
 }
+
+// Known implements ingest.Sink.
+func (r *run) Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error) {
+	return r.bt.Known(ctx, source, instance, ids)
+}
+
+// TimeRange implements ingest.Sink.
+func (r *run) TimeRange() ingest.TimeRange { return r.bt.TimeRange() }
