@@ -19,9 +19,11 @@ type NormalizerFunc func(model.Source) (ingest.Normalizer, error)
 // Writer is the sink's store stage: it splits each record's bytes the way
 // `keytrail ingest` splits a file (ingest.Split with the source's
 // normalizer), and pushes them through the same ingest.Ingester —
-// normalize, drop duplicates, enrich, store. A Writer is safe for
-// concurrent use; writes are serialised (the Enricher's state is one
-// process's).
+// normalize, drop duplicates, enrich, store — and gathers what the
+// Ingesters of all source instances in one Write store into one store
+// write (one insert per table), counting each instance's results apart. A
+// Writer is safe for concurrent use; writes are serialised (the Enricher's
+// state is one process's).
 type Writer struct {
 	store      ingest.Sink
 	enricher   ingest.Enricher
