@@ -19,6 +19,7 @@ import (
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/warehouse"
 )
 
 // receivedBase is the received time of the test organisation's first file
@@ -162,7 +163,20 @@ func TestWriterConflict(t *testing.T) {
 // countingSink counts the store writes under a Writer.
 type countingSink struct {
 	ingest.Sink
+	w      *warehouse.Warehouse
 	writes atomic.Int64
+}
+
+// countedWriter is a Writer into a fresh embedded store holding o's
+// mapping, with its store writes counted.
+func countedWriter(t testing.TB, o *org) (*countingSink, *pipeline.Writer) {
+	t.Helper()
+	w := embedded(t)
+	o.mapping(t, w)
+	cs := &countingSink{Sink: w, w: w}
+	enr, err := enrich.New(context.Background(), w, nil)
+	require.NoError(t, err)
+	return cs, pipeline.NewWriter(cs, enr, sources.Normalizer, nil)
 }
 
 func (c *countingSink) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
@@ -189,12 +203,7 @@ func TestWriterOneWrite(t *testing.T) {
 	}
 	require.Greater(t, len(keys), 4)
 
-	ref := embedded(t)
-	o.mapping(t, ref)
-	refCount := &countingSink{Sink: ref}
-	refEnr, err := enrich.New(ctx, ref, nil)
-	require.NoError(t, err)
-	refWriter := pipeline.NewWriter(refCount, refEnr, sources.Normalizer, nil)
+	refCount, refWriter := countedWriter(t, o)
 	want := pipeline.Results{}
 	for _, k := range keys {
 		res, err := refWriter.Write(ctx, byKey[k])
@@ -204,12 +213,8 @@ func TestWriterOneWrite(t *testing.T) {
 		}
 	}
 
-	w := embedded(t)
-	o.mapping(t, w)
-	cs := &countingSink{Sink: w}
-	enr, err := enrich.New(ctx, w, nil)
-	require.NoError(t, err)
-	wr := pipeline.NewWriter(cs, enr, sources.Normalizer, nil)
+	cs, wr := countedWriter(t, o)
+	w := cs.w
 	res, err := wr.Write(ctx, recs)
 	require.NoError(t, err)
 	require.Equal(t, want, res, "results per source instance as if each were written alone")
