@@ -19,11 +19,9 @@ type NormalizerFunc func(model.Source) (ingest.Normalizer, error)
 // Writer is the sink's store stage: it splits each record's bytes the way
 // `keytrail ingest` splits a file (ingest.Split with the source's
 // normalizer), and pushes them through the same ingest.Ingester —
-// normalize, drop duplicates, enrich, store — and gathers what the
-// Ingesters of all source instances in one Write store into one store
-// write (one insert per table), counting each instance's results apart. A
-// Writer is safe for concurrent use; writes are serialised (the Enricher's
-// state is one process's).
+// normalize, drop duplicates, enrich, store. A Writer is safe for
+// concurrent use; writes are serialised (the Enricher's state is one
+// process's).
 type Writer struct {
 	store      ingest.Sink
 	enricher   ingest.Enricher
@@ -110,15 +108,15 @@ func (w *Writer) Write(ctx context.Context, recs []bus.Record) (Results, error) 
 		}
 		groups[k] = append(groups[k], r)
 	}
-	bt := newBatcher(w.store, res)
-	bt.pending.DeadLetters = lost
-	for _, k := range order {
-		if err := w.writeGroup(ctx, bt, k, groups[k], res); err != nil {
-			return nil, err
+	if len(lost) > 0 {
+		if _, err := w.store.Write(ctx, &ingest.Batch{DeadLetters: lost}); err != nil {
+			return nil, fmt.Errorf("%w: dead letters: %w", ingest.ErrStore, err)
 		}
 	}
-	if err := bt.flush(ctx); err != nil {
-		return nil, fmt.Errorf("%w: %w", ingest.ErrStore, err)
+	for _, k := range order {
+		if err := w.writeGroup(ctx, k, groups[k], res); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }
@@ -142,13 +140,13 @@ func (w *Writer) received(r bus.Record) time.Time {
 	return model.Millis(r.ReceivedAt)
 }
 
-// writeGroup stores the records of one source instance through bt. Records that split
+// writeGroup stores the records of one source instance. Records that split
 // cleanly into JSON objects are stored together, as one JSON array of
 // their pieces (one store write); a record with a damaged part is ingested
 // on its own, so its dead letters name its origin.
-func (w *Writer) writeGroup(ctx context.Context, bt *batcher, k Key, recs []bus.Record, res Results) error {
+func (w *Writer) writeGroup(ctx context.Context, k Key, recs []bus.Record, res Results) error {
 	n, _ := w.normalizerLocked(k.Source)
-	run := newRun(bt)
+	run := newRun(w.store)
 	flush := func() error {
 		if run.n == 0 {
 			return nil
@@ -158,7 +156,7 @@ func (w *Writer) writeGroup(ctx context.Context, bt *batcher, k Key, recs []bus.
 			return err
 		}
 		res.add(k, r)
-		run = newRun(bt)
+		run = newRun(w.store)
 		return nil
 	}
 	for _, r := range recs {
@@ -177,8 +175,7 @@ func (w *Writer) writeGroup(ctx context.Context, bt *batcher, k Key, recs []bus.
 		if err := flush(); err != nil {
 			return err
 		}
-		alone := newRun(bt)
-		alone.direct = true // its dead letters and conflicts name offsets in r.Raw
+		alone := newRun(w.store)
 		alone.received[""] = stamp{received: w.received(r)}
 		got, err := w.ingest(ctx, n, k.Instance, alone, len(pieces), r.Origin, r.Raw)
 		if err != nil {
@@ -211,16 +208,14 @@ type stamp struct {
 // received time of the record it came from, and every dead letter and
 // conflict with that record's origin, found by the SHA-256 of the piece.
 type run struct {
-	bt *batcher
-	// direct runs store through bt's store at once, not gathered.
-	direct   bool
+	ingest.Sink
 	buf      bytes.Buffer
 	n        int
 	received map[string]stamp // piece SHA-256 → its record; "" is the default
 }
 
-func newRun(bt *batcher) *run {
-	r := &run{bt: bt, received: map[string]stamp{}}
+func newRun(s ingest.Sink) *run {
+	r := &run{Sink: s, received: map[string]stamp{}}
 	r.buf.WriteByte('[')
 	return r
 }
@@ -288,16 +283,5 @@ func (r *run) Write(ctx context.Context, b *ingest.Batch) (map[string]string, er
 	for i := range b.Conflicts {
 		origin(b.Conflicts[i].SHA256, &b.Conflicts[i].ReceivedAt, &b.Conflicts[i].Origin)
 	}
-	if r.direct {
-		return r.bt.store.Write(ctx, b)
-	}
-	return nil, r.bt.add(ctx, r, b)
+	return r.Sink.Write(ctx, b)
 }
-
-// Known implements ingest.Sink.
-func (r *run) Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error) {
-	return r.bt.Known(ctx, source, instance, ids)
-}
-
-// TimeRange implements ingest.Sink.
-func (r *run) TimeRange() ingest.TimeRange { return r.bt.TimeRange() }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,12 +13,9 @@ import (
 
 	"github.com/keytrail/keytrail/bus"
 	"github.com/keytrail/keytrail/ingest"
-	"github.com/keytrail/keytrail/ingest/enrich"
-	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/store"
-	"github.com/keytrail/keytrail/warehouse"
 )
 
 // receivedBase is the received time of the test organisation's first file
@@ -158,90 +154,4 @@ func TestWriterConflict(t *testing.T) {
 	require.Equal(t, 1, res.Total().Conflicts, "the conflicting copy again, alone")
 	origins, _ = conflicts()
 	require.Len(t, origins, 1, "kept once")
-}
-
-// countingSink counts the store writes under a Writer.
-type countingSink struct {
-	ingest.Sink
-	w      *warehouse.Warehouse
-	writes atomic.Int64
-}
-
-// countedWriter is a Writer into a fresh embedded store holding o's
-// mapping, with its store writes counted.
-func countedWriter(t testing.TB, o *org) (*countingSink, *pipeline.Writer) {
-	t.Helper()
-	w := embedded(t)
-	o.mapping(t, w)
-	cs := &countingSink{Sink: w, w: w}
-	enr, err := enrich.New(context.Background(), w, nil)
-	require.NoError(t, err)
-	return cs, pipeline.NewWriter(cs, enr, sources.Normalizer, nil)
-}
-
-func (c *countingSink) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
-	c.writes.Add(1)
-	return c.Sink.Write(ctx, b)
-}
-
-// TestWriterOneWrite: a batch of records of many source instances is
-// stored in far fewer store writes than instances, with exactly the
-// results, per instance, of writing each instance on its own; an event id
-// that two instances share is stored once under each.
-func TestWriterOneWrite(t *testing.T) {
-	ctx := context.Background()
-	o := smallOrg(t)
-	recs := o.all()
-	var keys []pipeline.Key
-	byKey := map[pipeline.Key][]bus.Record{}
-	for _, r := range recs {
-		k := pipeline.Key{Source: r.Source, Instance: r.Instance}
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
-		}
-		byKey[k] = append(byKey[k], r)
-	}
-	require.Greater(t, len(keys), 4)
-
-	refCount, refWriter := countedWriter(t, o)
-	want := pipeline.Results{}
-	for _, k := range keys {
-		res, err := refWriter.Write(ctx, byKey[k])
-		require.NoError(t, err)
-		for kk, v := range res {
-			want[kk] = v
-		}
-	}
-
-	cs, wr := countedWriter(t, o)
-	w := cs.w
-	res, err := wr.Write(ctx, recs)
-	require.NoError(t, err)
-	require.Equal(t, want, res, "results per source instance as if each were written alone")
-	requireStoredOnce(t, w, o)
-	t.Logf("%d store writes for %d source instances; %d writing each alone", cs.writes.Load(), len(keys), refCount.writes.Load())
-	require.LessOrEqual(t, cs.writes.Load(), refCount.writes.Load()-int64(len(keys))+1,
-		"one write for the batch (plus records with damaged parts, written alone)")
-
-	again, err := wr.Write(ctx, recs)
-	require.NoError(t, err)
-	require.Zero(t, again.Total().Accepted, "writing again stores nothing new")
-	requireStoredOnce(t, w, o)
-
-	page, err := os.ReadFile(filepath.Join("..", "ingest", "okta", "testdata", "logs_page.json"))
-	require.NoError(t, err)
-	one := ingest.Split(page, nil)[0].Raw
-	before := cs.writes.Load()
-	res, err = wr.Write(ctx, []bus.Record{
-		{Source: model.SourceOkta, Instance: "east", Raw: one, Origin: "a"},
-		{Source: model.SourceOkta, Instance: "west", Raw: one, Origin: "b"},
-		{Source: model.SourceOkta, Instance: "east", Raw: one, Origin: "c"},
-	})
-	require.NoError(t, err)
-	require.Equal(t, 2, int(cs.writes.Load()-before), "an id under two instances splits the write")
-	require.Equal(t, pipeline.Results{
-		{Source: model.SourceOkta, Instance: "east"}: {Records: 2, Accepted: 1, Duplicates: 1, Batches: 1},
-		{Source: model.SourceOkta, Instance: "west"}: {Records: 1, Accepted: 1, Batches: 1},
-	}, res)
-	require.EqualValues(t, 2, count(t, w, "SELECT count() FROM raw_records FINAL WHERE instance IN ('east', 'west')"))
 }
