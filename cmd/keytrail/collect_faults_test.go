@@ -36,11 +36,12 @@ import (
 // Afterwards every record the emulators served is stored exactly once and
 // nothing else is (inventory snapshots apart), and after a catch-up run the
 // streaming verdicts equal a batch correlate over the same rows
-// (checkCollected). The verdicts that are not the generator's intent are
-// logged, not failed: at this size a few actions that the intent calls
-// weak_factor come out verified through collect, in the streaming and the
-// batch verdicts alike (not explained yet; the pipeline fault test's
-// stream, the same events without inventory snapshots, matches the intent).
+// (checkCollected), and they are the generator's intent. (Collection starts
+// at the organisation's start, so a credential registered before it is
+// known only from its inventory snapshot: an Okta Windows Hello factor is
+// named there, without an AAGUID, and the AAGUID table's model names make
+// it a platform credential — not the security key its HARDWARE_PROTECTED
+// sign-ins would otherwise pass for.)
 func TestCollectFaults(t *testing.T) {
 	org := collecttest.FaultOrg(t)
 	intent := map[string]demo.Intent{}
@@ -92,7 +93,8 @@ func TestCollectFaults(t *testing.T) {
 		t.Logf("every record stored after %s", time.Since(began).Round(time.Second))
 		requireResumed(t, srv, org, at)
 		served, off, offIntent := checkCollected(t, inProcess, url, cfg, srv, intent, true)
-		t.Logf("%d records served; %d first-run streaming verdicts off the intent, %v after the catch-up; %s", served, off, offIntent, time.Since(began).Round(time.Second))
+		t.Logf("%d records served; %d first-run streaming verdicts off the intent; %s", served, off, time.Since(began).Round(time.Second))
+		require.Empty(t, offIntent, "verdicts after the catch-up off the generator's intent (intended → got)")
 	})
 
 	t.Run("process killed", func(t *testing.T) {
@@ -138,7 +140,8 @@ func TestCollectFaults(t *testing.T) {
 		requireResumed(t, srv, org, at)
 		t.Logf("restarted run done after %s", time.Since(began).Round(time.Second))
 		served, off, offIntent := checkCollected(t, kt, url, cfg, srv, intent, true)
-		t.Logf("%d records served; %d first-run streaming verdicts off the intent, %v after the catch-up; %s", served, off, offIntent, time.Since(began).Round(time.Second))
+		t.Logf("%d records served; %d first-run streaming verdicts off the intent; %s", served, off, time.Since(began).Round(time.Second))
+		require.Empty(t, offIntent, "verdicts after the catch-up off the generator's intent (intended → got)")
 	})
 }
 

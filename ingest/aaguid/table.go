@@ -288,6 +288,10 @@ type Evidence struct {
 	// AAGUID is the credential's AAGUID, from the event itself or from the
 	// credential's registration; empty or the all-zero AAGUID when unknown.
 	AAGUID string
+	// Model is the provider's name for the authenticator (Okta's factor
+	// profile.authenticatorName, "Windows Hello"), consulted only when no
+	// AAGUID is known: see Table.ModelClass.
+	Model string
 }
 
 // Decision is what Decide concludes about a credential.
@@ -319,7 +323,12 @@ type Decision struct {
 //     Authenticator…): platform, whatever label the provider used — the
 //     AAGUID decides.
 //  3. Any other AAGUID in the table: webauthn (a roaming security key).
-//  4. Otherwise the provider's own factor.
+//  4. Without a known AAGUID, a provider's model name that the table knows
+//     only for synced models, or only for platform models (Table.ModelClass:
+//     Okta's factor inventory names "Windows Hello" and no AAGUID):
+//     passkey_synced, or platform. A name never makes a credential a
+//     security key, nor hardware.
+//  5. Otherwise the provider's own factor.
 //
 // Hardware:
 //
@@ -349,6 +358,13 @@ func Decide(ev Evidence, t *Table) Decision {
 		d.Factor = model.FactorPlatform
 	case inTable:
 		d.Factor = model.FactorWebAuthn
+	case t != nil && ev.Model != "" && (ev.AAGUID == "" || ev.AAGUID == Zero):
+		switch t.ModelClass(ev.Model) {
+		case model.FactorPasskeySynced:
+			d.Factor = model.FactorPasskeySynced
+		case model.FactorPlatform:
+			d.Factor = model.FactorPlatform
+		}
 	}
 	switch {
 	case deny:
@@ -363,6 +379,42 @@ func Decide(ev Evidence, t *Table) Decision {
 		d.Hardware = boolPtr(e.Hardware)
 	}
 	return d
+}
+
+// ModelClass is what the table's entries named name say about a credential
+// known only by a provider's model name: model.FactorPasskeySynced when
+// every entry whose model is name (case-insensitive), or begins with name
+// and a space or "(" ("Windows Hello" names "Windows Hello Hardware
+// Authenticator (TPM)" and the other Windows Hello entries), is synced;
+// model.FactorPlatform when every such entry is a platform authenticator
+// that is not synced; model.FactorWebAuthn when every one is a roaming
+// authenticator; "" when none matches or they disagree.
+func (t *Table) ModelClass(name string) model.Factor {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" {
+		return ""
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var class model.Factor
+	for _, e := range t.entries {
+		m := strings.ToLower(strings.TrimSpace(e.Model))
+		if m != name && !(strings.HasPrefix(m, name) && (m[len(name)] == ' ' || m[len(name)] == '(')) {
+			continue
+		}
+		c := model.FactorWebAuthn
+		switch {
+		case e.Synced:
+			c = model.FactorPasskeySynced
+		case e.Platform:
+			c = model.FactorPlatform
+		}
+		if class != "" && class != c {
+			return ""
+		}
+		class = c
+	}
+	return class
 }
 
 // lookup returns the table's own entry for aaguid (inTable false when it has

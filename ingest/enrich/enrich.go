@@ -372,13 +372,16 @@ func webauthnFamily(f model.Factor) bool {
 // decideRegistration settles what a registered WebAuthn credential is and
 // whether it is hardware, through aaguid.Decide; the table's model name wins
 // over the provider's generic label ("FIDO2 (WebAuthn)", "Security Key or
-// Biometric"). A registration of another factor (OTP, password) is left as
+// Biometric"). A registration without an AAGUID whose model name the table
+// knows only as a platform or synced model (an Okta factor inventory entry
+// "Windows Hello") is that, so its sign-ins — which Okta marks
+// HARDWARE_PROTECTED — are not taken for a security-key tap. A registration of another factor (OTP, password) is left as
 // the provider wrote it.
 func (e *Enricher) decideRegistration(a *model.Authenticator) {
-	if !webauthnFamily(a.Factor) && (a.Factor != "" || a.AAGUID == "") {
+	if !webauthnFamily(a.Factor) && (a.Factor != "" || a.AAGUID == "" && a.Model == "") {
 		return
 	}
-	d := aaguid.Decide(aaguid.Evidence{Factor: a.Factor, Hardware: a.Hardware, AAGUID: a.AAGUID}, e.table)
+	d := aaguid.Decide(aaguid.Evidence{Factor: a.Factor, Hardware: a.Hardware, AAGUID: a.AAGUID, Model: a.Model}, e.table)
 	a.Factor, a.Hardware = d.Factor, d.Hardware
 	if d.Model != "" {
 		a.Model = d.Model
