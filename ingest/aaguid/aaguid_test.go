@@ -171,6 +171,13 @@ func TestDecide(t *testing.T) {
 		{"platform software", Evidence{Factor: webauthn, AAGUID: "6028b017-b1d4-4c02-b4b3-afcdafc96bb2"}, platform, no, "Windows Hello Software Authenticator"},
 		{"microsoft authenticator passkey", Evidence{Factor: webauthn, AAGUID: "90a3ccdf-635c-4729-a248-9b709135078f"}, platform, no, "Microsoft Authenticator for iOS"},
 		{"platform, no aaguid", Evidence{Factor: platform, Hardware: yes}, platform, yes, ""},
+		// Okta's factor inventory names the authenticator but no AAGUID.
+		{"platform model name, no aaguid", Evidence{Model: "Windows Hello"}, platform, nil, ""},
+		{"platform model name beats hardware-protected", Evidence{Factor: webauthn, Hardware: yes, Model: "windows hello"}, platform, yes, ""},
+		{"synced model name", Evidence{Factor: webauthn, Hardware: yes, Model: "iCloud Keychain"}, synced, no, ""},
+		{"security key model name decides nothing", Evidence{Model: "YubiKey 5 Series"}, "", nil, ""},
+		{"unknown model name", Evidence{Factor: webauthn, Model: "MacBook Touch ID"}, webauthn, nil, ""},
+		{"aaguid beats model name", Evidence{Factor: webauthn, AAGUID: "cb69481e-8ff7-4039-93ec-0a2729a154a8", Model: "Windows Hello"}, webauthn, yes, "YubiKey 5 Series"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,6 +189,48 @@ func TestDecide(t *testing.T) {
 	}
 	d := Decide(Evidence{Factor: webauthn, Hardware: yes, AAGUID: "fa2b99dc-9e39-4257-8f92-4a30d23c4118"}, nil)
 	require.Equal(t, Decision{Factor: webauthn, Hardware: yes}, d)
+}
+
+// TestModelClass: a provider's model name (Okta's factor inventory gives no
+// AAGUID) matches the table's entries of that name, or whose name begins
+// with it and a space or "("; it classes the credential only when every
+// match agrees. Over the whole curated table, an entry's own name never
+// classes it as anything but its class.
+func TestModelClass(t *testing.T) {
+	tab := Default()
+	for _, tc := range []struct {
+		name string
+		want model.Factor
+	}{
+		{"Windows Hello", model.FactorPlatform},
+		{"  WINDOWS HELLO ", model.FactorPlatform},
+		{"Windows Hello Hardware Authenticator (TPM)", model.FactorPlatform},
+		{"Chrome on Mac", model.FactorPlatform},
+		{"iCloud Keychain", model.FactorPasskeySynced},
+		{"Google Password Manager", model.FactorPasskeySynced},
+		{"1Password", model.FactorPasskeySynced},
+		{"YubiKey 5 Series", model.FactorWebAuthn},
+		{"Windows", model.FactorPlatform}, // every Windows entry is Windows Hello
+		{"Google", ""},                    // Titan Security Key and Password Manager disagree
+		{"Windows Hell", ""},              // a prefix inside a word
+		{"MacBook Touch ID", ""},
+		{"", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) { require.Equal(t, tc.want, tab.ModelClass(tc.name)) })
+	}
+	require.Equal(t, model.Factor(""), (&Table{}).ModelClass("Windows Hello"), "an empty table knows no name")
+	for _, e := range tab.Entries() {
+		want := model.FactorWebAuthn
+		switch {
+		case e.Synced:
+			want = model.FactorPasskeySynced
+		case e.Platform:
+			want = model.FactorPlatform
+		}
+		if got := tab.ModelClass(e.Model); got != "" {
+			require.Equal(t, want, got, "%s %s", e.AAGUID, e.Model)
+		}
+	}
 }
 
 // TestDecideCuratedClasses walks the whole curated table: only a security

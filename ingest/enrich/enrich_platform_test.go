@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/keytrail/keytrail/ingest/okta"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/warehouse"
 	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
@@ -181,6 +183,74 @@ func TestEnricherOktaRegistrations(t *testing.T) {
 			require.NoError(t, e2.Enrich(ctx, b))
 			require.Equal(t, yubi.AAGUID, b.Auth[0].AAGUID)
 			require.Equal(t, model.Bool(true), b.Auth[0].Hardware)
+		})
+	}
+}
+
+// inventoryName is a case of TestEnricherOktaInventoryNames: the
+// authenticatorName of a WebAuthn factor and what its sign-ins come out as.
+type inventoryName struct {
+	name     string
+	factor   model.Factor
+	hardware *bool
+}
+
+// TestEnricherOktaInventoryNames: a credential registered before collection
+// began is known only from Okta's factor inventory, which names the
+// authenticator (profile.authenticatorName) and gives no AAGUID. A name the
+// AAGUID table knows only as a platform authenticator or a synced passkey
+// makes the credential that, so its sign-ins — HARDWARE_PROTECTED for a
+// Windows Hello TPM key — are not taken for a security-key tap; any other
+// name leaves the sign-in's own signal to decide.
+func TestEnricherOktaInventoryNames(t *testing.T) {
+	tests := []inventoryName{
+		{"Windows Hello", model.FactorPlatform, model.Bool(true)},
+		{"Chrome on Mac", model.FactorPlatform, model.Bool(true)},
+		{"iCloud Keychain", model.FactorPasskeySynced, model.Bool(false)},
+		{"1Password", model.FactorPasskeySynced, model.Bool(false)},
+		{"YubiKey 5 Series", model.FactorWebAuthn, model.Bool(true)},
+		{"Security Key or Biometric", model.FactorWebAuthn, model.Bool(true)},
+	}
+	for engine, w := range warehousetest.Engines(t) {
+		t.Run(engine, func(t *testing.T) { oktaInventoryNames(t, w, tests) })
+	}
+}
+
+func oktaInventoryNames(t *testing.T, w *warehouse.Warehouse, tests []inventoryName) {
+	ctx := context.Background()
+	e, err := New(ctx, w, nil)
+	require.NoError(t, err)
+	const subject = "00u1a2b3c4D5e6F7g8h9"
+	fetched := time.Date(2024, 5, 20, 0, 0, 0, 0, time.UTC)
+	factors := []byte(`[{"id": "opf1push", "factorType": "push", "provider": "OKTA", "status": "ACTIVE", "created": "2024-01-02T00:00:00.000Z", "profile": {"credentialId": "alice@example.com"}}`)
+	for i, tc := range tests {
+		factors = append(factors, fmt.Sprintf(`, {"id": "fwfInv%014d", "factorType": "webauthn", "provider": "FIDO", "vendorName": "FIDO", "status": "ACTIVE", "created": "2024-01-0%dT00:00:00.000Z", "profile": {"credentialId": "cred%d", "authenticatorName": %q}}`, i, i+1, i, tc.name)...)
+	}
+	factors = append(factors, ']')
+	doc, err := ingest.AppendSnapshot(nil, ingest.Snapshot{Source: model.SourceOkta, Kind: okta.InventoryKind, Subject: subject,
+		URL: "https://acme.okta.com/api/v1/users/" + subject + "/factors", FetchedAt: fetched, Response: factors})
+	require.NoError(t, err)
+	in := &ingest.Ingester{Normalizer: okta.New(), Instance: "okta", Sink: w, Enricher: e}
+	_, err = in.Ingest(ctx, "factors.json", doc)
+	require.NoError(t, err)
+
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &ingest.Batch{Auth: []model.AuthEvent{{Source: model.SourceOkta, Instance: "okta", EventID: fmt.Sprintf("signin%d", i),
+				TS: fetched.Add(time.Hour), Subject: subject, Email: "alice@example.com", Category: model.CategoryMFA,
+				Outcome: model.OutcomeSuccess, Factor: model.FactorWebAuthn, Hardware: model.Bool(true), // HARDWARE_PROTECTED
+				CredentialID: fmt.Sprintf("fwfInv%014d", i)}}}
+			require.NoError(t, e.Enrich(ctx, b))
+			require.Equal(t, tc.factor, b.Auth[0].Factor)
+			require.Equal(t, tc.hardware, b.Auth[0].Hardware)
+			regs, err := store.Authenticators.All(ctx, w.S, "WHERE credential_id = ?", fmt.Sprintf("fwfInv%014d", i))
+			require.NoError(t, err)
+			require.Len(t, regs, 1)
+			want := tc.factor
+			if want == model.FactorWebAuthn {
+				want = "" // a name never makes a security key: the stored registration leaves it open
+			}
+			require.Equal(t, want, regs[0].Factor)
 		})
 	}
 }
