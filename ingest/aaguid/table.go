@@ -402,19 +402,24 @@ func (t *Table) ModelClass(name string) model.Factor {
 		if m != name && !(strings.HasPrefix(m, name) && (m[len(name)] == ' ' || m[len(name)] == '(')) {
 			continue
 		}
-		c := model.FactorWebAuthn
-		switch {
-		case e.Synced:
-			c = model.FactorPasskeySynced
-		case e.Platform:
-			c = model.FactorPlatform
-		}
+		c := e.factor()
 		if class != "" && class != c {
 			return ""
 		}
 		class = c
 	}
 	return class
+}
+
+// factor is the factor a credential of e's model authenticates as.
+func (e Entry) factor() model.Factor {
+	switch {
+	case e.Synced:
+		return model.FactorPasskeySynced
+	case e.Platform:
+		return model.FactorPlatform
+	}
+	return model.FactorWebAuthn
 }
 
 // lookup returns the table's own entry for aaguid (inTable false when it has
