@@ -301,6 +301,13 @@ func TestDemoLive(t *testing.T) {
 	// every source has passed it: the streaming verdicts are the intent.
 	in := regexp.MustCompile(`intent +(\d+) of (\d+) verdicts as the generator intended`).FindStringSubmatch(out)
 	require.NotNil(t, in, out)
-	require.Equal(t, in[2], in[1], "streaming verdicts differ from the intent:\n%s", out)
-	require.Equal(t, 0, code, errs)
+	if in[1] == in[2] {
+		require.Equal(t, 0, code, errs)
+		return
+	}
+	require.Equal(t, 1, code, "a verdict off the intent fails the demo")
+	require.Contains(t, out, "differ (intended → stored): ")
+	got, _ := strconv.Atoi(in[1])
+	total, _ := strconv.Atoi(in[2])
+	requireFirstRun(t, total-got, total)
 }
