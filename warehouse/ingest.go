@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/keytrail/keytrail/ingest"
@@ -96,6 +97,9 @@ func (w *Warehouse) keptCopies(ctx context.Context, source model.Source, instanc
 	return nil
 }
 
+// rawWrites orders the raw-record writes of this process (see Write).
+var rawWrites sync.Mutex
+
 // firstCopyVersion is the version of raw_records rows written now.
 // ReplacingMergeTree keeps the row with the highest version, and of a raw
 // record the copy to keep is the first one written (the original; a later
@@ -135,6 +139,13 @@ func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[string]stri
 	if len(b.Raw) == 0 {
 		return nil, nil
 	}
+	// One raw-record write and its read-back at a time in this process:
+	// a writer that took its (lower) version later could otherwise store
+	// and read back before an earlier one stored, and both would count
+	// the record accepted. Writers in other processes still race in the
+	// rare case that both write within the same read-back window.
+	rawWrites.Lock()
+	defer rawWrites.Unlock()
 	version := firstCopyVersion(time.Now())
 	for _, part := range byMonth(b.Raw) {
 		if err := store.RawRecords.WriteVersion(ctx, w.S, part, version); err != nil {
