@@ -411,6 +411,9 @@ type SourceStatus struct {
 	Cursor string `json:"cursor,omitempty"`
 	// Lag is how far the collector is behind the provider.
 	Lag time.Duration `json:"lag_ns,omitempty"`
+	// Complete is the provider time up to which the collector has handed on
+	// every record the provider will ever list (zero: not known yet).
+	Complete time.Time `json:"complete"`
 	// Backlog counts records waiting upstream (a topic's messages not yet consumed).
 	Backlog     int64     `json:"backlog,omitempty"`
 	LastSuccess time.Time `json:"last_success"`

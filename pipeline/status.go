@@ -137,7 +137,7 @@ func (s *Status) Snapshot(now time.Time) []model.SourceStatus {
 	for name, st := range s.names {
 		v := *st
 		if c, ok := states[name]; ok {
-			v.Cursor, v.Lag, v.Backlog = c.Cursor, c.Lag, c.Backlog
+			v.Cursor, v.Lag, v.Complete, v.Backlog = c.Cursor, c.Lag, c.Complete, c.Backlog
 			v.LastSuccess, v.LastError, v.LastErrorAt = c.LastSuccess, c.LastError, c.LastErrorAt
 		}
 		v.UpdatedAt = now

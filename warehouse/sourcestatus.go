@@ -17,6 +17,7 @@ var sourceStatus = store.NewTable("source_status",
 	store.String("instance", func(s *model.SourceStatus) *string { return &s.Instance }),
 	store.String("cursor", func(s *model.SourceStatus) *string { return &s.Cursor }),
 	store.Int64("lag_ns", func(s *model.SourceStatus) *time.Duration { return &s.Lag }),
+	store.Time("complete", func(s *model.SourceStatus) *time.Time { return &s.Complete }),
 	store.Int64("backlog", func(s *model.SourceStatus) *int64 { return &s.Backlog }),
 	store.Time("last_success", func(s *model.SourceStatus) *time.Time { return &s.LastSuccess }),
 	store.String("last_error", func(s *model.SourceStatus) *string { return &s.LastError }),
@@ -47,7 +48,7 @@ func (w *Warehouse) SourceStatus(ctx context.Context) ([]model.SourceStatus, err
 	}
 	for i := range out {
 		s := &out[i]
-		s.LastSuccess, s.LastErrorAt = zeroEpoch(s.LastSuccess), zeroEpoch(s.LastErrorAt)
+		s.LastSuccess, s.LastErrorAt, s.Complete = zeroEpoch(s.LastSuccess), zeroEpoch(s.LastErrorAt), zeroEpoch(s.Complete)
 		s.LastStoredAt, s.UpdatedAt = zeroEpoch(s.LastStoredAt), zeroEpoch(s.UpdatedAt)
 	}
 	return out, nil

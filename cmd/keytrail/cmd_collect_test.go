@@ -149,7 +149,7 @@ func TestCollectEventHubsSIGTERM(t *testing.T) {
 	require.Regexp(t, `^kafka:insights-logs-signinlogs/[01]/\d+#byte=\d+\t`, o)
 	code, o, _ = cli(t, "", "--store", url, "status")
 	require.Equal(t, 0, code)
-	require.Regexp(t, `entra-eh\s+kafka-topic\s+corp\s+insights-logs-signinlogs 0:\d+ 1:\d+\s+-\s+8\s+1\s`, o)
+	require.Regexp(t, `entra-eh\s+kafka-topic\s+corp\s+insights-logs-signinlogs 0:\d+ 1:\d+\s+-\s+-\s+8\s+1\s`, o)
 
 	// Started again, the group's committed offsets hold: only a new message
 	// is read.

@@ -150,7 +150,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 func printSources(w io.Writer, sources []model.SourceStatus, now time.Time) {
 	fmt.Fprintln(w, "sources (as keytrail collect last reported):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NAME\tTYPE\tINSTANCE\tCURSOR\tLAG\tSTORED\tDEAD\tLAST STORED\tLAST ERROR\tREPORTED")
+	fmt.Fprintln(tw, "  NAME\tTYPE\tINSTANCE\tCURSOR\tLAG\tCOMPLETE TO\tSTORED\tDEAD\tLAST STORED\tLAST ERROR\tREPORTED")
 	ago := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -175,7 +175,11 @@ func printSources(w io.Writer, sources []model.SourceStatus, now time.Time) {
 		if s.LastError != "" {
 			lastErr = fmt.Sprintf("%s (%s)", s.LastError, ago(s.LastErrorAt))
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Type, s.Instance, dash(s.Cursor), lag,
+		complete := "-"
+		if !s.Complete.IsZero() {
+			complete = s.Complete.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Type, s.Instance, dash(s.Cursor), lag, complete,
 			s.Stored, s.DeadLetters, ago(s.LastStoredAt), lastErr, ago(s.UpdatedAt))
 	}
 	tw.Flush()

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -199,6 +200,18 @@ func TestCollectEmulators(t *testing.T) {
 				require.Equal(t, 0, code, stderr.String())
 			case <-time.After(45 * time.Second):
 				t.Fatal("collect did not stop within its shutdown bound")
+			}
+			// Every collector reported, before it stopped, how far its
+			// source is complete (`keytrail status` shows it).
+			code, o, errs := cli(t, "", "--store", url, "status", "--json")
+			require.Equal(t, 0, code, errs)
+			var st Status
+			require.NoError(t, json.Unmarshal([]byte(o), &st))
+			require.NotEmpty(t, st.Sources)
+			for _, s := range st.Sources {
+				if s.Type != "bus" {
+					require.False(t, s.Complete.IsZero(), "%s (%s) reports how far it is complete", s.Name, s.Type)
+				}
 			}
 			// Sources arrive at different speeds (the IdPs' windows,
 			// Google's lag window, three Airflow deployments paging their
