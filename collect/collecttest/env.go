@@ -88,6 +88,23 @@ func (e *Env) Check(t testing.TB, pub *Recorder, ledger *emulator.Ledger, feeds 
 	return rep
 }
 
+// Behind returns the ids of the records of feeds whose own time lies in
+// [e.Start, complete) that pub does not hold: records a stream saying it
+// is complete up to complete has not published yet, listed or not.
+func (e *Env) Behind(t testing.TB, pub *Recorder, feeds []*demo.Feed, complete time.Time) []string {
+	t.Helper()
+	due, err := e.Srv.Data.Due(feeds, e.Start, complete)
+	require.NoError(t, err)
+	published, _ := Published(t, pub.Records())
+	var out []string
+	for id := range due {
+		if published[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Case is one fault a collector must survive.
 type Case struct {
 	Name   string

@@ -8,7 +8,9 @@
 // and always carry a next link; an empty page means caught up. The cursor
 // is the next link itself, so a restart continues exactly where the last
 // published page ended, and events Okta persists late are listed after it
-// rather than lost. Rate limits answer 429 with X-Rate-Limit-Reset (Unix
+// rather than lost. Because of those, the log is complete (Page.Complete:
+// no event with an earlier published time is still to come) only up to
+// Lag before the time of the last caught-up request, not up to it. Rate limits answer 429 with X-Rate-Limit-Reset (Unix
 // seconds), which the runner waits for.
 //
 // Factors are read with GET /api/v1/users (paged by Link rel="next") and
@@ -48,6 +50,12 @@ type Config struct {
 	Token collect.Secret `yaml:"token"`
 	// OAuth authenticates as a service app instead of Token.
 	OAuth *OAuthConfig `yaml:"oauth"`
+	// Lag is how long after its published time Okta may still persist an
+	// event (default 15m). Polling lists such an event after the cursor, so
+	// none is lost; the log counts as complete only up to now − Lag, which
+	// is how long the streaming correlator holds a verdict an Okta event
+	// could still change before it makes it final.
+	Lag time.Duration `yaml:"lag"`
 	// PageSize is the System Log's limit per page (default 1000, Okta's
 	// maximum).
 	PageSize int `yaml:"page_size"`
@@ -75,8 +83,13 @@ type OAuthConfig struct {
 	TokenURL string `yaml:"token_url"`
 }
 
-// DefaultPageSize is the System Log page size: Okta's maximum limit.
-const DefaultPageSize = 1000
+// Defaults of Config.
+const (
+	// DefaultPageSize is the System Log page size: Okta's maximum limit.
+	DefaultPageSize = 1000
+	// DefaultLag is how late Okta is taken to persist an event.
+	DefaultLag = 15 * time.Minute
+)
 
 // Validate reports every problem with c together.
 func (c Config) Validate() error {
@@ -107,7 +120,7 @@ func (c Config) Validate() error {
 		}
 	}
 	// errors.Join drops the nil ones.
-	errs = append(errs, collect.CheckPageSize(c.PageSize, 1000), c.StartConfig.Validate(), c.Inventory.Validate(), c.Poll.Validate())
+	errs = append(errs, collect.CheckLag(c.Lag), collect.CheckPageSize(c.PageSize, 1000), c.StartConfig.Validate(), c.Inventory.Validate(), c.Poll.Validate())
 	return errors.Join(errs...)
 }
 
@@ -157,7 +170,11 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 		pageSize = DefaultPageSize
 	}
 	col := &collect.Collector{Source: model.SourceOkta, Instance: instance, Poll: c.Poll}
-	col.Streams = append(col.Streams, &logs{base: base, client: client, limit: pageSize, start: c.StartConfig, clock: opts.Clock,
+	lag := c.Lag
+	if lag == 0 {
+		lag = DefaultLag
+	}
+	col.Streams = append(col.Streams, &logs{base: base, client: client, limit: pageSize, lag: lag, start: c.StartConfig, clock: opts.Clock,
 		split: collect.Splitter{Source: model.SourceOkta, Instance: instance, Envelopes: ingestokta.New().Envelopes(), Key: actorID}})
 	if !c.Inventory.Disabled {
 		col.Streams = append(col.Streams, collect.NewInventoryStream(model.SourceOkta, instance, ingestokta.InventoryKind,
@@ -171,6 +188,7 @@ type logs struct {
 	base   *url.URL
 	client *collect.Client
 	limit  int
+	lag    time.Duration // how late an event may be persisted
 	start  collect.StartConfig
 	split  collect.Splitter
 	clock  clockwork.Clock
@@ -204,7 +222,10 @@ func (l *logs) Next(ctx context.Context, cursor string) (collect.Page, error) {
 		page.More = len(recs) > 0
 	}
 	if !page.More {
-		page.Complete = now // caught up: every record listed by the time of the request is read
+		// Caught up: every event persisted by the time of the request is
+		// read; one published before it may still be persisted up to lag
+		// later.
+		page.Complete = now.Add(-l.lag)
 	}
 	if len(recs) > 0 {
 		page.Position = time.Time{}

@@ -95,6 +95,49 @@ func TestRestart(t *testing.T) {
 	require.Zero(t, rep.Repeats, "the saved cursor is where the last published page ended")
 }
 
+// TestCompleteHoldsBackLag: Okta persists some events late (every fifth
+// here, 50 minutes after its published time) and polling lists them after
+// the cursor, so the log is complete only Lag before the last caught-up
+// request. Driven half an hour at a time, every event published before
+// what the stream says it is complete to has been published when Lag
+// covers the lateness; with a Lag shorter than it some have not — the
+// events a streaming correlator trusting it would finalise verdicts
+// without.
+func TestCompleteHoldsBackLag(t *testing.T) {
+	for _, tc := range []struct {
+		lag    time.Duration
+		behind bool
+	}{{time.Hour, false}, {time.Minute, true}} {
+		t.Run(tc.lag.String(), func(t *testing.T) {
+			e, cfg := newEnv(t, emulator.Faults{LateBy: 50 * time.Minute, LateEvery: 5})
+			cfg.Lag = tc.lag
+			cfg.Inventory.Disabled = true
+			cursors := &collect.MemCursors{}
+			pub := &collecttest.Recorder{}
+			feeds := []*demo.Feed{e.Srv.Data.Feed(demo.StreamOktaLogs, "")}
+			var behind []string
+			steps := 0
+			for at := e.Start.Add(time.Hour); !at.After(e.Until); at = at.Add(30 * time.Minute) {
+				r := runner(t, e, cfg, pub, cursors)
+				e.Drive(t, at, r)
+				st := r.Status()
+				require.Len(t, st, 1)
+				require.False(t, st[0].Complete.IsZero(), "caught up")
+				require.False(t, st[0].Complete.After(e.Clock.Now().Add(-tc.lag)), "complete up to at most now − lag")
+				require.Less(t, e.Clock.Now().Add(-tc.lag).Sub(st[0].Complete), time.Minute, "complete up to the last caught-up request − lag")
+				behind = append(behind, e.Behind(t, pub, feeds, st[0].Complete)...)
+				steps++
+			}
+			t.Logf("lag %s: %d steps, %d events published before the stream's completeness were not yet published", tc.lag, steps, len(behind))
+			if tc.behind {
+				require.NotEmpty(t, behind, "a lag shorter than the lateness leaves late events behind completeness")
+			} else {
+				require.Empty(t, behind)
+			}
+		})
+	}
+}
+
 // TestOAuth authenticates as a service app (private_key_jwt); tokens
 // expire every 20 minutes and are fetched again.
 func TestOAuth(t *testing.T) {

@@ -43,8 +43,9 @@ const (
 )
 
 // Tail is how long after the period's end the demo clock keeps running:
-// the generator lists records up to 3 h late, and the collectors that
-// re-read a lag window (Lag) read each span once more when it is Lag old.
+// the generator lists records up to 3 h late, the collectors that re-read
+// a lag window (Lag) read each span once more when it is Lag old, and Okta's
+// collector counts its log complete only Lag back.
 const (
 	Lag  = 4 * time.Hour
 	Tail = Lag + time.Hour

@@ -25,8 +25,10 @@ type CollectConfig struct {
 	Poll string
 	// Start is where every collector starts reading. Required.
 	Start time.Time
-	// Lag, when set, is the lag window of the sources that re-read one
-	// (Entra, Google, Keycloak). Default none (each collector's default).
+	// Lag, when set, is every IdP source's lag: how late the provider may
+	// list a record (Entra, Google and Keycloak re-read a window that old;
+	// Okta counts itself complete only that far back). Default none (each
+	// collector's default).
 	Lag time.Duration
 }
 
@@ -70,7 +72,7 @@ sources:
     instance: %s
     base_url: %s
     token: %s
-    start: %s%s
+    start: %s%s%s
   entra:
     type: entra
     instance: %s
@@ -96,7 +98,7 @@ sources:
     client_secret: %s
     start: %s%s%s
 `,
-		demo.IdPInstance(model.SourceOkta), s.OktaURL(), file("okta-token"), start, poll,
+		demo.IdPInstance(model.SourceOkta), s.OktaURL(), file("okta-token"), start, poll, lag,
 		demo.IdPInstance(model.SourceEntra), cr.Tenant, cr.ClientID, file("client-secret"), s.EntraLoginURL(), s.GraphURL(), start, poll, lag,
 		demo.IdPInstance(model.SourceGoogle), file("google-sa.json"), cr.Admin, s.GoogleURL(), start, poll, lag,
 		demo.IdPInstance(model.SourceKeycloak), s.KeycloakURL(), cr.Realm, cr.ClientID, file("client-secret"), start, poll, lag)

@@ -164,12 +164,24 @@ func (l *Ledger) EventIDs() (map[string]int, error) {
 // time is from or later (keyed as EventID keys them): what a collector that
 // started at from and kept up must have published by at.
 func (d *Data) Expected(feeds []*demo.Feed, from, at time.Time) (map[string]bool, error) {
+	return ids(feeds, func(f *demo.Feed, i int) bool { return d.Listed(f, i, at) && f.Items[i].TS >= from.UnixMilli() })
+}
+
+// Due returns the event ids of every record of feeds whose own time lies
+// in [from, to), listed yet or not: what a stream complete up to to must
+// have published.
+func (d *Data) Due(feeds []*demo.Feed, from, to time.Time) (map[string]bool, error) {
+	return ids(feeds, func(f *demo.Feed, i int) bool { return f.Items[i].TS >= from.UnixMilli() && f.Items[i].TS < to.UnixMilli() })
+}
+
+// ids returns the event ids of the records of feeds that keep keeps.
+func ids(feeds []*demo.Feed, keep func(f *demo.Feed, i int) bool) (map[string]bool, error) {
 	norms := Normalizers()
 	out := map[string]bool{}
 	var b []byte
 	for _, f := range feeds {
 		for i := range f.Items {
-			if !d.Listed(f, i, at) || f.Items[i].TS < from.UnixMilli() {
+			if !keep(f, i) {
 				continue
 			}
 			b = f.Append(b[:0], i)
