@@ -171,7 +171,9 @@ func (d *Data) Expected(feeds []*demo.Feed, from, at time.Time) (map[string]bool
 // in [from, to), listed yet or not: what a stream complete up to to must
 // have published.
 func (d *Data) Due(feeds []*demo.Feed, from, to time.Time) (map[string]bool, error) {
-	return ids(feeds, func(f *demo.Feed, i int) bool { return f.Items[i].TS >= from.UnixMilli() && f.Items[i].TS < to.UnixMilli() })
+	return ids(feeds, func(f *demo.Feed, i int) bool {
+		return f.Items[i].TS >= from.UnixMilli() && f.Items[i].TS < to.UnixMilli()
+	})
 }
 
 // ids returns the event ids of the records of feeds that keep keeps.
