@@ -73,6 +73,11 @@ type Config struct {
 	// Reread is how many rows before the cursor each audit-log page reads
 	// again, for rows committed late (default 20; less than PageSize).
 	Reread int `yaml:"reread"`
+	// Lag is how long after its time an audit-log row may still commit
+	// (default 1m): the log counts as complete only up to now − Lag, which
+	// is how long the streaming correlator holds a verdict such a row (an
+	// unpause, a trigger) could still change before it makes it final.
+	Lag time.Duration `yaml:"lag"`
 	// Runs configures the DAG run stream.
 	Runs RunsConfig `yaml:"runs"`
 	// Poll paces the streams and their retries.
@@ -96,6 +101,7 @@ const (
 	DefaultPageSize = 100
 	DefaultReread   = 20
 	DefaultRunsLag  = time.Minute
+	DefaultLogLag   = time.Minute
 )
 
 // Validate reports every problem with c together.
@@ -123,6 +129,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("reread %d: must not be negative", c.Reread))
 	} else if ps := or(c.PageSize, DefaultPageSize); c.Reread >= ps {
 		errs = append(errs, fmt.Errorf("reread %d: must be less than page_size %d", c.Reread, ps))
+	}
+	if err := collect.CheckLag(c.Lag); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Runs.Lag < 0 {
 		errs = append(errs, fmt.Errorf("runs.lag %s: must not be negative", c.Runs.Lag))
@@ -169,7 +178,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	limit := or(c.PageSize, DefaultPageSize)
 	col := &collect.Collector{Source: model.SourceAirflow, Instance: c.Instance, Poll: c.Poll}
 	col.Streams = append(col.Streams, &eventLogs{url: root + "/eventLogs", v2: api == APIv2, client: client, split: split,
-		limit: limit, reread: or(c.Reread, DefaultReread), clock: opts.Clock})
+		limit: limit, reread: or(c.Reread, DefaultReread), lag: or(c.Lag, DefaultLogLag), clock: opts.Clock})
 	if !c.Runs.Disabled {
 		win := collect.WindowConfig{Start: c.Runs.StartConfig.From(opts.Clock.Now(), collect.DefaultBackfill), Lag: or(c.Runs.Lag, DefaultRunsLag)}
 		col.Streams = append(col.Streams, collect.NewWindowStream("dag_runs",
@@ -254,6 +263,7 @@ type eventLogs struct {
 	split  collect.Splitter
 	limit  int
 	reread int
+	lag    time.Duration // how late a row may commit
 	clock  clockwork.Clock
 }
 
@@ -356,8 +366,9 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 		// Caught up: no row after the last one read. Not a short page: a
 		// server may cap the page below the limit asked for. Rows are
 		// listed by id, not by time, so no earlier page says how complete
-		// the log is.
-		page.Complete = page.Position
+		// the log is; a row committing now may still carry a time up to
+		// lag back.
+		page.Complete = page.Position.Add(-e.lag)
 	}
 	return page, nil
 }

@@ -184,3 +184,25 @@ func TestCommittedTooLate(t *testing.T) {
 	}
 	require.Positive(t, missed)
 }
+
+// TestLogCompleteHoldsBackLag: an audit row whose transaction commits late
+// is listed after rows with higher ids, carrying an earlier time, so a
+// caught-up audit log is complete only Lag before the last read (the Okta
+// collector's TestCompleteHoldsBackLag shows what a shorter completeness
+// leaves behind).
+func TestLogCompleteHoldsBackLag(t *testing.T) {
+	e, cfgs := newEnv(t, emulator.Faults{})
+	for i := range cfgs {
+		cfgs[i].Lag, cfgs[i].Runs.Disabled = 7*time.Minute, true
+	}
+	rs := runners(t, e, cfgs, &collecttest.Recorder{}, &collect.MemCursors{})
+	e.Drive(t, e.Start.Add(collecttest.Backlog+time.Hour), rs...)
+	for _, r := range rs {
+		st := r.Status()
+		require.Len(t, st, 1)
+		require.Equal(t, "event_logs", st[0].Stream)
+		lagged := e.Clock.Now().Add(-7 * time.Minute)
+		require.False(t, st[0].Complete.After(lagged), "complete up to at most now − lag")
+		require.Less(t, lagged.Sub(st[0].Complete), time.Minute, "complete up to the last caught-up read − lag")
+	}
+}
