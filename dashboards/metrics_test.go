@@ -49,7 +49,7 @@ var descRE = regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`
 // (with the store-derived gauges): every metric a panel charts exists there
 // with exactly those labels.
 func TestMetricsAreServes(t *testing.T) {
-	s, err := store.Open(context.Background(), "chdb://"+chdbDir+"?database="+storetest.FreshDB(t))
+	s, err := store.Open(context.Background(), storetest.EmbeddedURL(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	rec := &describing{}

@@ -27,21 +27,7 @@ import (
 	"github.com/keytrail/keytrail/warehouse"
 )
 
-// chdbDir is the test binary's one chDB data directory (one session per
-// process); each test uses its own database in it.
-var chdbDir string
-
-func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "keytrail-dashboards-test-")
-	if err != nil {
-		panic(err)
-	}
-	chdbDir = d
-	code := m.Run()
-	storetest.StopShared()
-	os.RemoveAll(d)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 // engine is a fresh, migrated database on one engine.
 type engine struct {
@@ -64,7 +50,7 @@ func engines(t *testing.T) []engine {
 	ctx := context.Background()
 	var out []engine
 	for _, e := range []struct{ name, url string }{
-		{"chdb", "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)},
+		{"chdb", storetest.EmbeddedURL(t)},
 		{"clickhouse", srv.URL(storetest.FreshDB(t))},
 	} {
 		s, err := store.Open(ctx, e.url)

@@ -26,49 +26,24 @@ import (
 	"github.com/keytrail/keytrail/internal/syncbuf"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
-	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
 	_ "github.com/keytrail/keytrail/store/chdb"
 	_ "github.com/keytrail/keytrail/store/clickhouse"
 	"github.com/keytrail/keytrail/store/storetest"
 	"github.com/keytrail/keytrail/warehouse"
+	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
 
-var chdbDir string
-
-func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "keytrail-pipeline-test-")
-	if err != nil {
-		panic(err)
-	}
-	chdbDir = d
-	code := m.Run()
-	storetest.StopShared()
-	os.RemoveAll(d)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(warehousetest.Main(m)) }
 
 // open opens and migrates a fresh database at url.
-func open(t testing.TB, url string) *warehouse.Warehouse {
-	t.Helper()
-	ctx := context.Background()
-	s, err := store.Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	_, err = schema.Migrate(ctx, s)
-	require.NoError(t, err)
-	return warehouse.New(s)
-}
+func open(t testing.TB, url string) *warehouse.Warehouse { return warehousetest.Open(t, url) }
 
 // embedded is a fresh database on the embedded engine.
-func embedded(t testing.TB) *warehouse.Warehouse {
-	return open(t, "chdb://"+chdbDir+"?database="+storetest.FreshDB(t))
-}
+func embedded(t testing.TB) *warehouse.Warehouse { return warehousetest.Embedded(t) }
 
 // engines are fresh databases on both engines.
-func engines(t testing.TB) map[string]*warehouse.Warehouse {
-	return map[string]*warehouse.Warehouse{"chdb": embedded(t), "clickhouse": open(t, storetest.SharedServer(t).URL(storetest.FreshDB(t)))}
-}
+func engines(t testing.TB) map[string]*warehouse.Warehouse { return warehousetest.Engines(t) }
 
 // org is a small generated organisation written as provider files, and the
 // records a collector would publish for it.
@@ -112,7 +87,7 @@ func genOrg(t testing.TB, name string, cfg demo.Config) *org {
 	if o, ok := orgCache[name]; ok {
 		return o
 	}
-	dir, err := os.MkdirTemp(chdbDir, "org-")
+	dir, err := os.MkdirTemp(storetest.EmbeddedDir(t), "org-")
 	require.NoError(t, err)
 	o, err := demo.Generate(cfg)
 	require.NoError(t, err)

@@ -104,7 +104,7 @@ func BenchmarkWebhookIntake(b *testing.B) {
 func BenchmarkCorrelationsPage(b *testing.B) {
 	ctx := context.Background()
 	n := storetest.BenchEvents(b)
-	s, err := store.Open(ctx, "chdb://"+chdbDir+"?database="+storetest.FreshDB(b))
+	s, err := store.Open(ctx, storetest.EmbeddedURL(b))
 	require.NoError(b, err)
 	b.Cleanup(func() { s.Close() })
 	_, err = schema.Migrate(ctx, s)

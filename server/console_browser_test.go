@@ -53,7 +53,7 @@ func browserPath(t *testing.T) string {
 func TestConsoleBrowser(t *testing.T) {
 	chrome := browserPath(t)
 	ctx := context.Background()
-	s, err := store.Open(ctx, "chdb://"+chdbDir+"?database="+storetest.FreshDB(t))
+	s, err := store.Open(ctx, storetest.EmbeddedURL(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	_, err = schema.Migrate(ctx, s)

@@ -34,8 +34,6 @@ import (
 	"github.com/keytrail/keytrail/warehouse"
 )
 
-var chdbDir string
-
 // logs captures every log line of every server the tests run; secrets
 // lists every secret and token they used. TestMain fails the run when any
 // log line holds one.
@@ -58,14 +56,7 @@ func secret(s string) string {
 }
 
 func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "keytrail-server-test-")
-	if err != nil {
-		panic(err)
-	}
-	chdbDir = d
-	code := m.Run()
-	storetest.StopShared()
-	os.RemoveAll(d)
+	code := storetest.Main(m)
 	out := logs.String()
 	if code == 0 && !strings.Contains(out, `"request_id"`) {
 		fmt.Fprintln(os.Stderr, "log capture holds no request log line: the secrets check tested nothing")
@@ -90,7 +81,7 @@ func engines(t *testing.T) map[string]store.Store {
 	srv := storetest.SharedServer(t)
 	out := map[string]store.Store{}
 	for name, url := range map[string]string{
-		"chdb":       "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t),
+		"chdb":       storetest.EmbeddedURL(t),
 		"clickhouse": srv.URL(storetest.FreshDB(t)),
 	} {
 		s, err := store.Open(ctx, url)

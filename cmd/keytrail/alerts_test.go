@@ -113,7 +113,7 @@ func TestAlertsDedupAcrossRuns(t *testing.T) {
 // receiver back, delivers them.
 func TestAlertsUndeliveredExitStatus(t *testing.T) {
 	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
-	url := "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)
+	url := storetest.EmbeddedURL(t)
 	seedCorrelateStore(t, url, t0)
 
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -58,7 +58,7 @@ func BenchmarkCluster(b *testing.B) {
 	for range b.N {
 		ci, cc, cr := run(c.URL(storetest.FreshDB(b)))
 		si, sc, sr := run(srv.URL(storetest.FreshDB(b)))
-		ei, ec, er := run("chdb://" + chdbDir + "?database=" + storetest.FreshDB(b))
+		ei, ec, er := run(storetest.EmbeddedURL(b))
 		b.ReportMetric(float64(records)/ci.Seconds(), "ingest-records/s")
 		b.ReportMetric(float64(records)/si.Seconds(), "peer-server-ingest-records/s")
 		b.ReportMetric(float64(actions)/cc.Seconds(), "correlate-actions/s")

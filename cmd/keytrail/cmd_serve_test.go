@@ -29,7 +29,7 @@ func TestServeCommand(t *testing.T) {
     okta:
       - {instance: acme, authorization: {env: KT_SERVE_TEST_HOOK}}
 `, port)), 0o600))
-	url := "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)
+	url := storetest.EmbeddedURL(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb strings.Builder
 	done := make(chan int, 1)

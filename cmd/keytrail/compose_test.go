@@ -119,7 +119,7 @@ func TestComposeFile(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	errb := &cancelOn{marker: "following newly stored events", cancel: cancel}
-	args := append([]string{"--store", "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)}, c.Services["correlator"].Command...)
+	args := append([]string{"--store", storetest.EmbeddedURL(t)}, c.Services["correlator"].Command...)
 	require.Equal(t, 0, run(ctx, args, strings.NewReader(""), &out, errb), errb.String())
 	require.Contains(t, out.String(), "followed: ")
 	kt := c.Services["keytrail"]
@@ -182,7 +182,7 @@ func testComposeCollector(t *testing.T, root string, c composeFile) {
 	require.NoError(t, err)
 	local := filepath.Join(t.TempDir(), "collect.yaml")
 	require.NoError(t, os.WriteFile(local, []byte(strings.ReplaceAll(string(body), cfg.Kafka.Brokers[0], conn.Brokers[0])), 0o600))
-	url := "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)
+	url := storetest.EmbeddedURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p, err := kafka.NewProducer(kafka.ProducerConfig{Conn: conn})

@@ -108,7 +108,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	srv := storetest.SharedServer(b)
 	b.Run("memory-chdb", func(b *testing.B) {
 		be := storetest.Backend{Name: "chdb", InsertFormat: storetest.InsertInline}
-		benchThroughput(b, org, "bus: memory", be, func() string { return "chdb://" + chdbDir + "?database=" + storetest.FreshDB(b) })
+		benchThroughput(b, org, "bus: memory", be, func() string { return storetest.EmbeddedURL(b) })
 	})
 	b.Run("kafka-clickhouse", func(b *testing.B) {
 		_, conn := kafkatest.Start(b)
@@ -119,7 +119,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.Run("latency-memory-chdb", func(b *testing.B) {
 		lorg, err := demo.Generate(demo.Config{People: people, Days: 1, Seed: 43, Start: time.Now().UTC().Add(-72 * time.Hour)})
 		require.NoError(b, err)
-		benchLatency(b, lorg, func() string { return "chdb://" + chdbDir + "?database=" + storetest.FreshDB(b) })
+		benchLatency(b, lorg, func() string { return storetest.EmbeddedURL(b) })
 	})
 }
 

@@ -17,8 +17,6 @@ import (
 	"github.com/keytrail/keytrail/store/storetest"
 )
 
-var chdbDir string
-
 func TestMain(m *testing.M) {
 	// The test binary is keytrail itself when a test runs it as a process
 	// (see keytrailProcess).
@@ -28,14 +26,7 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	d, err := os.MkdirTemp("", "keytrail-cli-test-")
-	if err != nil {
-		panic(err)
-	}
-	chdbDir = d
-	code := m.Run()
-	storetest.StopShared()
-	os.RemoveAll(d)
+	code := storetest.Main(m)
 	os.Exit(code)
 }
 
@@ -52,7 +43,7 @@ func cli(t testing.TB, stdin string, args ...string) (int, string, string) {
 func stores(t *testing.T) map[string]string {
 	srv := storetest.SharedServer(t)
 	return map[string]string{
-		"chdb":       "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t),
+		"chdb":       storetest.EmbeddedURL(t),
 		"clickhouse": srv.URL(storetest.FreshDB(t)),
 	}
 }
@@ -102,7 +93,7 @@ func TestMigrateStatusSQL(t *testing.T) {
 }
 
 func TestStoreFromEnv(t *testing.T) {
-	url := "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)
+	url := storetest.EmbeddedURL(t)
 	t.Setenv("KEYTRAIL_STORE", url)
 	code, out, errs := cli(t, "", "migrate")
 	require.Equal(t, 0, code, errs)
@@ -120,7 +111,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, c := range []string{"migrate", "status", "sql", "retention"} {
 		require.Contains(t, out, c)
 	}
-	code, _, errs = cli(t, "", "--store", "chdb://"+chdbDir, "sql")
+	code, _, errs = cli(t, "", "--store", "chdb://"+storetest.EmbeddedDir(t), "sql")
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "missing QUERY")
 }

@@ -113,7 +113,7 @@ func TestKeyPathErrorsNeverPrintKeys(t *testing.T) {
 	require.NoError(t, os.WriteFile(garbled, []byte(strings.Replace(string(pemKey), body, body[:20]+"!!"+body[22:], 1)), 0o600))
 	pack := filepath.Join(dir, "pack")
 	require.NoError(t, os.MkdirAll(pack, 0o700))
-	url := "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t)
+	url := storetest.EmbeddedURL(t)
 
 	for _, c := range []struct {
 		name string

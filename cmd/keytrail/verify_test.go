@@ -142,7 +142,7 @@ func TestVerifyWrongStore(t *testing.T) {
 			require.Equal(t, 0, code, errs)
 
 			empty := map[string]string{
-				"chdb":       "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t),
+				"chdb":       storetest.EmbeddedURL(t),
 				"clickhouse": strings.Replace(srv.URL(storetest.FreshDB(t)), "default@", "default:@", 1),
 			}[name]
 			// A store with no keytrail tables.

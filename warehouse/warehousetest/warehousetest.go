@@ -5,7 +5,6 @@ package warehousetest
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,22 +17,10 @@ import (
 	"github.com/keytrail/keytrail/warehouse"
 )
 
-var chdbDir string
-
 // Main runs a package's tests with a temporary directory for the embedded
 // databases, then stops the shared ClickHouse server and removes the
 // directory. A TestMain calls os.Exit(warehousetest.Main(m)).
-func Main(m *testing.M) int {
-	d, err := os.MkdirTemp("", "keytrail-warehousetest-")
-	if err != nil {
-		panic(err)
-	}
-	chdbDir = d
-	code := m.Run()
-	storetest.StopShared()
-	os.RemoveAll(d)
-	return code
-}
+func Main(m *testing.M) int { return storetest.Main(m) }
 
 // Open opens and migrates the store at url, closed at test end.
 func Open(tb testing.TB, url string) *warehouse.Warehouse {
@@ -61,8 +48,5 @@ func Engines(tb testing.TB) map[string]*warehouse.Warehouse {
 // must run the tests.
 func Embedded(tb testing.TB) *warehouse.Warehouse {
 	tb.Helper()
-	if chdbDir == "" {
-		tb.Fatal("warehousetest: TestMain must call warehousetest.Main")
-	}
-	return Open(tb, "chdb://"+chdbDir+"?database="+storetest.FreshDB(tb))
+	return Open(tb, storetest.EmbeddedURL(tb))
 }
