@@ -58,6 +58,29 @@ type Publisher interface {
 	Publish(ctx context.Context, recs ...Record) error
 }
 
+// Sender is a Publisher that can hand records over without waiting for
+// them to be durable, so that a collector reads its next page while the
+// last one is stored.
+//
+// Send queues recs after every record queued before (it blocks only while
+// the bus is full) and returns their Pending. The contract of Publish holds
+// for the Pending: a caller advances its cursor past recs only once Wait
+// returned nil, and on any error it sends them all again.
+type Sender interface {
+	Publisher
+	Send(ctx context.Context, recs ...Record) (Pending, error)
+}
+
+// Pending is records sent and maybe not durable yet.
+type Pending interface {
+	// Done is closed once every record is durable.
+	Done() <-chan struct{}
+	// Wait returns nil once every record is durable, or an error when
+	// they may never be (the bus closed, ctx ended): none may then be
+	// assumed delivered.
+	Wait(ctx context.Context) error
+}
+
 // Batch is records a Subscriber delivered together.
 type Batch struct {
 	Records []Record

@@ -3,7 +3,9 @@
 //
 // Publish returns only after a subscriber committed every record it handed
 // over, that is after the sink stored them, so a collector that advances its
-// cursor when Publish returns nil never skips a record. The bus is bounded:
+// cursor when Publish returns nil never skips a record. Send queues records
+// and returns at once; its bus.Pending tells when they are stored, so a
+// collector can read ahead while its earlier pages wait for the sink. The bus is bounded:
 // when Capacity records wait undelivered, Publish blocks (backpressure) until
 // the sink has taken some.
 package memory
@@ -43,8 +45,10 @@ type entry struct {
 	call *call
 }
 
-// call is one Publish: it returns when every record it queued is committed.
+// call is one Send (or Publish): it is done when every record it queued is
+// committed.
 type call struct {
+	b    *Bus
 	left int
 	done chan struct{}
 }
@@ -67,6 +71,8 @@ func (b *Bus) broadcast() {
 	b.changed = make(chan struct{})
 }
 
+var _ bus.Sender = (*Bus)(nil)
+
 // Publish queues recs and waits until a subscriber committed all of them.
 // When ctx ends first it returns ctx's error: the records may still be
 // stored later (at least once; storage is idempotent), and the caller must
@@ -75,31 +81,57 @@ func (b *Bus) Publish(ctx context.Context, recs ...bus.Record) error {
 	if len(recs) == 0 {
 		return ctx.Err()
 	}
-	c := &call{left: len(recs), done: make(chan struct{})}
+	p, err := b.Send(ctx, recs...)
+	if err != nil {
+		return err
+	}
+	return p.Wait(ctx)
+}
+
+// Send queues recs after every record queued before, waiting only while
+// the bus is full, and returns their Pending: done once a subscriber
+// committed all of them.
+func (b *Bus) Send(ctx context.Context, recs ...bus.Record) (bus.Pending, error) {
+	c := &call{b: b, left: len(recs), done: make(chan struct{})}
+	if len(recs) == 0 {
+		close(c.done)
+		return c, ctx.Err()
+	}
 	b.mu.Lock()
 	for !b.closed && len(b.queue) > 0 && len(b.queue)+len(recs) > b.capacity {
 		wait := b.changed
 		b.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-wait:
 		}
 		b.mu.Lock()
 	}
 	if b.closed {
 		b.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		b.mu.Unlock()
-		return err
+		return nil, err
 	}
 	for _, r := range recs {
 		b.queue = append(b.queue, entry{rec: r, call: c})
 	}
 	b.broadcast()
 	b.mu.Unlock()
+	return c, nil
+}
+
+// Done implements bus.Pending.
+func (c *call) Done() <-chan struct{} { return c.done }
+
+// Wait implements bus.Pending: nil once every record of the call is
+// committed, ErrClosed when the bus closed first, ctx's error when ctx
+// ended first.
+func (c *call) Wait(ctx context.Context) error {
+	b := c.b
 	for {
 		b.mu.Lock()
 		closed, wait := b.closed, b.changed

@@ -200,3 +200,49 @@ func TestConcurrent(t *testing.T) {
 		require.Equal(t, 1, n, k)
 	}
 }
+
+// TestSend: Send returns once the records are queued, in order after those
+// sent before; each Pending is done when its own records are committed,
+// and fails with ErrClosed when the bus closes first.
+func TestSend(t *testing.T) {
+	ctx := context.Background()
+	b := New(0)
+	sub := b.Subscribe()
+	first, err := b.Send(ctx, recs(0, 2)...)
+	require.NoError(t, err)
+	second, err := b.Send(ctx, recs(2, 2)...)
+	require.NoError(t, err)
+	require.Equal(t, 4, b.Len(), "both pages queued before either is stored")
+
+	got, err := sub.Fetch(ctx, 3)
+	require.NoError(t, err)
+	require.Equal(t, []string{`{"n":0}`, `{"n":1}`, `{"n":2}`}, raws(got.Records), "in send order")
+	require.NoError(t, got.Commit(ctx))
+	select {
+	case <-first.Done():
+	case <-time.After(time.Second):
+		t.Fatal("first page committed but not done")
+	}
+	require.NoError(t, first.Wait(ctx))
+	select {
+	case <-second.Done():
+		t.Fatal("second page done with one record uncommitted")
+	default:
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, second.Wait(short), context.DeadlineExceeded)
+
+	require.NoError(t, b.Close())
+	require.ErrorIs(t, second.Wait(ctx), ErrClosed, "not stored before the bus closed: send again")
+	_, err = b.Send(ctx, recs(4, 1)...)
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+func raws(rs []bus.Record) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r.Raw)
+	}
+	return out
+}
