@@ -33,6 +33,16 @@ type PollConfig struct {
 	// never saved. Leaving an idle cursor unsaved only means a restart
 	// reads that span again.
 	IdleSave time.Duration `yaml:"idle_save"`
+	// SaveInterval is how often a stream catching up (reading page after
+	// page) saves a cursor moved by records, once they are stored (default
+	// 1s); a stream that caught up saves it at once. Store writes are what
+	// a cursor save per page would cost; a restart reads the unsaved pages
+	// again, and storage drops what it already holds.
+	SaveInterval time.Duration `yaml:"save_interval"`
+	// InFlight is how many pages a stream reads ahead of the ones stored,
+	// on a bus that can send without waiting (the in-process bus; default
+	// 16). Cursors still move only past stored records.
+	InFlight int `yaml:"in_flight"`
 }
 
 // Defaults of PollConfig.
@@ -44,6 +54,8 @@ const (
 	DefaultMaxRateLimitWait = 15 * time.Minute
 	DefaultDedupe           = 20000
 	DefaultIdleSave         = 30 * time.Second
+	DefaultSaveInterval     = time.Second
+	DefaultInFlight         = 16
 )
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -59,6 +71,10 @@ func (c PollConfig) WithDefaults() PollConfig {
 	def(&c.MaxBackoff, DefaultMaxBackoff)
 	def(&c.MaxRateLimitWait, DefaultMaxRateLimitWait)
 	def(&c.IdleSave, DefaultIdleSave)
+	def(&c.SaveInterval, DefaultSaveInterval)
+	if c.InFlight == 0 {
+		c.InFlight = DefaultInFlight
+	}
 	if c.Dedupe == 0 {
 		c.Dedupe = DefaultDedupe
 	}
@@ -72,13 +88,17 @@ func (c PollConfig) Validate() error {
 		name string
 		v    time.Duration
 	}{{"interval", c.Interval}, {"timeout", c.Timeout}, {"initial_backoff", c.InitialBackoff},
-		{"max_backoff", c.MaxBackoff}, {"max_rate_limit_wait", c.MaxRateLimitWait}, {"idle_save", c.IdleSave}} {
+		{"max_backoff", c.MaxBackoff}, {"max_rate_limit_wait", c.MaxRateLimitWait}, {"idle_save", c.IdleSave},
+		{"save_interval", c.SaveInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
 		}
 	}
 	if c.InitialBackoff > 0 && c.MaxBackoff > 0 && c.InitialBackoff > c.MaxBackoff {
 		errs = append(errs, fmt.Errorf("initial_backoff %s: more than max_backoff %s", c.InitialBackoff, c.MaxBackoff))
+	}
+	if c.InFlight < 0 {
+		errs = append(errs, fmt.Errorf("in_flight %d: must not be negative", c.InFlight))
 	}
 	if c.Dedupe < -1 {
 		errs = append(errs, fmt.Errorf("dedupe %d: want a count, 0 for the default or -1 for none", c.Dedupe))

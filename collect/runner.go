@@ -30,11 +30,17 @@ const (
 //
 // For every page: read it (Stream.Next) from the last page's cursor,
 // publish its records (skipping bytes this runner published recently), and
-// only then save the page's cursor. A cursor that did not move is not
-// saved, and one moved by pages without new records is saved at most every
-// PollConfig.IdleSave (store writes are what a caught-up stream would
-// otherwise cost on every poll; the saved cursor only ever lags, so a
-// restart reads again, never skips). A failed read, publish or save is retried with
+// only once they are stored save the page's cursor. On a bus.Sender (the
+// in-process bus) a stream sends up to PollConfig.InFlight pages ahead of
+// the ones stored, so reading the provider overlaps storing; a page is
+// taken (its cursor saved, its status reported) only after every page
+// before it, once its records are stored. A cursor that did not move is
+// not saved; one moved by records is saved at most every
+// PollConfig.SaveInterval while the stream catches up and at once when it
+// caught up; one moved by pages without new records at most every
+// PollConfig.IdleSave (store writes are what a cursor save per page would
+// cost; the saved cursor only ever lags, so a restart reads again, never
+// skips). A failed read, publish or save is retried with
 // jittered exponential backoff capped at PollConfig.MaxBackoff, and nothing
 // moves until it succeeds; a provider's rate limit is waited out until the
 // reset it names. So a Kafka or store outage stops cursors, never loses a
@@ -116,6 +122,7 @@ type streamRun struct {
 	bo      *backoff.ExponentialBackOff
 	failing bool
 	dedupe  *recent
+	unsaved bool // records were stored past the saved cursor
 }
 
 func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
@@ -143,6 +150,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	r.update(st, func(st *Status) { st.Cursor = cursor })
 	sr.recovered()
 
+	sent := &sentPages{}
 	for ctx.Err() == nil {
 		r.update(st, func(st *Status) { st.State = StateReading })
 		page, err := s.Next(ctx, cursor)
@@ -156,49 +164,26 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 			continue
 		}
 		fresh, keys, dups := sr.dedupe.filter(page.Records)
-		for len(fresh) > 0 {
-			err := r.pub.Publish(ctx, fresh...)
-			if err == nil {
-				break
-			}
-			if !sr.retry(ctx, fmt.Errorf("publish %d records of %s: %w", len(fresh), sr.name, err)) {
-				return
-			}
+		p := &sentPage{page: page, fresh: fresh, dups: dups}
+		if !sr.send(ctx, p) {
+			return
 		}
 		sr.dedupe.add(keys)
 		cursor = page.Cursor
-		if cursor != saved && (len(fresh) > 0 || r.clock.Since(savedAt) >= r.cfg.IdleSave) {
-			for {
-				err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})
-				if err == nil {
-					break
-				}
-				if !sr.retry(ctx, fmt.Errorf("save cursor %s: %w", sr.name, err)) {
-					return
-				}
+		sent.add(p)
+		// A page that caught up, or that names a wait, settles every page
+		// sent before the stream waits; otherwise only those already
+		// stored, and the oldest while too many are in flight.
+		all := !page.More || !page.NotBefore.IsZero()
+		for p := range sent.settle(ctx, sr, all) {
+			if !sr.stored(ctx, p, sent.len() == 0, &saved, &savedAt) {
+				return
 			}
-			saved, savedAt = cursor, r.clock.Now()
 		}
-		sr.bo.Reset()
-		sr.recovered()
+		if ctx.Err() != nil {
+			return
+		}
 		now := r.clock.Now()
-		r.update(st, func(st *Status) {
-			st.Cursor = cursor
-			st.Pages++
-			st.Published += int64(len(fresh))
-			st.Duplicates += int64(dups)
-			st.LastSuccess = now
-			if !page.Position.IsZero() {
-				st.Position = page.Position
-				st.Lag = max(now.Sub(page.Position), 0)
-			}
-			if page.Complete.After(st.Complete) {
-				st.Complete = page.Complete
-			}
-			if !page.More {
-				st.State = StateCaughtUp
-			}
-		})
 		wait := time.Duration(0)
 		if !page.More {
 			wait = r.cfg.Interval
@@ -211,6 +196,131 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 			return
 		}
 	}
+}
+
+// sentPage is a page read and sent, and its records' Pending (nil once
+// they are stored).
+type sentPage struct {
+	page    Page
+	fresh   []bus.Record
+	dups    int
+	pending bus.Pending
+}
+
+// send hands p's records to the bus, retrying until the bus takes them
+// (false when ctx ended): sent ahead on a bus.Sender, else published.
+func (sr *streamRun) send(ctx context.Context, p *sentPage) bool {
+	r := sr.r
+	p.pending = nil
+	for len(p.fresh) > 0 {
+		var err error
+		if snd, ok := r.pub.(bus.Sender); ok && r.cfg.InFlight > 1 {
+			p.pending, err = snd.Send(ctx, p.fresh...)
+		} else {
+			err = r.pub.Publish(ctx, p.fresh...)
+		}
+		if err == nil {
+			return true
+		}
+		if !sr.retry(ctx, fmt.Errorf("publish %d records of %s: %w", len(p.fresh), sr.name, err)) {
+			return false
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// sentPages are a stream's pages sent and not yet known stored, oldest
+// first.
+type sentPages struct{ q []*sentPage }
+
+func (s *sentPages) add(p *sentPage) { s.q = append(s.q, p) }
+func (s *sentPages) len() int       { return len(s.q) }
+
+// settle yields the oldest pages in order once their records are stored:
+// those already stored, then — while more than InFlight are in flight, or
+// every one when all — waiting for them. A page whose records may never be
+// stored (the bus closed under them) is sent again with every page after
+// it, in order, after a backoff. It stops when ctx ends.
+func (s *sentPages) settle(ctx context.Context, sr *streamRun, all bool) func(func(*sentPage) bool) {
+	return func(yield func(*sentPage) bool) {
+		for len(s.q) > 0 && ctx.Err() == nil {
+			head := s.q[0]
+			if head.pending != nil {
+				select {
+				case <-head.pending.Done():
+				default:
+					if !all && len(s.q) <= sr.r.cfg.InFlight {
+						return
+					}
+				}
+				if err := head.pending.Wait(ctx); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					if !sr.retry(ctx, fmt.Errorf("publish %d records of %s: %w", len(head.fresh), sr.name, err)) {
+						return
+					}
+					for _, p := range s.q {
+						if !sr.send(ctx, p) {
+							return
+						}
+					}
+					continue
+				}
+			}
+			s.q = s.q[1:]
+			if !yield(head) {
+				return
+			}
+		}
+	}
+}
+
+// stored takes p, whose records are stored: it saves p's cursor when
+// it moved — once the stream caught up (last: no page is in flight after
+// p, and p has no more), at most every SaveInterval while it catches up,
+// and at most every IdleSave when only pages without records moved it —
+// and reports p in the status. It returns false when ctx ended.
+func (sr *streamRun) stored(ctx context.Context, p *sentPage, last bool, saved *string, savedAt *time.Time) bool {
+	r := sr.r
+	page := p.page
+	since := r.clock.Since(*savedAt)
+	sr.unsaved = sr.unsaved || len(p.fresh) > 0
+	due := since >= r.cfg.IdleSave || (sr.unsaved && (since >= r.cfg.SaveInterval || (last && !page.More)))
+	if page.Cursor != *saved && due {
+		for {
+			err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})
+			if err == nil {
+				break
+			}
+			if !sr.retry(ctx, fmt.Errorf("save cursor %s: %w", sr.name, err)) {
+				return false
+			}
+		}
+		*saved, *savedAt = page.Cursor, r.clock.Now()
+		sr.unsaved = false
+	}
+	sr.bo.Reset()
+	sr.recovered()
+	now := r.clock.Now()
+	r.update(sr.st, func(st *Status) {
+		st.Cursor = page.Cursor
+		st.Pages++
+		st.Published += int64(len(p.fresh))
+		st.Duplicates += int64(p.dups)
+		st.LastSuccess = now
+		if !page.Position.IsZero() {
+			st.Position = page.Position
+			st.Lag = max(now.Sub(page.Position), 0)
+		}
+		if page.Complete.After(st.Complete) {
+			st.Complete = page.Complete
+		}
+		if !page.More {
+			st.State = StateCaughtUp
+		}
+	})
+	return true
 }
 
 // retry records err and waits before the next attempt: until the
