@@ -454,3 +454,44 @@ func storedInput(t testing.TB, w *warehouse.Warehouse) correlate.Input {
 	require.NoError(t, err)
 	return correlate.SliceInput(auth, authn, airflow, runs)
 }
+
+// TestLivePollRereadsLateCommits: a poll reads again only PollRecent before
+// the newest row version it read, so a row whose insert committed later
+// than that (its version older) is not read by the next poll but by the
+// next full re-read, once PollOverlap has passed.
+func TestLivePollRereadsLateCommits(t *testing.T) {
+	ctx := context.Background()
+	for name, w := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			p := correlate.DefaultPolicy()
+			const overlap = 2 * time.Second
+			l, err := NewLive(ctx, w, p, LiveOptions{PollOverlap: overlap, PollRecent: 100 * time.Millisecond})
+			require.NoError(t, err)
+			require.NoError(t, l.Preload(ctx, t0))
+			start := time.Now()
+			action := func(id int64, min int) model.AirflowEvent {
+				return model.AirflowEvent{Instance: "prod", EventLogID: id, TS: t0.Add(time.Duration(min) * time.Minute), Event: "clear",
+					Channel: model.ChannelUI, Action: model.ActionClear, Human: true, Actor: "okta_alice", Person: "alice", DagID: "etl", MapIndex: -1}
+			}
+			now := uint64(time.Now().UnixMilli())
+			require.NoError(t, store.AirflowEvents.WriteVersion(ctx, w.S, []model.AirflowEvent{action(900, 1)}, now))
+			n, err := l.Poll(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+
+			// Committed now, its version taken a second before the newest read.
+			require.NoError(t, store.AirflowEvents.WriteVersion(ctx, w.S, []model.AirflowEvent{action(901, 2)}, now-1000))
+			n, err = l.Poll(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "only the recent rows read again")
+			require.NotContains(t, stored(t, w, p.Version()), "prod:901")
+
+			time.Sleep(time.Until(start.Add(overlap)))
+			n, err = l.Poll(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 2, n, "the full re-read")
+			require.Contains(t, stored(t, w, p.Version()), "prod:901", "the late commit is correlated")
+			require.NoError(t, l.Close(ctx))
+		})
+	}
+}
