@@ -28,16 +28,16 @@ type PollConfig struct {
 	Dedupe int `yaml:"dedupe"`
 	// IdleSave is how often a stream saves a cursor moved only by pages
 	// that brought no new records (an empty window walked, a caught-up
-	// page's next link), default 30s. A page with new records always has
-	// its cursor saved once they are published; an unchanged cursor is
-	// never saved. Leaving an idle cursor unsaved only means a restart
-	// reads that span again.
+	// page's next link), default 30s. An unchanged cursor is never saved.
+	// Leaving an idle cursor unsaved only means a restart reads that span
+	// again.
 	IdleSave time.Duration `yaml:"idle_save"`
-	// SaveInterval is how often a stream catching up (reading page after
-	// page) saves a cursor moved by records, once they are stored (default
-	// 1s); a stream that caught up saves it at once. Store writes are what
-	// a cursor save per page would cost; a restart reads the unsaved pages
-	// again, and storage drops what it already holds.
+	// SaveInterval is how often a stream saves a cursor moved by records,
+	// once they are stored (default 5s): by the first page taken once the
+	// interval has passed since the last save, so a caught-up stream saves
+	// it at its next poll. Store writes are what a cursor save per page
+	// would cost; a restart reads the unsaved pages again, and storage
+	// drops what it already holds.
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored,
 	// on a bus that can send without waiting (the in-process bus; default
@@ -54,7 +54,7 @@ const (
 	DefaultMaxRateLimitWait = 15 * time.Minute
 	DefaultDedupe           = 20000
 	DefaultIdleSave         = 30 * time.Second
-	DefaultSaveInterval     = time.Second
+	DefaultSaveInterval     = 5 * time.Second
 	DefaultInFlight         = 16
 )
 

@@ -36,11 +36,10 @@ const (
 // taken (its cursor saved, its status reported) only after every page
 // before it, once its records are stored. A cursor that did not move is
 // not saved; one moved by records is saved at most every
-// PollConfig.SaveInterval while the stream catches up and at once when it
-// caught up; one moved by pages without new records at most every
-// PollConfig.IdleSave (store writes are what a cursor save per page would
-// cost; the saved cursor only ever lags, so a restart reads again, never
-// skips). A failed read, publish or save is retried with
+// PollConfig.SaveInterval (by the first page taken after it), one moved
+// only by pages without new records at most every PollConfig.IdleSave
+// (store writes are what a cursor save per page would cost; the saved
+// cursor only ever lags, so a restart reads again, never skips). A failed read, publish or save is retried with
 // jittered exponential backoff capped at PollConfig.MaxBackoff, and nothing
 // moves until it succeeds; a provider's rate limit is waited out until the
 // reset it names. So a Kafka or store outage stops cursors, never loses a
@@ -176,7 +175,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 		// stored, and the oldest while too many are in flight.
 		all := !page.More || !page.NotBefore.IsZero()
 		for p := range sent.settle(ctx, sr, all) {
-			if !sr.stored(ctx, p, sent.len() == 0, &saved, &savedAt) {
+			if !sr.stored(ctx, p, &saved, &savedAt) {
 				return
 			}
 		}
@@ -276,17 +275,16 @@ func (s *sentPages) settle(ctx context.Context, sr *streamRun, all bool) func(fu
 	}
 }
 
-// stored takes p, whose records are stored: it saves p's cursor when
-// it moved — once the stream caught up (last: no page is in flight after
-// p, and p has no more), at most every SaveInterval while it catches up,
-// and at most every IdleSave when only pages without records moved it —
-// and reports p in the status. It returns false when ctx ended.
-func (sr *streamRun) stored(ctx context.Context, p *sentPage, last bool, saved *string, savedAt *time.Time) bool {
+// stored takes p, whose records are stored: it saves p's cursor when it
+// moved — at most every SaveInterval when records moved it (since the last
+// save), at most every IdleSave when only pages without records did — and
+// reports p in the status. It returns false when ctx ended.
+func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, savedAt *time.Time) bool {
 	r := sr.r
 	page := p.page
 	since := r.clock.Since(*savedAt)
 	sr.unsaved = sr.unsaved || len(p.fresh) > 0
-	due := since >= r.cfg.IdleSave || (sr.unsaved && (since >= r.cfg.SaveInterval || (last && !page.More)))
+	due := since >= r.cfg.IdleSave || (sr.unsaved && since >= r.cfg.SaveInterval)
 	if page.Cursor != *saved && due {
 		for {
 			err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})

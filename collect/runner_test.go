@@ -249,19 +249,21 @@ func (c *countedCursors) Save(ctx context.Context, cur model.Cursor) error {
 }
 
 // TestRunnerCursorSaves: a cursor is saved after the records that moved it
-// were published, never when it did not move, and at most every IdleSave
-// when only pages without records moved it.
+// were published, at most every SaveInterval, never when it did not move,
+// and at most every IdleSave when only pages without records moved it.
 func TestRunnerCursorSaves(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		move      bool
 		full      []int // pages with a record
+		every     time.Duration
 		saves     [2]int
 		published int
 	}{
 		{name: "unchanged cursor is never saved", saves: [2]int{0, 0}},
 		{name: "idle moves are saved every IdleSave", move: true, saves: [2]int{9, 11}},
-		{name: "records are saved page by page", full: []int{0, 1, 2, 3, 4}, saves: [2]int{5, 5}, published: 5},
+		{name: "records are saved page by page", full: []int{0, 1, 2, 3, 4}, every: time.Millisecond, saves: [2]int{4, 5}, published: 5},
+		{name: "records are saved every SaveInterval", full: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, saves: [2]int{2, 3}, published: 11},
 		{name: "records among idle moves", move: true, full: []int{3, 100, 101, 250}, saves: [2]int{12, 15}, published: 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,7 +275,7 @@ func TestRunnerCursorSaves(t *testing.T) {
 			pub := &collecttest.Recorder{}
 			cursors := &countedCursors{pub: pub, full: full}
 			col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{&mover{full: full, move: tc.move}},
-				Poll: collect.PollConfig{Interval: time.Second, IdleSave: 30 * time.Second}}
+				Poll: collect.PollConfig{Interval: time.Second, IdleSave: 30 * time.Second, SaveInterval: tc.every}}
 			r := collect.NewRunner(col, pub, cursors, collect.Options{Clock: clock, Logger: collecttest.Quiet()})
 			collecttest.Drive(t, clock, 1, time.Second, clock.Now().Add(5*time.Minute), r)
 			require.Len(t, pub.Records(), tc.published)
@@ -289,6 +291,8 @@ func TestRunnerCursorSaves(t *testing.T) {
 			require.LessOrEqual(t, saved, at, "the saved cursor never runs ahead")
 			if tc.move {
 				require.GreaterOrEqual(t, saved, at-31, "an idle cursor lags at most IdleSave")
+			} else if tc.published > 0 {
+				require.Equal(t, at, saved, "a cursor moved by records is saved by the next poll after SaveInterval")
 			}
 		})
 	}
