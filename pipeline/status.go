@@ -200,6 +200,9 @@ func (w *StatusWriter) Run(ctx context.Context) error {
 
 func (w *StatusWriter) write(ctx context.Context) {
 	if err := w.store.WriteSourceStatus(ctx, w.status.Snapshot(w.o.Clock.Now())); err != nil {
+		if ctx.Err() != nil {
+			return // cut short by the shutdown, not a store outage: the last write follows
+		}
 		w.down.failed(ctx, err)
 		return
 	}
