@@ -33,15 +33,16 @@ type PollConfig struct {
 	// again.
 	IdleSave time.Duration `yaml:"idle_save"`
 	// SaveInterval is how often a stream saves a cursor moved by records,
-	// once they are stored (default 5s): by the first page taken once the
-	// interval has passed since the last save, so a caught-up stream saves
-	// it at its next poll. Store writes are what a cursor save per page
-	// would cost; a restart reads the unsaved pages again, and storage
-	// drops what it already holds.
+	// once they are stored (default 200ms): by the first page taken once
+	// the interval has passed since the last save, so a caught-up stream
+	// saves it at its next poll, and a stopping stream saves it on its way
+	// out. Store writes are what a cursor save per page would cost; after
+	// a crash the unsaved pages are read again, and storage drops what it
+	// already holds.
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored,
 	// on a bus that can send without waiting (the in-process bus; default
-	// 16). Cursors still move only past stored records.
+	// 4). Cursors still move only past stored records.
 	InFlight int `yaml:"in_flight"`
 }
 
@@ -54,8 +55,8 @@ const (
 	DefaultMaxRateLimitWait = 15 * time.Minute
 	DefaultDedupe           = 20000
 	DefaultIdleSave         = 30 * time.Second
-	DefaultSaveInterval     = 5 * time.Second
-	DefaultInFlight         = 16
+	DefaultSaveInterval     = 200 * time.Millisecond
+	DefaultInFlight         = 4
 )
 
 // WithDefaults returns c with zero fields set to their defaults.

@@ -121,8 +121,12 @@ type streamRun struct {
 	bo      *backoff.ExponentialBackOff
 	failing bool
 	dedupe  *recent
-	unsaved bool // records were stored past the saved cursor
+	unsaved bool   // records were stored past the saved cursor
+	taken   string // the cursor of the last page taken
 }
+
+// stopSaveTimeout bounds the cursor save of a stream that stops.
+const stopSaveTimeout = 5 * time.Second
 
 func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	sr := &streamRun{r: r, s: s, st: st, name: CursorName(r.col.Source, r.col.Instance, s.Name()),
@@ -136,6 +140,18 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	// store holds, written at savedAt (or loaded).
 	var cursor, saved string
 	var savedAt time.Time
+	// On the way out, save the cursor of the last page taken (its records
+	// are stored) if it was left for SaveInterval: a stop then reads
+	// nothing again.
+	defer func() {
+		if sr.unsaved && sr.taken != saved {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSaveTimeout)
+			defer cancel()
+			if err := r.cursors.Save(sctx, model.Cursor{Collector: sr.name, Position: sr.taken, UpdatedAt: model.Millis(r.clock.Now())}); err != nil {
+				r.log.Warn("cursor not saved at stop; its pages will be read again", "stream", s.Name(), "err", err)
+			}
+		}
+	}()
 	for {
 		pos, _, err := r.cursors.Load(ctx, sr.name)
 		if err == nil {
@@ -233,7 +249,7 @@ func (sr *streamRun) send(ctx context.Context, p *sentPage) bool {
 type sentPages struct{ q []*sentPage }
 
 func (s *sentPages) add(p *sentPage) { s.q = append(s.q, p) }
-func (s *sentPages) len() int       { return len(s.q) }
+func (s *sentPages) len() int        { return len(s.q) }
 
 // settle yields the oldest pages in order once their records are stored:
 // those already stored, then — while more than InFlight are in flight, or
@@ -284,6 +300,7 @@ func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, sav
 	page := p.page
 	since := r.clock.Since(*savedAt)
 	sr.unsaved = sr.unsaved || len(p.fresh) > 0
+	sr.taken = page.Cursor
 	due := since >= r.cfg.IdleSave || (sr.unsaved && since >= r.cfg.SaveInterval)
 	if page.Cursor != *saved && due {
 		for {

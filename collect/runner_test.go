@@ -249,8 +249,9 @@ func (c *countedCursors) Save(ctx context.Context, cur model.Cursor) error {
 }
 
 // TestRunnerCursorSaves: a cursor is saved after the records that moved it
-// were published, at most every SaveInterval, never when it did not move,
-// and at most every IdleSave when only pages without records moved it.
+// were published, at most every SaveInterval (and when the stream stops),
+// never when it did not move, and at most every IdleSave when only pages
+// without records moved it.
 func TestRunnerCursorSaves(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -263,7 +264,8 @@ func TestRunnerCursorSaves(t *testing.T) {
 		{name: "unchanged cursor is never saved", saves: [2]int{0, 0}},
 		{name: "idle moves are saved every IdleSave", move: true, saves: [2]int{9, 11}},
 		{name: "records are saved page by page", full: []int{0, 1, 2, 3, 4}, every: time.Millisecond, saves: [2]int{4, 5}, published: 5},
-		{name: "records are saved every SaveInterval", full: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, saves: [2]int{2, 3}, published: 11},
+		{name: "records are saved every SaveInterval", full: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, every: 5 * time.Second, saves: [2]int{2, 3}, published: 11},
+		{name: "a stopping stream saves what it left for SaveInterval", full: []int{0, 1, 2, 3, 4}, every: time.Hour, saves: [2]int{1, 1}, published: 5},
 		{name: "records among idle moves", move: true, full: []int{3, 100, 101, 250}, saves: [2]int{12, 15}, published: 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
