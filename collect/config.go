@@ -32,17 +32,18 @@ type PollConfig struct {
 	// Leaving an idle cursor unsaved only means a restart reads that span
 	// again.
 	IdleSave time.Duration `yaml:"idle_save"`
-	// SaveInterval is how often a stream saves a cursor moved by records,
-	// once they are stored (default 200ms): by the first page taken once
-	// the interval has passed since the last save, so a caught-up stream
-	// saves it at its next poll, and a stopping stream saves it on its way
-	// out. Store writes are what a cursor save per page would cost; after
-	// a crash the unsaved pages are read again, and storage drops what it
-	// already holds.
+	// SaveInterval is how often a stream that caught up saves a cursor
+	// moved by records, once they are stored (default 1s): by the first
+	// page taken once the interval has passed since the last save, and by
+	// a stopping stream on its way out. A stream catching up saves it with
+	// every page. Store writes are what a cursor save per poll would cost;
+	// after a crash the unsaved records are read again, and storage drops
+	// what it already holds.
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored,
 	// on a bus that can send without waiting (the in-process bus; default
-	// 4). Cursors still move only past stored records.
+	// 2): after a crash these are read again. Cursors still move only past
+	// stored records.
 	InFlight int `yaml:"in_flight"`
 }
 
@@ -55,8 +56,8 @@ const (
 	DefaultMaxRateLimitWait = 15 * time.Minute
 	DefaultDedupe           = 20000
 	DefaultIdleSave         = 30 * time.Second
-	DefaultSaveInterval     = 200 * time.Millisecond
-	DefaultInFlight         = 4
+	DefaultSaveInterval     = time.Second
+	DefaultInFlight         = 2
 )
 
 // WithDefaults returns c with zero fields set to their defaults.

@@ -35,11 +35,13 @@ const (
 // the ones stored, so reading the provider overlaps storing; a page is
 // taken (its cursor saved, its status reported) only after every page
 // before it, once its records are stored. A cursor that did not move is
-// not saved; one moved by records is saved at most every
-// PollConfig.SaveInterval (by the first page taken after it), one moved
-// only by pages without new records at most every PollConfig.IdleSave
-// (store writes are what a cursor save per page would cost; the saved
-// cursor only ever lags, so a restart reads again, never skips). A failed read, publish or save is retried with
+// not saved; one moved by records is saved with its page while the stream
+// catches up (a crash then reads again at most the pages in flight), and
+// at most every PollConfig.SaveInterval once it caught up (small pages,
+// polled often); one moved only by pages without new records at most
+// every PollConfig.IdleSave. Store writes are what a cursor save per poll
+// would cost; the saved cursor only ever lags, so a restart reads again,
+// never skips; a stopping stream saves the cursor it left. A failed read, publish or save is retried with
 // jittered exponential backoff capped at PollConfig.MaxBackoff, and nothing
 // moves until it succeeds; a provider's rate limit is waited out until the
 // reset it names. So a Kafka or store outage stops cursors, never loses a
@@ -292,16 +294,17 @@ func (s *sentPages) settle(ctx context.Context, sr *streamRun, all bool) func(fu
 }
 
 // stored takes p, whose records are stored: it saves p's cursor when it
-// moved — at most every SaveInterval when records moved it (since the last
-// save), at most every IdleSave when only pages without records did — and
-// reports p in the status. It returns false when ctx ended.
+// moved — at once when records moved it and the stream is catching up (p
+// has more), at most every SaveInterval when records moved it and the
+// stream caught up, at most every IdleSave when only pages without records
+// did — and reports p in the status. It returns false when ctx ended.
 func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, savedAt *time.Time) bool {
 	r := sr.r
 	page := p.page
 	since := r.clock.Since(*savedAt)
 	sr.unsaved = sr.unsaved || len(p.fresh) > 0
 	sr.taken = page.Cursor
-	due := since >= r.cfg.IdleSave || (sr.unsaved && since >= r.cfg.SaveInterval)
+	due := since >= r.cfg.IdleSave || (sr.unsaved && (page.More || since >= r.cfg.SaveInterval))
 	if page.Cursor != *saved && due {
 		for {
 			err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})
