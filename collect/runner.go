@@ -35,8 +35,10 @@ const (
 // the ones stored, so reading the provider overlaps storing; a page is
 // taken (its cursor saved, its status reported) only after every page
 // before it, once its records are stored. A cursor that did not move is
-// not saved; one moved by records is saved with its page while the stream
-// catches up (a crash then reads again at most the pages in flight), and
+// not saved; one moved by records is saved in the background while the
+// stream catches up — one save at a time, each of the newest page taken,
+// so reading never waits for the store and a crash reads again about the
+// pages in flight — and
 // at most every PollConfig.SaveInterval once it caught up (small pages,
 // polled often); one moved only by pages without new records at most
 // every PollConfig.IdleSave. Store writes are what a cursor save per poll
@@ -125,6 +127,47 @@ type streamRun struct {
 	dedupe  *recent
 	unsaved bool   // records were stored past the saved cursor
 	taken   string // the cursor of the last page taken
+
+	// The cursor save running in the background, if any: closed when it
+	// ended, with saveErr set.
+	saving     chan struct{}
+	savingPos  string
+	savingSeq  int // the number of the page whose cursor is being saved
+	saveErr    error
+	seq        int // pages taken
+	recordsSeq int // the number of the last page taken with records
+}
+
+// saveAsync starts saving pos in the background, so that the stream reads
+// on while the store writes it; saveDone takes the result.
+func (sr *streamRun) saveAsync(ctx context.Context, pos string) {
+	r := sr.r
+	done := make(chan struct{})
+	sr.saving, sr.savingPos, sr.savingSeq = done, pos, sr.seq
+	at := model.Millis(r.clock.Now())
+	go func() {
+		defer close(done)
+		sr.saveErr = r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: pos, UpdatedAt: at})
+	}()
+}
+
+// saveDone takes the result of the save that ended: the saved position
+// moves, or the failure is reported and a later page saves again.
+func (sr *streamRun) saveDone(saved *string, savedAt *time.Time) {
+	r := sr.r
+	sr.saving = nil
+	if err := sr.saveErr; err != nil {
+		err = fmt.Errorf("save cursor %s: %w", sr.name, err)
+		r.log.Warn("cursor not saved; a later page saves it", "stream", sr.s.Name(), "err", err)
+		now := r.clock.Now()
+		r.update(sr.st, func(st *Status) { st.LastError, st.LastErrorAt = err.Error(), now })
+		sr.failing = true
+		return
+	}
+	*saved, *savedAt = sr.savingPos, r.clock.Now()
+	if sr.savingSeq >= sr.recordsSeq {
+		sr.unsaved = false // every page with records is behind the saved cursor
+	}
 }
 
 // stopSaveTimeout bounds the cursor save of a stream that stops.
@@ -146,6 +189,10 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	// are stored) if it was left for SaveInterval: a stop then reads
 	// nothing again.
 	defer func() {
+		if sr.saving != nil {
+			<-sr.saving
+			sr.saveDone(&saved, &savedAt)
+		}
 		if sr.unsaved && sr.taken != saved {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSaveTimeout)
 			defer cancel()
@@ -294,29 +341,36 @@ func (s *sentPages) settle(ctx context.Context, sr *streamRun, all bool) func(fu
 }
 
 // stored takes p, whose records are stored: it saves p's cursor when it
-// moved — at once when records moved it and the stream is catching up (p
-// has more), at most every SaveInterval when records moved it and the
+// moved — in the background, once the previous save ended, when records
+// moved it and the stream is catching up (p has more), at most every
+// SaveInterval when records moved it and the
 // stream caught up, at most every IdleSave when only pages without records
 // did — and reports p in the status. It returns false when ctx ended.
 func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, savedAt *time.Time) bool {
 	r := sr.r
 	page := p.page
-	since := r.clock.Since(*savedAt)
 	sr.unsaved = sr.unsaved || len(p.fresh) > 0
 	sr.taken = page.Cursor
-	due := since >= r.cfg.IdleSave || (sr.unsaved && (page.More || since >= r.cfg.SaveInterval))
-	if page.Cursor != *saved && due {
-		for {
-			err := r.cursors.Save(ctx, model.Cursor{Collector: sr.name, Position: page.Cursor, UpdatedAt: model.Millis(r.clock.Now())})
-			if err == nil {
-				break
-			}
-			if !sr.retry(ctx, fmt.Errorf("save cursor %s: %w", sr.name, err)) {
-				return false
-			}
+	sr.seq++
+	if len(p.fresh) > 0 {
+		sr.recordsSeq = sr.seq
+	}
+	busy := false
+	if sr.saving != nil {
+		if !page.More {
+			<-sr.saving // caught up: the stream waits anyway
 		}
-		*saved, *savedAt = page.Cursor, r.clock.Now()
-		sr.unsaved = false
+		select {
+		case <-sr.saving:
+			sr.saveDone(saved, savedAt)
+		default:
+			busy = true // one save at a time: a later page saves the newer cursor
+		}
+	}
+	since := r.clock.Since(*savedAt)
+	due := since >= r.cfg.IdleSave || (sr.unsaved && (page.More || since >= r.cfg.SaveInterval))
+	if page.Cursor != *saved && due && !busy {
+		sr.saveAsync(ctx, page.Cursor)
 	}
 	sr.bo.Reset()
 	sr.recovered()

@@ -263,7 +263,7 @@ func TestRunnerCursorSaves(t *testing.T) {
 	}{
 		{name: "unchanged cursor is never saved", saves: [2]int{0, 0}},
 		{name: "idle moves are saved every IdleSave", move: true, saves: [2]int{9, 11}},
-		{name: "records are saved page by page", full: []int{0, 1, 2, 3, 4}, every: time.Millisecond, saves: [2]int{4, 5}, published: 5},
+		{name: "records are saved as each save ends", full: []int{0, 1, 2, 3, 4}, every: time.Millisecond, saves: [2]int{1, 5}, published: 5},
 		{name: "records are saved every SaveInterval", full: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, every: 5 * time.Second, saves: [2]int{2, 3}, published: 11},
 		{name: "a stopping stream saves what it left for SaveInterval", full: []int{0, 1, 2, 3, 4}, every: time.Hour, saves: [2]int{1, 1}, published: 5},
 		{name: "records among idle moves", move: true, full: []int{3, 100, 101, 250}, saves: [2]int{12, 15}, published: 4},
