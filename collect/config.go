@@ -42,8 +42,8 @@ type PollConfig struct {
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored,
 	// on a bus that can send without waiting (the in-process bus; default
-	// 2): after a crash these are read again. Cursors still move only past
-	// stored records.
+	// 1: a page is stored while the next is read): after a crash these are
+	// read again. Cursors still move only past stored records.
 	InFlight int `yaml:"in_flight"`
 }
 
@@ -57,7 +57,7 @@ const (
 	DefaultDedupe           = 20000
 	DefaultIdleSave         = 30 * time.Second
 	DefaultSaveInterval     = time.Second
-	DefaultInFlight         = 2
+	DefaultInFlight         = 1
 )
 
 // WithDefaults returns c with zero fields set to their defaults.

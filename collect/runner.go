@@ -278,7 +278,7 @@ func (sr *streamRun) send(ctx context.Context, p *sentPage) bool {
 	p.pending = nil
 	for len(p.fresh) > 0 {
 		var err error
-		if snd, ok := r.pub.(bus.Sender); ok && r.cfg.InFlight > 1 {
+		if snd, ok := r.pub.(bus.Sender); ok && r.cfg.InFlight > 0 {
 			p.pending, err = snd.Send(ctx, p.fresh...)
 		} else {
 			err = r.pub.Publish(ctx, p.fresh...)
