@@ -21,7 +21,6 @@ const (
 	DefaultLiveBatch         = 5000
 	DefaultLiveFlushInterval = time.Second
 	DefaultPollOverlap       = 2 * time.Minute
-	DefaultPollRecent        = 5 * time.Second
 )
 
 // LiveOptions tune a Live correlator. The zero value is usable.
@@ -42,18 +41,10 @@ type LiveOptions struct {
 	// FlushInterval is the longest a buffered correlation waits: Add writes
 	// the buffer once it is this old. Default DefaultLiveFlushInterval.
 	FlushInterval time.Duration
-	// PollOverlap is how late a row's insert may commit after its version
-	// was taken and still be read: once every PollOverlap, Poll reads again
-	// the rows from twice PollOverlap before the newest row version already
-	// read; re-read events are ignored by the engine as redeliveries.
-	// Default DefaultPollOverlap.
+	// PollOverlap is how far before the newest row version already read Poll
+	// reads again, for rows whose insert committed late; re-read events are
+	// ignored by the engine as redeliveries. Default DefaultPollOverlap.
 	PollOverlap time.Duration
-	// PollRecent is how far before the newest row version already read
-	// every other Poll reads again (capped at PollOverlap): a row committed
-	// later than that is read by the next full re-read, within PollOverlap.
-	// Reading only this much keeps each poll's cost to about the rows new
-	// since the last. Default DefaultPollRecent.
-	PollRecent time.Duration
 	// Logger receives alert hand-off failures. Default discard.
 	Logger *slog.Logger
 	// OnUpdate, when set, observes every engine update (with the Live's
@@ -112,7 +103,6 @@ type Live struct {
 	finals   map[string]struct{} // buffered action ids whose update was final
 	lastAt   time.Time           // last ComputedAt stamped
 	mark     uint64              // newest row version seen by Poll
-	fullAt   time.Time           // when Poll (or Preload) last read the whole PollOverlap again
 	closed   bool
 
 	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
@@ -133,10 +123,6 @@ func NewLive(ctx context.Context, w Store, p correlate.Policy, o LiveOptions) (*
 	if o.PollOverlap <= 0 {
 		o.PollOverlap = DefaultPollOverlap
 	}
-	if o.PollRecent <= 0 {
-		o.PollRecent = DefaultPollRecent
-	}
-	o.PollRecent = min(o.PollRecent, o.PollOverlap)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -329,7 +315,6 @@ func (l *Live) Preload(ctx context.Context, since time.Time) error {
 	l.mu.Lock()
 	l.floor = since
 	l.mark = max(l.mark, mark)
-	l.fullAt = time.Now()
 	l.mu.Unlock()
 	for ev := range ld.merged() {
 		if err := l.Add(ctx, ev); err != nil {
@@ -344,21 +329,14 @@ func (l *Live) Preload(ctx context.Context, since time.Time) error {
 
 // Poll feeds the events stored since the previous Poll (or Preload) to the
 // engine, in time order, and writes the correlations they change. It
-// returns the number of events read; events already seen are read again —
-// within PollRecent, and within twice PollOverlap once every PollOverlap —
-// and ignored by the engine.
+// returns the number of events read; events already seen are read again
+// within PollOverlap and ignored by the engine.
 func (l *Live) Poll(ctx context.Context) (int, error) {
-	start := time.Now()
 	l.mu.Lock()
 	mark := l.mark
-	full := start.Sub(l.fullAt) >= l.o.PollOverlap
 	l.mu.Unlock()
-	back := l.o.PollRecent
-	if full {
-		back = 2 * l.o.PollOverlap
-	}
 	from := uint64(0)
-	if ov := uint64(back.Milliseconds()); mark > ov {
+	if ov := uint64(l.o.PollOverlap.Milliseconds()); mark > ov {
 		from = mark - ov
 	}
 	var evs []timed
@@ -393,9 +371,6 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	l.mu.Lock()
 	l.resolvePending()
 	l.mark = max(l.mark, newest)
-	if full {
-		l.fullAt = start
-	}
 	l.polled += int64(len(evs))
 	l.mu.Unlock()
 	return len(evs), l.Sync(ctx)
