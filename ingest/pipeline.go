@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"time"
 
 	"github.com/keytrail/keytrail/model"
@@ -33,6 +35,24 @@ func (b *Batch) add(o Output) {
 	b.Authenticators = append(b.Authenticators, o.Authenticators...)
 	b.Airflow = append(b.Airflow, o.Airflow...)
 	b.Runs = append(b.Runs, o.Runs...)
+}
+
+// grow makes room in b for the rows of every record of outs, so that adding
+// them does not copy the batch over and over as it grows.
+func (b *Batch) grow(outs []pending) {
+	var auth, authn, af, runs int
+	for i := range outs {
+		o := &outs[i].out
+		auth += len(o.Auth)
+		authn += len(o.Authenticators)
+		af += len(o.Airflow)
+		runs += len(o.Runs)
+	}
+	b.Raw = slices.Grow(b.Raw, len(outs))
+	b.Auth = slices.Grow(b.Auth, auth)
+	b.Authenticators = slices.Grow(b.Authenticators, authn)
+	b.Airflow = slices.Grow(b.Airflow, af)
+	b.Runs = slices.Grow(b.Runs, runs)
 }
 
 // TimeRange is the span of times a sink stores faithfully, both ends
@@ -150,28 +170,36 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	times := in.Sink.TimeRange()
 	pieces := Split(data, in.Normalizer.Envelopes())
 	res.Records = len(pieces)
-	// Normalizing the next batch overlaps storing this one: a goroutine
-	// normalizes batches in input order and hands them over one at a time;
+	// Normalizing the next batches overlaps storing this one, on every
+	// core: a goroutine starts one normalizer per batch, at most
+	// normalizers ahead, and queues their results in input order;
 	// everything that touches the store, the enricher and the counts stays
 	// here, in order.
 	ctx, cancel := context.WithCancel(ctx)
-	normalized := make(chan normalizedBatch, 1)
+	normalizers := min(max(runtime.GOMAXPROCS(0), 1), 4)
+	queue := make(chan chan normalizedBatch, normalizers)
 	defer func() {
 		// The normalizer and the clock are not used after Ingest returns.
 		cancel()
-		for range normalized {
+		for c := range queue {
+			<-c
 		}
 	}()
 	go func() {
-		defer close(normalized)
+		defer close(queue)
 		for start := 0; start < len(pieces); start += size {
-			nb := in.normalize(pieces[start:min(start+size, len(pieces))], origin, src, model.Millis(now()), times)
-			nb.start = start
+			c := make(chan normalizedBatch, 1)
 			select {
-			case normalized <- nb:
+			case queue <- c:
 			case <-ctx.Done():
 				return
 			}
+			received := model.Millis(now())
+			go func() {
+				nb := in.normalize(pieces[start:min(start+size, len(pieces))], origin, src, received, times)
+				nb.start = start
+				c <- nb
+			}()
 		}
 	}()
 	// The digest of the record stored (or being stored) under each id this
@@ -179,7 +207,8 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	settled := make(map[string]digest, len(pieces))
 	conflicted := map[string]bool{}
 	done := 0 // pieces handled
-	for nb := range normalized {
+	for c := range queue {
+		nb := <-c
 		start, end := nb.start, nb.start+nb.n
 		done = end
 		fail := func(err error) (Result, error) {
@@ -207,6 +236,7 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 				settled[id] = parseDigest(sum)
 			}
 		}
+		b.grow(outs)
 		var st Result
 		for _, p := range outs {
 			raw := p.out.Raw
