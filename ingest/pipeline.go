@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keytrail/keytrail/model"
@@ -202,110 +204,211 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 			}()
 		}
 	}()
-	// The digest of the record stored (or being stored) under each id this
-	// input touched, and the conflicting versions already kept.
-	settled := make(map[string]digest, len(pieces))
-	conflicted := map[string]bool{}
+	// Checking a batch against the store, classifying and enriching it
+	// (here) overlaps writing the batch before it (a writer goroutine that
+	// writes, counts and calls Stored in input order).
+	ck := checker{settled: make(map[string]settledID, len(pieces)), conflicted: map[string]bool{}}
+	toWrite := make(chan *checkedBatch)
+	writerDone := make(chan struct{})
+	var werr error // the writer's, read once writerDone is closed
+	var writerFailed atomic.Bool
+	go func() {
+		defer close(writerDone)
+		for cb := range toWrite {
+			if werr == nil {
+				if werr = in.store(ctx, cb, &ck, &res, len(pieces)); werr != nil {
+					writerFailed.Store(true)
+				}
+			}
+			close(cb.written)
+		}
+	}()
+	// finish waits for the writer and returns the first error: the
+	// writer's (an earlier batch), else err.
+	finish := func(err error) (Result, error) {
+		close(toWrite)
+		<-writerDone
+		if werr != nil {
+			return res, werr
+		}
+		return res, err
+	}
 	done := 0 // pieces handled
+	var prev *checkedBatch
 	for c := range queue {
+		if writerFailed.Load() {
+			break
+		}
 		nb := <-c
-		start, end := nb.start, nb.start+nb.n
-		done = end
-		fail := func(err error) (Result, error) {
-			return res, fmt.Errorf("%w (storing records %d–%d of %d); the %d batches before them were stored whole (%d accepted, %d duplicates, %d conflicts, %d dead letters); re-running the input is safe: storage is idempotent",
-				err, start+1, end, len(pieces), res.Batches, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters)
+		cb, err := in.check(ctx, nb, &ck, src, prev)
+		if err != nil {
+			// The writer's counts are final once it is done.
+			close(toWrite)
+			<-writerDone
+			if werr != nil {
+				return res, werr
+			}
+			return res, storeFailure(err, nb.start, nb.start+nb.n, len(pieces), res)
 		}
-		b, outs := nb.b, nb.outs
-		var origins []string // of b.Raw
-		var ask []string
-		asked := map[string]bool{}
-		for _, p := range outs {
-			if id := p.out.Raw.EventID; !asked[id] {
-				if _, ok := settled[id]; !ok {
-					ask = append(ask, id)
-					asked[id] = true
-				}
-			}
-		}
-		if len(ask) > 0 {
-			known, err := in.Sink.Known(ctx, src, in.Instance, ask)
-			if err != nil {
-				return fail(fmt.Errorf("%w: look up stored ids: %w", ErrStore, err))
-			}
-			for id, sum := range known {
-				settled[id] = parseDigest(sum)
-			}
-		}
-		b.grow(outs)
-		var st Result
-		for _, p := range outs {
-			raw := p.out.Raw
-			have, ok := settled[raw.EventID]
-			switch sum := parseDigest(raw.SHA256); {
-			case !ok:
-				settled[raw.EventID] = sum
-				b.add(p.out)
-				origins = append(origins, p.origin)
-				st.Accepted++
-			case have == sum || conflicted[raw.EventID+"\x00"+raw.SHA256]:
-				st.Duplicates++
-			default:
-				conflicted[raw.EventID+"\x00"+raw.SHA256] = true
-				b.Conflicts = append(b.Conflicts, conflict(raw, p.origin, have))
-				st.Conflicts++
-			}
-		}
-		st.DeadLetters = len(b.DeadLetters)
-		if in.Enricher != nil {
-			if err := in.Enricher.Enrich(ctx, b); err != nil {
-				return fail(fmt.Errorf("enrich: %w", err))
-			}
-		}
-		if b.Len() > 0 {
-			preempted, err := in.Sink.Write(ctx, b)
-			if err != nil {
-				return fail(fmt.Errorf("%w: %w", ErrStore, err))
-			}
-			// Another ingest stored some of these records first: they are
-			// its, not ours, and ours are duplicates or conflicts of them.
-			var late []model.Conflict
-			for i, r := range b.Raw {
-				sum, ok := preempted[r.EventID]
-				if !ok {
-					continue
-				}
-				st.Accepted--
-				settled[r.EventID] = parseDigest(sum)
-				if sum == r.SHA256 {
-					st.Duplicates++
-					continue
-				}
-				st.Conflicts++
-				conflicted[r.EventID+"\x00"+r.SHA256] = true
-				late = append(late, conflict(r, origins[i], parseDigest(sum)))
-			}
-			if len(late) > 0 {
-				if _, err := in.Sink.Write(ctx, &Batch{Conflicts: late}); err != nil {
-					return fail(fmt.Errorf("%w: store conflicts found after the write: %w", ErrStore, err))
-				}
-			}
-		}
-		res.Batches++
-		res.Accepted += st.Accepted
-		res.Duplicates += st.Duplicates
-		res.Conflicts += st.Conflicts
-		res.DeadLetters += st.DeadLetters
-		if in.Stored != nil {
-			if err := in.Stored(ctx, b); err != nil {
-				return res, err
-			}
-		}
+		done = nb.start + nb.n
+		toWrite <- cb
+		prev = cb
+	}
+	if res, err := finish(nil); err != nil {
+		return res, err
 	}
 	if done < len(pieces) { // the normalizer stopped: ctx is done
 		return res, fmt.Errorf("%w (before records %d–%d of %d); the %d batches before them were stored whole; re-running the input is safe: storage is idempotent",
 			context.Cause(ctx), done+1, len(pieces), len(pieces), res.Batches)
 	}
 	return res, nil
+}
+
+// storeFailure is err of the batch of records start+1…end of total, saying
+// what the batches before it stored.
+func storeFailure(err error, start, end, total int, res Result) error {
+	return fmt.Errorf("%w (storing records %d–%d of %d); the %d batches before them were stored whole (%d accepted, %d duplicates, %d conflicts, %d dead letters); re-running the input is safe: storage is idempotent",
+		err, start+1, end, total, res.Batches, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters)
+}
+
+// settledID is the digest of the record stored (or being stored) under an
+// id, and the batch that stores it (-1: found stored).
+type settledID struct {
+	sum   digest
+	batch int
+}
+
+// checker is what one input's ingest knows of the ids it touched: settled
+// for each id, and the conflicting versions already kept. The writer
+// changes it when another ingest stored a record first, hence mu.
+type checker struct {
+	mu         sync.Mutex
+	settled    map[string]settledID
+	conflicted map[string]bool
+}
+
+// checkedBatch is a batch classified and enriched, ready to be written.
+type checkedBatch struct {
+	start, end int // its pieces
+	b          *Batch
+	origins    []string // of b.Raw
+	st         Result   // its counts, before the write
+	// written is closed when the writer is done with the batch.
+	written chan struct{}
+}
+
+// check asks the store which ids of nb are stored, classifies its records
+// (new, duplicate, conflict) and enriches the new ones. prev is the batch
+// before, which may still be being written: a record whose id prev stores
+// waits for that write, which may find another ingest's copy first.
+func (in *Ingester) check(ctx context.Context, nb normalizedBatch, ck *checker, src model.Source, prev *checkedBatch) (*checkedBatch, error) {
+	b, outs := nb.b, nb.outs
+	cb := &checkedBatch{start: nb.start, end: nb.start + nb.n, b: b, written: make(chan struct{})}
+	var ask []string
+	asked := map[string]bool{}
+	waitPrev := false
+	ck.mu.Lock()
+	for _, p := range outs {
+		id := p.out.Raw.EventID
+		if s, ok := ck.settled[id]; ok {
+			waitPrev = waitPrev || prev != nil && s.batch == prev.start
+			continue
+		}
+		if !asked[id] {
+			ask = append(ask, id)
+			asked[id] = true
+		}
+	}
+	ck.mu.Unlock()
+	if len(ask) > 0 {
+		known, err := in.Sink.Known(ctx, src, in.Instance, ask)
+		if err != nil {
+			return nil, fmt.Errorf("%w: look up stored ids: %w", ErrStore, err)
+		}
+		ck.mu.Lock()
+		for id, sum := range known {
+			ck.settled[id] = settledID{parseDigest(sum), -1}
+		}
+		ck.mu.Unlock()
+	}
+	if waitPrev {
+		<-prev.written
+	}
+	b.grow(outs)
+	st := &cb.st
+	ck.mu.Lock()
+	for _, p := range outs {
+		raw := p.out.Raw
+		have, ok := ck.settled[raw.EventID]
+		switch sum := parseDigest(raw.SHA256); {
+		case !ok:
+			ck.settled[raw.EventID] = settledID{sum, cb.start}
+			b.add(p.out)
+			cb.origins = append(cb.origins, p.origin)
+			st.Accepted++
+		case have.sum == sum || ck.conflicted[raw.EventID+"\x00"+raw.SHA256]:
+			st.Duplicates++
+		default:
+			ck.conflicted[raw.EventID+"\x00"+raw.SHA256] = true
+			b.Conflicts = append(b.Conflicts, conflict(raw, p.origin, have.sum))
+			st.Conflicts++
+		}
+	}
+	ck.mu.Unlock()
+	st.DeadLetters = len(b.DeadLetters)
+	if in.Enricher != nil {
+		if err := in.Enricher.Enrich(ctx, b); err != nil {
+			return nil, fmt.Errorf("enrich: %w", err)
+		}
+	}
+	return cb, nil
+}
+
+// store writes cb, settles the records another ingest stored first, adds
+// its counts to res and calls Stored.
+func (in *Ingester) store(ctx context.Context, cb *checkedBatch, ck *checker, res *Result, total int) error {
+	b, st := cb.b, cb.st
+	fail := func(err error) error { return storeFailure(err, cb.start, cb.end, total, *res) }
+	if b.Len() > 0 {
+		preempted, err := in.Sink.Write(ctx, b)
+		if err != nil {
+			return fail(fmt.Errorf("%w: %w", ErrStore, err))
+		}
+		// Another ingest stored some of these records first: they are
+		// its, not ours, and ours are duplicates or conflicts of them.
+		var late []model.Conflict
+		ck.mu.Lock()
+		for i, r := range b.Raw {
+			sum, ok := preempted[r.EventID]
+			if !ok {
+				continue
+			}
+			st.Accepted--
+			ck.settled[r.EventID] = settledID{parseDigest(sum), -1}
+			if sum == r.SHA256 {
+				st.Duplicates++
+				continue
+			}
+			st.Conflicts++
+			ck.conflicted[r.EventID+"\x00"+r.SHA256] = true
+			late = append(late, conflict(r, cb.origins[i], parseDigest(sum)))
+		}
+		ck.mu.Unlock()
+		if len(late) > 0 {
+			if _, err := in.Sink.Write(ctx, &Batch{Conflicts: late}); err != nil {
+				return fail(fmt.Errorf("%w: store conflicts found after the write: %w", ErrStore, err))
+			}
+		}
+	}
+	res.Batches++
+	res.Accepted += st.Accepted
+	res.Duplicates += st.Duplicates
+	res.Conflicts += st.Conflicts
+	res.DeadLetters += st.DeadLetters
+	if in.Stored != nil {
+		return in.Stored(ctx, b)
+	}
+	return nil
 }
 
 // normalizedBatch is one batch's records normalized, before the store is
