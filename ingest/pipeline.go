@@ -174,9 +174,8 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	res.Records = len(pieces)
 	// Normalizing the next batches overlaps storing this one, on every
 	// core: a goroutine starts one normalizer per batch, at most
-	// normalizers ahead, and queues their results in input order;
-	// everything that touches the store, the enricher and the counts stays
-	// here, in order.
+	// normalizers ahead, and queues their results in input order. The
+	// store, the enricher and the counts see batches in that order.
 	ctx, cancel := context.WithCancel(ctx)
 	normalizers := min(max(runtime.GOMAXPROCS(0), 1), 4)
 	queue := make(chan chan normalizedBatch, normalizers)
@@ -224,14 +223,18 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 		}
 	}()
 	// finish waits for the writer and returns the first error: the
-	// writer's (an earlier batch), else err.
-	finish := func(err error) (Result, error) {
+	// writer's (an earlier batch), else fail's (nil: none), which sees
+	// the writer's final counts.
+	finish := func(fail func() error) (Result, error) {
 		close(toWrite)
 		<-writerDone
 		if werr != nil {
 			return res, werr
 		}
-		return res, err
+		if fail != nil {
+			return res, fail()
+		}
+		return res, nil
 	}
 	done := 0 // pieces handled
 	var prev *checkedBatch
@@ -242,13 +245,7 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 		nb := <-c
 		cb, err := in.check(ctx, nb, &ck, src, prev)
 		if err != nil {
-			// The writer's counts are final once it is done.
-			close(toWrite)
-			<-writerDone
-			if werr != nil {
-				return res, werr
-			}
-			return res, storeFailure(err, nb.start, nb.start+nb.n, len(pieces), res)
+			return finish(func() error { return storeFailure(err, nb.start, nb.start+nb.n, len(pieces), res) })
 		}
 		done = nb.start + nb.n
 		toWrite <- cb
