@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -422,7 +423,7 @@ type normalizedBatch struct {
 func (in *Ingester) normalize(pieces []Piece, origin string, src model.Source, received time.Time, times TimeRange) normalizedBatch {
 	nb := normalizedBatch{n: len(pieces), b: &Batch{}, outs: make([]pending, 0, len(pieces))}
 	for _, p := range pieces {
-		at := fmt.Sprintf("%s#byte=%d", origin, p.Offset)
+		at := origin + "#byte=" + strconv.FormatInt(p.Offset, 10)
 		reject := func(err error) {
 			nb.b.DeadLetters = append(nb.b.DeadLetters, model.DeadLetter{Source: src, Instance: in.Instance,
 				Origin: at, ReceivedAt: received, Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})
