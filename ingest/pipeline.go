@@ -5,6 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keytrail/keytrail/model"
@@ -33,6 +38,24 @@ func (b *Batch) add(o Output) {
 	b.Authenticators = append(b.Authenticators, o.Authenticators...)
 	b.Airflow = append(b.Airflow, o.Airflow...)
 	b.Runs = append(b.Runs, o.Runs...)
+}
+
+// grow makes room in b for the rows of every record of outs, so that adding
+// them does not copy the batch over and over as it grows.
+func (b *Batch) grow(outs []pending) {
+	var auth, authn, af, runs int
+	for i := range outs {
+		o := &outs[i].out
+		auth += len(o.Auth)
+		authn += len(o.Authenticators)
+		af += len(o.Airflow)
+		runs += len(o.Runs)
+	}
+	b.Raw = slices.Grow(b.Raw, len(outs))
+	b.Auth = slices.Grow(b.Auth, auth)
+	b.Authenticators = slices.Grow(b.Authenticators, authn)
+	b.Airflow = slices.Grow(b.Airflow, af)
+	b.Runs = slices.Grow(b.Runs, runs)
 }
 
 // TimeRange is the span of times a sink stores faithfully, both ends
@@ -150,132 +173,240 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	times := in.Sink.TimeRange()
 	pieces := Split(data, in.Normalizer.Envelopes())
 	res.Records = len(pieces)
-	// Normalizing the next batch overlaps storing this one: a goroutine
-	// normalizes batches in input order and hands them over one at a time;
-	// everything that touches the store, the enricher and the counts stays
-	// here, in order.
+	// Normalizing the next batches overlaps storing this one, on every
+	// core: a goroutine starts one normalizer per batch, at most
+	// normalizers ahead, and queues their results in input order. The
+	// store, the enricher and the counts see batches in that order.
 	ctx, cancel := context.WithCancel(ctx)
-	normalized := make(chan normalizedBatch, 1)
+	normalizers := min(max(runtime.GOMAXPROCS(0), 1), 4)
+	queue := make(chan chan normalizedBatch, normalizers)
 	defer func() {
 		// The normalizer and the clock are not used after Ingest returns.
 		cancel()
-		for range normalized {
+		for c := range queue {
+			<-c
 		}
 	}()
 	go func() {
-		defer close(normalized)
+		defer close(queue)
 		for start := 0; start < len(pieces); start += size {
-			nb := in.normalize(pieces[start:min(start+size, len(pieces))], origin, src, model.Millis(now()), times)
-			nb.start = start
+			c := make(chan normalizedBatch, 1)
 			select {
-			case normalized <- nb:
+			case queue <- c:
 			case <-ctx.Done():
 				return
 			}
+			received := model.Millis(now())
+			go func() {
+				nb := in.normalize(pieces[start:min(start+size, len(pieces))], origin, src, received, times)
+				nb.start = start
+				c <- nb
+			}()
 		}
 	}()
-	// The digest of the record stored (or being stored) under each id this
-	// input touched, and the conflicting versions already kept.
-	settled := make(map[string]digest, len(pieces))
-	conflicted := map[string]bool{}
+	// Checking a batch against the store, classifying and enriching it
+	// (here) overlaps writing the batch before it (a writer goroutine that
+	// writes, counts and calls Stored in input order).
+	ck := checker{settled: make(map[string]settledID, len(pieces)), conflicted: map[string]bool{}}
+	toWrite := make(chan *checkedBatch)
+	writerDone := make(chan struct{})
+	var werr error // the writer's, read once writerDone is closed
+	var writerFailed atomic.Bool
+	go func() {
+		defer close(writerDone)
+		for cb := range toWrite {
+			if werr == nil {
+				if werr = in.store(ctx, cb, &ck, &res, len(pieces)); werr != nil {
+					writerFailed.Store(true)
+				}
+			}
+			close(cb.written)
+		}
+	}()
+	// finish waits for the writer and returns the first error: the
+	// writer's (an earlier batch), else fail's (nil: none), which sees
+	// the writer's final counts.
+	finish := func(fail func() error) (Result, error) {
+		close(toWrite)
+		<-writerDone
+		if werr != nil {
+			return res, werr
+		}
+		if fail != nil {
+			return res, fail()
+		}
+		return res, nil
+	}
 	done := 0 // pieces handled
-	for nb := range normalized {
-		start, end := nb.start, nb.start+nb.n
-		done = end
-		fail := func(err error) (Result, error) {
-			return res, fmt.Errorf("%w (storing records %d–%d of %d); the %d batches before them were stored whole (%d accepted, %d duplicates, %d conflicts, %d dead letters); re-running the input is safe: storage is idempotent",
-				err, start+1, end, len(pieces), res.Batches, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters)
+	var prev *checkedBatch
+	for c := range queue {
+		if writerFailed.Load() {
+			break
 		}
-		b, outs := nb.b, nb.outs
-		var origins []string // of b.Raw
-		var ask []string
-		asked := map[string]bool{}
-		for _, p := range outs {
-			if id := p.out.Raw.EventID; !asked[id] {
-				if _, ok := settled[id]; !ok {
-					ask = append(ask, id)
-					asked[id] = true
-				}
-			}
+		nb := <-c
+		cb, err := in.check(ctx, nb, &ck, src, prev)
+		if err != nil {
+			return finish(func() error { return storeFailure(err, nb.start, nb.start+nb.n, len(pieces), res) })
 		}
-		if len(ask) > 0 {
-			known, err := in.Sink.Known(ctx, src, in.Instance, ask)
-			if err != nil {
-				return fail(fmt.Errorf("%w: look up stored ids: %w", ErrStore, err))
-			}
-			for id, sum := range known {
-				settled[id] = parseDigest(sum)
-			}
-		}
-		var st Result
-		for _, p := range outs {
-			raw := p.out.Raw
-			have, ok := settled[raw.EventID]
-			switch sum := parseDigest(raw.SHA256); {
-			case !ok:
-				settled[raw.EventID] = sum
-				b.add(p.out)
-				origins = append(origins, p.origin)
-				st.Accepted++
-			case have == sum || conflicted[raw.EventID+"\x00"+raw.SHA256]:
-				st.Duplicates++
-			default:
-				conflicted[raw.EventID+"\x00"+raw.SHA256] = true
-				b.Conflicts = append(b.Conflicts, conflict(raw, p.origin, have))
-				st.Conflicts++
-			}
-		}
-		st.DeadLetters = len(b.DeadLetters)
-		if in.Enricher != nil {
-			if err := in.Enricher.Enrich(ctx, b); err != nil {
-				return fail(fmt.Errorf("enrich: %w", err))
-			}
-		}
-		if b.Len() > 0 {
-			preempted, err := in.Sink.Write(ctx, b)
-			if err != nil {
-				return fail(fmt.Errorf("%w: %w", ErrStore, err))
-			}
-			// Another ingest stored some of these records first: they are
-			// its, not ours, and ours are duplicates or conflicts of them.
-			var late []model.Conflict
-			for i, r := range b.Raw {
-				sum, ok := preempted[r.EventID]
-				if !ok {
-					continue
-				}
-				st.Accepted--
-				settled[r.EventID] = parseDigest(sum)
-				if sum == r.SHA256 {
-					st.Duplicates++
-					continue
-				}
-				st.Conflicts++
-				conflicted[r.EventID+"\x00"+r.SHA256] = true
-				late = append(late, conflict(r, origins[i], parseDigest(sum)))
-			}
-			if len(late) > 0 {
-				if _, err := in.Sink.Write(ctx, &Batch{Conflicts: late}); err != nil {
-					return fail(fmt.Errorf("%w: store conflicts found after the write: %w", ErrStore, err))
-				}
-			}
-		}
-		res.Batches++
-		res.Accepted += st.Accepted
-		res.Duplicates += st.Duplicates
-		res.Conflicts += st.Conflicts
-		res.DeadLetters += st.DeadLetters
-		if in.Stored != nil {
-			if err := in.Stored(ctx, b); err != nil {
-				return res, err
-			}
-		}
+		done = nb.start + nb.n
+		toWrite <- cb
+		prev = cb
+	}
+	if res, err := finish(nil); err != nil {
+		return res, err
 	}
 	if done < len(pieces) { // the normalizer stopped: ctx is done
 		return res, fmt.Errorf("%w (before records %d–%d of %d); the %d batches before them were stored whole; re-running the input is safe: storage is idempotent",
 			context.Cause(ctx), done+1, len(pieces), len(pieces), res.Batches)
 	}
 	return res, nil
+}
+
+// storeFailure is err of the batch of records start+1…end of total, saying
+// what the batches before it stored.
+func storeFailure(err error, start, end, total int, res Result) error {
+	return fmt.Errorf("%w (storing records %d–%d of %d); the %d batches before them were stored whole (%d accepted, %d duplicates, %d conflicts, %d dead letters); re-running the input is safe: storage is idempotent",
+		err, start+1, end, total, res.Batches, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters)
+}
+
+// settledID is the digest of the record stored (or being stored) under an
+// id, and the batch that stores it (-1: found stored).
+type settledID struct {
+	sum   digest
+	batch int
+}
+
+// checker is what one input's ingest knows of the ids it touched: settled
+// for each id, and the conflicting versions already kept. The writer
+// changes it when another ingest stored a record first, hence mu.
+type checker struct {
+	mu         sync.Mutex
+	settled    map[string]settledID
+	conflicted map[string]bool
+}
+
+// checkedBatch is a batch classified and enriched, ready to be written.
+type checkedBatch struct {
+	start, end int // its pieces
+	b          *Batch
+	origins    []string // of b.Raw
+	st         Result   // its counts, before the write
+	// written is closed when the writer is done with the batch.
+	written chan struct{}
+}
+
+// check asks the store which ids of nb are stored, classifies its records
+// (new, duplicate, conflict) and enriches the new ones. prev is the batch
+// before, which may still be being written: a record whose id prev stores
+// waits for that write, which may find another ingest's copy first.
+func (in *Ingester) check(ctx context.Context, nb normalizedBatch, ck *checker, src model.Source, prev *checkedBatch) (*checkedBatch, error) {
+	b, outs := nb.b, nb.outs
+	cb := &checkedBatch{start: nb.start, end: nb.start + nb.n, b: b, written: make(chan struct{})}
+	var ask []string
+	asked := map[string]bool{}
+	waitPrev := false
+	ck.mu.Lock()
+	for _, p := range outs {
+		id := p.out.Raw.EventID
+		if s, ok := ck.settled[id]; ok {
+			waitPrev = waitPrev || prev != nil && s.batch == prev.start
+			continue
+		}
+		if !asked[id] {
+			ask = append(ask, id)
+			asked[id] = true
+		}
+	}
+	ck.mu.Unlock()
+	if len(ask) > 0 {
+		known, err := in.Sink.Known(ctx, src, in.Instance, ask)
+		if err != nil {
+			return nil, fmt.Errorf("%w: look up stored ids: %w", ErrStore, err)
+		}
+		ck.mu.Lock()
+		for id, sum := range known {
+			ck.settled[id] = settledID{parseDigest(sum), -1}
+		}
+		ck.mu.Unlock()
+	}
+	if waitPrev {
+		<-prev.written
+	}
+	b.grow(outs)
+	st := &cb.st
+	ck.mu.Lock()
+	for _, p := range outs {
+		raw := p.out.Raw
+		have, ok := ck.settled[raw.EventID]
+		switch sum := parseDigest(raw.SHA256); {
+		case !ok:
+			ck.settled[raw.EventID] = settledID{sum, cb.start}
+			b.add(p.out)
+			cb.origins = append(cb.origins, p.origin)
+			st.Accepted++
+		case have.sum == sum || ck.conflicted[raw.EventID+"\x00"+raw.SHA256]:
+			st.Duplicates++
+		default:
+			ck.conflicted[raw.EventID+"\x00"+raw.SHA256] = true
+			b.Conflicts = append(b.Conflicts, conflict(raw, p.origin, have.sum))
+			st.Conflicts++
+		}
+	}
+	ck.mu.Unlock()
+	st.DeadLetters = len(b.DeadLetters)
+	if in.Enricher != nil {
+		if err := in.Enricher.Enrich(ctx, b); err != nil {
+			return nil, fmt.Errorf("enrich: %w", err)
+		}
+	}
+	return cb, nil
+}
+
+// store writes cb, settles the records another ingest stored first, adds
+// its counts to res and calls Stored.
+func (in *Ingester) store(ctx context.Context, cb *checkedBatch, ck *checker, res *Result, total int) error {
+	b, st := cb.b, cb.st
+	fail := func(err error) error { return storeFailure(err, cb.start, cb.end, total, *res) }
+	if b.Len() > 0 {
+		preempted, err := in.Sink.Write(ctx, b)
+		if err != nil {
+			return fail(fmt.Errorf("%w: %w", ErrStore, err))
+		}
+		// Another ingest stored some of these records first: they are
+		// its, not ours, and ours are duplicates or conflicts of them.
+		var late []model.Conflict
+		ck.mu.Lock()
+		for i, r := range b.Raw {
+			sum, ok := preempted[r.EventID]
+			if !ok {
+				continue
+			}
+			st.Accepted--
+			ck.settled[r.EventID] = settledID{parseDigest(sum), -1}
+			if sum == r.SHA256 {
+				st.Duplicates++
+				continue
+			}
+			st.Conflicts++
+			ck.conflicted[r.EventID+"\x00"+r.SHA256] = true
+			late = append(late, conflict(r, cb.origins[i], parseDigest(sum)))
+		}
+		ck.mu.Unlock()
+		if len(late) > 0 {
+			if _, err := in.Sink.Write(ctx, &Batch{Conflicts: late}); err != nil {
+				return fail(fmt.Errorf("%w: store conflicts found after the write: %w", ErrStore, err))
+			}
+		}
+	}
+	res.Batches++
+	res.Accepted += st.Accepted
+	res.Duplicates += st.Duplicates
+	res.Conflicts += st.Conflicts
+	res.DeadLetters += st.DeadLetters
+	if in.Stored != nil {
+		return in.Stored(ctx, b)
+	}
+	return nil
 }
 
 // normalizedBatch is one batch's records normalized, before the store is
@@ -292,7 +423,7 @@ type normalizedBatch struct {
 func (in *Ingester) normalize(pieces []Piece, origin string, src model.Source, received time.Time, times TimeRange) normalizedBatch {
 	nb := normalizedBatch{n: len(pieces), b: &Batch{}, outs: make([]pending, 0, len(pieces))}
 	for _, p := range pieces {
-		at := fmt.Sprintf("%s#byte=%d", origin, p.Offset)
+		at := origin + "#byte=" + strconv.FormatInt(p.Offset, 10)
 		reject := func(err error) {
 			nb.b.DeadLetters = append(nb.b.DeadLetters, model.DeadLetter{Source: src, Instance: in.Instance,
 				Origin: at, ReceivedAt: received, Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})

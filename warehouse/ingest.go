@@ -57,36 +57,37 @@ const knownChunk = 2000
 // (the first written) for each of ids that is stored.
 func (w *Warehouse) Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error) {
 	out := map[string]string{}
-	err := w.keptCopies(ctx, source, instance, ids, func(id, sum string, _ uint64) { out[id] = sum })
+	err := w.keptCopies(ctx, source, instance, ids, 0, func(id, sum string) { out[id] = sum })
 	if err != nil {
 		return nil, fmt.Errorf("known ids: %w", err)
 	}
 	return out, nil
 }
 
-// keptCopies calls fn with the digest and version of the copy of each stored
-// id that raw_records keeps: the one with the highest version, before and
-// after merges.
-func (w *Warehouse) keptCopies(ctx context.Context, source model.Source, instance string, ids []string, fn func(id, sum string, version uint64)) error {
+// keptCopies calls fn with the digest of the copy of each stored id that
+// raw_records keeps: the one with the highest version, before and after
+// merges. With except > 0 it skips the ids whose kept copy has that version
+// (the caller's own), so that a read-back after a write returns only the
+// records another writer stored first: usually none.
+func (w *Warehouse) keptCopies(ctx context.Context, source model.Source, instance string, ids []string, except uint64, fn func(id, sum string)) error {
 	chunk := knownChunk
 	if w.S.Dialect().QueryParams {
 		chunk = max(len(ids), 1)
 	}
 	for i := 0; i < len(ids); i += chunk {
 		part := ids[i:min(i+chunk, len(ids))]
-		rows, err := w.S.Query(ctx, "SELECT event_id, argMax(sha256, version), max(version) FROM raw_records WHERE source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?)) GROUP BY event_id",
-			string(source), instance, part)
+		rows, err := w.S.Query(ctx, "SELECT event_id, argMax(sha256, version) FROM raw_records WHERE source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?)) GROUP BY event_id HAVING max(version) != ?",
+			string(source), instance, part, except)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var id, sum string
-			var v uint64
-			if err := rows.Scan(&id, &sum, &v); err != nil {
+			if err := rows.Scan(&id, &sum); err != nil {
 				rows.Close()
 				return err
 			}
-			fn(id, sum, v)
+			fn(id, sum)
 		}
 		err = rows.Err()
 		rows.Close()
@@ -163,11 +164,7 @@ func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[string]stri
 	}
 	preempted := map[string]string{}
 	for k, list := range ids {
-		err := w.keptCopies(ctx, k.source, k.instance, list, func(id, sum string, v uint64) {
-			if v != version {
-				preempted[id] = sum
-			}
-		})
+		err := w.keptCopies(ctx, k.source, k.instance, list, version, func(id, sum string) { preempted[id] = sum })
 		if err != nil {
 			return nil, fmt.Errorf("read back stored records: %w", err)
 		}

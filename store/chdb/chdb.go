@@ -663,9 +663,16 @@ func (b *batch) Send() error {
 		return fmt.Errorf("chdb: insert into %s: %w", b.table, err)
 	}
 	q := b.prefix + "SELECT * FROM file(" + store.QuoteString(path) + ", Native, " + store.QuoteString(native.Structure(b.cols)) + ")"
+	cols := b.cols
 	b.cols = nil
 	if _, err := b.s.runBytes(b.ctx, []byte(q), "TSV", nil, nil, true, feed); err != nil {
+		// The feed may still be writing (an abandoned statement): its
+		// buffers are left to the garbage collector.
 		return fmt.Errorf("chdb: insert %d rows into %s: %w", n, b.table, err)
+	}
+	// The engine read the whole block: its buffers serve the next batch.
+	for _, c := range cols {
+		c.Release()
 	}
 	return nil
 }

@@ -259,6 +259,9 @@ func startPipe(data io.WriterTo, size int) (string, *pipeFeed, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("chdb: pipe for insert data: %w", err)
 	}
+	if size > pipeDefault {
+		growPipe(w, size)
+	}
 	f := &pipeFeed{r: r, size: size, done: make(chan feedResult, 1)}
 	go func() {
 		n, err := data.WriteTo(w)
@@ -266,6 +269,26 @@ func startPipe(data io.WriterTo, size int) (string, *pipeFeed, error) {
 		f.done <- feedResult{int(n), err}
 	}()
 	return fmt.Sprintf("/dev/fd/%d", r.Fd()), f, nil
+}
+
+// pipeDefault is the capacity of a new pipe on Linux.
+const pipeDefault = 64 << 10
+
+// fSetPipeSize is fcntl F_SETPIPE_SZ (Linux; elsewhere the call fails and
+// the pipe keeps its size).
+const fSetPipeSize = 1031
+
+// growPipe asks for a pipe buffer of up to 1 MiB (the unprivileged limit)
+// for a large insert, so writer and engine switch far less often. Best
+// effort: a pipe that keeps its default size still works.
+func growPipe(w *os.File, size int) {
+	sc, err := w.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = sc.Control(func(fd uintptr) {
+		_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, fSetPipeSize, uintptr(min(size, 1<<20)))
+	})
 }
 
 // finish closes the engine's end of the pipe and waits for the writer. When the
