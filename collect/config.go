@@ -42,8 +42,9 @@ type PollConfig struct {
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored,
 	// on a bus that can send without waiting (the in-process bus; default
-	// 1: a page is stored while the next is read): after a crash these are
-	// read again. Cursors still move only past stored records.
+	// 16): the sink then writes batches of many pages instead of one page
+	// per write. After a crash these pages are read again (storage drops
+	// what it already holds); cursors still move only past stored records.
 	InFlight int `yaml:"in_flight"`
 }
 
@@ -57,7 +58,7 @@ const (
 	DefaultDedupe           = 20000
 	DefaultIdleSave         = 30 * time.Second
 	DefaultSaveInterval     = time.Second
-	DefaultInFlight         = 1
+	DefaultInFlight         = 16
 )
 
 // WithDefaults returns c with zero fields set to their defaults.

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/bus/kafka/kafkatest"
+	"github.com/keytrail/keytrail/collect"
 	"github.com/keytrail/keytrail/collect/collecttest"
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/internal/emulator"
@@ -191,9 +192,10 @@ func auditRereads(srv *emulator.Server, org *demo.Org, before map[string]map[int
 }
 
 // maxRereads bounds the audit log rows a restarted Airflow poller reads
-// again: the page it was inside and the rows it re-reads for late commits,
-// not the listing from its start.
-const maxRereads = 3 * 100
+// again: the pages it had read ahead of the store (poll.in_flight), the
+// page it was inside and the rows it re-reads for late commits, not the
+// listing from its start.
+const maxRereads = (collect.DefaultInFlight + 3) * 100
 
 // waitMidPagination waits until a third of the Airflow audit log rows are
 // served, and checks every instance is then inside its listing: some of
