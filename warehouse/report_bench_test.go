@@ -23,11 +23,21 @@ import (
 // the population is half the events), half IdP assertions.
 func benchEvents(b *testing.B) int64 { return storetest.BenchEvents(b) }
 
-// seedQuarter fills a quarter with n events (storetest.SeedQuarter) and
-// makes its policy current.
+// seedQuarter fills a quarter with n events (storetest.SeedQuarter), makes
+// its policy current and waits (up to ten minutes) until the engine has
+// finished merging what the seeding wrote, so the report and its peers,
+// timed one after the other, all read a settled store.
 func seedQuarter(b *testing.B, s store.Store, n int64, from, to time.Time) {
+	ctx := context.Background()
 	storetest.SeedQuarter(b, s, n, from, to)
-	require.NoError(b, New(s).SetCurrentPolicy(context.Background(), storetest.SeedPolicy, to))
+	require.NoError(b, New(s).SetCurrentPolicy(ctx, storetest.SeedPolicy, to))
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		merging, err := store.CountRows(ctx, s, "SELECT count() FROM system.merges WHERE database = currentDatabase()")
+		require.NoError(b, err)
+		if merging == 0 {
+			return
+		}
+	}
 }
 
 // peakHeap samples the heap in use until stop is closed.
