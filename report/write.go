@@ -207,23 +207,45 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 		return model.Manifest{}, nil, fmt.Errorf("remove old signature: %w", err)
 	}
 
-	cov, err := src.Coverage(ctx, q)
-	if err != nil {
-		return model.Manifest{}, nil, fmt.Errorf("query coverage: %w", err)
-	}
-	agg := newAggregator(opts.From, opts.To, opts.ClockSkew)
-	agg.addCoverage(cov)
+	// The coverage and the authenticator inventory are read while the
+	// population streams: the engine computes them while Go writes rows.
+	// Each has its own aggregator; their sections join the summary after.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	p := &pack{opts: opts, pub: opts.SigningKey.Public().(ed25519.PublicKey)}
-
+	var (
+		cov             []model.SourceCoverage
+		covErr, authErr error
+		authRows        int64
+		authFiles       []model.ManifestFile
+		authAgg         = newAggregator(opts.From, opts.To, opts.ClockSkew)
+		side            sync.WaitGroup
+	)
+	side.Go(func() {
+		if cov, covErr = src.Coverage(ctx, q); covErr != nil {
+			covErr = fmt.Errorf("query coverage: %w", covErr)
+			cancel()
+		}
+	})
+	side.Go(func() {
+		if authRows, authErr = writeAuthenticators(ctx, src, q, opts, outDir, authAgg, p, &authFiles); authErr != nil {
+			cancel()
+		}
+	})
+	agg := newAggregator(opts.From, opts.To, opts.ClockSkew)
 	var files []model.ManifestFile
 	popRows, samp, err := writePopulation(ctx, src, q, opts, outDir, agg, p, &files)
 	if err != nil {
+		cancel()
+	}
+	side.Wait()
+	// The first failure, not the cancellations it caused.
+	if err := firstCause(covErr, err, authErr); err != nil {
 		return model.Manifest{}, nil, err
 	}
-	authRows, err := writeAuthenticators(ctx, src, q, opts, outDir, agg, p, &files)
-	if err != nil {
-		return model.Manifest{}, nil, err
-	}
+	files = append(files, authFiles...)
+	agg.addCoverage(cov)
+	agg.s.Authenticators = authAgg.s.Authenticators
 	p.sample = samp.rows()
 	mf, err := writeSample(outDir, opts.Seed, p.sample)
 	if err != nil {
@@ -300,6 +322,24 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 		return model.Manifest{}, nil, fmt.Errorf("write %s: %w", FileSignature, err)
 	}
 	return m, p, nil
+}
+
+// firstCause returns the first of errs that is not a cancellation, else
+// the first error.
+func firstCause(errs ...error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // writePopulation streams the correlations into population.csv,
