@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/keytrail/keytrail/model"
@@ -136,6 +138,82 @@ func AppendCSVRecord(dst []string, c model.Correlation) []string {
 		csvSafe(c.PolicyVersion),
 		csvSafe(c.Reason),
 	)
+}
+
+// AppendCSVLine appends c as one line of population.csv to dst and returns
+// it: byte for byte what csv.Writer writes for AppendCSVRecord's fields, with
+// the trailing newline, without building the record.
+func AppendCSVLine(dst []byte, c model.Correlation) []byte {
+	b := appendSafeField(dst, c.ActionID)
+	b = append(b, ',')
+	if !c.ActionTS.IsZero() {
+		b = appendTime(b, c.ActionTS)
+	}
+	for _, s := range [...]string{c.Instance, string(c.Channel), string(c.Action)} {
+		b = appendSafeField(append(b, ','), s)
+	}
+	b = strconv.AppendBool(append(b, ','), c.Privileged)
+	for _, s := range [...]string{c.DagID, c.RunID, c.Actor, c.Person, string(c.Verdict), c.TriggerActionID,
+		c.InheritedFrom, string(c.InheritedVerdict), c.AssertionID} {
+		b = appendSafeField(append(b, ','), s)
+	}
+	b = append(b, ',')
+	if hasAssertion(c) {
+		b = appendTime(b, c.AssertionTS)
+		b = appendAge(append(b, ','), c.AssertionAgeMS)
+	} else {
+		b = append(b, ',')
+	}
+	for _, s := range [...]string{string(c.Factor), c.AuthenticatorAAGUID, c.AuthenticatorModel, c.PolicyVersion, c.Reason} {
+		b = appendSafeField(append(b, ','), s)
+	}
+	return append(b, '\n')
+}
+
+// appendSafeField appends csvSafe(s) as csv.Writer writes a field.
+func appendSafeField(b []byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		// The apostrophe csvSafe adds starts the field: it is quoted only
+		// when s holds a character that needs it.
+		if !strings.ContainsAny(s, ",\"\r\n") {
+			return append(append(b, '\''), s...)
+		}
+		return appendQuoted(append(b, '"', '\''), s)
+	}
+	return appendCSVField(b, s)
+}
+
+// appendCSVField appends s as csv.Writer (comma-separated, LF line ends)
+// writes a field: quoted when it holds a comma, quote, CR or LF, starts
+// with white space, or is `\.`; quotes doubled inside.
+func appendCSVField(b []byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	r1, _ := utf8.DecodeRuneInString(s)
+	if s != `\.` && !unicode.IsSpace(r1) && !strings.ContainsAny(s, ",\"\r\n") {
+		return append(b, s...)
+	}
+	return appendQuoted(append(b, '"'), s)
+}
+
+// appendQuoted appends the body of a quoted field (quotes doubled) and the
+// closing quote.
+func appendQuoted(b []byte, s string) []byte {
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			b = append(b, s...)
+			return append(b, '"')
+		}
+		b = append(b, s[:i+1]...)
+		b = append(b, '"')
+		s = s[i+1:]
+	}
 }
 
 // WriteCSVRow writes c as one population CSV record to w. The caller writes

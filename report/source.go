@@ -41,6 +41,8 @@ const (
 //   - The same store contents and Query give the same rows in the same order; the
 //     pack's determinism and VerifyWithSource depend on it.
 //   - Methods honour ctx cancellation and return ctx.Err() (possibly wrapped).
+//   - Methods may be called concurrently: Write reads Coverage and
+//     Authenticators while Correlations streams.
 type Source interface {
 	// Correlations streams one row per action (human Airflow audit event or DAG run)
 	// whose ActionTS is in [q.From, q.To) and whose Instance matches q.Instance,

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"crypto/sha256"
@@ -205,23 +207,45 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 		return model.Manifest{}, nil, fmt.Errorf("remove old signature: %w", err)
 	}
 
-	cov, err := src.Coverage(ctx, q)
-	if err != nil {
-		return model.Manifest{}, nil, fmt.Errorf("query coverage: %w", err)
-	}
-	agg := newAggregator(opts.From, opts.To, opts.ClockSkew)
-	agg.addCoverage(cov)
+	// The coverage and the authenticator inventory are read while the
+	// population streams: the engine computes them while Go writes rows.
+	// Each has its own aggregator; their sections join the summary after.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	p := &pack{opts: opts, pub: opts.SigningKey.Public().(ed25519.PublicKey)}
-
+	var (
+		cov             []model.SourceCoverage
+		covErr, authErr error
+		authRows        int64
+		authFiles       []model.ManifestFile
+		authAgg         = newAggregator(opts.From, opts.To, opts.ClockSkew)
+		side            sync.WaitGroup
+	)
+	side.Go(func() {
+		if cov, covErr = src.Coverage(ctx, q); covErr != nil {
+			covErr = fmt.Errorf("query coverage: %w", covErr)
+			cancel()
+		}
+	})
+	side.Go(func() {
+		if authRows, authErr = writeAuthenticators(ctx, src, q, opts, outDir, authAgg, p, &authFiles); authErr != nil {
+			cancel()
+		}
+	})
+	agg := newAggregator(opts.From, opts.To, opts.ClockSkew)
 	var files []model.ManifestFile
 	popRows, samp, err := writePopulation(ctx, src, q, opts, outDir, agg, p, &files)
 	if err != nil {
+		cancel()
+	}
+	side.Wait()
+	// The first failure, not the cancellations it caused.
+	if err := firstCause(covErr, err, authErr); err != nil {
 		return model.Manifest{}, nil, err
 	}
-	authRows, err := writeAuthenticators(ctx, src, q, opts, outDir, agg, p, &files)
-	if err != nil {
-		return model.Manifest{}, nil, err
-	}
+	files = append(files, authFiles...)
+	agg.addCoverage(cov)
+	agg.s.Authenticators = authAgg.s.Authenticators
 	p.sample = samp.rows()
 	mf, err := writeSample(outDir, opts.Seed, p.sample)
 	if err != nil {
@@ -300,8 +324,30 @@ func writePack(ctx context.Context, src Source, opts Options, outDir string) (mo
 	return m, p, nil
 }
 
+// firstCause returns the first of errs that is not a cancellation, else
+// the first error.
+func firstCause(errs ...error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // writePopulation streams the correlations into population.csv,
-// population.jsonl and exceptions.csv, feeding the aggregator and the sampler.
+// population.jsonl and exceptions.csv, feeding the aggregator, the sampler
+// and the PDF's exception tables. The rows arrive on the caller's goroutine,
+// which aggregates them and hands them on in batches to two writers: one
+// formats, hashes and writes the CSV files, the other the JSONL file and the
+// sample. Each file has one writer, so its rows keep the source's order.
 func writePopulation(ctx context.Context, src Source, q Query, opts Options, dir string, agg *aggregator, p *pack, files *[]model.ManifestFile) (int64, *sampler, error) {
 	var open []*packFile
 	fail := func(err error) (int64, *sampler, error) {
@@ -329,46 +375,36 @@ func writePopulation(ctx context.Context, src Source, q Query, opts Options, dir
 	if err != nil {
 		return fail(err)
 	}
-	pw, ew := csv.NewWriter(popCSV), csv.NewWriter(excCSV)
-	if err := pw.Write(PopulationHeader); err != nil {
-		return fail(fmt.Errorf("write %s header: %w", FilePopulationCSV, err))
-	}
-	if err := ew.Write(PopulationHeader); err != nil {
-		return fail(fmt.Errorf("write %s header: %w", FileExceptions, err))
+	for _, f := range []*packFile{popCSV, excCSV} {
+		w := csv.NewWriter(f)
+		if err := w.Write(PopulationHeader); err != nil {
+			return fail(fmt.Errorf("write %s header: %w", f.name, err))
+		}
+		if w.Flush(); w.Error() != nil {
+			return fail(fmt.Errorf("write %s header: %w", f.name, w.Error()))
+		}
 	}
 	samp := newSampler(opts.Seed, opts.SampleSize)
+	pipe := newPopulationPipe(
+		func(rows []model.Correlation) error { return writeCSVRows(rows, popCSV, excCSV) },
+		func(rows []model.Correlation) error { return writeJSONRows(rows, popJSON, samp) },
+	)
 	var rows int64
-	rec := make([]string, 0, len(PopulationHeader))
-	jbuf := make([]byte, 0, 1024)
 	err = src.Correlations(ctx, q, func(c model.Correlation) error {
 		rows++
-		rec = AppendCSVRecord(rec[:0], c)
-		if err := pw.Write(rec); err != nil {
-			return fmt.Errorf("write %s: %w", FilePopulationCSV, err)
-		}
-		jbuf = AppendJSONRow(jbuf[:0], c)
-		if _, err := popJSON.Write(jbuf); err != nil {
-			return fmt.Errorf("write %s: %w", FilePopulationJSONL, err)
-		}
 		if IsException(c) {
-			if err := ew.Write(rec); err != nil {
-				return fmt.Errorf("write %s: %w", FileExceptions, err)
-			}
 			if t := TierOf(c); t != TierUnattributed && len(p.exceptions[t]) < opts.ExceptionsTableCap {
 				p.exceptions[t] = append(p.exceptions[t], c)
 			}
 		}
 		agg.addCorrelation(c)
-		samp.add(c)
-		return nil
+		return pipe.add(c)
 	})
+	if werr := pipe.close(); werr != nil && (err == nil || errors.Is(err, errWriterFailed)) {
+		err = werr
+	}
 	if err != nil {
 		return fail(fmt.Errorf("stream correlations: %w", err))
-	}
-	pw.Flush()
-	ew.Flush()
-	if err := errors.Join(pw.Error(), ew.Error()); err != nil {
-		return fail(fmt.Errorf("flush population csv: %w", err))
 	}
 	for _, f := range open {
 		mf, err := f.close()
@@ -378,6 +414,145 @@ func writePopulation(ctx context.Context, src Source, q Query, opts Options, dir
 		*files = append(*files, mf)
 	}
 	return rows, samp, nil
+}
+
+// writeCSVRows appends rows to population.csv, and the exceptions among
+// them to exceptions.csv.
+func writeCSVRows(rows []model.Correlation, pop, exc *packFile) error {
+	var line []byte
+	for _, c := range rows {
+		line = AppendCSVLine(line[:0], c)
+		if _, err := pop.Write(line); err != nil {
+			return fmt.Errorf("write %s: %w", pop.name, err)
+		}
+		if IsException(c) {
+			if _, err := exc.Write(line); err != nil {
+				return fmt.Errorf("write %s: %w", exc.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeJSONRows appends rows to population.jsonl and offers them to the sampler.
+func writeJSONRows(rows []model.Correlation, f *packFile, samp *sampler) error {
+	var line []byte
+	for _, c := range rows {
+		line = AppendJSONRow(line[:0], c)
+		if _, err := f.Write(line); err != nil {
+			return fmt.Errorf("write %s: %w", f.name, err)
+		}
+		samp.add(c)
+	}
+	return nil
+}
+
+// Population pipe sizes: rows per batch, and batches in flight (bounding
+// the rows held while the writers catch up).
+const (
+	pipeBatchRows = 512
+	pipeBatches   = 8
+)
+
+// popBatch is a run of consecutive population rows, shared read-only by
+// the writers; the last writer done with it returns it to the free list.
+type popBatch struct {
+	rows    []model.Correlation
+	pending atomic.Int32
+}
+
+// populationPipe hands batches of rows to one goroutine per writer, in
+// order. A writer that fails stops writing and its error ends the stream.
+type populationPipe struct {
+	batch  *popBatch
+	free   chan *popBatch
+	queues []chan *popBatch
+	errs   []error
+	failed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+func newPopulationPipe(writers ...func([]model.Correlation) error) *populationPipe {
+	pp := &populationPipe{free: make(chan *popBatch, pipeBatches), errs: make([]error, len(writers))}
+	for range pipeBatches {
+		pp.free <- &popBatch{rows: make([]model.Correlation, 0, pipeBatchRows)}
+	}
+	for i, write := range writers {
+		queue := make(chan *popBatch, pipeBatches)
+		pp.queues = append(pp.queues, queue)
+		pp.wg.Add(1)
+		go func() {
+			defer pp.wg.Done()
+			for b := range queue {
+				if pp.errs[i] == nil {
+					if pp.errs[i] = write(b.rows); pp.errs[i] != nil {
+						pp.failed.Store(true)
+					}
+				}
+				pp.done(b)
+			}
+		}()
+	}
+	return pp
+}
+
+// done releases a writer's hold on b.
+func (pp *populationPipe) done(b *popBatch) {
+	if b.pending.Add(-1) == 0 {
+		clear(b.rows) // drop the strings before the batch waits for reuse
+		b.rows = b.rows[:0]
+		pp.free <- b
+	}
+}
+
+// add appends c to the current batch, handing the batch on when it is full.
+func (pp *populationPipe) add(c model.Correlation) error {
+	if pp.batch == nil {
+		pp.batch = <-pp.free
+	}
+	pp.batch.rows = append(pp.batch.rows, c)
+	if len(pp.batch.rows) < pipeBatchRows {
+		return nil
+	}
+	return pp.flush()
+}
+
+func (pp *populationPipe) flush() error {
+	b := pp.batch
+	pp.batch = nil
+	if b == nil || len(b.rows) == 0 {
+		if b != nil {
+			pp.free <- b
+		}
+		return nil
+	}
+	if pp.failed.Load() {
+		pp.free <- b
+		return errWriterFailed
+	}
+	b.pending.Store(int32(len(pp.queues)))
+	for _, q := range pp.queues {
+		q <- b
+	}
+	return nil
+}
+
+// errWriterFailed stops the stream when a writer has failed; close returns
+// the writer's own error.
+var errWriterFailed = errors.New("a pack writer failed")
+
+// close hands on the last batch, waits for the writers and returns the
+// first writer's error.
+func (pp *populationPipe) close() error {
+	ferr := pp.flush()
+	for _, q := range pp.queues {
+		close(q)
+	}
+	pp.wg.Wait()
+	if err := errors.Join(pp.errs...); err != nil {
+		return err
+	}
+	return ferr
 }
 
 // writeAuthenticators streams the authenticator inventory into authenticators.csv.

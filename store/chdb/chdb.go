@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keytrail/keytrail/store"
@@ -465,7 +466,9 @@ func (st *stream) send(m streamed) bool {
 
 // pump streams the result's blocks and returns the message that ends the
 // stream (io.EOF, or the error); a zero message when the stream was closed.
-// It cancels what is left of an abandoned result and frees it.
+// It fetches chunks from the engine while a second goroutine decodes the
+// chunks before them (decoding does not hold up the engine), and cancels
+// what is left of an abandoned result and frees it.
 func (st *stream) pump(s *Store, c *pconn, p store.Params) streamed {
 	if err := s.prepare(st.ctx, c, true); err != nil {
 		return streamed{err: err}
@@ -477,30 +480,83 @@ func (st *stream) pump(s *Store, c *pconn, p store.Params) streamed {
 	if err := res.err(); err != nil {
 		return streamed{err: store.ParseError(err.Error())}
 	}
-	var dec native.Decoder
+	d := &chunkDecoder{st: st, chunks: make(chan []byte, chunksAhead), free: make(chan []byte, chunksAhead+2), done: make(chan streamed, 1)}
+	go d.run()
+	final := streamed{err: io.EOF}
+fetching:
 	for {
 		select {
 		case <-st.stop:
-			c.c.cancel(res)
-			return streamed{}
+			final = streamed{}
 		default:
+		}
+		if final.err == nil || d.failed.Load() {
+			c.c.cancel(res)
+			break
 		}
 		part := c.c.fetch(res)
 		if err := part.err(); err != nil {
 			part.free()
-			return streamed{err: store.ParseError(err.Error())}
+			final = streamed{err: store.ParseError(err.Error())}
+			break
 		}
 		chunk := part.view()
-		n := len(chunk)
-		if n > 0 {
-			dec.Feed(chunk)
+		if len(chunk) == 0 {
+			part.free()
+			break
 		}
+		var buf []byte
+		select {
+		case buf = <-d.free:
+		default:
+		}
+		buf = append(buf[:0], chunk...)
 		part.free()
-		if n == 0 {
-			if dec.Buffered() > 0 {
-				return streamed{err: fmt.Errorf("chdb: result ends inside a block: %w", native.ErrShort)}
-			}
-			return streamed{err: io.EOF}
+		select {
+		case d.chunks <- buf:
+		case <-st.stop:
+			final = streamed{}
+			c.c.cancel(res)
+			break fetching
+		}
+	}
+	close(d.chunks)
+	m := <-d.done
+	switch {
+	case final.err == nil: // closed
+		return final
+	case final.err != io.EOF: //nolint:errorlint // the end sentinel itself
+		return final
+	}
+	return m
+}
+
+// chunksAhead is how many fetched chunks may wait for the decoder.
+const chunksAhead = 2
+
+// chunkDecoder decodes a stream's chunks into blocks on its own goroutine
+// and hands them to the consumer in order.
+type chunkDecoder struct {
+	st     *stream
+	chunks chan []byte   // fetched chunks, closed after the last
+	free   chan []byte   // decoded chunks' buffers, for the fetcher to reuse
+	done   chan streamed // the decoder's end: io.EOF, a decode error, or zero when closed
+	failed atomic.Bool   // the decoder has stopped: the fetcher cancels the rest
+}
+
+// run decodes until the chunks end; after a failure or a close it drains
+// them, so the fetcher never blocks.
+func (d *chunkDecoder) run() {
+	var dec native.Decoder
+	end := streamed{err: io.EOF}
+	for chunk := range d.chunks {
+		if d.failed.Load() {
+			continue
+		}
+		dec.Feed(chunk)
+		select {
+		case d.free <- chunk:
+		default:
 		}
 		for {
 			b, err := dec.Next()
@@ -508,15 +564,21 @@ func (st *stream) pump(s *Store, c *pconn, p store.Params) streamed {
 				break
 			}
 			if err != nil {
-				c.c.cancel(res)
-				return streamed{err: fmt.Errorf("chdb: decode result: %w", err)}
+				end = streamed{err: fmt.Errorf("chdb: decode result: %w", err)}
+				d.failed.Store(true)
+				break
 			}
-			if !st.send(streamed{b: b}) {
-				c.c.cancel(res)
-				return streamed{}
+			if !d.st.send(streamed{b: b}) {
+				end = streamed{}
+				d.failed.Store(true)
+				break
 			}
 		}
 	}
+	if end.err == io.EOF && dec.Buffered() > 0 { //nolint:errorlint // the end sentinel itself
+		end = streamed{err: fmt.Errorf("chdb: result ends inside a block: %w", native.ErrShort)}
+	}
+	d.done <- end
 }
 
 // NextBlock implements store.BlockSource.

@@ -281,15 +281,7 @@ func decodeColumn(r *reader, t string, n int) (store.Vector, error) {
 	}
 	switch t {
 	case "String":
-		out := make(store.StringVector, n)
-		for i := range out {
-			s, err := r.str()
-			if err != nil {
-				return nil, err
-			}
-			out[i] = s
-		}
-		return out, nil
+		return decodeStrings(r, n)
 	case "UInt8":
 		return uints(r, n, 1, func(p []byte) uint8 { return p[0] })
 	case "UInt16":
@@ -357,6 +349,61 @@ func decodeColumn(r *reader, t string, n int) (store.Vector, error) {
 		return make(store.AnyVector, n), nil
 	}
 	return nil, fmt.Errorf("native: unsupported column type %s (cast it in the query)", t)
+}
+
+// Interning of a String column's repeated values: a value equal to one
+// already decoded in the column shares its string instead of allocating
+// another. Up to internMax distinct values are remembered; a column whose
+// first internProbe values repeat less than half the time (ids, free text)
+// stops looking.
+const (
+	internMax   = 256
+	internProbe = 1024
+)
+
+// decodeStrings decodes n String values, interning repeated ones.
+func decodeStrings(r *reader, n int) (store.Vector, error) {
+	out := make(store.StringVector, n)
+	var seen map[string]string
+	intern := true
+	hits := 0
+	prev := ""
+	for i := range out {
+		l, err := r.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if l > uint64(len(r.b)-r.off) {
+			return nil, ErrShort
+		}
+		p, _ := r.take(int(l))
+		switch {
+		case string(p) == prev: // no allocation: compared in place
+			out[i] = prev
+			hits++
+		case !intern:
+			prev = string(p)
+			out[i] = prev
+		default:
+			if s, ok := seen[string(p)]; ok {
+				prev = s
+				hits++
+			} else {
+				prev = string(p)
+				if seen == nil {
+					seen = make(map[string]string, 16)
+				}
+				if len(seen) < internMax {
+					seen[prev] = prev
+				}
+			}
+			out[i] = prev
+		}
+		if i+1 == internProbe && hits*2 < internProbe {
+			intern, seen = false, nil
+		}
+	}
+	return out, nil
 }
 
 func uints[T uint8 | uint16 | uint32 | uint64](r *reader, n, w int, get func([]byte) T) (store.Vector, error) {

@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -164,4 +165,77 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stringColumn encodes vals as one String column block.
+func stringColumn(tb testing.TB, vals []string) []byte {
+	tb.Helper()
+	col, err := NewColumn("s", "String")
+	require.NoError(tb, err)
+	require.NoError(tb, col.Append(vals))
+	b, err := AppendBlock(nil, []*Column{col})
+	require.NoError(tb, err)
+	return b
+}
+
+// TestStringInterning decodes String columns of every shape the interning
+// treats differently — one repeated value, few values cycling, more distinct
+// values than it remembers, all distinct (it stops looking), distinct values
+// first and repeats after the probe, empty strings and NUL bytes — and
+// requires every value as written.
+func TestStringInterning(t *testing.T) {
+	gen := func(n int, f func(i int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = f(i)
+		}
+		return out
+	}
+	for name, vals := range map[string][]string{
+		"one value":          gen(3000, func(int) string { return "prod" }),
+		"few cycling":        gen(3000, func(i int) string { return []string{"verified", "stale", "", "weak_factor"}[i%4] }),
+		"more than it keeps": gen(5000, func(i int) string { return strconv.Itoa(i % (internMax + 50)) }),
+		"all distinct":       gen(5000, func(i int) string { return "prod/" + strconv.Itoa(i) }),
+		"distinct then repeats": gen(5000, func(i int) string {
+			if i < internProbe {
+				return strconv.Itoa(i)
+			}
+			return "same"
+		}),
+		"empty and NUL": gen(2000, func(i int) string { return []string{"", "\x00", "a\x00b", ""}[i%4] }),
+		"single":        {"x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			blocks, err := DecodeAll(stringColumn(t, vals))
+			require.NoError(t, err)
+			require.Len(t, blocks, 1)
+			require.Equal(t, store.StringVector(vals), blocks[0].Vectors[0])
+		})
+	}
+}
+
+// BenchmarkDecodeStrings decodes a block of 65 536 rows: a low-cardinality
+// String column and a column of distinct ids.
+func BenchmarkDecodeStrings(b *testing.B) {
+	const n = 1 << 16
+	low, ids := make([]string, n), make([]string, n)
+	for i := range n {
+		low[i] = []string{"verified", "stale", "weak_factor", "no_assertion"}[i%4]
+		ids[i] = "prod/" + strconv.Itoa(i)
+	}
+	lc, err := NewColumn("v", "String")
+	require.NoError(b, err)
+	require.NoError(b, lc.Append(low))
+	ic, err := NewColumn("id", "String")
+	require.NoError(b, err)
+	require.NoError(b, ic.Append(ids))
+	buf, err := AppendBlock(nil, []*Column{lc, ic})
+	require.NoError(b, err)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeAll(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
