@@ -298,7 +298,6 @@ func (sr *streamRun) send(ctx context.Context, p *sentPage) bool {
 type sentPages struct{ q []*sentPage }
 
 func (s *sentPages) add(p *sentPage) { s.q = append(s.q, p) }
-func (s *sentPages) len() int        { return len(s.q) }
 
 // settle yields the oldest pages in order once their records are stored:
 // those already stored, then — while more than InFlight are in flight, or

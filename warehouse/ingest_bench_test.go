@@ -121,7 +121,7 @@ func countRaw(bs []*ingest.Batch) int {
 
 // chdbBackend opens databases of the test binary's chDB session.
 var chdbBackend = storetest.Backend{Name: "chdb", Open: func(tb testing.TB, db string) store.Store {
-	s, err := store.Open(context.Background(), "chdb://"+chdbDir+"?database="+db)
+	s, err := store.Open(context.Background(), "chdb://"+storetest.EmbeddedDir(tb)+"?database="+db)
 	require.NoError(tb, err)
 	return s
 }, InsertFormat: storetest.InsertInline}

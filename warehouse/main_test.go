@@ -15,19 +15,7 @@ import (
 	"github.com/keytrail/keytrail/store/storetest"
 )
 
-var chdbDir string
-
-func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "keytrail-warehouse-test-")
-	if err != nil {
-		panic(err)
-	}
-	chdbDir = d
-	code := m.Run()
-	storetest.StopShared()
-	os.RemoveAll(d)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 // stores opens a fresh, migrated database on each engine: the embedded
 // chDB session and a private ClickHouse server. Closed at test end.
@@ -37,7 +25,7 @@ func stores(t *testing.T) map[string]*Warehouse {
 	srv := storetest.SharedServer(t)
 	out := map[string]*Warehouse{}
 	for name, url := range map[string]string{
-		"chdb":       "chdb://" + chdbDir + "?database=" + storetest.FreshDB(t),
+		"chdb":       storetest.EmbeddedURL(t),
 		"clickhouse": srv.URL(storetest.FreshDB(t)),
 	} {
 		s, err := store.Open(ctx, url)

@@ -78,7 +78,7 @@ func peakHeap() (stop func() uint64) {
 func BenchmarkReport(b *testing.B) {
 	ctx := context.Background()
 	n := benchEvents(b)
-	s, err := store.Open(ctx, "chdb://"+chdbDir+"?database="+storetest.FreshDB(b))
+	s, err := store.Open(ctx, storetest.EmbeddedURL(b))
 	require.NoError(b, err)
 	b.Cleanup(func() { s.Close() })
 	_, err = schema.Migrate(ctx, s)
