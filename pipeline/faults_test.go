@@ -143,10 +143,14 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	}
 	err = wait1()
 	require.NoError(t, c1.Close())
-	if err == nil {
-		require.Positive(t, sink1.Stats().CommitErrors, "the last write was the batch's last: stored, and its commit failed")
-	} else {
+	partial := err != nil // part of the batch stored, none of it committed
+	if partial {
 		require.ErrorIs(t, err, pipeline.ErrUnflushed, "the rest of the batch was not stored")
+	} else {
+		// The last write was the batch's last: stored, and its commit cut
+		// short — a commit request the broker received before the cut
+		// may still have been applied, so the batch may not come again.
+		require.Positive(t, sink1.Stats().CommitErrors, "the last write was the batch's last: stored, and its commit failed")
 	}
 	t.Logf("sink killed mid-batch after %d records fetched (%v) (%s)", sink1.Stats().Records, err, time.Since(began).Round(time.Second))
 	sink2, c2, cancel2, wait2 := startSink(t, conn, pipeline.SinkConfig{BatchSize: faultBatch, FlushTimeout: 10 * time.Second}, newWriter(t, w), o)
@@ -162,7 +166,9 @@ func TestKafkaFaultsAtScale(t *testing.T) {
 	require.NoError(t, c2.Close())
 	stopCorr()
 	require.NoError(t, <-corrDone)
-	require.Positive(t, sink2.Stats().Duplicates, "what the killed sink stored of its batch, uncommitted, came again to the new member")
+	if partial {
+		require.Positive(t, sink2.Stats().Duplicates, "what the killed sink stored of its batch, uncommitted, came again to the new member")
+	}
 
 	// Every event once, every poisoned record one dead letter, nothing else.
 	require.Zero(t, collecttest.RequireStoredOnce(t, collecttest.StoredIDs(t, w.S), countOnce(want)), "no inventory snapshots here")
