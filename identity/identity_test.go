@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -275,4 +277,20 @@ func TestExplainAirflow(t *testing.T) {
 		want, _ := r.ResolveAirflow(tc.owner, tc.ch)
 		require.Equal(t, want, person, tc.owner)
 	}
+}
+
+// TestReadMappingFile: the file's rows as ParseMapping reads them; an error
+// names the file (and the line), a missing file is the open error.
+func TestReadMappingFile(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.csv"), filepath.Join(dir, "bad.csv")
+	require.NoError(t, os.WriteFile(good, []byte("person,source,subject\na,okta,x\n"), 0o600))
+	require.NoError(t, os.WriteFile(bad, []byte("a,ldap,x\n"), 0o600))
+	rows, err := ReadMappingFile(good)
+	require.NoError(t, err)
+	require.Equal(t, []model.Identity{{Person: "a", Source: model.SourceOkta, Subject: "x", Origin: model.OriginMapping}}, rows)
+	_, err = ReadMappingFile(bad)
+	require.ErrorContains(t, err, bad+": identity mapping: line 1")
+	_, err = ReadMappingFile(filepath.Join(dir, "missing.csv"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 }

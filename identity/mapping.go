@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/keytrail/keytrail/model"
@@ -119,4 +120,19 @@ func isHeader(rec []string) bool {
 		}
 	}
 	return true
+}
+
+// ReadMappingFile parses the mapping file at path (see ParseMapping); an
+// error names the file.
+func ReadMappingFile(path string) ([]model.Identity, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := ParseMapping(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rows, nil
 }

@@ -351,14 +351,9 @@ func runIdentities(ctx context.Context, e *env, args []string) error {
 	}
 	switch {
 	case pos[0] == "import" && len(pos) == 2:
-		f, err := os.Open(pos[1])
+		rows, err := identity.ReadMappingFile(pos[1])
 		if err != nil {
 			return err
-		}
-		rows, err := identity.ParseMapping(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", pos[1], err)
 		}
 		s, err := e.openMigrated(ctx)
 		if err != nil {

@@ -135,12 +135,7 @@ func Run(ctx context.Context, dir string, cfg demo.Config, w *warehouse.Warehous
 // first (IngestPhases), exactly as keytrail ingest would.
 func (r *Result) ingest(ctx context.Context, w *warehouse.Warehouse, d Deps) error {
 	in := filepath.Join(r.Dir, InputDir)
-	f, err := os.Open(filepath.Join(in, r.Manifest.Mapping))
-	if err != nil {
-		return err
-	}
-	rows, err := identity.ParseMapping(f)
-	f.Close()
+	rows, err := identity.ReadMappingFile(filepath.Join(in, r.Manifest.Mapping))
 	if err != nil {
 		return fmt.Errorf("demo mapping: %w", err)
 	}

@@ -249,12 +249,7 @@ func Run(ctx context.Context, cfg Config, w *warehouse.Warehouse, collect Collec
 // importMapping imports the generated identity mapping, as `keytrail
 // identities import` does before collection starts.
 func importMapping(ctx context.Context, w *warehouse.Warehouse, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	rows, err := identity.ParseMapping(f)
-	f.Close()
+	rows, err := identity.ReadMappingFile(path)
 	if err != nil {
 		return fmt.Errorf("demo mapping: %w", err)
 	}
