@@ -66,21 +66,31 @@ type TimeRange struct {
 	Why string
 }
 
+// RecordID names a stored raw record: the provider's event id within a
+// source instance.
+type RecordID struct {
+	Source   model.Source
+	Instance string
+	EventID  string
+}
+
 // Sink stores what ingest produces.
 //
 // Write must be idempotent on the provider's keys (source, instance, event id):
 // writing a batch twice stores it once, so a failed write is retried whole. It
 // returns only when the batch is durable; callers advance cursors and offsets
 // after it returns nil, never before. Of several copies of one raw record
-// (concurrent writers), the store keeps the first one written.
+// (concurrent writers), the store keeps the first one written. A batch may
+// hold the records of several source instances.
 type Sink interface {
-	// Known returns, for each of ids already stored for source and
-	// instance, the SHA-256 (hex) of the stored raw record.
-	Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error)
-	// Write stores b. It returns the event ids of b.Raw whose kept copy is
+	// Known returns, for each of ids that is already stored, the SHA-256
+	// (hex) of the stored raw record. ids may name several source
+	// instances.
+	Known(ctx context.Context, ids []RecordID) (map[RecordID]string, error)
+	// Write stores b. It returns the records of b.Raw whose kept copy is
 	// another writer's, stored first after Known was asked (concurrent
 	// ingests of the same records), each with the SHA-256 of that copy.
-	Write(ctx context.Context, b *Batch) (preempted map[string]string, err error)
+	Write(ctx context.Context, b *Batch) (preempted map[RecordID]string, err error)
 	// TimeRange is the span of times the sink stores faithfully. Ingest
 	// dead-letters records with a time outside it instead of writing them.
 	TimeRange() TimeRange
@@ -112,20 +122,42 @@ type Result struct {
 	Batches int `json:"batches"`
 }
 
-// Ingester pushes inputs of one source through normalize → enrich → store.
+// Ingester pushes inputs through normalize → enrich → store: the inputs of
+// one source instance (Ingest), or of several at once (IngestGroups).
 type Ingester struct {
+	// Normalizer and Instance are the source instance Ingest reads.
 	Normalizer Normalizer
 	Instance   string
 	Sink       Sink
 	// Enricher is optional.
 	Enricher Enricher
-	// BatchSize is the number of records per store write (default 5000).
+	// BatchSize is the number of records per store write of Ingest
+	// (default 5000).
 	BatchSize int
 	// Now stamps received_at (default time.Now).
 	Now func() time.Time
 	// Stored, if set, is called with every batch after it was stored, in
 	// order; streaming correlation hangs off it.
 	Stored func(ctx context.Context, b *Batch) error
+}
+
+// Group is inputs of one source instance, for IngestGroups.
+type Group struct {
+	Normalizer Normalizer
+	Instance   string
+	// Inputs are split like files, in order.
+	Inputs []Input
+}
+
+// Input is bytes holding records: a file, an API page, a pushed envelope, a
+// single record.
+type Input struct {
+	// Origin names the input; a dead letter's or conflict's origin is it
+	// with the byte offset of the record's part ("ORIGIN#byte=N").
+	Origin string
+	Data   []byte
+	// ReceivedAt stamps every row of the input (zero: the Ingester's Now).
+	ReceivedAt time.Time
 }
 
 // ErrStore marks failures of the store (as opposed to bad input, which is
@@ -148,6 +180,47 @@ func parseDigest(s string) digest {
 type pending struct {
 	out    Output
 	origin string
+	group  int
+}
+
+// group is one source instance of an ingest run.
+type group struct {
+	norm     Normalizer
+	src      model.Source
+	instance string
+	// scope is the first group of the run with the same source and
+	// instance: records are told apart by scope and id.
+	scope int
+}
+
+// span is pieces of one input of a group, received at one time.
+type span struct {
+	group    int
+	origin   string
+	received time.Time // zero: when the batch is normalized
+	pieces   []Piece
+}
+
+// run is what one ingest run reads: its groups and its batches of spans,
+// each batch one store write.
+type run struct {
+	groups  []group
+	scopes  map[RecordID]int // {source, instance} → scope
+	batches [][]span
+	total   int // pieces
+}
+
+// addGroup adds the group of n and instance and returns its index.
+func (r *run) addGroup(n Normalizer, instance string) int {
+	src := n.Source()
+	k := RecordID{Source: src, Instance: instance}
+	scope, ok := r.scopes[k]
+	if !ok {
+		scope = len(r.groups)
+		r.scopes[k] = scope
+	}
+	r.groups = append(r.groups, group{norm: n, src: src, instance: instance, scope: scope})
+	return len(r.groups) - 1
 }
 
 // Ingest splits data into records, normalizes each, and stores the new ones.
@@ -160,19 +233,63 @@ type pending struct {
 // says how much was stored before (re-running the input is safe: storage is
 // idempotent).
 func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Result, error) {
-	res := Result{File: origin}
 	size := in.BatchSize
 	if size <= 0 {
 		size = 5000
+	}
+	r := &run{scopes: map[RecordID]int{}}
+	g := r.addGroup(in.Normalizer, in.Instance)
+	pieces := Split(data, in.Normalizer.Envelopes())
+	r.total = len(pieces)
+	for start := 0; start < len(pieces); start += size {
+		r.batches = append(r.batches, []span{{group: g, origin: origin, pieces: pieces[start:min(start+size, len(pieces))]}})
+	}
+	res, err := in.ingest(ctx, r)
+	res[0].File = origin
+	return res[0], err
+}
+
+// IngestGroups ingests the inputs of several source instances as one batch,
+// the way Ingest ingests one batch of one file: one look-up of the stored
+// ids, one enrichment, one store write (one insert per table) for all of
+// them. Each group is normalized with its own normalizer; its records keep
+// their order. results[i] counts groups[i] (Batches is 1 for each group once
+// the write succeeded). The Ingester's Normalizer, Instance and BatchSize
+// are not used. An error means the store failed and nothing of the batch
+// may be counted stored; storage is idempotent, so the caller retries the
+// whole of groups.
+func (in *Ingester) IngestGroups(ctx context.Context, groups []Group) ([]Result, error) {
+	r := &run{scopes: map[RecordID]int{}}
+	var batch []span
+	for _, gr := range groups {
+		g := r.addGroup(gr.Normalizer, gr.Instance)
+		env := gr.Normalizer.Envelopes()
+		for _, input := range gr.Inputs {
+			pieces := Split(input.Data, env)
+			r.total += len(pieces)
+			batch = append(batch, span{group: g, origin: input.Origin, received: input.ReceivedAt, pieces: pieces})
+		}
+	}
+	if len(batch) > 0 {
+		r.batches = [][]span{batch}
+	}
+	return in.ingest(ctx, r)
+}
+
+// ingest runs r's batches through normalize → check → enrich → store and
+// counts each group's records.
+func (in *Ingester) ingest(ctx context.Context, r *run) ([]Result, error) {
+	res := make([]Result, len(r.groups))
+	for _, b := range r.batches {
+		for _, s := range b {
+			res[s.group].Records += len(s.pieces)
+		}
 	}
 	now := in.Now
 	if now == nil {
 		now = time.Now
 	}
-	src := in.Normalizer.Source()
 	times := in.Sink.TimeRange()
-	pieces := Split(data, in.Normalizer.Envelopes())
-	res.Records = len(pieces)
 	// Normalizing the next batches overlaps storing this one, on every
 	// core: a goroutine starts one normalizer per batch, at most
 	// normalizers ahead, and queues their results in input order. The
@@ -181,7 +298,7 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	normalizers := min(max(runtime.GOMAXPROCS(0), 1), 4)
 	queue := make(chan chan normalizedBatch, normalizers)
 	defer func() {
-		// The normalizer and the clock are not used after Ingest returns.
+		// The normalizer and the clock are not used after ingest returns.
 		cancel()
 		for c := range queue {
 			<-c
@@ -189,7 +306,8 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	}()
 	go func() {
 		defer close(queue)
-		for start := 0; start < len(pieces); start += size {
+		start := 0
+		for _, spans := range r.batches {
 			c := make(chan normalizedBatch, 1)
 			select {
 			case queue <- c:
@@ -197,17 +315,20 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 				return
 			}
 			received := model.Millis(now())
-			go func() {
-				nb := in.normalize(pieces[start:min(start+size, len(pieces))], origin, src, received, times)
+			go func(start int) {
+				nb := in.normalize(r, spans, received, times)
 				nb.start = start
 				c <- nb
-			}()
+			}(start)
+			for _, s := range spans {
+				start += len(s.pieces)
+			}
 		}
 	}()
 	// Checking a batch against the store, classifying and enriching it
 	// (here) overlaps writing the batch before it (a writer goroutine that
 	// writes, counts and calls Stored in input order).
-	ck := checker{settled: make(map[string]settledID, len(pieces)), conflicted: map[string]bool{}}
+	ck := checker{settled: make(map[scopedID]settledID, r.total), conflicted: map[conflictKey]bool{}}
 	toWrite := make(chan *checkedBatch)
 	writerDone := make(chan struct{})
 	var werr error // the writer's, read once writerDone is closed
@@ -216,7 +337,7 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 		defer close(writerDone)
 		for cb := range toWrite {
 			if werr == nil {
-				if werr = in.store(ctx, cb, &ck, &res, len(pieces)); werr != nil {
+				if werr = in.store(ctx, r, cb, &ck, res); werr != nil {
 					writerFailed.Store(true)
 				}
 			}
@@ -226,7 +347,7 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	// finish waits for the writer and returns the first error: the
 	// writer's (an earlier batch), else fail's (nil: none), which sees
 	// the writer's final counts.
-	finish := func(fail func() error) (Result, error) {
+	finish := func(fail func() error) ([]Result, error) {
 		close(toWrite)
 		<-writerDone
 		if werr != nil {
@@ -244,9 +365,9 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 			break
 		}
 		nb := <-c
-		cb, err := in.check(ctx, nb, &ck, src, prev)
+		cb, err := in.check(ctx, r, nb, &ck, prev)
 		if err != nil {
-			return finish(func() error { return storeFailure(err, nb.start, nb.start+nb.n, len(pieces), res) })
+			return finish(func() error { return storeFailure(err, nb.start, nb.start+nb.n, r.total, sum(res)) })
 		}
 		done = nb.start + nb.n
 		toWrite <- cb
@@ -255,11 +376,25 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 	if res, err := finish(nil); err != nil {
 		return res, err
 	}
-	if done < len(pieces) { // the normalizer stopped: ctx is done
+	if done < r.total { // the normalizer stopped: ctx is done
 		return res, fmt.Errorf("%w (before records %d–%d of %d); the %d batches before them were stored whole; re-running the input is safe: storage is idempotent",
-			context.Cause(ctx), done+1, len(pieces), len(pieces), res.Batches)
+			context.Cause(ctx), done+1, r.total, r.total, sum(res).Batches)
 	}
 	return res, nil
+}
+
+// sum adds up the counts of res; Batches is the most of any group.
+func sum(res []Result) Result {
+	var t Result
+	for _, r := range res {
+		t.Records += r.Records
+		t.Accepted += r.Accepted
+		t.Duplicates += r.Duplicates
+		t.Conflicts += r.Conflicts
+		t.DeadLetters += r.DeadLetters
+		t.Batches = max(t.Batches, r.Batches)
+	}
+	return t
 }
 
 // storeFailure is err of the batch of records start+1…end of total, saying
@@ -269,6 +404,18 @@ func storeFailure(err error, start, end, total int, res Result) error {
 		err, start+1, end, total, res.Batches, res.Accepted, res.Duplicates, res.Conflicts, res.DeadLetters)
 }
 
+// scopedID is an event id within the scope (source instance) of a run.
+type scopedID struct {
+	scope int
+	id    string
+}
+
+// conflictKey is a conflicting version of a record.
+type conflictKey struct {
+	scopedID
+	sha string
+}
+
 // settledID is the digest of the record stored (or being stored) under an
 // id, and the batch that stores it (-1: found stored).
 type settledID struct {
@@ -276,13 +423,13 @@ type settledID struct {
 	batch int
 }
 
-// checker is what one input's ingest knows of the ids it touched: settled
-// for each id, and the conflicting versions already kept. The writer
-// changes it when another ingest stored a record first, hence mu.
+// checker is what one run knows of the ids it touched: settled for each id,
+// and the conflicting versions already kept. The writer changes it when
+// another ingest stored a record first, hence mu.
 type checker struct {
 	mu         sync.Mutex
-	settled    map[string]settledID
-	conflicted map[string]bool
+	settled    map[scopedID]settledID
+	conflicted map[conflictKey]bool
 }
 
 // checkedBatch is a batch classified and enriched, ready to be written.
@@ -290,7 +437,8 @@ type checkedBatch struct {
 	start, end int // its pieces
 	b          *Batch
 	origins    []string // of b.Raw
-	st         Result   // its counts, before the write
+	groups     []int    // of b.Raw
+	st         []Result // its counts per group, before the write
 	// written is closed when the writer is done with the batch.
 	written chan struct{}
 }
@@ -299,33 +447,36 @@ type checkedBatch struct {
 // (new, duplicate, conflict) and enriches the new ones. prev is the batch
 // before, which may still be being written: a record whose id prev stores
 // waits for that write, which may find another ingest's copy first.
-func (in *Ingester) check(ctx context.Context, nb normalizedBatch, ck *checker, src model.Source, prev *checkedBatch) (*checkedBatch, error) {
+func (in *Ingester) check(ctx context.Context, r *run, nb normalizedBatch, ck *checker, prev *checkedBatch) (*checkedBatch, error) {
 	b, outs := nb.b, nb.outs
-	cb := &checkedBatch{start: nb.start, end: nb.start + nb.n, b: b, written: make(chan struct{})}
-	var ask []string
-	asked := map[string]bool{}
+	cb := &checkedBatch{start: nb.start, end: nb.start + nb.n, b: b, st: make([]Result, len(r.groups)), written: make(chan struct{})}
+	var ask []RecordID
+	asked := map[scopedID]bool{}
 	waitPrev := false
 	ck.mu.Lock()
 	for _, p := range outs {
-		id := p.out.Raw.EventID
-		if s, ok := ck.settled[id]; ok {
+		g := &r.groups[p.group]
+		k := scopedID{g.scope, p.out.Raw.EventID}
+		if s, ok := ck.settled[k]; ok {
 			waitPrev = waitPrev || prev != nil && s.batch == prev.start
 			continue
 		}
-		if !asked[id] {
-			ask = append(ask, id)
-			asked[id] = true
+		if !asked[k] {
+			ask = append(ask, RecordID{Source: g.src, Instance: g.instance, EventID: k.id})
+			asked[k] = true
 		}
 	}
 	ck.mu.Unlock()
 	if len(ask) > 0 {
-		known, err := in.Sink.Known(ctx, src, in.Instance, ask)
+		known, err := in.Sink.Known(ctx, ask)
 		if err != nil {
 			return nil, fmt.Errorf("%w: look up stored ids: %w", ErrStore, err)
 		}
 		ck.mu.Lock()
 		for id, sum := range known {
-			ck.settled[id] = settledID{parseDigest(sum), -1}
+			if scope, ok := r.scopes[RecordID{Source: id.Source, Instance: id.Instance}]; ok {
+				ck.settled[scopedID{scope, id.EventID}] = settledID{parseDigest(sum), -1}
+			}
 		}
 		ck.mu.Unlock()
 	}
@@ -333,27 +484,31 @@ func (in *Ingester) check(ctx context.Context, nb normalizedBatch, ck *checker, 
 		<-prev.written
 	}
 	b.grow(outs)
-	st := &cb.st
 	ck.mu.Lock()
 	for _, p := range outs {
 		raw := p.out.Raw
-		have, ok := ck.settled[raw.EventID]
+		k := scopedID{r.groups[p.group].scope, raw.EventID}
+		st := &cb.st[p.group]
+		have, ok := ck.settled[k]
 		switch sum := parseDigest(raw.SHA256); {
 		case !ok:
-			ck.settled[raw.EventID] = settledID{sum, cb.start}
+			ck.settled[k] = settledID{sum, cb.start}
 			b.add(p.out)
 			cb.origins = append(cb.origins, p.origin)
+			cb.groups = append(cb.groups, p.group)
 			st.Accepted++
-		case have.sum == sum || ck.conflicted[raw.EventID+"\x00"+raw.SHA256]:
+		case have.sum == sum || ck.conflicted[conflictKey{k, raw.SHA256}]:
 			st.Duplicates++
 		default:
-			ck.conflicted[raw.EventID+"\x00"+raw.SHA256] = true
+			ck.conflicted[conflictKey{k, raw.SHA256}] = true
 			b.Conflicts = append(b.Conflicts, conflict(raw, p.origin, have.sum))
 			st.Conflicts++
 		}
 	}
 	ck.mu.Unlock()
-	st.DeadLetters = len(b.DeadLetters)
+	for _, g := range nb.deadGroups {
+		cb.st[g].DeadLetters++
+	}
 	if in.Enricher != nil {
 		if err := in.Enricher.Enrich(ctx, b); err != nil {
 			return nil, fmt.Errorf("enrich: %w", err)
@@ -364,9 +519,9 @@ func (in *Ingester) check(ctx context.Context, nb normalizedBatch, ck *checker, 
 
 // store writes cb, settles the records another ingest stored first, adds
 // its counts to res and calls Stored.
-func (in *Ingester) store(ctx context.Context, cb *checkedBatch, ck *checker, res *Result, total int) error {
+func (in *Ingester) store(ctx context.Context, r *run, cb *checkedBatch, ck *checker, res []Result) error {
 	b, st := cb.b, cb.st
-	fail := func(err error) error { return storeFailure(err, cb.start, cb.end, total, *res) }
+	fail := func(err error) error { return storeFailure(err, cb.start, cb.end, r.total, sum(res)) }
 	if b.Len() > 0 {
 		preempted, err := in.Sink.Write(ctx, b)
 		if err != nil {
@@ -376,20 +531,25 @@ func (in *Ingester) store(ctx context.Context, cb *checkedBatch, ck *checker, re
 		// its, not ours, and ours are duplicates or conflicts of them.
 		var late []model.Conflict
 		ck.mu.Lock()
-		for i, r := range b.Raw {
-			sum, ok := preempted[r.EventID]
+		for i, raw := range b.Raw {
+			if len(preempted) == 0 {
+				break
+			}
+			sum, ok := preempted[RecordID{Source: raw.Source, Instance: raw.Instance, EventID: raw.EventID}]
 			if !ok {
 				continue
 			}
-			st.Accepted--
-			ck.settled[r.EventID] = settledID{parseDigest(sum), -1}
-			if sum == r.SHA256 {
-				st.Duplicates++
+			g := cb.groups[i]
+			k := scopedID{r.groups[g].scope, raw.EventID}
+			st[g].Accepted--
+			ck.settled[k] = settledID{parseDigest(sum), -1}
+			if sum == raw.SHA256 {
+				st[g].Duplicates++
 				continue
 			}
-			st.Conflicts++
-			ck.conflicted[r.EventID+"\x00"+r.SHA256] = true
-			late = append(late, conflict(r, cb.origins[i], parseDigest(sum)))
+			st[g].Conflicts++
+			ck.conflicted[conflictKey{k, raw.SHA256}] = true
+			late = append(late, conflict(raw, cb.origins[i], parseDigest(sum)))
 		}
 		ck.mu.Unlock()
 		if len(late) > 0 {
@@ -398,51 +558,75 @@ func (in *Ingester) store(ctx context.Context, cb *checkedBatch, ck *checker, re
 			}
 		}
 	}
-	res.Batches++
-	res.Accepted += st.Accepted
-	res.Duplicates += st.Duplicates
-	res.Conflicts += st.Conflicts
-	res.DeadLetters += st.DeadLetters
+	in.count(cb, res)
 	if in.Stored != nil {
 		return in.Stored(ctx, b)
 	}
 	return nil
 }
 
+// count adds the counts of the stored batch cb to res: each group with
+// records in cb counts one more batch.
+func (in *Ingester) count(cb *checkedBatch, res []Result) {
+	for g, st := range cb.st {
+		if st.Accepted+st.Duplicates+st.Conflicts+st.DeadLetters == 0 {
+			continue // no records of the group in cb
+		}
+		res[g].Batches++
+		res[g].Accepted += st.Accepted
+		res[g].Duplicates += st.Duplicates
+		res[g].Conflicts += st.Conflicts
+		res[g].DeadLetters += st.DeadLetters
+	}
+}
+
 // normalizedBatch is one batch's records normalized, before the store is
 // asked about them: the dead letters are in b, the rest in outs.
 type normalizedBatch struct {
-	start, n int // the batch's first piece and its number of pieces
-	b        *Batch
-	outs     []pending
+	start, n   int // the batch's first piece and its number of pieces
+	b          *Batch
+	outs       []pending
+	deadGroups []int // the group of each of b.DeadLetters
 }
 
-// normalize normalizes pieces received at received; records that fail
-// (unparseable, missing fields, a time the store cannot hold) become dead
-// letters.
-func (in *Ingester) normalize(pieces []Piece, origin string, src model.Source, received time.Time, times TimeRange) normalizedBatch {
-	nb := normalizedBatch{n: len(pieces), b: &Batch{}, outs: make([]pending, 0, len(pieces))}
-	for _, p := range pieces {
-		at := origin + "#byte=" + strconv.FormatInt(p.Offset, 10)
-		reject := func(err error) {
-			nb.b.DeadLetters = append(nb.b.DeadLetters, model.DeadLetter{Source: src, Instance: in.Instance,
-				Origin: at, ReceivedAt: received, Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})
+// normalize normalizes the pieces of spans, those without a received time
+// received at received; records that fail (unparseable, missing fields, a
+// time the store cannot hold) become dead letters.
+func (in *Ingester) normalize(r *run, spans []span, received time.Time, times TimeRange) normalizedBatch {
+	n := 0
+	for _, s := range spans {
+		n += len(s.pieces)
+	}
+	nb := normalizedBatch{n: n, b: &Batch{}, outs: make([]pending, 0, n)}
+	for _, s := range spans {
+		g := &r.groups[s.group]
+		at := received
+		if !s.received.IsZero() {
+			at = model.Millis(s.received)
 		}
-		if p.Err != nil {
-			reject(p.Err)
-			continue
+		for _, p := range s.pieces {
+			origin := s.origin + "#byte=" + strconv.FormatInt(p.Offset, 10)
+			reject := func(err error) {
+				nb.b.DeadLetters = append(nb.b.DeadLetters, model.DeadLetter{Source: g.src, Instance: g.instance,
+					Origin: origin, ReceivedAt: at, Error: err.Error(), Raw: p.Raw, SHA256: model.SHA256Hex(p.Raw)})
+				nb.deadGroups = append(nb.deadGroups, s.group)
+			}
+			if p.Err != nil {
+				reject(p.Err)
+				continue
+			}
+			o, err := g.norm.Normalize(p.Raw, g.instance)
+			if err != nil {
+				reject(err)
+				continue
+			}
+			stamp(&o, at)
+			if err := checkTimes(&o, times); err != nil {
+				reject(err)
+				continue
+			}
+			nb.outs = append(nb.outs, pending{o, origin, s.group})
 		}
-		o, err := in.Normalizer.Normalize(p.Raw, in.Instance)
-		if err != nil {
-			reject(err)
-			continue
-		}
-		stamp(&o, received)
-		if err := checkTimes(&o, times); err != nil {
-			reject(err)
-			continue
-		}
-		nb.outs = append(nb.outs, pending{o, at})
 	}
 	return nb
 }

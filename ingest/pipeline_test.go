@@ -75,7 +75,7 @@ func (toyNormalizer) Normalize(raw []byte, instance string) (Output, error) {
 // run the same pipeline against the real engines.
 type memSink struct {
 	mu        sync.Mutex
-	raw       map[string]model.RawRecord
+	raw       map[RecordID]model.RawRecord
 	dead      []model.DeadLetter
 	conflicts []model.Conflict
 	writes    int
@@ -85,18 +85,23 @@ type memSink struct {
 	known func()
 }
 
+// prod is the id of the toy record id of instance "prod".
+func prod(id string) RecordID {
+	return RecordID{Source: model.SourceOkta, Instance: "prod", EventID: id}
+}
+
 func newMemSink() *memSink {
-	return &memSink{raw: map[string]model.RawRecord{}, times: TimeRange{
+	return &memSink{raw: map[RecordID]model.RawRecord{}, times: TimeRange{
 		First: time.Unix(0, 0), Last: time.Date(2105, 12, 31, 23, 59, 59, 999e6, time.UTC), Why: "test range"}}
 }
 
-func (m *memSink) Known(_ context.Context, _ model.Source, _ string, ids []string) (map[string]string, error) {
+func (m *memSink) Known(_ context.Context, ids []RecordID) (map[RecordID]string, error) {
 	if m.known != nil {
 		m.known()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := map[string]string{}
+	out := map[RecordID]string{}
 	for _, id := range ids {
 		if r, ok := m.raw[id]; ok {
 			out[id] = r.SHA256
@@ -105,20 +110,21 @@ func (m *memSink) Known(_ context.Context, _ model.Source, _ string, ids []strin
 	return out, nil
 }
 
-func (m *memSink) Write(_ context.Context, b *Batch) (map[string]string, error) {
+func (m *memSink) Write(_ context.Context, b *Batch) (map[RecordID]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes++
 	if m.writes == m.failAt {
 		return nil, errors.New("disk full")
 	}
-	preempted := map[string]string{}
+	preempted := map[RecordID]string{}
 	for _, r := range b.Raw {
-		if have, ok := m.raw[r.EventID]; ok {
-			preempted[r.EventID] = have.SHA256
+		id := RecordID{Source: r.Source, Instance: r.Instance, EventID: r.EventID}
+		if have, ok := m.raw[id]; ok {
+			preempted[id] = have.SHA256
 			continue
 		}
-		m.raw[r.EventID] = r
+		m.raw[id] = r
 	}
 	m.dead = append(m.dead, b.DeadLetters...)
 	m.conflicts = append(m.conflicts, b.Conflicts...)
@@ -194,7 +200,7 @@ func TestIngestConflicts(t *testing.T) {
 				_, err := in.Ingest(ctx, "earlier", []byte(strings.Join(c.stored, "\n")))
 				require.NoError(t, err)
 			}
-			firstSHA := sink.raw["a"].SHA256
+			firstSHA := sink.raw[prod("a")].SHA256
 			res, err := in.Ingest(ctx, "f", []byte(strings.Join(c.input, "\n")))
 			require.NoError(t, err)
 			c.want.File, c.want.Records, c.want.Batches = "f", len(c.input), res.Batches
@@ -204,17 +210,17 @@ func TestIngestConflicts(t *testing.T) {
 			for _, k := range sink.conflicts {
 				got = append(got, string(k.Raw))
 				require.Equal(t, model.SHA256Hex(k.Raw), k.SHA256)
-				require.Equal(t, sink.raw[k.EventID].SHA256, k.StoredSHA256, "a conflict names the stored record")
+				require.Equal(t, sink.raw[prod(k.EventID)].SHA256, k.StoredSHA256, "a conflict names the stored record")
 				require.Regexp(t, `^f#byte=\d+$`, k.Origin)
 				require.False(t, k.ReceivedAt.IsZero())
 			}
 			require.Equal(t, c.conflicts, got)
 			if firstSHA != "" {
-				require.Equal(t, firstSHA, sink.raw["a"].SHA256, "the stored record stays")
+				require.Equal(t, firstSHA, sink.raw[prod("a")].SHA256, "the stored record stays")
 			} else {
 				for _, rec := range c.input {
 					if _, err := (toyNormalizer{}).Normalize([]byte(rec), "prod"); err == nil {
-						require.Equal(t, model.SHA256Hex([]byte(rec)), sink.raw["a"].SHA256, "the first record is the one stored")
+						require.Equal(t, model.SHA256Hex([]byte(rec)), sink.raw[prod("a")].SHA256, "the first record is the one stored")
 						break
 					}
 				}
@@ -327,6 +333,6 @@ func TestIngestConcurrent(t *testing.T) {
 	require.Equal(t, 1, sum.Duplicates)
 	require.Equal(t, 1, sum.Conflicts)
 	require.Len(t, sink.conflicts, 1)
-	require.NotEqual(t, sink.raw["b"].SHA256, sink.conflicts[0].SHA256)
-	require.Equal(t, sink.raw["b"].SHA256, sink.conflicts[0].StoredSHA256)
+	require.NotEqual(t, sink.raw[prod("b")].SHA256, sink.conflicts[0].SHA256)
+	require.Equal(t, sink.raw[prod("b")].SHA256, sink.conflicts[0].StoredSHA256)
 }

@@ -218,7 +218,7 @@ type crashAfter struct {
 	crashed atomic.Bool
 }
 
-func (c *crashAfter) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
+func (c *crashAfter) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID]string, error) {
 	pre, err := c.Sink.Write(ctx, b)
 	if err == nil && c.written.Add(int64(len(b.Raw)+len(b.DeadLetters))) >= c.after {
 		c.once.Do(func() {

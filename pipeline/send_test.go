@@ -26,7 +26,7 @@ type downSink struct {
 	down atomic.Bool
 }
 
-func (d *downSink) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
+func (d *downSink) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID]string, error) {
 	if d.down.Load() {
 		return nil, errors.New("store down")
 	}

@@ -1,8 +1,7 @@
 package pipeline
 
 import (
-	"bytes"
-	"context"
+		"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -87,36 +86,50 @@ var ErrNoSource = errors.New("no normalizer for the record's source")
 // failure counts as duplicates then). Records of one source instance keep
 // their order. Every stored row carries its record's received time, and a
 // dead letter or conflict its record's origin and the byte offset of the
-// record's part.
+// record's part. The records of every source instance in recs are stored
+// together: one look-up of stored ids, one insert per table and one
+// read-back for the whole of recs.
 func (w *Writer) Write(ctx context.Context, recs []bus.Record) (Results, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	res := Results{}
-	var order []Key
-	groups := map[Key][]bus.Record{}
+	var keys []Key
+	var groups []ingest.Group
+	index := map[Key]int{}
 	var lost []model.DeadLetter
 	for _, r := range recs {
 		k := Key{r.Source, r.Instance}
-		if _, err := w.normalizerLocked(r.Source); err != nil {
+		n, err := w.normalizerLocked(r.Source)
+		if err != nil {
 			lost = append(lost, model.DeadLetter{Source: r.Source, Instance: r.Instance, Origin: r.Origin,
 				ReceivedAt: w.received(r), Error: err.Error(), Raw: r.Raw, SHA256: model.SHA256Hex(r.Raw)})
 			res.add(k, ingest.Result{Records: 1, DeadLetters: 1})
 			continue
 		}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			keys = append(keys, k)
+			groups = append(groups, ingest.Group{Normalizer: n, Instance: r.Instance})
 		}
-		groups[k] = append(groups[k], r)
+		groups[i].Inputs = append(groups[i].Inputs, ingest.Input{Origin: r.Origin, Data: r.Raw, ReceivedAt: w.received(r)})
 	}
 	if len(lost) > 0 {
 		if _, err := w.store.Write(ctx, &ingest.Batch{DeadLetters: lost}); err != nil {
 			return nil, fmt.Errorf("%w: dead letters: %w", ingest.ErrStore, err)
 		}
 	}
-	for _, k := range order {
-		if err := w.writeGroup(ctx, k, groups[k], res); err != nil {
-			return nil, err
-		}
+	if len(groups) == 0 {
+		return res, nil
+	}
+	in := &ingest.Ingester{Sink: w.store, Enricher: w.enricher, Now: w.now}
+	got, err := in.IngestGroups(ctx, groups)
+	if err != nil {
+		return nil, fmt.Errorf("%d source instances (%s/%s first): %w", len(keys), keys[0].Source, keys[0].Instance, err)
+	}
+	for i, k := range keys {
+		res.add(k, got[i])
 	}
 	return res, nil
 }
@@ -138,150 +151,4 @@ func (w *Writer) received(r bus.Record) time.Time {
 		return model.Millis(w.now())
 	}
 	return model.Millis(r.ReceivedAt)
-}
-
-// writeGroup stores the records of one source instance. Records that split
-// cleanly into JSON objects are stored together, as one JSON array of
-// their pieces (one store write); a record with a damaged part is ingested
-// on its own, so its dead letters name its origin.
-func (w *Writer) writeGroup(ctx context.Context, k Key, recs []bus.Record, res Results) error {
-	n, _ := w.normalizerLocked(k.Source)
-	run := newRun(w.store)
-	flush := func() error {
-		if run.n == 0 {
-			return nil
-		}
-		r, err := w.ingest(ctx, n, k.Instance, run, run.n, "bus", run.array())
-		if err != nil {
-			return err
-		}
-		res.add(k, r)
-		run = newRun(w.store)
-		return nil
-	}
-	for _, r := range recs {
-		pieces := ingest.Split(r.Raw, n.Envelopes())
-		clean := true
-		for _, p := range pieces {
-			if p.Err != nil {
-				clean = false
-				break
-			}
-		}
-		if clean {
-			run.add(r, pieces, w.received(r))
-			continue
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		alone := newRun(w.store)
-		alone.received[""] = stamp{received: w.received(r)}
-		got, err := w.ingest(ctx, n, k.Instance, alone, len(pieces), r.Origin, r.Raw)
-		if err != nil {
-			return err
-		}
-		res.add(k, got)
-	}
-	return flush()
-}
-
-// ingest runs data, holding pieces records, through one ingest.Ingester
-// and one store write.
-func (w *Writer) ingest(ctx context.Context, n ingest.Normalizer, instance string, sink *run, pieces int, origin string, data []byte) (ingest.Result, error) {
-	in := &ingest.Ingester{Normalizer: n, Instance: instance, Sink: sink, Enricher: w.enricher, BatchSize: pieces + 1, Now: w.now}
-	r, err := in.Ingest(ctx, origin, data)
-	if err != nil {
-		return r, fmt.Errorf("%s/%s: %w", n.Source(), instance, err)
-	}
-	return r, nil
-}
-
-// stamp is what a record tells about the rows it yields.
-type stamp struct {
-	received time.Time
-	origin   string // with the piece's byte offset
-}
-
-// run is records of one source instance written in one Ingest, and the
-// ingest.Sink that Ingest writes through: it stamps every row with the
-// received time of the record it came from, and every dead letter and
-// conflict with that record's origin, found by the SHA-256 of the piece.
-type run struct {
-	ingest.Sink
-	buf      bytes.Buffer
-	n        int
-	received map[string]stamp // piece SHA-256 → its record; "" is the default
-}
-
-func newRun(s ingest.Sink) *run {
-	r := &run{Sink: s, received: map[string]stamp{}}
-	r.buf.WriteByte('[')
-	return r
-}
-
-func (r *run) add(rec bus.Record, pieces []ingest.Piece, at time.Time) {
-	for _, p := range pieces {
-		if r.n > 0 {
-			r.buf.WriteByte(',')
-		}
-		r.buf.Write(p.Raw)
-		r.n++
-		sum := model.SHA256Hex(p.Raw)
-		if _, ok := r.received[sum]; !ok {
-			r.received[sum] = stamp{received: at, origin: fmt.Sprintf("%s#byte=%d", rec.Origin, p.Offset)}
-		}
-	}
-}
-
-// array is the run's pieces as one JSON array.
-func (r *run) array() []byte {
-	r.buf.WriteByte(']')
-	return r.buf.Bytes()
-}
-
-func (r *run) stampOf(sum string) (stamp, bool) {
-	if s, ok := r.received[sum]; ok {
-		return s, true
-	}
-	s, ok := r.received[""]
-	return s, ok
-}
-
-// Write implements ingest.Sink: it stamps b's rows, then stores them.
-func (r *run) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
-	at := func(sum string, t *time.Time) {
-		if s, ok := r.stampOf(sum); ok {
-			*t = s.received
-		}
-	}
-	for i := range b.Raw {
-		at(b.Raw[i].SHA256, &b.Raw[i].ReceivedAt)
-	}
-	for i := range b.Auth {
-		at(b.Auth[i].RawSHA256, &b.Auth[i].ReceivedAt)
-	}
-	for i := range b.Authenticators {
-		at(b.Authenticators[i].RawSHA256, &b.Authenticators[i].ReceivedAt)
-	}
-	for i := range b.Airflow {
-		at(b.Airflow[i].RawSHA256, &b.Airflow[i].ReceivedAt)
-	}
-	for i := range b.Runs {
-		at(b.Runs[i].RawSHA256, &b.Runs[i].ReceivedAt)
-	}
-	origin := func(sum string, t *time.Time, o *string) {
-		if s, ok := r.received[sum]; ok {
-			*t, *o = s.received, s.origin
-		} else if s, ok := r.received[""]; ok {
-			*t = s.received
-		}
-	}
-	for i := range b.DeadLetters {
-		origin(b.DeadLetters[i].SHA256, &b.DeadLetters[i].ReceivedAt, &b.DeadLetters[i].Origin)
-	}
-	for i := range b.Conflicts {
-		origin(b.Conflicts[i].SHA256, &b.Conflicts[i].ReceivedAt, &b.Conflicts[i].Origin)
-	}
-	return r.Sink.Write(ctx, b)
 }

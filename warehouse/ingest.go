@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,10 +55,11 @@ var Conflicts = store.NewTable("conflicts",
 const knownChunk = 2000
 
 // Known implements ingest.Sink: the SHA-256 of the copy raw_records keeps
-// (the first written) for each of ids that is stored.
-func (w *Warehouse) Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error) {
-	out := map[string]string{}
-	err := w.keptCopies(ctx, source, instance, ids, 0, func(id, sum string) { out[id] = sum })
+// (the first written) for each of ids that is stored, in one look-up for
+// any number of source instances.
+func (w *Warehouse) Known(ctx context.Context, ids []ingest.RecordID) (map[ingest.RecordID]string, error) {
+	out := map[ingest.RecordID]string{}
+	err := w.keptCopies(ctx, ids, 0, func(id ingest.RecordID, sum string) { out[id] = sum })
 	if err != nil {
 		return nil, fmt.Errorf("known ids: %w", err)
 	}
@@ -68,25 +70,28 @@ func (w *Warehouse) Known(ctx context.Context, source model.Source, instance str
 // raw_records keeps: the one with the highest version, before and after
 // merges. With except > 0 it skips the ids whose kept copy has that version
 // (the caller's own), so that a read-back after a write returns only the
-// records another writer stored first: usually none.
-func (w *Warehouse) keptCopies(ctx context.Context, source model.Source, instance string, ids []string, except uint64, fn func(id, sum string)) error {
+// records another writer stored first: usually none. One query asks for
+// the ids of every source instance (one per knownChunk ids where values
+// are literals).
+func (w *Warehouse) keptCopies(ctx context.Context, ids []ingest.RecordID, except uint64, fn func(id ingest.RecordID, sum string)) error {
 	chunk := knownChunk
 	if w.S.Dialect().QueryParams {
 		chunk = max(len(ids), 1)
 	}
 	for i := 0; i < len(ids); i += chunk {
-		part := ids[i:min(i+chunk, len(ids))]
-		rows, err := w.S.Query(ctx, "SELECT event_id, argMax(sha256, version) FROM raw_records WHERE source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?)) GROUP BY event_id HAVING max(version) != ?",
-			string(source), instance, part, except)
+		query, args := keptCopiesQuery(ids[i:min(i+chunk, len(ids))], except)
+		rows, err := w.S.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var id, sum string
-			if err := rows.Scan(&id, &sum); err != nil {
+			var id ingest.RecordID
+			var src, sum string
+			if err := rows.Scan(&src, &id.Instance, &id.EventID, &sum); err != nil {
 				rows.Close()
 				return err
 			}
+			id.Source = model.Source(src)
 			fn(id, sum)
 		}
 		err = rows.Err()
@@ -96,6 +101,36 @@ func (w *Warehouse) keptCopies(ctx context.Context, source model.Source, instanc
 		}
 	}
 	return nil
+}
+
+// keptCopiesQuery is the look-up of ids' kept copies: one condition per
+// source instance, on the table's sort key (source, instance, event_id).
+func keptCopiesQuery(ids []ingest.RecordID, except uint64) (string, []any) {
+	type scope struct {
+		source   model.Source
+		instance string
+	}
+	var order []scope
+	byScope := map[scope][]string{}
+	for _, id := range ids {
+		k := scope{id.Source, id.Instance}
+		if _, ok := byScope[k]; !ok {
+			order = append(order, k)
+		}
+		byScope[k] = append(byScope[k], id.EventID)
+	}
+	var q strings.Builder
+	q.WriteString("SELECT source, instance, event_id, argMax(sha256, version) FROM raw_records WHERE ")
+	args := make([]any, 0, 3*len(order)+1)
+	for i, k := range order {
+		if i > 0 {
+			q.WriteString(" OR ")
+		}
+		q.WriteString("(source = ? AND instance = ? AND event_id IN (SELECT arrayJoin(?)))")
+		args = append(args, string(k.source), k.instance, byScope[k])
+	}
+	q.WriteString(" GROUP BY source, instance, event_id HAVING max(version) != ?")
+	return q.String(), append(args, except)
 }
 
 // rawWrites orders the raw-record writes of this process (see Write).
@@ -118,7 +153,7 @@ func firstCopyVersion(now time.Time) uint64 {
 // (see byMonth), so a batch spanning any number of months is stored.
 // Afterwards it reads back which copy raw_records keeps of each record:
 // those another writer stored first are returned as preempted.
-func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
+func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID]string, error) {
 	if err := writeByMonth(ctx, w, store.Authenticators, b.Authenticators); err != nil {
 		return nil, err
 	}
@@ -153,21 +188,14 @@ func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[string]stri
 			return nil, err
 		}
 	}
-	type scope struct {
-		source   model.Source
-		instance string
+	ids := make([]ingest.RecordID, len(b.Raw))
+	for i, r := range b.Raw {
+		ids[i] = ingest.RecordID{Source: r.Source, Instance: r.Instance, EventID: r.EventID}
 	}
-	ids := map[scope][]string{}
-	for _, r := range b.Raw {
-		k := scope{r.Source, r.Instance}
-		ids[k] = append(ids[k], r.EventID)
-	}
-	preempted := map[string]string{}
-	for k, list := range ids {
-		err := w.keptCopies(ctx, k.source, k.instance, list, version, func(id, sum string) { preempted[id] = sum })
-		if err != nil {
-			return nil, fmt.Errorf("read back stored records: %w", err)
-		}
+	preempted := map[ingest.RecordID]string{}
+	err := w.keptCopies(ctx, ids, version, func(id ingest.RecordID, sum string) { preempted[id] = sum })
+	if err != nil {
+		return nil, fmt.Errorf("read back stored records: %w", err)
 	}
 	return preempted, nil
 }

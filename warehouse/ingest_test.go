@@ -317,10 +317,10 @@ type racingSink struct {
 	ready *sync.WaitGroup
 }
 
-func (r racingSink) Known(ctx context.Context, source model.Source, instance string, ids []string) (map[string]string, error) {
+func (r racingSink) Known(ctx context.Context, ids []ingest.RecordID) (map[ingest.RecordID]string, error) {
 	r.ready.Done()
 	r.ready.Wait()
-	return r.Warehouse.Known(ctx, source, instance, ids)
+	return r.Warehouse.Known(ctx, ids)
 }
 
 // TestConcurrentIngestCountsOnce runs two ingests of overlapping inputs whose
