@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/warehouse"
 )
 
 // receivedBase is the received time of the test organisation's first file
@@ -154,4 +156,139 @@ func TestWriterConflict(t *testing.T) {
 	require.Equal(t, 1, res.Total().Conflicts, "the conflicting copy again, alone")
 	origins, _ = conflicts()
 	require.Len(t, origins, 1, "kept once")
+}
+
+// TestWriterInstances: one Write of the records of several source
+// instances — the same ids in two instances, duplicates, conflicts,
+// damaged records, another source, a source nothing reads — counts each
+// instance exactly, stamps every row with its own record's received time,
+// and names its own record's origin on every dead letter and conflict. The
+// steps run in order on one store.
+func TestWriterInstances(t *testing.T) {
+	ctx := context.Background()
+	w := embedded(t)
+	wr := newWriter(t, w)
+	page, err := os.ReadFile(filepath.Join("..", "ingest", "okta", "testdata", "logs_page.json"))
+	require.NoError(t, err)
+	oktaIDs := regexp.MustCompile(`"uuid": "([^"]+)"`).FindAllSubmatch(page, -1)
+	require.Len(t, oktaIDs, 14)
+	first := ingest.Split(page, nil)[0].Raw
+	firstID := string(oktaIDs[0][1])
+	other := bytes.Replace(first, []byte(`"severity": "INFO"`), []byte(`"severity": "WARN"`), 1)
+	airflowRec, err := os.ReadFile(filepath.Join("..", "ingest", "airflow", "testdata", "single_record.json"))
+	require.NoError(t, err)
+	at := func(i int) time.Time { return receivedBase.Add(time.Duration(i) * time.Minute) }
+	okta := func(instance string, raw []byte, origin string, i int) bus.Record {
+		return bus.Record{Source: model.SourceOkta, Instance: instance, Raw: raw, Origin: origin, ReceivedAt: at(i)}
+	}
+	key := func(src model.Source, instance string) pipeline.Key {
+		return pipeline.Key{Source: src, Instance: instance}
+	}
+	for _, step := range []struct {
+		name string
+		recs []bus.Record
+		want pipeline.Results
+		// received: the received time of stored raw records by
+		// instance/event_id; dead and conflicts: the origin and received
+		// time of the step's new dead letters and conflicts by instance.
+		received  map[string]time.Time
+		dead      map[string]stamped
+		conflicts map[string]stamped
+	}{
+		{
+			name: "the same page in two instances",
+			recs: []bus.Record{okta("acme", page, "kafka:okta/0/1", 1), okta("beta", page, "kafka:okta/1/1", 2)},
+			want: pipeline.Results{
+				key(model.SourceOkta, "acme"): {Records: 14, Accepted: 14, Batches: 1},
+				key(model.SourceOkta, "beta"): {Records: 14, Accepted: 14, Batches: 1},
+			},
+			received: map[string]time.Time{"acme/" + firstID: at(1), "beta/" + firstID: at(2)},
+		},
+		{
+			name: "duplicates, a conflict, damage, another source and a new instance interleaved",
+			recs: []bus.Record{
+				okta("beta", other, "kafka:okta/1/2", 3),
+				okta("acme", first, "kafka:okta/0/2", 4),
+				{Source: model.SourceAirflow, Instance: "af1", Raw: airflowRec, Origin: "kafka:airflow/0/1", ReceivedAt: at(5)},
+				okta("gamma", first, "kafka:okta/2/1", 6),
+				okta("acme", []byte(`{"uuid": "broken`), "kafka:okta/0/3", 7),
+				{Source: "salesforce", Instance: "s", Raw: []byte(`{"id":1}`), Origin: "kafka:salesforce/0/1", ReceivedAt: at(8)},
+				okta("gamma", first, "kafka:okta/2/2", 9),
+			},
+			want: pipeline.Results{
+				key(model.SourceOkta, "acme"):   {Records: 2, Duplicates: 1, DeadLetters: 1, Batches: 1},
+				key(model.SourceOkta, "beta"):   {Records: 1, Conflicts: 1, Batches: 1},
+				key(model.SourceOkta, "gamma"):  {Records: 2, Accepted: 1, Duplicates: 1, Batches: 1},
+				key(model.SourceAirflow, "af1"): {Records: 1, Accepted: 1, Batches: 1},
+				key("salesforce", "s"):          {Records: 1, DeadLetters: 1},
+			},
+			received:  map[string]time.Time{"acme/" + firstID: at(1), "beta/" + firstID: at(2), "gamma/" + firstID: at(6), "af1/4001": at(5)},
+			dead:      map[string]stamped{"acme": {"kafka:okta/0/3#byte=0", at(7)}, "s": {"kafka:salesforce/0/1", at(8)}},
+			conflicts: map[string]stamped{"beta": {"kafka:okta/1/2#byte=0", at(3)}},
+		},
+		{
+			name: "all of it again: the conflict again is a conflict, kept once",
+			recs: []bus.Record{okta("beta", page, "kafka:okta/1/3", 10), okta("beta", other, "kafka:okta/1/4", 11), okta("gamma", first, "kafka:okta/2/3", 12)},
+			want: pipeline.Results{
+				key(model.SourceOkta, "beta"):  {Records: 15, Duplicates: 14, Conflicts: 1, Batches: 1},
+				key(model.SourceOkta, "gamma"): {Records: 1, Duplicates: 1, Batches: 1},
+			},
+			received: map[string]time.Time{"beta/" + firstID: at(2), "gamma/" + firstID: at(6)},
+		},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			dead0 := count(t, w, "SELECT count() FROM dead_letters FINAL")
+			conflicts0 := count(t, w, "SELECT count() FROM conflicts FINAL")
+			res, err := wr.Write(ctx, step.recs)
+			require.NoError(t, err)
+			require.Equal(t, step.want, res)
+			for k, want := range step.received {
+				instance, id, _ := strings.Cut(k, "/")
+				got := query[time.Time](t, w, "SELECT received_at FROM raw_records FINAL WHERE instance = ? AND event_id = ?", instance, id)
+				require.Len(t, got, 1, k)
+				require.True(t, want.Equal(got[0]), "%s received %s, want %s", k, got[0], want)
+			}
+			for table, want := range map[string]map[string]stamped{"dead_letters": step.dead, "conflicts": step.conflicts} {
+				since := dead0
+				if table == "conflicts" {
+					since = conflicts0
+				}
+				require.EqualValues(t, since+int64(len(want)), count(t, w, "SELECT count() FROM "+table+" FINAL"), table)
+				for instance, s := range want {
+					got := query[stamped](t, w, "SELECT origin, received_at FROM "+table+" WHERE instance = ? AND received_at = ?", instance, s.received)
+					require.Equal(t, []stamped{s}, got, "%s of %s", table, instance)
+				}
+			}
+		})
+	}
+	require.EqualValues(t, 14+14+1+1, count(t, w, "SELECT count() FROM raw_records FINAL"), "every record of every instance stored once")
+}
+
+// stamped is the origin and received time of a dead letter or conflict.
+type stamped struct {
+	origin   string
+	received time.Time
+}
+
+func (s *stamped) fields() []any { return []any{&s.origin, &s.received} }
+
+// query returns the rows of a query of one column, or of two scanned into
+// a struct of two fields.
+func query[T any](t testing.TB, w *warehouse.Warehouse, q string, args ...any) []T {
+	t.Helper()
+	rows, err := w.S.Query(context.Background(), q, args...)
+	require.NoError(t, err, q)
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		dest := []any{&v}
+		if p, ok := any(&v).(interface{ fields() []any }); ok {
+			dest = p.fields()
+		}
+		require.NoError(t, rows.Scan(dest...))
+		out = append(out, v)
+	}
+	require.NoError(t, rows.Err())
+	return out
 }
