@@ -48,11 +48,55 @@ var Conflicts = store.NewTable("conflicts",
 	store.String("stored_sha256", func(c *model.Conflict) *string { return &c.StoredSHA256 }),
 )
 
-// knownChunk is how many ids one lookup binds where values are literals in
-// the query text (it stays well under the servers' max_query_size); where
-// they are query parameters (chDB) one lookup binds them all, which costs
-// the engine one scan of the matching granules instead of one per chunk.
-const knownChunk = 2000
+// knownQueryBytes bounds the ids one look-up binds where values are
+// literals in the query text: their literals' bytes, well under the
+// servers' max_query_size (256 KiB by default), the rest of the query
+// included. Where they are query parameters (chDB) one look-up binds them
+// all, which costs the engine one scan of the matching granules instead of
+// one per chunk.
+const knownQueryBytes = 192 << 10
+
+// literalBytes is the length of id's quoted literal and a separator.
+func literalBytes(id string) int {
+	n := len(id) + 3
+	for i := 0; i < len(id); i++ {
+		switch id[i] {
+		case '\\', '\'', '\n', '\t', '\r', 0, '\b', '\f':
+			n++
+		}
+	}
+	return n
+}
+
+// scopeBytes is, at most, the query text of one source instance's
+// condition beside its ids.
+const scopeBytes = 256
+
+// lookupChunks splits ids into the look-ups of dialect d.
+func lookupChunks(d store.Dialect, ids []ingest.RecordID) [][]ingest.RecordID {
+	if d.QueryParams || len(ids) == 0 {
+		return [][]ingest.RecordID{ids}
+	}
+	var chunks [][]ingest.RecordID
+	start, size := 0, 0
+	scopes := map[ingest.RecordID]bool{}
+	for i, id := range ids {
+		n := literalBytes(id.EventID)
+		scope := ingest.RecordID{Source: id.Source, Instance: id.Instance}
+		if !scopes[scope] {
+			n += scopeBytes + len(id.Source) + len(id.Instance)
+		}
+		if size+n > knownQueryBytes && i > start {
+			chunks = append(chunks, ids[start:i])
+			start, size = i, 0
+			clear(scopes)
+			n = literalBytes(id.EventID) + scopeBytes + len(id.Source) + len(id.Instance)
+		}
+		scopes[scope] = true
+		size += n
+	}
+	return append(chunks, ids[start:])
+}
 
 // Known implements ingest.Sink: the SHA-256 of the copy raw_records keeps
 // (the first written) for each of ids that is stored, in one look-up for
@@ -71,15 +115,14 @@ func (w *Warehouse) Known(ctx context.Context, ids []ingest.RecordID) (map[inges
 // merges. With except > 0 it skips the ids whose kept copy has that version
 // (the caller's own), so that a read-back after a write returns only the
 // records another writer stored first: usually none. One query asks for
-// the ids of every source instance (one per knownChunk ids where values
-// are literals).
+// the ids of every source instance (where values are literals, one per
+// knownQueryBytes of them).
 func (w *Warehouse) keptCopies(ctx context.Context, ids []ingest.RecordID, except uint64, fn func(id ingest.RecordID, sum string)) error {
-	chunk := knownChunk
-	if w.S.Dialect().QueryParams {
-		chunk = max(len(ids), 1)
-	}
-	for i := 0; i < len(ids); i += chunk {
-		query, args := keptCopiesQuery(ids[i:min(i+chunk, len(ids))], except)
+	for _, chunk := range lookupChunks(w.S.Dialect(), ids) {
+		if len(chunk) == 0 {
+			continue
+		}
+		query, args := keptCopiesQuery(chunk, except)
 		rows, err := w.S.Query(ctx, query, args...)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -392,6 +393,117 @@ func TestFailedIngestSaysWhatWasStored(t *testing.T) {
 			require.Contains(t, err.Error(), "(storing records 3–4 of 5); the 1 batches before them were stored whole (2 accepted, 0 duplicates, 0 conflicts, 0 dead letters); re-running the input is safe")
 			require.Equal(t, ingest.Result{File: "f", Records: 5, Accepted: 2, Batches: 1}, res)
 			require.EqualValues(t, 2, count(t, w, "SELECT count() FROM raw_records FINAL"))
+		})
+	}
+}
+
+// TestIngestGroupsAcrossInstances: one IngestGroups of two instances that
+// share ids, with more ids than one literal look-up binds on the server:
+// each instance's records are stored and counted apart, Known finds each
+// under its own instance, and the same groups again are duplicates only.
+func TestIngestGroupsAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC).UnixMilli()
+	const n = 3000
+	id := func(i int) string { return fmt.Sprintf("ev-'%04d-%s", i, strings.Repeat("x", 60)) }
+	lines := func(from, to int) []byte {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			b.WriteString(keycloakLogin(id(i), t0+int64(i), ""))
+			b.WriteByte('\n')
+		}
+		return []byte(b.String())
+	}
+	groups := []ingest.Group{
+		{Normalizer: keycloak.New(), Instance: "a", Inputs: []ingest.Input{{Origin: "a1", Data: lines(0, n/2)}, {Origin: "a2", Data: lines(n/2, n)}}},
+		{Normalizer: keycloak.New(), Instance: "b", Inputs: []ingest.Input{{Origin: "b1", Data: lines(0, n/2)}}},
+	}
+	ids := make([]ingest.RecordID, 3*n)
+	for i := range ids {
+		ids[i].EventID = id(i % n)
+	}
+	require.Greater(t, len(lookupChunks(store.Dialect{}, ids)), 1, "the look-up takes several queries where ids are literals")
+	for name, w := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			in := &ingest.Ingester{Sink: w}
+			res, err := in.IngestGroups(ctx, groups)
+			require.NoError(t, err)
+			require.Equal(t, []ingest.Result{{Records: n, Accepted: n, Batches: 1}, {Records: n / 2, Accepted: n / 2, Batches: 1}}, res)
+			require.EqualValues(t, n, count(t, w, "SELECT count() FROM raw_records FINAL WHERE instance = 'a'"))
+			require.EqualValues(t, n/2, count(t, w, "SELECT count() FROM raw_records FINAL WHERE instance = 'b'"))
+
+			var ask []ingest.RecordID
+			for _, instance := range []string{"a", "b", "c"} {
+				for i := range n {
+					ask = append(ask, ingest.RecordID{Source: model.SourceKeycloak, Instance: instance, EventID: id(i)})
+				}
+			}
+			known, err := w.Known(ctx, ask)
+			require.NoError(t, err)
+			require.Len(t, known, n+n/2)
+			for i := range n {
+				sum := model.SHA256Hex([]byte(keycloakLogin(id(i), t0+int64(i), "")))
+				require.Equal(t, sum, known[ingest.RecordID{Source: model.SourceKeycloak, Instance: "a", EventID: id(i)}], i)
+				b, ok := known[ingest.RecordID{Source: model.SourceKeycloak, Instance: "b", EventID: id(i)}]
+				require.Equal(t, i < n/2, ok, i)
+				if ok {
+					require.Equal(t, sum, b, i)
+				}
+			}
+
+			res, err = in.IngestGroups(ctx, groups)
+			require.NoError(t, err)
+			require.Equal(t, []ingest.Result{{Records: n, Duplicates: n, Batches: 1}, {Records: n / 2, Duplicates: n / 2, Batches: 1}}, res)
+		})
+	}
+}
+
+// TestLookupChunks: where ids are literals, every look-up's literals fit
+// knownQueryBytes and the chunks cover ids in order; with query
+// parameters one look-up takes them all.
+func TestLookupChunks(t *testing.T) {
+	ids := func(n, size int, c byte) []ingest.RecordID {
+		out := make([]ingest.RecordID, n)
+		for i := range out {
+			out[i] = ingest.RecordID{Source: model.SourceOkta, Instance: fmt.Sprint(i % 3), EventID: fmt.Sprintf("%d-%s", i, strings.Repeat(string(c), size))}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name   string
+		d      store.Dialect
+		ids    []ingest.RecordID
+		chunks int
+	}{
+		{"none", store.Dialect{}, nil, 1},
+		{"query parameters", store.Dialect{QueryParams: true}, ids(20000, 36, 'u'), 1},
+		{"short ids in one look-up", store.Dialect{}, ids(1000, 4, '1'), 1},
+		{"uuids", store.Dialect{}, ids(5000, 36, 'u'), 2},
+		{"ids that escape to twice their size", store.Dialect{}, ids(2000, 100, '\''), 3},
+		{"one id over the budget", store.Dialect{}, ids(2, knownQueryBytes, 'x'), 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			chunks := lookupChunks(c.d, c.ids)
+			require.Equal(t, c.chunks, len(chunks))
+			var all []ingest.RecordID
+			for _, ch := range chunks {
+				if len(ch) == 0 {
+					continue
+				}
+				size := 0
+				scopes := map[string]bool{}
+				for _, id := range ch {
+					size += len(store.QuoteString(id.EventID)) + 1
+					scopes[id.Instance] = true
+				}
+				q, _ := keptCopiesQuery(ch[:1], 0)
+				size += len(scopes) * (len(q) + 16)
+				if !c.d.QueryParams && len(ch) > 1 {
+					require.LessOrEqual(t, size, knownQueryBytes)
+				}
+				all = append(all, ch...)
+			}
+			require.True(t, slices.Equal(c.ids, all), "the chunks cover ids in order")
 		})
 	}
 }
