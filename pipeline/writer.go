@@ -1,7 +1,7 @@
 package pipeline
 
 import (
-	"context"
+		"context"
 	"errors"
 	"fmt"
 	"sync"

@@ -2,7 +2,6 @@ package warehouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -191,35 +190,29 @@ func firstCopyVersion(now time.Time) uint64 {
 }
 
 // Write implements ingest.Sink. Rows that reference others are written
-// first (authenticators before sign-ins; the tables that reference none
-// at the same time), raw records last: an id present in
+// first (authenticators before sign-ins), raw records last: an id present in
 // raw_records means the whole record was stored, so Known never hides a
 // record whose events were lost. Every table is written by month partition
 // (see byMonth), so a batch spanning any number of months is stored.
 // Afterwards it reads back which copy raw_records keeps of each record:
 // those another writer stored first are returned as preempted.
 func (w *Warehouse) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID]string, error) {
-	// The tables no row of another table waits for are written at once;
-	// authenticators before the sign-ins that use them.
-	var wg sync.WaitGroup
-	errs := make([]error, 5)
-	write := func(i int, n int, f func() error) {
-		if n > 0 {
-			wg.Go(func() { errs[i] = f() })
-		}
+	if err := writeByMonth(ctx, w, store.Authenticators, b.Authenticators); err != nil {
+		return nil, err
 	}
-	write(0, len(b.Authenticators)+len(b.Auth), func() error {
-		if err := writeByMonth(ctx, w, store.Authenticators, b.Authenticators); err != nil {
-			return err
-		}
-		return writeByMonth(ctx, w, store.AuthEvents, b.Auth)
-	})
-	write(1, len(b.Airflow), func() error { return writeByMonth(ctx, w, store.AirflowEvents, b.Airflow) })
-	write(2, len(b.Runs), func() error { return writeByMonth(ctx, w, store.DagRuns, b.Runs) })
-	write(3, len(b.DeadLetters), func() error { return writeByMonth(ctx, w, store.DeadLetters, b.DeadLetters) })
-	write(4, len(b.Conflicts), func() error { return writeByMonth(ctx, w, Conflicts, b.Conflicts) })
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := writeByMonth(ctx, w, store.AuthEvents, b.Auth); err != nil {
+		return nil, err
+	}
+	if err := writeByMonth(ctx, w, store.AirflowEvents, b.Airflow); err != nil {
+		return nil, err
+	}
+	if err := writeByMonth(ctx, w, store.DagRuns, b.Runs); err != nil {
+		return nil, err
+	}
+	if err := writeByMonth(ctx, w, store.DeadLetters, b.DeadLetters); err != nil {
+		return nil, err
+	}
+	if err := writeByMonth(ctx, w, Conflicts, b.Conflicts); err != nil {
 		return nil, err
 	}
 	if len(b.Raw) == 0 {
