@@ -1,7 +1,7 @@
 package pipeline
 
 import (
-		"context"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,7 +18,8 @@ type NormalizerFunc func(model.Source) (ingest.Normalizer, error)
 // Writer is the sink's store stage: it splits each record's bytes the way
 // `keytrail ingest` splits a file (ingest.Split with the source's
 // normalizer), and pushes them through the same ingest.Ingester —
-// normalize, drop duplicates, enrich, store. A Writer is safe for
+// normalize, drop duplicates, enrich, store — all source instances of a
+// write in one batch (ingest.Ingester.IngestGroups). A Writer is safe for
 // concurrent use; writes are serialised (the Enricher's state is one
 // process's).
 type Writer struct {
