@@ -122,6 +122,16 @@ type Result struct {
 	Batches int `json:"batches"`
 }
 
+// Add adds o's counts to r's (File stays r's).
+func (r *Result) Add(o Result) {
+	r.Records += o.Records
+	r.Accepted += o.Accepted
+	r.Duplicates += o.Duplicates
+	r.Conflicts += o.Conflicts
+	r.DeadLetters += o.DeadLetters
+	r.Batches += o.Batches
+}
+
 // Ingester pushes inputs through normalize → enrich → store: the inputs of
 // one source instance (Ingest), or of several at once (IngestGroups).
 type Ingester struct {
@@ -387,12 +397,9 @@ func (in *Ingester) ingest(ctx context.Context, r *run) ([]Result, error) {
 func sum(res []Result) Result {
 	var t Result
 	for _, r := range res {
-		t.Records += r.Records
-		t.Accepted += r.Accepted
-		t.Duplicates += r.Duplicates
-		t.Conflicts += r.Conflicts
-		t.DeadLetters += r.DeadLetters
-		t.Batches = max(t.Batches, r.Batches)
+		batches := max(t.Batches, r.Batches)
+		t.Add(r)
+		t.Batches = batches
 	}
 	return t
 }

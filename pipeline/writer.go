@@ -54,12 +54,7 @@ type Results map[Key]ingest.Result
 
 func (r Results) add(k Key, res ingest.Result) {
 	t := r[k]
-	t.Records += res.Records
-	t.Accepted += res.Accepted
-	t.Duplicates += res.Duplicates
-	t.Conflicts += res.Conflicts
-	t.DeadLetters += res.DeadLetters
-	t.Batches += res.Batches
+	t.Add(res)
 	r[k] = t
 }
 
@@ -67,12 +62,7 @@ func (r Results) add(k Key, res ingest.Result) {
 func (r Results) Total() ingest.Result {
 	var t ingest.Result
 	for _, v := range r {
-		t.Records += v.Records
-		t.Accepted += v.Accepted
-		t.Duplicates += v.Duplicates
-		t.Conflicts += v.Conflicts
-		t.DeadLetters += v.DeadLetters
-		t.Batches += v.Batches
+		t.Add(v)
 	}
 	return t
 }

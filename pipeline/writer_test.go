@@ -121,8 +121,7 @@ func TestWriterConflict(t *testing.T) {
 	ctx := context.Background()
 	w := embedded(t)
 	wr := newWriter(t, w)
-	page, err := os.ReadFile(filepath.Join("..", "ingest", "okta", "testdata", "logs_page.json"))
-	require.NoError(t, err)
+	page := oktaPage(t)
 	first := ingest.Split(page, nil)[0].Raw
 	other := bytes.Replace(first, []byte(`"severity": "INFO"`), []byte(`"severity": "WARN"`), 1)
 	require.NotEqual(t, first, other)
@@ -168,8 +167,7 @@ func TestWriterInstances(t *testing.T) {
 	ctx := context.Background()
 	w := embedded(t)
 	wr := newWriter(t, w)
-	page, err := os.ReadFile(filepath.Join("..", "ingest", "okta", "testdata", "logs_page.json"))
-	require.NoError(t, err)
+	page := oktaPage(t)
 	oktaIDs := regexp.MustCompile(`"uuid": "([^"]+)"`).FindAllSubmatch(page, -1)
 	require.Len(t, oktaIDs, 14)
 	first := ingest.Split(page, nil)[0].Raw
@@ -291,4 +289,12 @@ func query[T any](t testing.TB, w *warehouse.Warehouse, q string, args ...any) [
 	}
 	require.NoError(t, rows.Err())
 	return out
+}
+
+// oktaPage is the Okta System Log page of the okta normalizer's tests.
+func oktaPage(t testing.TB) []byte {
+	t.Helper()
+	page, err := os.ReadFile(filepath.Join("..", "ingest", "okta", "testdata", "logs_page.json"))
+	require.NoError(t, err)
+	return page
 }
