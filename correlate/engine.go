@@ -375,13 +375,14 @@ func (e *Engine) addRun(r *model.DagRun) {
 	e.track(it)
 }
 
-// Resolve gives a pending action that arrived without a person the person
-// ev names: ev is the model.AirflowEvent or model.DagRun (or a pointer to
-// one) added before, now with the Person its actor resolves to, learned
-// after it arrived (identities do not depend on arrival order). The action
-// is judged again and an update emitted when its verdict changes. It
-// reports whether a pending action took the person; an action already
-// finalised keeps its verdict, as it keeps it against a late event.
+// Resolve gives a pending action the person ev names: ev is the
+// model.AirflowEvent or model.DagRun (or a pointer to one) added before,
+// now with the Person its actor resolves to, learned after it arrived — it
+// arrived without a person, or with a provisional one that has since moved
+// (identities do not depend on arrival order). The action is judged again
+// and an update emitted when its verdict changes. It reports whether a
+// pending action took the person; an action already finalised keeps its
+// verdict, as it keeps it against a late event.
 func (e *Engine) Resolve(ev any) bool {
 	var id, person string
 	switch v := ev.(type) {
@@ -399,8 +400,13 @@ func (e *Engine) Resolve(ev any) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	it := e.items[id]
-	if it == nil || it.base.Person != "" || person == "" {
+	if it == nil || person == "" || it.base.Person == person {
 		return false
+	}
+	if p := it.personOf(); p != "" {
+		if pp := e.s.persons[p]; pp != nil {
+			pp.pending = removeItem(pp.pending, it)
+		}
 	}
 	it.base.Person = person
 	if p := it.personOf(); p != "" {

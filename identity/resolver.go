@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -187,6 +188,19 @@ func (r *Resolver) Observe(source model.Source, subject, email, username string)
 		r.addUsername(user, person)
 	}
 	return person
+}
+
+// Provisional reports whether person is a name Observe gives a subject
+// while no email is known for it — "<source>:<subject>" (or
+// "<source>:<username>") of an identity provider. Such a person moves: once
+// the subject is seen with an email, Observe names it by the email, so a row
+// that took the provisional name (an Airflow action stored after the
+// provider's authenticator inventory, which carries no email, and before
+// its sign-ins) names a person the identities no longer do. Correlation
+// resolves such rows again (see enrich.People).
+func Provisional(person string) bool {
+	src, rest, ok := strings.Cut(person, ":")
+	return ok && rest != "" && slices.Contains(model.IdPSources, model.Source(src))
 }
 
 // addUsername indexes a username; a username two persons share is ambiguous.

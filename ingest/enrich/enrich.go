@@ -318,22 +318,31 @@ func (e *Enricher) Enrich(ctx context.Context, b *ingest.Batch) error {
 }
 
 // AirflowOwner returns the owner and channel that name the person of an
-// Airflow action stored without one; ok is false when the row has a person
-// or cannot have one (not human, no actor).
+// Airflow action whose person is open — stored without one, or with a
+// provisional one (identity.Provisional) that may have moved since; ok is
+// false when the row has a settled person or cannot have one (not human, no
+// actor).
 func AirflowOwner(ev *model.AirflowEvent) (owner string, ch model.Channel, ok bool) {
-	return ev.Actor, ev.Channel, ev.Person == "" && ev.Human && ev.Actor != ""
+	return ev.Actor, ev.Channel, open(ev.Person) && ev.Human && ev.Actor != ""
 }
 
 // RunOwner is AirflowOwner for a DAG run: its triggering user.
 func RunOwner(r *model.DagRun) (owner string, ch model.Channel, ok bool) {
-	return r.TriggeringUser, airflow.TriggerChannel(r.TriggeredBy), r.Person == "" && r.TriggeringUser != ""
+	return r.TriggeringUser, airflow.TriggerChannel(r.TriggeredBy), open(r.Person) && r.TriggeringUser != ""
 }
+
+// open reports whether a row's person may still change as identities are
+// learned: it has none, or a provisional one.
+func open(person string) bool { return person == "" || identity.Provisional(person) }
 
 // People resolves, at correlation time, the person of Airflow rows stored
 // before the identity that names them was learned: identities do not depend
-// on the order in which sources are ingested. It reads the identities
-// stored (the operator's mapping and what every ingest inferred) and records
-// nothing. A row that has a person keeps it.
+// on the order in which sources are ingested. A row stored without a person
+// takes the one its owner resolves to now; a row stored with a provisional
+// person (identity.Provisional: its provider's subject was known only
+// without an email then) takes the email person the subject moved to. It
+// reads the identities stored (the operator's mapping and what every ingest
+// inferred) and records nothing. A row with a settled person keeps it.
 type People struct{ r *identity.Resolver }
 
 // LoadPeople returns a People of the identities stored now.
@@ -345,23 +354,30 @@ func LoadPeople(ctx context.Context, s Identities) (People, error) {
 	return People{r}, nil
 }
 
-// Airflow gives ev the person its owner resolves to, when it has none; it
-// reports whether ev still lacks a person it could have.
+// Airflow gives ev the person its owner resolves to now, when its person is
+// open (none, or provisional) and the owner resolves; it reports whether
+// ev's person is still open.
 func (p People) Airflow(ev *model.AirflowEvent) bool {
 	owner, ch, ok := AirflowOwner(ev)
-	if ok {
-		ev.Person, _ = p.r.ExplainAirflow(owner, ch)
+	if !ok {
+		return false
 	}
-	return ok && ev.Person == ""
+	if to, _ := p.r.ExplainAirflow(owner, ch); to != "" {
+		ev.Person = to
+	}
+	return open(ev.Person)
 }
 
 // Run is Airflow for a DAG run.
 func (p People) Run(r *model.DagRun) bool {
 	owner, ch, ok := RunOwner(r)
-	if ok {
-		r.Person, _ = p.r.ExplainAirflow(owner, ch)
+	if !ok {
+		return false
 	}
-	return ok && r.Person == ""
+	if to, _ := p.r.ExplainAirflow(owner, ch); to != "" {
+		r.Person = to
+	}
+	return open(r.Person)
 }
 
 // webauthnFamily reports whether f is a WebAuthn credential's factor.

@@ -7,8 +7,9 @@
 // Both read the events through Store, which they declare and
 // warehouse.Warehouse implements: the stored rows in time order, streamed in
 // windows, only the columns and rows the correlator uses. Airflow rows and
-// runs stored before the identity that names their person take it as they
-// are read (enrich.People), so a verdict does not depend on the order in
+// runs stored before the identity that names their person (or with the
+// provisional person of a provider subject not yet seen with its email)
+// take it as they are read (enrich.People), so a verdict does not depend on the order in
 // which sources were ingested.
 //
 // It is a subpackage of pipeline, not part of it: the batch commands need

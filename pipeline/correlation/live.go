@@ -74,10 +74,11 @@ type LiveStats struct {
 //
 // Feed it with Add (ingest), Preload (warm state from stored history) and
 // Poll (events stored since the last Poll). Airflow rows and runs without a
-// person take the one the stored identities name for their owner; when no
-// identity names it yet, each Poll that reads newer rows looks again and
-// hands a person it finds to the engine (correlate.Engine.Resolve), which
-// re-judges the action until it is final. Verdicts are final by the latest
+// person, or with a provisional one (identity.Provisional), take the one the
+// stored identities name for their owner; while that is open, each Poll
+// that reads newer rows looks again and hands a person it finds to the
+// engine (correlate.Engine.Resolve), which re-judges the action until it
+// is final. Verdicts are final by the latest
 // event time seen, as in batch order, until Progress says how far each
 // source is stored: from then on an action is final only when every source
 // has progressed past it, so a source polled slower than another (or
@@ -106,7 +107,7 @@ type Live struct {
 	closed   bool
 
 	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
-	unresolved []any         // pending Airflow rows and runs whose owner names no known person yet
+	unresolved []any         // pending Airflow rows and runs whose person is open: none yet, or provisional
 }
 
 // NewLive returns a Live correlating under p, over the events stored in w.
@@ -190,8 +191,9 @@ func (l *Live) Add(ctx context.Context, ev any) error {
 }
 
 // resolve returns ev with the person of its Airflow owner when it was
-// stored without one (a copy: the caller's value is not changed), and keeps
-// it among the unresolved when no identity names its owner yet.
+// stored without one or with a provisional one (a copy: the caller's value
+// is not changed), and keeps it among the unresolved while its person is
+// open (enrich.People).
 func (l *Live) resolve(ev any) any {
 	switch v := ev.(type) {
 	case *model.AirflowEvent:
@@ -216,9 +218,10 @@ func (l *Live) resolve(ev any) any {
 	return ev
 }
 
-// resolvePending hands the engine the person of each unresolved action
-// whose owner the identities now name (correlate.Engine.Resolve), and
-// forgets those it can no longer change: resolved, or finalised.
+// resolvePending hands the engine the person of each pending action whose
+// owner the identities now name differently — it had none, or a
+// provisional one that moved (correlate.Engine.Resolve) — and forgets those
+// it can no longer change: settled, or finalised.
 func (l *Live) resolvePending() {
 	if len(l.unresolved) == 0 {
 		return
@@ -228,19 +231,21 @@ func (l *Live) resolvePending() {
 	keep := l.unresolved[:0]
 	for _, ev := range l.unresolved {
 		var ts time.Time
-		open := false
+		open, moved := false, false
 		switch v := ev.(type) {
 		case model.AirflowEvent:
+			was := v.Person
 			ts, open = v.TS, l.people.Airflow(&v)
-			ev = v
+			ev, moved = v, v.Person != was
 		case model.DagRun:
+			was := v.Person
 			ts, open = v.TS, l.people.Run(&v)
-			ev = v
+			ev, moved = v, v.Person != was
 		}
-		switch {
-		case !open:
+		if moved {
 			l.eng.Resolve(ev)
-		case !ts.Add(horizon).Before(wm):
+		}
+		if open && !ts.Add(horizon).Before(wm) {
 			keep = append(keep, ev)
 		}
 	}
@@ -376,8 +381,9 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	return len(evs), l.Sync(ctx)
 }
 
-// ownerless reports whether ev is an Airflow row or run stored without the
-// person its owner could name.
+// ownerless reports whether ev is an Airflow row or run stored without a
+// settled person: none, or a provisional one its owner may name otherwise
+// now.
 func ownerless(ev any) bool {
 	switch v := ev.(type) {
 	case *model.AirflowEvent:
