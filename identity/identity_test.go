@@ -294,3 +294,25 @@ func TestReadMappingFile(t *testing.T) {
 	_, err = ReadMappingFile(filepath.Join(dir, "missing.csv"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestProvisional: the persons Observe names a subject by before its email
+// is known are provisional, for every identity provider; an email person, a
+// mapped person and an Airflow subject are not.
+func TestProvisional(t *testing.T) {
+	for _, src := range model.IdPSources {
+		t.Run(string(src), func(t *testing.T) {
+			r, err := NewResolver(nil, fixedNow)
+			require.NoError(t, err)
+			p := r.Observe(src, "Sub-1", "", "")
+			require.Equal(t, string(src)+":sub-1", p)
+			require.True(t, Provisional(p), "subject without an email")
+			require.True(t, Provisional(r.Observe(src, "", "", "nora")), "username only")
+			moved := r.Observe(src, "Sub-1", "Nora@Example.com", "")
+			require.Equal(t, "nora@example.com", moved)
+			require.False(t, Provisional(moved), "the email person")
+		})
+	}
+	for _, p := range []string{"", "nora@example.com", "airflow:okta_1", "okta:", "emp:42", "nora"} {
+		require.False(t, Provisional(p), p)
+	}
+}

@@ -1,0 +1,101 @@
+package correlation
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/identity"
+	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
+	"github.com/keytrail/keytrail/model"
+	"github.com/keytrail/keytrail/store/storetest"
+)
+
+// TestProvisionalPersonMoves: a provider subject is first seen without an
+// email (its authenticator inventory, which `keytrail collect` snapshots at
+// start), so it is named by the provisional person "<source>:<subject>";
+// an Airflow action (and its manual run) by the subject's Flask-AppBuilder
+// owner is stored then and takes that person; the subject's sign-in with
+// its email comes last and moves it to the email person. For every owner
+// form that names a provider subject, the streaming verdict (Live, polling
+// after each step) and batch correlate's are verified, under the email
+// person — the stored rows keep the provisional one. Before the fix both
+// were no_assertion (issue 14: first-run verified → no_assertion).
+func TestProvisionalPersonMoves(t *testing.T) {
+	ctx := context.Background()
+	const guid = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+	tests := []struct {
+		source  model.Source
+		subject string
+		owner   string // the Airflow owner Flask-AppBuilder writes for the subject
+	}{
+		{model.SourceOkta, "00uTvPIan3VjSbozUwF8", "okta_00uTvPIan3VjSbozUwF8"},
+		{model.SourceGoogle, "104857600123456789012", "google_104857600123456789012"},
+		{model.SourceEntra, guid, guid},
+		{model.SourceKeycloak, guid, strings.ToUpper(guid)},
+	}
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for name, w := range stores(t) {
+		for _, tc := range tests {
+			t.Run(name+"/"+string(tc.source), func(t *testing.T) {
+				for _, tbl := range orderTables {
+					require.NoError(t, w.S.Exec(ctx, "TRUNCATE TABLE "+tbl))
+				}
+				enr, err := enrich.New(ctx, w, nil)
+				require.NoError(t, err)
+				p := correlate.DefaultPolicy()
+				live, err := NewLive(ctx, w, p, LiveOptions{})
+				require.NoError(t, err)
+				step := func(b *ingest.Batch) {
+					require.NoError(t, enr.Enrich(ctx, b))
+					_, err := w.Write(ctx, b)
+					require.NoError(t, err)
+					_, err = live.Poll(ctx)
+					require.NoError(t, err)
+				}
+				const email = "nora.dubois@acme.example"
+				hw := model.Bool(true)
+				// 1. the inventory: the subject, no email.
+				step(&ingest.Batch{Authenticators: []model.Authenticator{{Source: tc.source, Instance: "acme", EventID: "inv-1",
+					TS: t0.Add(-60 * 24 * time.Hour), Subject: tc.subject, Action: model.AuthenticatorRegister,
+					CredentialID: "cred-1", AAGUID: storetest.HandYubiKey, Hardware: hw, Factor: model.FactorWebAuthn}}})
+				// 2. the Airflow trigger and its manual run: the provisional person.
+				action := model.AirflowEvent{Instance: "prod", EventLogID: 7, TS: t0, Event: "trigger", Channel: model.ChannelUI,
+					Action: model.ActionTrigger, Human: true, Privileged: true, Actor: tc.owner, DagID: "etl", RunID: "manual__1", MapIndex: -1}
+				run := model.DagRun{Instance: "prod", DagID: "etl", RunID: "manual__1", RunType: model.RunManual, TriggeredBy: "ui",
+					TriggeringUser: tc.owner, TS: t0.Add(time.Second), State: "queued"}
+				b := &ingest.Batch{Airflow: []model.AirflowEvent{action}, Runs: []model.DagRun{run}}
+				step(b)
+				provisional := string(tc.source) + ":" + strings.ToLower(tc.subject)
+				require.Equal(t, provisional, b.Airflow[0].Person, "stored with the provisional person")
+				require.True(t, identity.Provisional(b.Airflow[0].Person))
+				// 3. the sign-in with the email: the subject moves to the email person.
+				step(&ingest.Batch{Auth: []model.AuthEvent{{Source: tc.source, Instance: "acme", EventID: "auth-1", TS: t0.Add(-time.Minute),
+					Subject: tc.subject, Email: email, Principal: model.PrincipalUser, Category: model.CategoryMFA, Outcome: model.OutcomeSuccess,
+					Factor: model.FactorWebAuthn, CredentialID: "cred-1", AAGUID: storetest.HandYubiKey, Hardware: hw}}})
+				require.NoError(t, live.Close(ctx))
+
+				streamed := stored(t, w, p.Version())
+				bp := p
+				bp.Grace++ // its own version
+				_, err = Correlate(ctx, w, bp, CorrelateOptions{})
+				require.NoError(t, err)
+				batch := stored(t, w, bp.Version())
+				require.Len(t, batch, 2)
+				for id, c := range batch {
+					require.Equal(t, email, c.Person, id)
+					s := streamed[id]
+					require.Equal(t, email, s.Person, "streaming %s", id)
+					require.Equal(t, c.Verdict, s.Verdict, "streaming %s: %s", id, s.Reason)
+					require.Equal(t, c.AssertionID, s.AssertionID, id)
+				}
+				require.Equal(t, model.VerdictVerified, batch["prod:7"].Verdict, batch["prod:7"].Reason)
+			})
+		}
+	}
+}
