@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -404,6 +405,7 @@ func benchLatency(b *testing.B, org *demo.Org, freshURL func() string) {
 	var verdictLat, alertLat []time.Duration
 	var peak uint64
 	var listedN, missing int
+	parts := map[string][]time.Duration{}
 	for range b.N {
 		b.StopTimer()
 		// The organisation's working day (12 hours from 07:00, when its
@@ -485,6 +487,9 @@ alerts:
 		}
 		v := verdicts.latencies(listed)
 		a := received.latencies(listed)
+		for k, d := range latencyBreakdown(b, c.w.S, clock, listed, verdicts) {
+			parts[k] = append(parts[k], d...)
+		}
 		missing += len(listed) - len(v)
 		b.Logf("listed %d records, %d actions in the window; %d verdicts (%d ids seen), %d alerts (%d ids seen)", listedN, len(listed), len(v), len(verdicts.at), len(a), len(received.at))
 		require.NotEmpty(b, v, "verdicts")
@@ -505,4 +510,54 @@ alerts:
 		b.ReportMetric(ms(alertLat[len(alertLat)*99/100]), "alert_p99_ms")
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak_rss_MB")
+	for _, k := range slices.Sorted(maps.Keys(parts)) {
+		d := parts[k]
+		slices.Sort(d)
+		if len(d) > 0 {
+			b.ReportMetric(ms(d[len(d)/2]), k+"_p50_ms")
+			b.ReportMetric(ms(d[len(d)*99/100]), k+"_p99_ms")
+		}
+	}
+}
+
+// latencyBreakdown splits each listed action's listing → first verdict
+// into where the time went, from what the store kept of its first row
+// version: collect (listed → the collector received the page: received_at,
+// on the paced clock, taken back to real time), store (received → the
+// sink's write: the row's version, wall-clock milliseconds) and correlate
+// (stored → the streaming correlator's first verdict).
+func latencyBreakdown(b *testing.B, s store.Store, clock *pacedClock, listed map[string]time.Time, verdicts *firstSeen) map[string][]time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	out := map[string][]time.Duration{}
+	for _, q := range []string{
+		"SELECT concat(instance, ':', toString(event_log_id)), min(received_at), min(version) FROM airflow_events GROUP BY 1",
+		"SELECT concat(instance, ':', dag_id, ':', run_id), min(received_at), min(version) FROM dag_runs GROUP BY 1",
+	} {
+		rows, err := s.Query(ctx, q)
+		require.NoError(b, err)
+		for rows.Next() {
+			var id string
+			var recv time.Time
+			var version uint64
+			require.NoError(b, rows.Scan(&id, &recv, &version))
+			at, ok := listed[id]
+			if !ok {
+				continue
+			}
+			verdicts.mu.Lock()
+			seen, ok := verdicts.at[id]
+			verdicts.mu.Unlock()
+			if !ok {
+				continue
+			}
+			got, wrote := clock.real(recv), time.UnixMilli(int64(version))
+			out["collect"] = append(out["collect"], got.Sub(at))
+			out["store"] = append(out["store"], wrote.Sub(got))
+			out["correlate"] = append(out["correlate"], seen.Sub(wrote))
+		}
+		require.NoError(b, rows.Err())
+		require.NoError(b, rows.Close())
+	}
+	return out
 }
