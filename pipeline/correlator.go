@@ -28,7 +28,7 @@ type Live interface {
 // Defaults of CorrelatorConfig.
 const (
 	DefaultPollInterval    = 5 * time.Second
-	DefaultMinPollInterval = 250 * time.Millisecond
+	DefaultMinPollInterval = 100 * time.Millisecond
 	DefaultCloseTimeout    = 30 * time.Second
 )
 

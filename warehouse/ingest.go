@@ -29,6 +29,10 @@ func (w *Warehouse) versions() *store.Versions {
 	return store.DefaultVersions
 }
 
+// NextVersion returns a row version greater than every one the warehouse
+// stamped before (and below every one it stamps after).
+func (w *Warehouse) NextVersion() uint64 { return w.versions().Next() }
+
 // New wraps s.
 func New(s store.Store) *Warehouse { return &Warehouse{S: s} }
 

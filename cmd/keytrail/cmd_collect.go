@@ -15,6 +15,7 @@ import (
 	"github.com/keytrail/keytrail/bus/memory"
 	"github.com/keytrail/keytrail/config"
 	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/ingest"
 	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/ingest/sources"
 	"github.com/keytrail/keytrail/model"
@@ -234,7 +235,16 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 	if err != nil {
 		return r, err
 	}
-	writer := pipeline.NewWriter(w, enr, sources.Normalizer, nil)
+	// On the in-process bus this process's sinks are the store's writers:
+	// the correlator reads the rows they stored since its last poll
+	// (pipeline.Writes) and re-reads its overlap only now and then.
+	var target ingest.Sink = w
+	var floor func() uint64
+	if cfg.Bus != config.BusKafka {
+		writes := pipeline.NewWrites(w.NextVersion)
+		target, floor = writes.Sink(w), writes.Floor
+	}
+	writer := pipeline.NewWriter(target, enr, sources.Normalizer, nil)
 
 	var corr *pipeline.Correlator
 	var late []pipeline.Component
@@ -247,7 +257,7 @@ func newCollectRun(ctx context.Context, e *env, cfg *config.Config, w *warehouse
 			}
 			r.notifier = n
 		}
-		live, err := correlation.NewLive(ctx, w, cfg.Policy, correlation.LiveOptions{Notifier: r.notifier, Logger: e.log, PollOverlap: cfg.Correlator.PollOverlap, OnUpdate: e.liveUpdate})
+		live, err := correlation.NewLive(ctx, w, cfg.Policy, correlation.LiveOptions{Notifier: r.notifier, Logger: e.log, PollOverlap: cfg.Correlator.PollOverlap, Floor: floor, OnUpdate: e.liveUpdate})
 		if err != nil {
 			return r, err
 		}

@@ -45,6 +45,13 @@ type LiveOptions struct {
 	// reads again, for rows whose insert committed late; re-read events are
 	// ignored by the engine as redeliveries. Default DefaultPollOverlap.
 	PollOverlap time.Duration
+	// Floor, when set, returns a row version below which every row this
+	// process's writers stored is committed (pipeline.Writes.Floor). Poll
+	// then reads only from the floor taken before its previous read — the
+	// rows stored since, about once each — and re-reads PollOverlap back at
+	// most every PollOverlap/2, for rows other processes stored (a row
+	// whose insert committed up to PollOverlap/2 late is still read).
+	Floor func() uint64
 	// Logger receives alert hand-off failures. Default discard.
 	Logger *slog.Logger
 	// OnUpdate, when set, observes every engine update (with the Live's
@@ -104,9 +111,12 @@ type Live struct {
 	finals   map[string]struct{} // buffered action ids whose update was final
 	lastAt   time.Time           // last ComputedAt stamped
 	mark     uint64              // newest row version seen by Poll
+	visible  uint64              // with Floor: the floor taken before the last read (0: none yet)
+	swept    time.Time           // with Floor: when Poll last re-read PollOverlap back
 	closed   bool
 
 	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
+	peopleRead bool          // a Poll read people
 	unresolved []any         // pending Airflow rows and runs whose person is open: none yet, or provisional
 }
 
@@ -335,14 +345,25 @@ func (l *Live) Preload(ctx context.Context, since time.Time) error {
 // Poll feeds the events stored since the previous Poll (or Preload) to the
 // engine, in time order, and writes the correlations they change. It
 // returns the number of events read; events already seen are read again
-// within PollOverlap and ignored by the engine.
+// within PollOverlap (with Floor: only on some polls, see LiveOptions) and
+// ignored by the engine.
 func (l *Live) Poll(ctx context.Context) (int, error) {
 	l.mu.Lock()
-	mark := l.mark
+	mark, visible, swept := l.mark, l.visible, l.swept
 	l.mu.Unlock()
 	from := uint64(0)
 	if ov := uint64(l.o.PollOverlap.Milliseconds()); mark > ov {
 		from = mark - ov
+	}
+	var floor uint64
+	sweep := true
+	if l.o.Floor != nil {
+		floor = l.o.Floor() // before the read: what it reads includes every row below
+		if now := time.Now(); visible > 0 && now.Sub(swept) < l.o.PollOverlap/2 {
+			from, sweep = visible, false
+		} else {
+			swept = now
+		}
 	}
 	var evs []timed
 	newest := mark
@@ -355,9 +376,15 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	}
 	slices.SortStableFunc(evs, func(a, b timed) int { return a.ts.Compare(b.ts) })
 	// The identities stored with (before) the rows just read name the
-	// owners of rows without a person, now or of earlier polls.
+	// owners of rows without a settled person, now or of earlier polls.
+	// Identities are learned from identity providers' rows (the enricher
+	// stores them before the rows of the same write), so they are read
+	// again only when such rows came — or on a sweep, for a mapping
+	// imported meanwhile.
 	l.mu.Lock()
-	reload := len(l.unresolved) > 0 || slices.ContainsFunc(evs, func(t timed) bool { return ownerless(t.ev) })
+	open := len(l.unresolved) > 0 || slices.ContainsFunc(evs, func(t timed) bool { return ownerless(t.ev) })
+	learned := sweep || !l.peopleRead || slices.ContainsFunc(evs, func(t timed) bool { return fromIdP(t.ev) })
+	reload := open && learned
 	l.mu.Unlock()
 	if reload {
 		pp, err := enrich.LoadPeople(ctx, l.w)
@@ -365,7 +392,7 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("live poll: %w", err)
 		}
 		l.mu.Lock()
-		l.people = pp
+		l.people, l.peopleRead = pp, true
 		l.mu.Unlock()
 	}
 	for _, ev := range evs {
@@ -376,6 +403,12 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	l.mu.Lock()
 	l.resolvePending()
 	l.mark = max(l.mark, newest)
+	if l.o.Floor != nil {
+		l.visible = max(l.visible, floor)
+		if sweep {
+			l.swept = swept
+		}
+	}
 	l.polled += int64(len(evs))
 	l.mu.Unlock()
 	return len(evs), l.Sync(ctx)
@@ -392,6 +425,16 @@ func ownerless(ev any) bool {
 	case *model.DagRun:
 		_, _, ok := enrich.RunOwner(v)
 		return ok
+	}
+	return false
+}
+
+// fromIdP reports whether ev is an identity provider's row: one the
+// enricher may have learned an identity from.
+func fromIdP(ev any) bool {
+	switch ev.(type) {
+	case *model.AuthEvent, *model.Authenticator:
+		return true
 	}
 	return false
 }
