@@ -264,7 +264,10 @@ type Correlator struct {
 	// Interval is the longest between two polls of the store. Default 5s.
 	Interval time.Duration `yaml:"interval"`
 	// PollOverlap is how far back each poll re-reads rows, for inserts
-	// that committed late. Default 30s.
+	// that committed late. On the in-process bus the correlator reads the
+	// rows this process's sink stored since its last poll and re-reads the
+	// overlap only every PollOverlap/2, for rows other processes wrote.
+	// Default 30s.
 	PollOverlap time.Duration `yaml:"poll_overlap"`
 }
 
