@@ -72,7 +72,7 @@ type trackedSink struct {
 }
 
 // Write implements ingest.Sink.
-func (t trackedSink) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
+func (t trackedSink) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID]string, error) {
 	f := t.w.begin()
 	defer t.w.end(f)
 	return t.Sink.Write(ctx, b)

@@ -22,7 +22,7 @@ type held struct {
 	release chan struct{}
 }
 
-func (h held) Write(ctx context.Context, b *ingest.Batch) (map[string]string, error) {
+func (h held) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID]string, error) {
 	h.started <- struct{}{}
 	<-h.release
 	return h.Sink.Write(ctx, b)
