@@ -86,11 +86,13 @@ func runBatchDemo(ctx context.Context, e *env, dir string, cfg demo.Config) erro
 	if err != nil {
 		return err
 	}
+	st := newStage(e.stderr, "store")
 	s, err := e.openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	st.finish(store.Redact(e.storeURL) + ", schema migrated")
 	r, err := batch.Run(ctx, abs, cfg, warehouse.New(s), batch.Deps{
 		Ingest: func(ctx context.Context, w *warehouse.Warehouse, enr *enrich.Enricher, f demo.FileInfo, path string, stored func(int)) (ingest.Result, error) {
 			job := &ingestJob{w: w, enricher: enr, source: string(f.Source), instance: f.Instance, batchSize: 20000,

@@ -32,7 +32,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			dir := t.TempDir()
 			code, out, errs := cli(t, "", "--store", url, "demo", "--out", dir, "--people", "10", "--days", "2", "--seed", "7")
 			require.Equal(t, 0, code, out+errs)
-			for _, stage := range []string{"generate", "write", "ingest", "correlate", "report"} {
+			for _, stage := range []string{"store", "generate", "write", "ingest", "correlate", "intent", "report", "verify"} {
 				require.Regexp(t, `(?m)^`+stage+` +\[#+\]`, errs, "progress for %s", stage)
 			}
 

@@ -181,13 +181,13 @@ func (r *Result) ingest(ctx context.Context, w *warehouse.Warehouse, d Deps) err
 			return err
 		}
 	}
-	p.Finish(fmt.Sprintf("%d records: %d stored, %d duplicates, %d dead letters",
-		r.Ingested.Records, r.Ingested.Accepted, r.Ingested.Duplicates, r.Ingested.DeadLetters))
 	n, err := store.CountRows(ctx, w.S, "SELECT (SELECT count() FROM auth_events FINAL) + (SELECT count() FROM authenticators FINAL) + (SELECT count() FROM airflow_events FINAL) + (SELECT count() FROM dag_runs FINAL)")
 	if err != nil {
 		return err
 	}
 	r.EventRows = n
+	p.Finish(fmt.Sprintf("%d records: %d stored, %d duplicates, %d dead letters",
+		r.Ingested.Records, r.Ingested.Accepted, r.Ingested.Duplicates, r.Ingested.DeadLetters))
 	return nil
 }
 
@@ -203,12 +203,16 @@ func (r *Result) correlate(ctx context.Context, w *warehouse.Warehouse, d Deps) 
 		return err
 	}
 	bar.Finish(fmt.Sprintf("%d actions under policy %s", res.Actions, res.PolicyVersion))
+	check := d.Bar("intent", -1)
 	want, err := intent.ReadFile(filepath.Join(r.Dir, InputDir, r.Manifest.Intent))
 	if err != nil {
 		return err
 	}
-	r.Intent, err = intent.Compare(ctx, w, want)
-	return err
+	if r.Intent, err = intent.Compare(ctx, w, want); err != nil {
+		return err
+	}
+	check.Finish(fmt.Sprintf("%d verdicts compared with the generator's intent", len(want)))
+	return nil
 }
 
 // report writes the evidence pack for the generated period, the same way
@@ -226,6 +230,7 @@ func (r *Result) report(ctx context.Context, w *warehouse.Warehouse, d Deps) err
 		return err
 	}
 	bar.Finish(fmt.Sprintf("evidence pack %s", m.ReportID))
+	vbar := d.Bar("verify", -1)
 	res, _, err := w.VerifyReport(ctx, dir, []ed25519.PublicKey{d.SigningKey.Public().(ed25519.PublicKey)})
 	if err != nil {
 		return err
@@ -233,6 +238,7 @@ func (r *Result) report(ctx context.Context, w *warehouse.Warehouse, d Deps) err
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("the demo's evidence pack does not verify: %w", err)
 	}
+	vbar.Finish("hashes, signature and queries re-run against the store")
 	r.Evidence = dir
 	return nil
 }

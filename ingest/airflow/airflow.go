@@ -2,7 +2,6 @@ package airflow
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -113,7 +112,7 @@ func (n *Normalizer) Normalize(raw []byte, instance string) (ingest.Output, erro
 		return ingest.Output{}, fmt.Errorf("airflow: %w: %w", ErrShape, errNotJSONObj)
 	}
 	var rec record
-	if err := json.Unmarshal(trimmed, &rec); err != nil {
+	if err := decodeRecord(trimmed, &rec); err != nil {
 		if field := badField(trimmed); field != "" {
 			return ingest.Output{}, fmt.Errorf("airflow: field %s: %w: %w", field, ErrBadField, err)
 		}
