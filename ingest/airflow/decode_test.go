@@ -2,6 +2,8 @@ package airflow
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -73,6 +75,22 @@ func TestDecodeRecordMatchesEncodingJSON(t *testing.T) {
 	}
 	for name, obj := range cases {
 		t.Run(name, func(t *testing.T) { requireSameDecode(t, []byte(obj)) })
+	}
+}
+
+// TestDecodeRecordEveryField decodes every field of record (by its JSON
+// name, as given and in upper case) from every JSON type, against
+// encoding/json: a field added to record but not to record.set fails here.
+func TestDecodeRecordEveryField(t *testing.T) {
+	rt := reflect.TypeOf(record{})
+	for i := range rt.NumField() {
+		name := rt.Field(i).Tag.Get("json")
+		for _, key := range []string{name, strings.ToUpper(name)} {
+			for _, v := range []string{`"1"`, `"t"`, `7`, `-2.0`, `null`, `true`, `{"a":[1]}`, `[]`} {
+				obj := `{"` + key + `":` + v + `,"event":"e"}`
+				t.Run(obj, func(t *testing.T) { requireSameDecode(t, []byte(obj)) })
+			}
+		}
 	}
 }
 
