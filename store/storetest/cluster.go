@@ -95,6 +95,12 @@ func StartCluster(shards, replicas int) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
+	// A member can pass its check and crash a moment later, when its DDL
+	// worker first meets ZooKeeper: give it that moment.
+	time.Sleep(time.Second)
+	if _, err := c.heal(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -175,5 +181,30 @@ var sharedCluster shared[*Cluster]
 // replicas, starting it on first use; StopShared stops it.
 func SharedCluster(tb testing.TB) *Cluster {
 	tb.Helper()
-	return sharedCluster.get(tb, "ClickHouse cluster", func() (*Cluster, error) { return StartCluster(2, 2) })
+	c := sharedCluster.get(tb, "ClickHouse cluster", func() (*Cluster, error) { return StartCluster(2, 2) })
+	restarted, err := c.heal()
+	for _, s := range restarted {
+		tb.Logf("cluster member %s had crashed (logs in %s); restarted", s.Addr(), s.Dir)
+	}
+	if err != nil {
+		tb.Fatalf("cluster: %v", err)
+	}
+	return c
+}
+
+// heal starts again every member that exited on its own (not through
+// Kill): a dead member would hold every ON CLUSTER statement of the tests
+// that follow for its whole timeout. It returns the members it restarted.
+func (c *Cluster) heal() ([]*Server, error) {
+	var restarted []*Server
+	for _, s := range c.Servers() {
+		if !s.proc.crashed() {
+			continue
+		}
+		if err := c.startMember(s); err != nil {
+			return restarted, fmt.Errorf("restart crashed member %s: %w", s.Addr(), err)
+		}
+		restarted = append(restarted, s)
+	}
+	return restarted, nil
 }

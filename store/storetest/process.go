@@ -23,8 +23,9 @@ type process struct {
 	ready  func() bool
 	errLog string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd exited
 }
 
 // start starts the process and waits up to timeout until ready reports true.
@@ -45,7 +46,14 @@ func (p *process) start(timeout time.Duration) error {
 	}
 	p.cmd = cmd
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); out.Close() }()
+	done := make(chan struct{})
+	p.done = done
+	go func() {
+		err := cmd.Wait()
+		out.Close()
+		close(done)
+		exited <- err
+	}()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.NewTimer(timeout)
@@ -63,6 +71,22 @@ func (p *process) start(timeout time.Duration) error {
 			return fmt.Errorf("%s did not answer within %v (logs in %s)", p.name, timeout, p.dir)
 		case <-tick.C:
 		}
+	}
+}
+
+// crashed reports whether the process was started and exited without
+// being killed through kill (e.g. a segmentation fault).
+func (p *process) crashed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
 	}
 }
 

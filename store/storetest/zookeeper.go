@@ -39,11 +39,11 @@ maxClientCnxns=0
 minSessionTimeout=1000
 maxSessionTimeout=30000
 admin.enableServer=false
-4lw.commands.whitelist=ruok
+4lw.commands.whitelist=ruok,srvr
 `
 
 // StartZooKeeper starts a private ZooKeeper in a new temporary directory on a
-// free port and waits until it answers "imok". Stop it with Stop.
+// free port and waits until it serves requests. Stop it with Stop.
 func StartZooKeeper() (*ZooKeeper, error) {
 	java, err := exec.LookPath("java")
 	if err != nil {
@@ -75,13 +75,23 @@ func StartZooKeeper() (*ZooKeeper, error) {
 			"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Dzookeeper.admin.enableServer=false",
 			"-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(dir, "zoo.cfg")},
 		errLog: filepath.Join(dir, "stdout.log"),
-		ready:  func() bool { return fourLetter(z.Addr(), "ruok") == "imok" },
+		ready:  func() bool { return serving(z.Addr()) },
 	}
 	if err := z.proc.start(60 * time.Second); err != nil {
 		z.Stop()
 		return nil, err
 	}
 	return z, nil
+}
+
+// serving reports whether the ZooKeeper at addr serves client sessions.
+// "ruok" answers "imok" as soon as the network layer is up, while sessions
+// are still refused ("ZooKeeperServer not running"); a ClickHouse 18.16
+// server whose DDL worker meets that refusal at start-up crashes (a null
+// pointer in zkutil::ZooKeeper::createImpl). "srvr" names the server's mode
+// only once it serves.
+func serving(addr string) bool {
+	return strings.Contains(fourLetter(addr, "srvr"), "Mode:")
 }
 
 // fourLetter sends a ZooKeeper four-letter command and returns the answer.

@@ -17,6 +17,7 @@ func TestZooKeeper(t *testing.T) {
 		Missing(t, "ZooKeeper: %v", err)
 	}
 	require.Equal(t, "imok", fourLetter(z.Addr(), "ruok"))
+	require.True(t, serving(z.Addr()), "started means serving sessions, not only answering ruok")
 	z.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
