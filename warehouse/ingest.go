@@ -60,17 +60,9 @@ var Conflicts = store.NewTable("conflicts",
 // one per chunk.
 const knownQueryBytes = 192 << 10
 
-// literalBytes is the length of id's quoted literal and a separator.
-func literalBytes(id string) int {
-	n := len(id) + 3
-	for i := 0; i < len(id); i++ {
-		switch id[i] {
-		case '\\', '\'', '\n', '\t', '\r', 0, '\b', '\f':
-			n++
-		}
-	}
-	return n
-}
+// literalBytes is the length of id's quoted literal (store.QuoteString,
+// the one escaping path) and a separator.
+func literalBytes(id string) int { return len(store.QuoteString(id)) + 1 }
 
 // scopeBytes is, at most, the query text of one source instance's
 // condition beside its ids.

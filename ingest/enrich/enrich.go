@@ -359,25 +359,26 @@ func LoadPeople(ctx context.Context, s Identities) (People, error) {
 // ev's person is still open.
 func (p People) Airflow(ev *model.AirflowEvent) bool {
 	owner, ch, ok := AirflowOwner(ev)
-	if !ok {
-		return false
-	}
-	if to, _ := p.r.ExplainAirflow(owner, ch); to != "" {
-		ev.Person = to
-	}
-	return open(ev.Person)
+	return p.settle(&ev.Person, owner, ch, ok)
 }
 
 // Run is Airflow for a DAG run.
 func (p People) Run(r *model.DagRun) bool {
 	owner, ch, ok := RunOwner(r)
+	return p.settle(&r.Person, owner, ch, ok)
+}
+
+// settle gives *person the person owner resolves to on ch, when the row's
+// person is open (ok, from AirflowOwner or RunOwner) and the owner
+// resolves; it reports whether *person is still open.
+func (p People) settle(person *string, owner string, ch model.Channel, ok bool) bool {
 	if !ok {
 		return false
 	}
 	if to, _ := p.r.ExplainAirflow(owner, ch); to != "" {
-		r.Person = to
+		*person = to
 	}
-	return open(r.Person)
+	return open(*person)
 }
 
 // webauthnFamily reports whether f is a WebAuthn credential's factor.
