@@ -31,13 +31,7 @@ func seedQuarter(b *testing.B, s store.Store, n int64, from, to time.Time) {
 	ctx := context.Background()
 	storetest.SeedQuarter(b, s, n, from, to)
 	require.NoError(b, New(s).SetCurrentPolicy(ctx, storetest.SeedPolicy, to))
-	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
-		merging, err := store.CountRows(ctx, s, "SELECT count() FROM system.merges WHERE database = currentDatabase()")
-		require.NoError(b, err)
-		if merging == 0 {
-			return
-		}
-	}
+	storetest.Settle(b, s)
 }
 
 // peakHeap samples the heap in use until stop is closed.

@@ -2,7 +2,6 @@ package correlation
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -18,18 +17,6 @@ import (
 	"github.com/keytrail/keytrail/store/storetest"
 	"github.com/keytrail/keytrail/warehouse/warehousetest"
 )
-
-// correlateBenchEvents is the number of stored events of BenchmarkCorrelate
-// (KEYTRAIL_BENCH_EVENTS, default 1 000 000).
-func correlateBenchEvents(b *testing.B) int64 {
-	n := int64(1_000_000)
-	if v := os.Getenv("KEYTRAIL_BENCH_EVENTS"); v != "" {
-		var err error
-		n, err = strconv.ParseInt(v, 10, 64)
-		require.NoError(b, err, "KEYTRAIL_BENCH_EVENTS")
-	}
-	return n
-}
 
 // The benchmark organisation: benchPeople people whose events arrive at a
 // fixed rate, 10M events in 30 days, so a larger KEYTRAIL_BENCH_EVENTS is a
@@ -110,21 +97,34 @@ ASOF LEFT JOIN (
 // rss_before_MB (resident when Correlate starts: the engine's caches after
 // seeding), batch_peak_heap_MB (Go heap), stream_events/s, add_p50_us /
 // add_p99_us (event in → correlation out of the engine, the Add call,
-// including the periodic batch writes), bytes/person.
+// including the periodic batch writes), bytes/person; and where the batch
+// run's time goes, each timed apart after it: correlate_s (the run),
+// sql_s (the peer), read_only_s (the run's event reads alone: the same
+// time-ordered streams drained), no_write_s (the run with its
+// correlation writes dropped) and write_only_rows/s (the first writeSample
+// of its correlations written again alone, in its batch size) beside
+// engine_copy_rows/s (the engine inserting those rows from the table
+// itself: the insert's cost without Go).
 func BenchmarkCorrelate(b *testing.B) {
 	ctx := context.Background()
-	n := correlateBenchEvents(b)
+	n := storetest.BenchEvents(b)
 	w := warehousetest.Embedded(b)
 	s := w.S
 	from, to := benchPeriod(n)
 	t0 := time.Now()
 	seedCorrelateBench(b, s, n, from, to)
+	storetest.Settle(b, s)
 	b.Logf("seeded %d events over %s in %s", n, to.Sub(from), time.Since(t0).Round(time.Millisecond))
 	p := correlate.DefaultPolicy()
 
-	var batchDur, sqlDur time.Duration
-	var actions int
+	var batchDur, sqlDur, readDur, noWriteDur, writeDur time.Duration
+	var written int
+	var copyDur time.Duration
+	var actions, read int
 	var peak, peakRSS, rssBefore uint64
+	// One untimed read of everything first, so that the run and each
+	// component after it all find the engine's caches warm.
+	drainEvents(b, w, p, from, to)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		runtime.GC()
@@ -143,6 +143,34 @@ func BenchmarkCorrelate(b *testing.B) {
 		_, err = store.CountRows(ctx, s, "SELECT count() FROM (SELECT verdict, count() FROM ("+sqlVerdicts+") GROUP BY verdict)", from, to)
 		sqlDur += time.Since(start)
 		require.NoError(b, err)
+
+		// Where Correlate's time goes: its event reads alone, and the
+		// run without its writes.
+		b.StopTimer()
+		start = time.Now()
+		read += drainEvents(b, w, p, from, to)
+		readDur += time.Since(start)
+		start = time.Now()
+		kept := &discardWrites{Store: w, keep: writeSample}
+		_, err = Correlate(ctx, kept, p, CorrelateOptions{From: from, To: to})
+		noWriteDur += time.Since(start)
+		require.NoError(b, err)
+		// The writes alone: a sample of the run's correlations written
+		// again, under their own policy version, in the run's batch size.
+		for i := range kept.kept {
+			kept.kept[i].PolicyVersion = "bench-write-only"
+		}
+		start = time.Now()
+		for part := range slices.Chunk(kept.kept, DefaultCorrelateWriteRows) {
+			require.NoError(b, w.WriteCorrelations(ctx, part))
+		}
+		writeDur += time.Since(start)
+		written += len(kept.kept)
+		// The engine's own insert of those rows, no Go in the way.
+		start = time.Now()
+		require.NoError(b, s.Exec(ctx, "INSERT INTO correlations SELECT * REPLACE ('bench-engine-copy' AS policy_version) FROM (SELECT * FROM correlations WHERE policy_version = 'bench-write-only')"))
+		copyDur += time.Since(start)
+		b.StartTimer()
 	}
 	b.StopTimer()
 	agree, err := store.CountRows(ctx, s, "SELECT countIf(c.verdict = q.verdict) FROM correlations AS c FINAL INNER JOIN ("+sqlVerdicts+") AS q ON c.action_id = q.action_id WHERE c.policy_version = ?", from, to, p.Version())
@@ -167,6 +195,14 @@ func BenchmarkCorrelate(b *testing.B) {
 	b.ReportMetric(float64(peakRSS)/(1<<20), "batch_peak_rss_MB")
 	b.ReportMetric(float64(rssBefore)/(1<<20), "rss_before_MB")
 	b.ReportMetric(secs(sqlDur)/secs(batchDur), "ratio_to_sql")
+	b.ReportMetric(secs(batchDur), "correlate_s")
+	b.ReportMetric(secs(sqlDur), "sql_s")
+	b.ReportMetric(secs(readDur), "read_only_s")
+	b.ReportMetric(secs(noWriteDur), "no_write_s")
+	b.ReportMetric(float64(written)/writeDur.Seconds(), "write_only_rows/s")
+	b.ReportMetric(float64(written)/copyDur.Seconds(), "engine_copy_rows/s")
+	b.Logf("components: the event reads alone %s (%d events), Correlate without its writes %s",
+		(readDur / time.Duration(b.N)).Round(time.Millisecond), read/b.N, (noWriteDur / time.Duration(b.N)).Round(time.Millisecond))
 	b.Logf("batch: %d actions in %s; SQL peer: %d actions in %s; agree on %d", actions, (batchDur / time.Duration(b.N)).Round(time.Millisecond),
 		sqlRows, (sqlDur / time.Duration(b.N)).Round(time.Millisecond), agree)
 
@@ -217,6 +253,39 @@ func BenchmarkCorrelate(b *testing.B) {
 	}
 	b.Logf("stream: %d events in %s, %d correlation rows written, %d persons tracked, %d events held", len(evs), streamDur.Round(time.Millisecond),
 		st.Written, st.Engine.TrackedPersons, st.Engine.EventsHeld)
+}
+
+// writeSample is how many correlations BenchmarkCorrelate writes again
+// alone to time the writes (write_only_rows/s).
+const writeSample = 200_000
+
+// discardWrites is a Store whose correlation writes are dropped (the first
+// keep of them kept): Correlate over it times reading and correlating alone.
+type discardWrites struct {
+	Store
+	keep int
+	kept []model.Correlation
+}
+
+func (d *discardWrites) WriteCorrelations(_ context.Context, cs []model.Correlation) error {
+	if n := min(len(cs), d.keep-len(d.kept)); n > 0 {
+		d.kept = append(d.kept, cs[:n]...)
+	}
+	return nil
+}
+
+// drainEvents reads every event a Correlate run of [from, to) reads, in
+// the same time-ordered streams, and returns how many.
+func drainEvents(b *testing.B, w Store, p correlate.Policy, from, to time.Time) int {
+	b.Helper()
+	l, err := newLoader(context.Background(), w, p, from, to, 0)
+	require.NoError(b, err)
+	n := 0
+	for range l.merged() {
+		n++
+	}
+	require.NoError(b, l.err())
+	return n
 }
 
 // correlateHeapPeak samples the heap in use until the returned stop is called.

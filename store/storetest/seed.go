@@ -28,6 +28,21 @@ func BenchEvents(b testing.TB) int64 {
 // SeedPolicy is the policy version of SeedQuarter's correlations.
 const SeedPolicy = "bench"
 
+// Settle waits (up to ten minutes) until the engine has finished merging
+// what s's database holds, so benchmarks timed one after the other all read
+// a settled store rather than the first paying for the seeding's merges.
+func Settle(b testing.TB, s store.Store) {
+	b.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		merging, err := store.CountRows(ctx, s, "SELECT count() FROM system.merges WHERE database = currentDatabase()")
+		require.NoError(b, err)
+		if merging == 0 {
+			return
+		}
+	}
+}
+
 // SeedQuarter fills the period from–to with n stored events for benchmarks,
 // using INSERT … SELECT FROM numbers (no rows through Go): n/2 Airflow audit
 // actions of 200 people over 50 DAGs, each correlated under SeedPolicy (a
