@@ -3,6 +3,7 @@ package identity
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -315,4 +316,31 @@ func TestProvisional(t *testing.T) {
 	for _, p := range []string{"", "nora@example.com", "airflow:okta_1", "okta:", "emp:42", "nora"} {
 		require.False(t, Provisional(p), p)
 	}
+}
+
+// TestProvisionalNames: the provisional names of a person's subjects, per
+// source, also of a subject first seen with its email; they survive a
+// reload of the stored identities; a person still named provisionally has
+// none.
+func TestProvisionalNames(t *testing.T) {
+	r, err := NewResolver(nil, fixedNow)
+	require.NoError(t, err)
+	for _, src := range model.IdPSources {
+		r.Observe(src, "Sub-1", "", "")
+		r.Observe(src, "Sub-1", "nora@example.com", "")
+	}
+	r.Observe(model.SourceKeycloak, "", "", "ndubois")
+	r.Observe(model.SourceKeycloak, "", "", "ndubois") // still only a username
+	r.Observe(model.SourceOkta, "00u2", "max@example.com", "")
+	want := []string{}
+	for _, src := range model.IdPSources {
+		want = append(want, string(src)+":sub-1")
+	}
+	slices.Sort(want)
+	require.Equal(t, map[string][]string{"nora@example.com": want, "max@example.com": {"okta:00u2"}}, r.ProvisionalNames())
+
+	again, err := NewResolver(nil, fixedNow)
+	require.NoError(t, err)
+	require.NoError(t, again.Load(r.Identities()))
+	require.Equal(t, r.ProvisionalNames(), again.ProvisionalNames(), "from the stored identities")
 }

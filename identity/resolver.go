@@ -203,6 +203,27 @@ func Provisional(person string) bool {
 	return ok && rest != "" && slices.Contains(model.IdPSources, model.Source(src))
 }
 
+// ProvisionalNames returns, for each person, the provisional names
+// (Provisional) of its provider subjects and usernames — what Observe calls
+// them while no email is known, so what rows stored before an email named
+// them may carry. A person without such names (or still named by one) is
+// absent.
+func (r *Resolver) ProvisionalNames() map[string][]string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := map[string][]string{}
+	for k, person := range r.observed {
+		name := string(k.source) + ":" + k.subject
+		if name != person && !strings.Contains(k.subject, "@") && Provisional(name) {
+			names[person] = append(names[person], name)
+		}
+	}
+	for _, ns := range names {
+		slices.Sort(ns)
+	}
+	return names
+}
+
 // addUsername indexes a username; a username two persons share is ambiguous.
 func (r *Resolver) addUsername(user, person string) {
 	if p, ok := r.byUsername[user]; ok && p != person {

@@ -335,9 +335,10 @@ func RunOwner(r *model.DagRun) (owner string, ch model.Channel, ok bool) {
 // learned: it has none, or a provisional one.
 func open(person string) bool { return person == "" || identity.Provisional(person) }
 
-// People resolves, at correlation time, the person of Airflow rows stored
-// before the identity that names them was learned: identities do not depend
-// on the order in which sources are ingested. A row stored without a person
+// People resolves, at correlation time, the person of Airflow rows (and
+// authentications, see Auth) stored before the identity that names them was
+// learned: identities do not depend on the order in which sources are
+// ingested. A row stored without a person
 // takes the one its owner resolves to now; a row stored with a provisional
 // person (identity.Provisional: its provider's subject was known only
 // without an email then) takes the email person the subject moved to. It
@@ -367,6 +368,29 @@ func (p People) Run(r *model.DagRun) bool {
 	owner, ch, ok := RunOwner(r)
 	return p.settle(&r.Person, owner, ch, ok)
 }
+
+// Auth gives ev, an authentication stored with a provisional person (its
+// provider's subject, or Keycloak username, was known only without an email
+// then), the person that subject resolves to now; it reports whether ev's
+// person is still provisional. An authentication with a settled person, or
+// none, is left as stored.
+func (p People) Auth(ev *model.AuthEvent) bool {
+	if !identity.Provisional(ev.Person) || !ev.Principal.Human() {
+		return false
+	}
+	// The provisional name is "<source>:<subject or username>": what the
+	// identities were told, whatever columns the row was read with.
+	src, sub, _ := strings.Cut(ev.Person, ":")
+	if to := p.r.ResolveIdP(model.Source(src), sub, ""); to != "" {
+		ev.Person = to
+	}
+	return identity.Provisional(ev.Person)
+}
+
+// ProvisionalNames returns, per person, the provisional names rows stored
+// before the person's email was known may carry
+// (identity.Resolver.ProvisionalNames).
+func (p People) ProvisionalNames() map[string][]string { return p.r.ProvisionalNames() }
 
 // settle gives *person the person owner resolves to on ch, when the row's
 // person is open (ok, from AirflowOwner or RunOwner) and the owner

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,7 +264,9 @@ func (cw *correlationWriter) close() error {
 // Airflow rows and runs stored without a person take the one their owner
 // resolves to under the identities stored when the loader starts (people):
 // a row stored before the identity provider's record that names its owner
-// is judged as if it had come after it.
+// is judged as if it had come after it. So do authentications stored under
+// a provisional person (identity.Provisional): their subject's email person
+// now.
 // Read errors end the stream and are kept; err returns them after the
 // consumer is done.
 type loader struct {
@@ -342,8 +345,24 @@ func (l *loader) loadEnablers(p correlate.Policy) error {
 		}
 		spans[e.Person] = [2]time.Time{lo, hi}
 	}
-	l.enablerAuth, err = l.w.AuthenticationsOf(l.ctx, spans)
-	return err
+	// authentications stored under a name the person went by before an
+	// email named it are the person's too.
+	names := l.people.ProvisionalNames()
+	for person, sp := range maps.Clone(spans) {
+		for _, name := range names[person] {
+			if old, ok := spans[name]; ok {
+				sp = [2]time.Time{minTime(sp[0], old[0]), maxTime(sp[1], old[1])}
+			}
+			spans[name] = sp
+		}
+	}
+	if l.enablerAuth, err = l.w.AuthenticationsOf(l.ctx, spans); err != nil {
+		return err
+	}
+	for i := range l.enablerAuth {
+		l.people.Auth(&l.enablerAuth[i])
+	}
+	return nil
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -385,7 +404,11 @@ func (l *loader) input() correlate.Input {
 }
 
 func (l *loader) auth() iter.Seq[model.AuthEvent] {
-	return prefixed(l.enablerAuth, checked(l, l.w.StreamAuthentications(l.ctx, l.authLo, l.authHi, l.pageRows)))
+	return prefixed(l.enablerAuth, mapSeq(checked(l, l.w.StreamAuthentications(l.ctx, l.authLo, l.authHi, l.pageRows)),
+		func(e model.AuthEvent) model.AuthEvent {
+			l.people.Auth(&e)
+			return e
+		}))
 }
 
 func (l *loader) airflow() iter.Seq[model.AirflowEvent] {

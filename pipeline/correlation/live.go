@@ -12,6 +12,7 @@ import (
 
 	"github.com/keytrail/keytrail/alert"
 	"github.com/keytrail/keytrail/correlate"
+	"github.com/keytrail/keytrail/identity"
 	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/model"
 )
@@ -85,7 +86,9 @@ type LiveStats struct {
 // stored identities name for their owner; while that is open, each Poll
 // that reads newer rows looks again and hands a person it finds to the
 // engine (correlate.Engine.Resolve), which re-judges the action until it
-// is final. Verdicts are final by the latest
+// is final. Authentications stored under a provisional person are held the
+// same way and handed to the engine again under the person their subject
+// moves to. Verdicts are final by the latest
 // event time seen, as in batch order, until Progress says how far each
 // source is stored: from then on an action is final only when every source
 // has progressed past it, so a source polled slower than another (or
@@ -117,7 +120,7 @@ type Live struct {
 
 	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
 	peopleRead bool          // a Poll read people
-	unresolved []any         // pending Airflow rows and runs whose person is open: none yet, or provisional
+	unresolved []any         // pending Airflow rows and runs whose person is open (none yet, or provisional), and authentications under a provisional person
 }
 
 // NewLive returns a Live correlating under p, over the events stored in w.
@@ -224,24 +227,38 @@ func (l *Live) resolve(ev any) any {
 			l.unresolved = append(l.unresolved, v)
 		}
 		return v
+	case *model.AuthEvent:
+		if v != nil && identity.Provisional(v.Person) {
+			return l.resolve(*v)
+		}
+	case model.AuthEvent:
+		if l.people.Auth(&v) {
+			l.unresolved = append(l.unresolved, v)
+		}
+		return v
 	}
 	return ev
 }
 
 // resolvePending hands the engine the person of each pending action whose
 // owner the identities now name differently — it had none, or a
-// provisional one that moved (correlate.Engine.Resolve) — and forgets those
-// it can no longer change: settled, or finalised.
-func (l *Live) resolvePending() {
+// provisional one that moved (correlate.Engine.Resolve) — and each
+// authentication held under a provisional person that moved, again under
+// the person it moved to (the engine re-judges that person's pending
+// actions). It forgets those it can no longer change: settled, finalised,
+// or (an authentication) older than any pending action can look back.
+func (l *Live) resolvePending(ctx context.Context) error {
 	if len(l.unresolved) == 0 {
-		return
+		return nil
 	}
 	wm := l.eng.Stats().Finality
 	horizon := l.p.Grace + 2*l.p.ClockSkew // an action is final this long after its time
 	keep := l.unresolved[:0]
+	var err error
 	for _, ev := range l.unresolved {
 		var ts time.Time
 		open, moved := false, false
+		reach := horizon
 		switch v := ev.(type) {
 		case model.AirflowEvent:
 			was := v.Person
@@ -251,16 +268,26 @@ func (l *Live) resolvePending() {
 			was := v.Person
 			ts, open = v.TS, l.people.Run(&v)
 			ev, moved = v, v.Person != was
+		case model.AuthEvent:
+			was := v.Person
+			ts, open = v.TS, l.people.Auth(&v)
+			ev, moved = v, v.Person != was
+			reach += l.p.Lookback // an assertion counts for actions up to lookback after it
 		}
 		if moved {
-			l.eng.Resolve(ev)
+			if _, auth := ev.(model.AuthEvent); auth && err == nil {
+				err = l.eng.Add(ctx, ev)
+			} else {
+				l.eng.Resolve(ev)
+			}
 		}
-		if open && !ts.Add(horizon).Before(wm) {
+		if open && !ts.Add(reach).Before(wm) {
 			keep = append(keep, ev)
 		}
 	}
 	clear(l.unresolved[len(keep):])
 	l.unresolved = keep
+	return err
 }
 
 // Sync writes the buffered correlations now and hands them to the Notifier.
@@ -395,13 +422,20 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 		l.people, l.peopleRead = pp, true
 		l.mu.Unlock()
 	}
+	// What the identities now name is handed over before the new rows
+	// come, which may finalise the actions it changes.
+	l.mu.Lock()
+	err := l.resolvePending(ctx)
+	l.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("live poll: %w", err)
+	}
 	for _, ev := range evs {
 		if err := l.Add(ctx, ev.ev); err != nil {
 			return 0, fmt.Errorf("live poll: %w", err)
 		}
 	}
 	l.mu.Lock()
-	l.resolvePending()
 	l.mark = max(l.mark, newest)
 	if l.o.Floor != nil {
 		l.visible = max(l.visible, floor)
@@ -415,10 +449,12 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 }
 
 // ownerless reports whether ev is an Airflow row or run stored without a
-// settled person: none, or a provisional one its owner may name otherwise
-// now.
+// settled person — none, or a provisional one its owner may name otherwise
+// now —, or an authentication stored under a provisional person.
 func ownerless(ev any) bool {
 	switch v := ev.(type) {
+	case *model.AuthEvent:
+		return v.Principal.Human() && identity.Provisional(v.Person)
 	case *model.AirflowEvent:
 		_, _, ok := enrich.AirflowOwner(v)
 		return ok

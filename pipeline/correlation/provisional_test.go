@@ -99,3 +99,88 @@ func TestProvisionalPersonMoves(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionalAssertionMoves: a sign-in whose record names its
+// subject but no email (a Keycloak realm whose usernames are not emails,
+// a provider record without the login) is stored under the provisional
+// person "<source>:<subject>"; an Airflow action by the email person comes
+// next, and a later record of the subject with its email moves the subject
+// to that person. The earlier hardware assertion is the action's, in the
+// streaming verdict (Live, polling after each step) and in batch correlate's
+// alike: verified, as if the records had come in the other order.
+func TestProvisionalAssertionMoves(t *testing.T) {
+	ctx := context.Background()
+	const guid = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+	tests := []struct {
+		name     string
+		source   model.Source
+		subject  string
+		username string // what the sign-in carries where others carry the email
+	}{
+		{"okta", model.SourceOkta, "00uTvPIan3VjSbozUwF8", ""},
+		{"google", model.SourceGoogle, "104857600123456789012", ""},
+		{"entra", model.SourceEntra, guid, ""},
+		{"keycloak", model.SourceKeycloak, guid, ""},
+		{"keycloak-username", model.SourceKeycloak, guid, "ndubois"},
+		{"keycloak-username-only", model.SourceKeycloak, "", "ndubois"},
+	}
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	const email = "nora.dubois@acme.example"
+	for name, w := range stores(t) {
+		for _, tc := range tests {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				for _, tbl := range orderTables {
+					require.NoError(t, w.S.Exec(ctx, "TRUNCATE TABLE "+tbl))
+				}
+				enr, err := enrich.New(ctx, w, nil)
+				require.NoError(t, err)
+				p := correlate.DefaultPolicy()
+				live, err := NewLive(ctx, w, p, LiveOptions{})
+				require.NoError(t, err)
+				step := func(b *ingest.Batch) {
+					require.NoError(t, enr.Enrich(ctx, b))
+					_, err := w.Write(ctx, b)
+					require.NoError(t, err)
+					_, err = live.Poll(ctx)
+					require.NoError(t, err)
+				}
+				hw := model.Bool(true)
+				// 1. the hardware sign-in, no email: a provisional person.
+				b := &ingest.Batch{Auth: []model.AuthEvent{{Source: tc.source, Instance: "acme", EventID: "auth-1", TS: t0.Add(-time.Minute),
+					Subject: tc.subject, Email: tc.username, Principal: model.PrincipalUser, Category: model.CategoryMFA,
+					Outcome: model.OutcomeSuccess, Factor: model.FactorWebAuthn, CredentialID: "cred-1", AAGUID: storetest.HandYubiKey, Hardware: hw}}}
+				step(b)
+				require.True(t, identity.Provisional(b.Auth[0].Person), "stored under %q", b.Auth[0].Person)
+				// 2. the Airflow trigger by the email person.
+				step(&ingest.Batch{Airflow: []model.AirflowEvent{{Instance: "prod", EventLogID: 7, TS: t0, Event: "trigger", Channel: model.ChannelUI,
+					Action: model.ActionTrigger, Human: true, Privileged: true, Actor: email, DagID: "etl", MapIndex: -1}}})
+				if tc.subject == "" {
+					// nothing ties a username alone to the email but the
+					// operator's mapping, imported now
+					require.NoError(t, w.WriteIdentities(ctx, []model.Identity{{Person: email, Source: tc.source, Subject: tc.username,
+						Origin: model.OriginMapping, UpdatedAt: t0}}))
+				}
+				// 3. a later password sign-in of the subject with its email
+				// (it verifies nothing: after the action, not a key).
+				step(&ingest.Batch{Auth: []model.AuthEvent{{Source: tc.source, Instance: "acme", EventID: "auth-2", TS: t0.Add(2 * time.Hour),
+					Subject: tc.subject, Email: email, Principal: model.PrincipalUser, Category: model.CategoryLogin,
+					Outcome: model.OutcomeSuccess, Factor: model.FactorPassword, Hardware: model.Bool(false)}}})
+				require.NoError(t, live.Close(ctx))
+
+				streamed := stored(t, w, p.Version())
+				bp := p
+				bp.Grace++ // its own version
+				_, err = Correlate(ctx, w, bp, CorrelateOptions{})
+				require.NoError(t, err)
+				batch := stored(t, w, bp.Version())
+				require.Len(t, batch, 1)
+				c, s := batch["prod:7"], streamed["prod:7"]
+				require.Equal(t, email, c.Person)
+				require.Equal(t, model.VerdictVerified, c.Verdict, "batch: %s", c.Reason)
+				require.Equal(t, string(tc.source)+"/acme/auth-1", c.AssertionID)
+				require.Equal(t, model.VerdictVerified, s.Verdict, "streaming: %s", s.Reason)
+				require.Equal(t, c.AssertionID, s.AssertionID)
+			})
+		}
+	}
+}
