@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -115,7 +116,7 @@ func (w *Warehouse) WriteIdentities(ctx context.Context, rows []model.Identity) 
 // a re-resolution may change: those without a person, those of one of
 // people, and those whose owner, lower-cased, is one of owners.
 func ownerCond(owner string, people, owners []string) (string, []any) {
-	cond, args := []string{"person = ''"}, []any{}
+	cond, args := []string{"person = ''", provisionalCond}, []any{provisionalPattern}
 	if len(people) > 0 {
 		cond = append(cond, "person IN (SELECT arrayJoin(?))")
 		args = append(args, people)
@@ -125,6 +126,26 @@ func ownerCond(owner string, people, owners []string) (string, []any) {
 		args = append(args, owners)
 	}
 	return owner + " != '' AND (" + strings.Join(cond, " OR ") + ")", args
+}
+
+// provisionalCond, bound to provisionalPattern, holds for rows whose person
+// is provisional (identity.Provisional): "<identity provider>:<subject or
+// username>".
+const provisionalCond = "match(person, ?)"
+
+var provisionalPattern = func() string {
+	srcs := make([]string, len(model.IdPSources))
+	for i, s := range model.IdPSources {
+		srcs[i] = regexp.QuoteMeta(string(s))
+	}
+	return "^(" + strings.Join(srcs, "|") + "):."
+}()
+
+// RewriteProvisionalAuthEvents hands change the human sign-ins stored under
+// a provisional person (identity.Provisional) and rewrites those it
+// changed. It returns how many it rewrote.
+func (w *Warehouse) RewriteProvisionalAuthEvents(ctx context.Context, change func(*model.AuthEvent) bool) (int, error) {
+	return rewrite(ctx, w, store.AuthEvents, "WHERE principal IN ('', ?) AND "+provisionalCond, []any{string(model.PrincipalUser), provisionalPattern}, change)
 }
 
 // RewriteAuthEvents hands change the human sign-ins (principal a user or
@@ -151,8 +172,9 @@ func (w *Warehouse) RewriteInferredIdentities(ctx context.Context, change func(*
 }
 
 // RewriteAirflowEvents hands change the human Airflow audit rows with an
-// actor that have no person, or the person of one of people, or an actor
-// that, lower-cased, is one of actors; and rewrites those it changed.
+// actor that have no person or a provisional one, or the person of one of
+// people, or an actor that, lower-cased, is one of actors; and rewrites
+// those it changed.
 func (w *Warehouse) RewriteAirflowEvents(ctx context.Context, people, actors []string, change func(*model.AirflowEvent) bool) (int, error) {
 	where, args := ownerCond("actor", people, actors)
 	return rewrite(ctx, w, store.AirflowEvents, "WHERE human = 1 AND "+where, args, change)

@@ -92,10 +92,12 @@ func ResolveStored(ctx context.Context, w Rewriter, mapped []model.Identity) (id
 }
 
 // ResolveOwners gives the Airflow actions and DAG runs stored without a
-// person the person their owner resolves to under the identities stored now
-// (an identity provider's record that names them arrived after them) and
-// rewrites those rows (a newer version of the same key). It returns how many
-// it changed and the earliest action time among them (zero when none): the
+// person, or with a provisional one (identity.Provisional), the person
+// their owner resolves to under the identities stored now (an identity
+// provider's record that names them arrived after them), and the sign-ins
+// stored under a provisional person the person their subject moved to; it
+// rewrites those rows (a newer version of the same key). It returns how
+// many it changed and the earliest time among them (zero when none): the
 // verdicts from there on are the ones the new persons change. Correlate does
 // not need it (it resolves such rows as it reads them); a streaming
 // correlation that starts where an ingest began does.
@@ -105,29 +107,40 @@ func ResolveOwners(ctx context.Context, w Rewriter) (int, time.Time, error) {
 		return 0, time.Time{}, err
 	}
 	var earliest time.Time
-	see := func(person string, ts time.Time) (string, bool) {
-		if person != "" && (earliest.IsZero() || ts.Before(earliest)) {
+	// moved gives *person the one settle found, when that is another, and
+	// notes its time.
+	moved := func(person *string, to string, ts time.Time) bool {
+		if to == "" || to == *person {
+			return false
+		}
+		*person = to
+		if earliest.IsZero() || ts.Before(earliest) {
 			earliest = ts
 		}
-		return person, person != ""
+		return true
 	}
-	n, err := w.RewriteAirflowEvents(ctx, nil, nil, reassign(nil,
-		func(ev *model.AirflowEvent) *string { return &ev.Person },
-		func(ev *model.AirflowEvent) (string, bool) {
-			c := *ev
-			pp.Airflow(&c)
-			return see(c.Person, c.TS)
-		}))
+	n, err := w.RewriteProvisionalAuthEvents(ctx, func(ev *model.AuthEvent) bool {
+		c := *ev
+		pp.Auth(&c)
+		return moved(&ev.Person, c.Person, ev.TS)
+	})
 	if err != nil {
 		return n, earliest, err
 	}
-	m, err := w.RewriteDagRuns(ctx, nil, nil, reassign(nil,
-		func(r *model.DagRun) *string { return &r.Person },
-		func(r *model.DagRun) (string, bool) {
-			c := *r
-			pp.Run(&c)
-			return see(c.Person, c.TS)
-		}))
+	m, err := w.RewriteAirflowEvents(ctx, nil, nil, func(ev *model.AirflowEvent) bool {
+		c := *ev
+		pp.Airflow(&c)
+		return moved(&ev.Person, c.Person, ev.TS)
+	})
+	n += m
+	if err != nil {
+		return n, earliest, err
+	}
+	m, err = w.RewriteDagRuns(ctx, nil, nil, func(r *model.DagRun) bool {
+		c := *r
+		pp.Run(&c)
+		return moved(&r.Person, c.Person, r.TS)
+	})
 	return n + m, earliest, err
 }
 

@@ -42,13 +42,17 @@ type Rewriter interface {
 	// RewriteAuthEvents: human sign-ins whose subject or email,
 	// lower-cased, is one of subjects.
 	RewriteAuthEvents(ctx context.Context, subjects []string, change func(*model.AuthEvent) bool) (int, error)
+	// RewriteProvisionalAuthEvents: human sign-ins stored under a
+	// provisional person (identity.Provisional).
+	RewriteProvisionalAuthEvents(ctx context.Context, change func(*model.AuthEvent) bool) (int, error)
 	// RewriteAuthenticators: registrations and removals whose subject or
 	// email, lower-cased, is one of subjects.
 	RewriteAuthenticators(ctx context.Context, subjects []string, change func(*model.Authenticator) bool) (int, error)
 	// RewriteInferredIdentities: the identities ingests inferred.
 	RewriteInferredIdentities(ctx context.Context, change func(*model.Identity) bool) (int, error)
-	// RewriteAirflowEvents: human audit rows with an actor and no person,
-	// or the person of one of people, or an actor (lower-cased) in actors.
+	// RewriteAirflowEvents: human audit rows with an actor and no person
+	// or a provisional one, or the person of one of people, or an actor
+	// (lower-cased) in actors.
 	RewriteAirflowEvents(ctx context.Context, people, actors []string, change func(*model.AirflowEvent) bool) (int, error)
 	// RewriteDagRuns: RewriteAirflowEvents for DAG runs by their
 	// triggering user.

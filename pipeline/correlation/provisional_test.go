@@ -2,6 +2,7 @@ package correlation
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,11 +101,11 @@ func TestProvisionalPersonMoves(t *testing.T) {
 	}
 }
 
-// TestProvisionalAssertionMoves: a sign-in whose record names its
-// subject but no email (a Keycloak realm whose usernames are not emails,
-// a provider record without the login) is stored under the provisional
-// person "<source>:<subject>"; an Airflow action by the email person comes
-// next, and a later record of the subject with its email moves the subject
+// TestProvisionalAssertionMoves: a person is known by email (another
+// account); a sign-in whose record names its subject but no email (a
+// Keycloak realm whose usernames are not emails, a provider record without
+// the login) is stored under the provisional person "<source>:<subject>";
+// an Airflow action by the email person comes next, and a later record of the subject with its email moves the subject
 // to that person. The earlier hardware assertion is the action's, in the
 // streaming verdict (Live, polling after each step) and in batch correlate's
 // alike: verified, as if the records had come in the other order.
@@ -137,14 +138,34 @@ func TestProvisionalAssertionMoves(t *testing.T) {
 				p := correlate.DefaultPolicy()
 				live, err := NewLive(ctx, w, p, LiveOptions{})
 				require.NoError(t, err)
+				ip := p
+				ip.Grace += 2 // ingest --correlate's own version
 				step := func(b *ingest.Batch) {
 					require.NoError(t, enr.Enrich(ctx, b))
 					_, err := w.Write(ctx, b)
 					require.NoError(t, err)
 					_, err = live.Poll(ctx)
 					require.NoError(t, err)
+					// ingest --correlate, as cmd/keytrail runs it: from the
+					// batch's earliest event, or the earliest row whose
+					// person the identities now name when that is earlier.
+					since := slices.MinFunc(batchTimes(b), time.Time.Compare)
+					_, first, err := enrich.ResolveOwners(ctx, w)
+					require.NoError(t, err)
+					if !first.IsZero() && first.Before(since) {
+						since = first
+					}
+					il, err := NewLive(ctx, w, ip, LiveOptions{})
+					require.NoError(t, err)
+					require.NoError(t, il.Preload(ctx, since.Add(-ip.ClockSkew)))
+					require.NoError(t, il.Close(ctx))
 				}
 				hw := model.Bool(true)
+				// 0. the person is known by email already (another account,
+				// long before): the Airflow action's person is settled.
+				step(&ingest.Batch{Auth: []model.AuthEvent{{Source: model.SourceGoogle, Instance: "acme", EventID: "auth-0", TS: t0.Add(-10 * 24 * time.Hour),
+					Subject: "g-1", Email: email, Principal: model.PrincipalUser, Category: model.CategoryLogin,
+					Outcome: model.OutcomeSuccess, Factor: model.FactorPassword, Hardware: model.Bool(false)}}})
 				// 1. the hardware sign-in, no email: a provisional person.
 				b := &ingest.Batch{Auth: []model.AuthEvent{{Source: tc.source, Instance: "acme", EventID: "auth-1", TS: t0.Add(-time.Minute),
 					Subject: tc.subject, Email: tc.username, Principal: model.PrincipalUser, Category: model.CategoryMFA,
@@ -180,6 +201,9 @@ func TestProvisionalAssertionMoves(t *testing.T) {
 				require.Equal(t, string(tc.source)+"/acme/auth-1", c.AssertionID)
 				require.Equal(t, model.VerdictVerified, s.Verdict, "streaming: %s", s.Reason)
 				require.Equal(t, c.AssertionID, s.AssertionID)
+				ic := stored(t, w, ip.Version())["prod:7"]
+				require.Equal(t, model.VerdictVerified, ic.Verdict, "ingest --correlate: %s", ic.Reason)
+				require.Equal(t, c.AssertionID, ic.AssertionID)
 			})
 		}
 	}
