@@ -27,8 +27,10 @@ type SinkConfig struct {
 	// BatchSize is the most records one store write carries. Default
 	// DefaultBatchSize.
 	BatchSize int
-	// MaxWait is the longest a fetched record waits for more before the
-	// batch is written. Default DefaultMaxWait.
+	// MaxWait is how long a batch waits for more records after its first
+	// before it is written; while the batch before it is being written it
+	// keeps gathering (up to BatchSize) until the store is free. Default
+	// DefaultMaxWait.
 	MaxWait time.Duration
 	// Backoff paces retries while the store (or the bus) is unavailable.
 	Backoff Backoff
@@ -124,9 +126,79 @@ var ErrUnflushed = errors.New("records fetched but not stored at shutdown")
 // what it holds within FlushTimeout and returns. It returns nil on a clean
 // stop, ErrUnflushed when the last batch could not be stored in time, and
 // an error when the subscriber is closed under it.
+//
+// Fetching overlaps storing: one goroutine gathers the next batch while
+// this one writes the current batch and commits it, so the bus is read
+// during every store write and the store waits for no fetch. A gathered
+// batch is handed over once it holds BatchSize records, or once MaxWait
+// has passed since its first record and the writer is free; while a write
+// is under way the batch keeps growing, so batches grow with the store's
+// latency (a group commit). At most one batch waits while another is
+// written.
+//
+// Exactly once (with idempotent storage) holds as in a sequential sink:
+//   - a batch is committed only by the writer, after its own write
+//     returned nil, and batches are written and committed one at a time in
+//     the order they were fetched, so no commit precedes its write nor the
+//     commit of an earlier batch; a write that fails is retried (the
+//     batches behind it wait, uncommitted) until it succeeds or the
+//     shutdown's bound passes, and then nothing after it is committed;
+//   - a batch's duplicate look-up happens inside its write (Writer.Write
+//     asks the store which ids it holds), which starts only after the
+//     write before it returned, so it sees every row of earlier batches:
+//     fetching ahead reads only the bus, never the store.
 func (s *Sink) Run(ctx context.Context) error {
 	gctx, cancel := withGrace(ctx, s.o.Clock, s.cfg.FlushTimeout)
 	defer cancel()
+	ready := make(chan gathered)   // the gatherer's batches, taken by the writer when it is free
+	free := make(chan struct{}, 1) // holds a token while the writer waits for a batch
+	quit := make(chan struct{})    // closed when the writer returns
+	gatherErr := make(chan error, 1)
+	gatherDone := make(chan struct{})
+	go func() {
+		defer close(gatherDone)
+		gatherErr <- s.gather(ctx, ready, free, quit)
+	}()
+	defer func() { close(quit); <-gatherDone }()
+	for {
+		select {
+		case free <- struct{}{}:
+		default:
+		}
+		select {
+		case g := <-ready:
+			select {
+			case <-free: // a token the gatherer did not take is stale now
+			default:
+			}
+			if err := s.flush(ctx, gctx, g.batches, g.n); err != nil {
+				return err
+			}
+		case err := <-gatherErr:
+			return err
+		}
+	}
+}
+
+// gathered is batches fetched from the bus, to be stored as one.
+type gathered struct {
+	batches []bus.Batch
+	n       int // records
+}
+
+// gather fetches batches from the bus and hands them to the writer
+// through ready, in fetch order, until ctx ends; then it hands over what
+// it holds and returns nil. free holds a token while the writer waits for
+// a batch; quit is closed when the writer stops taking them.
+func (s *Sink) gather(ctx context.Context, ready chan<- gathered, free <-chan struct{}, quit <-chan struct{}) error {
+	hand := func(g gathered) bool {
+		select {
+		case ready <- g:
+			return true
+		case <-quit:
+			return false
+		}
+	}
 	for ctx.Err() == nil {
 		first, err := s.sub.Fetch(ctx, s.cfg.BatchSize)
 		if err != nil {
@@ -141,23 +213,58 @@ func (s *Sink) Run(ctx context.Context) error {
 			continue
 		}
 		s.bus.ok(ctx)
-		batches := []bus.Batch{first}
-		n := len(first.Records)
+		g := gathered{batches: []bus.Batch{first}, n: len(first.Records)}
+		// Until MaxWait has passed: more records for the batch.
 		wctx, wcancel := withDeadline(ctx, s.o.Clock, s.cfg.MaxWait)
-		for n < s.cfg.BatchSize {
-			b, err := s.sub.Fetch(wctx, s.cfg.BatchSize-n)
+		for g.n < s.cfg.BatchSize {
+			b, err := s.sub.Fetch(wctx, s.cfg.BatchSize-g.n)
 			if err != nil {
 				break
 			}
-			batches = append(batches, b)
-			n += len(b.Records)
+			g.batches = append(g.batches, b)
+			g.n += len(b.Records)
 		}
 		wcancel()
-		if err := s.flush(ctx, gctx, batches, n); err != nil {
-			return err
+		// Then more while the writer is busy: waiting costs nothing.
+		for g.n < s.cfg.BatchSize && ctx.Err() == nil {
+			b, err, writerFree := s.fetchWhileBusy(ctx, s.cfg.BatchSize-g.n, free)
+			if err == nil {
+				g.batches = append(g.batches, b)
+				g.n += len(b.Records)
+			}
+			if writerFree || err != nil && ctx.Err() == nil {
+				break
+			}
+		}
+		if !hand(g) {
+			return nil
 		}
 	}
 	return nil
+}
+
+// fetchWhileBusy fetches up to max records until the writer is free
+// (takes free's token: the caller must then hand its batch over).
+func (s *Sink) fetchWhileBusy(ctx context.Context, max int, free <-chan struct{}) (b bus.Batch, err error, writerFree bool) {
+	select {
+	case <-free:
+		return bus.Batch{}, context.Canceled, true
+	default:
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	took := make(chan bool, 1)
+	go func() {
+		select {
+		case <-free:
+			cancel()
+			took <- true
+		case <-fctx.Done():
+			took <- false
+		}
+	}()
+	b, err = s.sub.Fetch(fctx, max)
+	cancel()
+	return b, err, <-took
 }
 
 // flush stores batches (n records) and commits them in order, retrying the

@@ -60,7 +60,9 @@ type ConsumerConfig struct {
 }
 
 // Consumer is one member of a consumer group. It implements bus.Subscriber.
-// Fetch and Commit are meant for one goroutine (the sink's).
+// Fetch is meant for one goroutine; a batch's Commit may run while the
+// next Fetch is under way (the sink commits a stored batch while it
+// fetches the next).
 type Consumer struct {
 	r      *kafkago.Reader
 	cfg    ConsumerConfig

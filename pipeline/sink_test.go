@@ -1,0 +1,175 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keytrail/keytrail/bus"
+	"github.com/keytrail/keytrail/bus/memory"
+	"github.com/keytrail/keytrail/ingest"
+	"github.com/keytrail/keytrail/ingest/enrich"
+	"github.com/keytrail/keytrail/ingest/sources"
+	"github.com/keytrail/keytrail/pipeline"
+)
+
+// journal is what a sink did, in order.
+type journal struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (j *journal) add(format string, args ...any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.events = append(j.events, fmt.Sprintf(format, args...))
+}
+
+func (j *journal) all() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.events)
+}
+
+func (j *journal) has(event string) bool { return slices.Contains(j.all(), event) }
+
+// journaled is a bus.Subscriber whose deliveries and commits j records,
+// numbered in delivery order.
+type journaled struct {
+	bus.Subscriber
+	j *journal
+	n int
+}
+
+func (s *journaled) Fetch(ctx context.Context, max int) (bus.Batch, error) {
+	b, err := s.Subscriber.Fetch(ctx, max)
+	if err != nil {
+		return b, err
+	}
+	s.n++
+	id, commit := s.n, b.Commit
+	s.j.add("fetch %d", id)
+	b.Commit = func(ctx context.Context) error {
+		s.j.add("commit %d", id)
+		return commit(ctx)
+	}
+	return b, nil
+}
+
+// gated is a store whose writes of raw records each wait for the test's
+// word: started receives the number of raw records, then outcome says
+// whether the write fails (an error) or goes to the store (nil).
+type gated struct {
+	ingest.Sink
+	j       *journal
+	started chan int
+	outcome chan error
+}
+
+func (g *gated) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID]string, error) {
+	if len(b.Raw) == 0 {
+		return g.Sink.Write(ctx, b)
+	}
+	select {
+	case g.started <- len(b.Raw):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case err := <-g.outcome:
+		if err != nil {
+			g.j.add("write failed")
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	pre, err := g.Sink.Write(ctx, b)
+	if err == nil {
+		g.j.add("stored")
+	}
+	return pre, err
+}
+
+// TestSinkPipelined: the sink fetches the next batch while it writes the
+// current one, but commits a batch only after its own write succeeded and
+// after every batch before it: while batch 1's write fails and is retried,
+// the batch fetched behind it stays uncommitted; asked to stop while the
+// store fails, it commits neither the batch it writes nor the one it
+// fetched behind it, and returns ErrUnflushed.
+func TestSinkPipelined(t *testing.T) {
+	o := smallOrg(t)
+	w := embedded(t)
+	j := &journal{}
+	store := &gated{Sink: w, j: j, started: make(chan int), outcome: make(chan error)}
+	enr, err := enrich.New(context.Background(), w, nil)
+	require.NoError(t, err)
+	b := memory.New(0)
+	defer b.Close()
+	sub := &journaled{Subscriber: b.Subscribe(), j: j}
+	defer sub.Close()
+	sink := pipeline.NewSink(pipeline.SinkConfig{BatchSize: 100000, MaxWait: 10 * time.Millisecond, FlushTimeout: 300 * time.Millisecond,
+		Backoff: pipeline.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}},
+		sub, pipeline.NewWriter(store, enr, sources.Normalizer, nil), pipeline.Options{})
+
+	recs := o.all()
+	require.Greater(t, len(recs), 100)
+	parts := [][]bus.Record{recs[:len(recs)/4], recs[len(recs)/4 : len(recs)/2], recs[len(recs)/2 : 3*len(recs)/4], recs[3*len(recs)/4:]}
+	send := func(rs []bus.Record) bus.Pending {
+		p, err := b.Send(context.Background(), rs...)
+		require.NoError(t, err)
+		return p
+	}
+	started := func() {
+		t.Helper()
+		select {
+		case <-store.started:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no store write started: %v", j.all())
+		}
+	}
+	eventually := func(event string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return j.has(event) }, 30*time.Second, 5*time.Millisecond, "%s: %v", event, j.all())
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sink.Run(ctx) }()
+
+	p1 := send(parts[0])
+	started() // batch 1's write is under way
+	p2 := send(parts[1])
+	eventually("fetch 2") // fetched while batch 1 is written
+	store.outcome <- errors.New("store down")
+	started() // batch 1 again
+	require.NotContains(t, strings.Join(j.all(), ","), "commit", "nothing committed while batch 1 is not stored")
+	store.outcome <- nil
+	eventually("commit 1")
+	started() // batch 2
+	require.False(t, j.has("commit 2"), "batch 2 is committed only after its write")
+	store.outcome <- nil
+	eventually("commit 2")
+	require.NoError(t, p1.Wait(context.Background()))
+	require.NoError(t, p2.Wait(context.Background()))
+	require.Equal(t, []string{"fetch 1", "fetch 2", "write failed", "stored", "commit 1", "stored", "commit 2"}, j.all())
+
+	// Stopping while batch 3's write fails, batch 4 fetched behind it:
+	// neither is committed.
+	send(parts[2])
+	started()
+	send(parts[3])
+	eventually("fetch 4")
+	store.outcome <- errors.New("store down")
+	started()
+	stop()
+	require.ErrorIs(t, <-done, pipeline.ErrUnflushed)
+	require.False(t, j.has("commit 3") || j.has("commit 4"), "%v", j.all())
+	require.EqualValues(t, 2, sink.Stats().Commits)
+}
