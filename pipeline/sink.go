@@ -130,9 +130,10 @@ var ErrUnflushed = errors.New("records fetched but not stored at shutdown")
 // Fetching overlaps storing: one goroutine gathers the next batch while
 // this one writes the current batch and commits it, so the bus is read
 // during every store write and the store waits for no fetch. A gathered
-// batch is handed over once it holds BatchSize records, or once MaxWait
-// has passed since its first record and the writer is free; while a write
-// is under way the batch keeps growing, so batches grow with the store's
+// batch is handed over once it holds BatchSize records, or once the
+// writer is free and MaxWait has passed since the batch's first record
+// (and, when the writer was busy, since it became free); while a write is
+// under way the batch keeps growing, so batches grow with the store's
 // latency (a group commit). At most one batch waits while another is
 // written.
 //
@@ -186,14 +187,19 @@ type gathered struct {
 	n       int // records
 }
 
+func (g *gathered) add(b bus.Batch) {
+	g.batches = append(g.batches, b)
+	g.n += len(b.Records)
+}
+
 // gather fetches batches from the bus and hands them to the writer
 // through ready, in fetch order, until ctx ends; then it hands over what
 // it holds and returns nil. free holds a token while the writer waits for
 // a batch; quit is closed when the writer stops taking them.
 func (s *Sink) gather(ctx context.Context, ready chan<- gathered, free <-chan struct{}, quit <-chan struct{}) error {
-	hand := func(g gathered) bool {
+	hand := func(g *gathered) bool {
 		select {
-		case ready <- g:
+		case ready <- *g:
 			return true
 		case <-quit:
 			return false
@@ -213,28 +219,41 @@ func (s *Sink) gather(ctx context.Context, ready chan<- gathered, free <-chan st
 			continue
 		}
 		s.bus.ok(ctx)
-		g := gathered{batches: []bus.Batch{first}, n: len(first.Records)}
-		// Until MaxWait has passed: more records for the batch.
-		wctx, wcancel := withDeadline(ctx, s.o.Clock, s.cfg.MaxWait)
-		for g.n < s.cfg.BatchSize {
-			b, err := s.sub.Fetch(wctx, s.cfg.BatchSize-g.n)
-			if err != nil {
-				break
+		g := &gathered{}
+		g.add(first)
+		// More records: for MaxWait after the first, then for as long as
+		// the writer is busy (waiting costs nothing), and once it is free
+		// after a write, for MaxWait more (on the in-process bus the
+		// collectors whose pages that write stored send their next ones
+		// now: without the wait they would start a batch of their own).
+		fill := func() {
+			wctx, wcancel := withDeadline(ctx, s.o.Clock, s.cfg.MaxWait)
+			defer wcancel()
+			for g.n < s.cfg.BatchSize {
+				b, err := s.sub.Fetch(wctx, s.cfg.BatchSize-g.n)
+				if err != nil {
+					return
+				}
+				g.add(b)
 			}
-			g.batches = append(g.batches, b)
-			g.n += len(b.Records)
 		}
-		wcancel()
-		// Then more while the writer is busy: waiting costs nothing.
+		fill()
+		waited := false
 		for g.n < s.cfg.BatchSize && ctx.Err() == nil {
 			b, err, writerFree := s.fetchWhileBusy(ctx, s.cfg.BatchSize-g.n, free)
 			if err == nil {
-				g.batches = append(g.batches, b)
-				g.n += len(b.Records)
+				g.add(b)
 			}
-			if writerFree || err != nil && ctx.Err() == nil {
+			if writerFree {
+				if waited {
+					fill()
+				}
 				break
 			}
+			if err != nil && ctx.Err() == nil {
+				break // the bus failed: store what is here
+			}
+			waited = true
 		}
 		if !hand(g) {
 			return nil
