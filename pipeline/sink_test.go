@@ -99,11 +99,13 @@ func (g *gated) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID
 }
 
 // TestSinkPipelined: the sink fetches the next batch while it writes the
-// current one, but commits a batch only after its own write succeeded and
-// after every batch before it: while batch 1's write fails and is retried,
-// the batch fetched behind it stays uncommitted; asked to stop while the
-// store fails, it commits neither the batch it writes nor the one it
-// fetched behind it, and returns ErrUnflushed.
+// current one (the next batch grows over several deliveries while the
+// store is busy, and is written once), but commits a batch only after its
+// own write succeeded and after every batch before it: while batch 1's
+// write fails and is retried, the batch fetched behind it stays
+// uncommitted; asked to stop while the store fails, it commits neither
+// the batch it writes nor the one it fetched behind it, and returns
+// ErrUnflushed.
 func TestSinkPipelined(t *testing.T) {
 	o := smallOrg(t)
 	w := embedded(t)
@@ -145,31 +147,35 @@ func TestSinkPipelined(t *testing.T) {
 
 	p1 := send(parts[0])
 	started() // batch 1's write is under way
-	p2 := send(parts[1])
+	half := len(parts[1]) / 2
+	p2 := send(parts[1][:half])
 	eventually("fetch 2") // fetched while batch 1 is written
+	p3 := send(parts[1][half:])
+	eventually("fetch 3") // and more: the next batch grows while the store is busy
 	store.outcome <- errors.New("store down")
 	started() // batch 1 again
 	require.NotContains(t, strings.Join(j.all(), ","), "commit", "nothing committed while batch 1 is not stored")
 	store.outcome <- nil
 	eventually("commit 1")
-	started() // batch 2
-	require.False(t, j.has("commit 2"), "batch 2 is committed only after its write")
+	started() // batch 2: deliveries 2 and 3
+	require.False(t, j.has("commit 2") || j.has("commit 3"), "batch 2 is committed only after its write")
 	store.outcome <- nil
-	eventually("commit 2")
-	require.NoError(t, p1.Wait(context.Background()))
-	require.NoError(t, p2.Wait(context.Background()))
-	require.Equal(t, []string{"fetch 1", "fetch 2", "write failed", "stored", "commit 1", "stored", "commit 2"}, j.all())
+	eventually("commit 3")
+	for _, p := range []bus.Pending{p1, p2, p3} {
+		require.NoError(t, p.Wait(context.Background()))
+	}
+	require.Equal(t, []string{"fetch 1", "fetch 2", "fetch 3", "write failed", "stored", "commit 1", "stored", "commit 2", "commit 3"}, j.all())
 
-	// Stopping while batch 3's write fails, batch 4 fetched behind it:
+	// Stopping while batch 3's write fails, the batch behind it fetched:
 	// neither is committed.
 	send(parts[2])
 	started()
 	send(parts[3])
-	eventually("fetch 4")
+	eventually("fetch 5")
 	store.outcome <- errors.New("store down")
 	started()
 	stop()
 	require.ErrorIs(t, <-done, pipeline.ErrUnflushed)
-	require.False(t, j.has("commit 3") || j.has("commit 4"), "%v", j.all())
-	require.EqualValues(t, 2, sink.Stats().Commits)
+	require.False(t, j.has("commit 4") || j.has("commit 5"), "%v", j.all())
+	require.EqualValues(t, 3, sink.Stats().Commits)
 }
