@@ -9,8 +9,13 @@ import (
 // PollConfig paces a collector's streams and retries their failures. Every
 // field is optional; zero means the default stated on it.
 type PollConfig struct {
-	// Interval is how long a stream that caught up waits before it reads
-	// again (default 30s).
+	// Interval is how often a stream that caught up reads again (default
+	// 30s): the next read begins Interval after the read that caught up
+	// began, so the time that read and the store of its records took is
+	// inside the interval, not added to it (a record listed by the
+	// provider waits for the next read, Interval/2 on average, not
+	// Interval/2 plus a store write); when they took longer, the stream
+	// reads again at once.
 	Interval time.Duration `yaml:"interval"`
 	// Timeout bounds each HTTP request to the provider (default 30s).
 	Timeout time.Duration `yaml:"timeout"`

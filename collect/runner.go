@@ -217,6 +217,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	sent := &sentPages{}
 	for ctx.Err() == nil {
 		r.update(st, func(st *Status) { st.State = StateReading })
+		readAt := r.clock.Now()
 		page, err := s.Next(ctx, cursor)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -247,10 +248,13 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 		if ctx.Err() != nil {
 			return
 		}
+		// A stream that caught up reads again Interval after this read
+		// began: the time the read and the store of its pages took is
+		// part of the interval, not added to it.
 		now := r.clock.Now()
 		wait := time.Duration(0)
 		if !page.More {
-			wait = r.cfg.Interval
+			wait = r.cfg.Interval - now.Sub(readAt)
 		}
 		if !page.NotBefore.IsZero() {
 			wait = max(wait, min(page.NotBefore.Sub(now), r.cfg.MaxRateLimitWait))

@@ -299,3 +299,77 @@ func TestRunnerCursorSaves(t *testing.T) {
 		})
 	}
 }
+
+// ticker is a Stream that caught up on every read and brings one new
+// record each time, noting when it was read.
+type ticker struct {
+	clock clockwork.Clock
+	mu    sync.Mutex
+	at    []time.Time
+}
+
+func (k *ticker) Name() string { return "ticker" }
+
+func (k *ticker) Next(_ context.Context, cursor string) (collect.Page, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.at = append(k.at, k.clock.Now())
+	var i int
+	fmt.Sscan(cursor, &i)
+	recs := []bus.Record{{Source: model.SourceOkta, Instance: "t", Raw: fmt.Appendf(nil, `{"n":%d}`, i)}}
+	return collect.Page{Records: recs, Cursor: fmt.Sprint(i + 1)}, nil
+}
+
+// slowStore is a Publisher whose records take store on the clock to be
+// stored.
+type slowStore struct {
+	collecttest.Recorder
+	clock clockwork.Clock
+	store time.Duration
+}
+
+func (s *slowStore) Publish(ctx context.Context, recs ...bus.Record) error {
+	if s.store > 0 {
+		t := s.clock.NewTimer(s.store)
+		defer t.Stop()
+		select {
+		case <-t.Chan():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.Recorder.Publish(ctx, recs...)
+}
+
+// TestRunnerIntervalFromRead: a stream that caught up reads again
+// PollConfig.Interval after its last read began — the time its page took
+// to be stored is inside the interval, not added to it — and at once when
+// the store took longer than the interval.
+func TestRunnerIntervalFromRead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store time.Duration
+		gap   time.Duration
+	}{
+		{name: "instant store", store: 0, gap: 10 * time.Second},
+		{name: "store inside the interval", store: 3 * time.Second, gap: 10 * time.Second},
+		{name: "store longer than the interval", store: 15 * time.Second, gap: 15 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := clockwork.NewFakeClockAt(time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC))
+			k := &ticker{clock: clock}
+			pub := &slowStore{clock: clock, store: tc.store}
+			col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{k},
+				Poll: collect.PollConfig{Interval: 10 * time.Second}}
+			r := collect.NewRunner(col, pub, &collect.MemCursors{}, collect.Options{Clock: clock, Logger: collecttest.Quiet()})
+			collecttest.Drive(t, clock, 1, time.Second, clock.Now().Add(3*time.Minute), r)
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			require.Greater(t, len(k.at), 5)
+			for i := 1; i < len(k.at); i++ {
+				require.Equal(t, tc.gap, k.at[i].Sub(k.at[i-1]), "read %d", i)
+			}
+			require.GreaterOrEqual(t, len(pub.Records()), len(k.at)-1, "every page read is stored (the last maybe cut by the stop)")
+		})
+	}
+}
