@@ -46,13 +46,28 @@ type PollConfig struct {
 	// what it already holds.
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored,
-	// on a bus that can send without waiting (the in-process bus; default
-	// 1: a page is stored while the next is read). More lets the sink write
-	// batches of many pages (16: about 3× the records/s in BenchmarkEndToEnd)
-	// at the cost of reading more again after a crash: the pages in flight
-	// and those taken while a cursor save was under way (storage drops what
-	// it already holds). Cursors still move only past stored records.
+	// on a bus that can send without waiting (the in-process bus, Kafka;
+	// default DefaultInFlight). More lets the sink write batches of many
+	// pages and overlaps reading the provider with storing, at two costs:
+	// memory (up to InFlight pages per stream wait on the bus) and what a
+	// crash reads again — up to CrashRereadPages pages per stream, since a
+	// stream also takes up to InFlight stored pages past its saved cursor
+	// while a cursor save is under way. Re-reading is harmless (storage
+	// drops what it already holds); cursors still move only past stored
+	// records.
 	InFlight int `yaml:"in_flight"`
+}
+
+// CrashRereadPages is how many pages a stream catching up reads again at
+// most after a crash (SIGKILL, power loss): the InFlight pages sent and
+// not yet stored, the page being read, and the InFlight pages at most
+// taken past the saved cursor while a save was under way — 2×InFlight+1
+// (c with its defaults). A stream that caught up reads again at most
+// SaveInterval of polls instead; a stream stopped by its context saves
+// the cursor of the last page taken, reading again only the pages in
+// flight.
+func (c PollConfig) CrashRereadPages() int {
+	return 2*c.WithDefaults().InFlight + 1
 }
 
 // Defaults of PollConfig.

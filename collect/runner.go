@@ -31,22 +31,25 @@ const (
 // For every page: read it (Stream.Next) from the last page's cursor,
 // publish its records (skipping bytes this runner published recently), and
 // only once they are stored save the page's cursor. On a bus.Sender (the
-// in-process bus) a stream sends up to PollConfig.InFlight pages ahead of
-// the ones stored, so reading the provider overlaps storing; a page is
-// taken (its cursor saved, its status reported) only after every page
-// before it, once its records are stored. A cursor that did not move is
-// not saved; one moved by records is saved in the background while the
+// in-process bus, Kafka) a stream sends up to PollConfig.InFlight pages
+// ahead of the ones stored, so reading the provider overlaps storing; a
+// page is taken (its cursor saved, its status reported) only after every
+// page before it, once its records are stored. A cursor that did not move
+// is not saved; one moved by records is saved in the background while the
 // stream catches up — one save at a time, each of the newest page taken,
-// so reading never waits for the store and a crash reads again about the
-// pages in flight — and
-// at most every PollConfig.SaveInterval once it caught up (small pages,
-// polled often); one moved only by pages without new records at most
-// every PollConfig.IdleSave. Store writes are what a cursor save per poll
-// would cost; the saved cursor only ever lags, so a restart reads again,
-// never skips; a stopping stream saves the cursor it left. A failed read, publish or save is retried with
-// jittered exponential backoff capped at PollConfig.MaxBackoff, and nothing
-// moves until it succeeds; a provider's rate limit is waited out until the
-// reset it names. So a Kafka or store outage stops cursors, never loses a
+// and the stream takes at most InFlight pages past the saved cursor before
+// it waits for the save under way, so a crash reads again at most
+// PollConfig.CrashRereadPages pages — and at most every
+// PollConfig.SaveInterval once it caught up (small pages, polled often);
+// one moved only by pages without new records at most every
+// PollConfig.IdleSave. Store writes are what a cursor save per poll would
+// cost; the saved cursor only ever lags, so a restart reads again, never
+// skips; a stopping stream saves the cursor it left. A stream that caught
+// up reads again PollConfig.Interval after its last read began. A failed
+// read, publish or save is retried with jittered exponential backoff
+// capped at PollConfig.MaxBackoff, and nothing moves until it succeeds; a
+// provider's rate limit is waited out until the reset it names. So a Kafka
+// or store outage stops cursors, never loses a
 // record.
 type Runner struct {
 	col     *Collector
@@ -134,6 +137,7 @@ type streamRun struct {
 	savingPos  string
 	savingSeq  int // the number of the page whose cursor is being saved
 	saveErr    error
+	savedSeq   int // the number of the page whose cursor was saved last
 	seq        int // pages taken
 	recordsSeq int // the number of the last page taken with records
 }
@@ -165,6 +169,7 @@ func (sr *streamRun) saveDone(saved *string, savedAt *time.Time) {
 		return
 	}
 	*saved, *savedAt = sr.savingPos, r.clock.Now()
+	sr.savedSeq = sr.savingSeq
 	if sr.savingSeq >= sr.recordsSeq {
 		sr.unsaved = false // every page with records is behind the saved cursor
 	}
@@ -360,8 +365,12 @@ func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, sav
 	}
 	busy := false
 	if sr.saving != nil {
-		if !page.More {
-			<-sr.saving // caught up: the stream waits anyway
+		// Caught up, the stream waits anyway; catching up, it takes
+		// at most InFlight pages past the saved cursor before it waits
+		// for the save under way, so a crash reads again at most
+		// PollConfig.CrashReread pages.
+		if !page.More || sr.seq-sr.savedSeq > r.cfg.InFlight {
+			<-sr.saving
 		}
 		select {
 		case <-sr.saving:

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/bus"
+	"github.com/keytrail/keytrail/bus/memory"
 	"github.com/keytrail/keytrail/collect"
 	"github.com/keytrail/keytrail/collect/collecttest"
 	"github.com/keytrail/keytrail/model"
@@ -370,6 +371,118 @@ func TestRunnerIntervalFromRead(t *testing.T) {
 				require.Equal(t, tc.gap, k.at[i].Sub(k.at[i-1]), "read %d", i)
 			}
 			require.GreaterOrEqual(t, len(pub.Records()), len(k.at)-1, "every page read is stored (the last maybe cut by the stop)")
+		})
+	}
+}
+
+// endless is a Stream of pages without end, one record each, noting how
+// many it served.
+type endless struct {
+	mu    sync.Mutex
+	reads int
+}
+
+func (e *endless) Name() string { return "endless" }
+
+func (e *endless) Next(_ context.Context, cursor string) (collect.Page, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reads++
+	var i int
+	fmt.Sscan(cursor, &i)
+	recs := []bus.Record{{Source: model.SourceOkta, Instance: "t", Raw: fmt.Appendf(nil, `{"n":%d}`, i)}}
+	return collect.Page{Records: recs, Cursor: fmt.Sprint(i + 1), More: true}, nil
+}
+
+func (e *endless) served() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reads
+}
+
+// gatedCursors is a CursorStore whose saves wait until the gate opens.
+type gatedCursors struct {
+	collect.MemCursors
+	gate chan struct{}
+}
+
+func (g *gatedCursors) Save(ctx context.Context, c model.Cursor) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.MemCursors.Save(ctx, c)
+}
+
+// TestRunnerCrashReread: while a cursor save hangs, a stream catching up
+// takes at most InFlight pages past its saved cursor, so that it has read
+// at most PollConfig.CrashRereadPages pages past it — what a crash then
+// reads again — whether it publishes page by page or sends InFlight pages
+// ahead on a bus.Sender (the in-process bus, its sink storing at once).
+func TestRunnerCrashReread(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		inFlight int
+		sender   bool
+		reads    [2]int // least and most pages read before the stream waits
+	}{
+		{name: "publish, in_flight 1", inFlight: 1, reads: [2]int{2, 2}},
+		{name: "publish, in_flight 4", inFlight: 4, reads: [2]int{5, 5}},
+		{name: "send ahead, in_flight 1", inFlight: 1, sender: true, reads: [2]int{2, 3}},
+		{name: "send ahead, in_flight 8", inFlight: 8, sender: true, reads: [2]int{9, 17}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var pub bus.Publisher = &collecttest.Recorder{}
+			if tc.sender {
+				b := memory.New(0)
+				sub := b.Subscribe()
+				go func() {
+					for {
+						batch, err := sub.Fetch(ctx, 1000)
+						if err != nil {
+							return
+						}
+						_ = batch.Commit(ctx)
+					}
+				}()
+				pub = b
+			}
+			s := &endless{}
+			cursors := &gatedCursors{gate: make(chan struct{})}
+			poll := collect.PollConfig{InFlight: tc.inFlight}
+			require.Equal(t, 2*tc.inFlight+1, poll.CrashRereadPages())
+			col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{s}, Poll: poll}
+			r := collect.NewRunner(col, pub, cursors, collect.Options{Logger: collecttest.Quiet()})
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+
+			// The first page's cursor save hangs: the stream stops once it
+			// took InFlight pages past the saved (loaded) cursor.
+			require.Eventually(t, func() bool {
+				n := s.served()
+				time.Sleep(50 * time.Millisecond)
+				return n >= tc.reads[0] && s.served() == n
+			}, 10*time.Second, 10*time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
+			n := s.served()
+			require.GreaterOrEqual(t, n, tc.reads[0])
+			require.LessOrEqual(t, n, tc.reads[1])
+			require.LessOrEqual(t, n, poll.CrashRereadPages(), "pages read past the saved cursor")
+
+			// The store answers: the stream reads on, its cursor saved.
+			close(cursors.gate)
+			require.Eventually(t, func() bool { return s.served() > n+50 }, 10*time.Second, 10*time.Millisecond)
+			cancel()
+			require.NoError(t, <-done)
+			pos, ok, err := cursors.Load(context.Background(), "okta/t/endless")
+			require.NoError(t, err)
+			require.True(t, ok)
+			var saved int
+			fmt.Sscan(pos, &saved)
+			require.Greater(t, saved, n)
 		})
 	}
 }
