@@ -11,11 +11,10 @@ import (
 type PollConfig struct {
 	// Interval is how often a stream that caught up reads again (default
 	// 30s): the next read begins Interval after the read that caught up
-	// began, so the time that read and the store of its records took is
-	// inside the interval, not added to it (a record listed by the
-	// provider waits for the next read, Interval/2 on average, not
-	// Interval/2 plus a store write); when they took longer, the stream
-	// reads again at once.
+	// returned, so the time the store of its records took is inside the
+	// interval, not added to it (a record the provider lists waits for
+	// the next read, Interval/2 on average, not Interval/2 plus a store
+	// write); when the store took longer, the stream reads again at once.
 	Interval time.Duration `yaml:"interval"`
 	// Timeout bounds each HTTP request to the provider (default 30s).
 	Timeout time.Duration `yaml:"timeout"`

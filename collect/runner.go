@@ -45,7 +45,8 @@ const (
 // PollConfig.IdleSave. Store writes are what a cursor save per poll would
 // cost; the saved cursor only ever lags, so a restart reads again, never
 // skips; a stopping stream saves the cursor it left. A stream that caught
-// up reads again PollConfig.Interval after its last read began. A failed
+// up reads again PollConfig.Interval after that read returned, its
+// records' store inside the interval. A failed
 // read, publish or save is retried with jittered exponential backoff
 // capped at PollConfig.MaxBackoff, and nothing moves until it succeeds; a
 // provider's rate limit is waited out until the reset it names. So a Kafka
@@ -222,7 +223,6 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	sent := &sentPages{}
 	for ctx.Err() == nil {
 		r.update(st, func(st *Status) { st.State = StateReading })
-		readAt := r.clock.Now()
 		page, err := s.Next(ctx, cursor)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -233,39 +233,53 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 			}
 			continue
 		}
-		fresh, keys, dups := sr.dedupe.filter(page.Records)
-		p := &sentPage{page: page, fresh: fresh, dups: dups}
-		if !sr.send(ctx, p) {
-			return
-		}
-		sr.dedupe.add(keys)
-		cursor = page.Cursor
-		sent.add(p)
-		// A page that caught up, or that names a wait, settles every page
-		// sent before the stream waits; otherwise only those already
-		// stored, and the oldest while too many are in flight.
-		all := !page.More || !page.NotBefore.IsZero()
-		for p := range sent.settle(ctx, sr, all) {
-			if !sr.stored(ctx, p, &saved, &savedAt) {
-				return
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
 		// A stream that caught up reads again Interval after this read
-		// began: the time the read and the store of its pages took is
-		// part of the interval, not added to it.
-		now := r.clock.Now()
-		wait := time.Duration(0)
+		// returned: the interval starts now, so the time its pages take
+		// to be stored is inside it, not added to it.
+		var next clockwork.Timer
 		if !page.More {
-			wait = r.cfg.Interval - now.Sub(readAt)
+			next = r.clock.NewTimer(r.cfg.Interval)
 		}
-		if !page.NotBefore.IsZero() {
-			wait = max(wait, min(page.NotBefore.Sub(now), r.cfg.MaxRateLimitWait))
-			r.update(st, func(st *Status) { st.State = StateRateLimited })
-		}
-		if !sr.wait(ctx, wait) {
+		ok := func() bool {
+			if next != nil {
+				defer next.Stop()
+			}
+			fresh, keys, dups := sr.dedupe.filter(page.Records)
+			p := &sentPage{page: page, fresh: fresh, dups: dups}
+			if !sr.send(ctx, p) {
+				return false
+			}
+			sr.dedupe.add(keys)
+			cursor = page.Cursor
+			sent.add(p)
+			// A page that caught up, or that names a wait, settles every
+			// page sent before the stream waits; otherwise only those
+			// already stored, and the oldest while too many are in flight.
+			all := !page.More || !page.NotBefore.IsZero()
+			for p := range sent.settle(ctx, sr, all) {
+				if !sr.stored(ctx, p, &saved, &savedAt) {
+					return false
+				}
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			if !page.NotBefore.IsZero() {
+				r.update(st, func(st *Status) { st.State = StateRateLimited })
+				if !sr.wait(ctx, min(page.NotBefore.Sub(r.clock.Now()), r.cfg.MaxRateLimitWait)) {
+					return false
+				}
+			}
+			if next != nil {
+				select {
+				case <-next.Chan():
+				case <-ctx.Done():
+					return false
+				}
+			}
+			return true
+		}()
+		if !ok {
 			return
 		}
 	}

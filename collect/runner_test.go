@@ -343,7 +343,7 @@ func (s *slowStore) Publish(ctx context.Context, recs ...bus.Record) error {
 }
 
 // TestRunnerIntervalFromRead: a stream that caught up reads again
-// PollConfig.Interval after its last read began — the time its page took
+// PollConfig.Interval after that read returned — the time its page took
 // to be stored is inside the interval, not added to it — and at once when
 // the store took longer than the interval.
 func TestRunnerIntervalFromRead(t *testing.T) {
