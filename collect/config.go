@@ -45,8 +45,9 @@ type PollConfig struct {
 	// what it already holds.
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored,
-	// on a bus that can send without waiting (the in-process bus, Kafka;
-	// default DefaultInFlight). More lets the sink write batches of many
+	// on a bus that can send without waiting (the in-process bus; on Kafka
+	// a page is acknowledged before the next is read; default
+	// DefaultInFlight). More lets the sink write batches of many
 	// pages and overlaps reading the provider with storing, at two costs:
 	// memory (up to InFlight pages per stream wait on the bus) and what a
 	// crash reads again — up to CrashRereadPages pages per stream, since a
