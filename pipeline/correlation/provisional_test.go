@@ -15,6 +15,7 @@ import (
 	"github.com/keytrail/keytrail/ingest/enrich"
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store/storetest"
+	"github.com/keytrail/keytrail/warehouse"
 )
 
 // TestProvisionalPersonMoves: a provider subject is first seen without an
@@ -23,12 +24,11 @@ import (
 // an Airflow action (and its manual run) by the subject's Flask-AppBuilder
 // owner is stored then and takes that person; the subject's sign-in with
 // its email comes last and moves it to the email person. For every owner
-// form that names a provider subject, the streaming verdict (Live, polling
-// after each step) and batch correlate's are verified, under the email
-// person — the stored rows keep the provisional one. Before the fix both
-// were no_assertion (issue 14: first-run verified → no_assertion).
+// form that names a provider subject, the verdicts of the three ways
+// (threeWays: streaming, ingest --correlate, batch) are verified, under the
+// email person. Before the fix streaming and batch were no_assertion
+// (issue 14: first-run verified → no_assertion).
 func TestProvisionalPersonMoves(t *testing.T) {
-	ctx := context.Background()
 	const guid = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 	tests := []struct {
 		source  model.Source
@@ -44,21 +44,8 @@ func TestProvisionalPersonMoves(t *testing.T) {
 	for name, w := range stores(t) {
 		for _, tc := range tests {
 			t.Run(name+"/"+string(tc.source), func(t *testing.T) {
-				for _, tbl := range orderTables {
-					require.NoError(t, w.S.Exec(ctx, "TRUNCATE TABLE "+tbl))
-				}
-				enr, err := enrich.New(ctx, w, nil)
-				require.NoError(t, err)
-				p := correlate.DefaultPolicy()
-				live, err := NewLive(ctx, w, p, LiveOptions{})
-				require.NoError(t, err)
-				step := func(b *ingest.Batch) {
-					require.NoError(t, enr.Enrich(ctx, b))
-					_, err := w.Write(ctx, b)
-					require.NoError(t, err)
-					_, err = live.Poll(ctx)
-					require.NoError(t, err)
-				}
+				x := newThreeWays(t, w)
+				step := x.step
 				const email = "nora.dubois@acme.example"
 				hw := model.Bool(true)
 				// 1. the inventory: the subject, no email.
@@ -79,21 +66,15 @@ func TestProvisionalPersonMoves(t *testing.T) {
 				step(&ingest.Batch{Auth: []model.AuthEvent{{Source: tc.source, Instance: "acme", EventID: "auth-1", TS: t0.Add(-time.Minute),
 					Subject: tc.subject, Email: email, Principal: model.PrincipalUser, Category: model.CategoryMFA, Outcome: model.OutcomeSuccess,
 					Factor: model.FactorWebAuthn, CredentialID: "cred-1", AAGUID: storetest.HandYubiKey, Hardware: hw}}})
-				require.NoError(t, live.Close(ctx))
-
-				streamed := stored(t, w, p.Version())
-				bp := p
-				bp.Grace++ // its own version
-				_, err = Correlate(ctx, w, bp, CorrelateOptions{})
-				require.NoError(t, err)
-				batch := stored(t, w, bp.Version())
+				streamed, ingested, batch := x.verdicts()
 				require.Len(t, batch, 2)
 				for id, c := range batch {
 					require.Equal(t, email, c.Person, id)
-					s := streamed[id]
-					require.Equal(t, email, s.Person, "streaming %s", id)
-					require.Equal(t, c.Verdict, s.Verdict, "streaming %s: %s", id, s.Reason)
-					require.Equal(t, c.AssertionID, s.AssertionID, id)
+					for way, got := range map[string]model.Correlation{"streaming": streamed[id], "ingest --correlate": ingested[id]} {
+						require.Equal(t, email, got.Person, "%s %s", way, id)
+						require.Equal(t, c.Verdict, got.Verdict, "%s %s: %s", way, id, got.Reason)
+						require.Equal(t, c.AssertionID, got.AssertionID, "%s %s", way, id)
+					}
 				}
 				require.Equal(t, model.VerdictVerified, batch["prod:7"].Verdict, batch["prod:7"].Reason)
 			})
@@ -130,36 +111,8 @@ func TestProvisionalAssertionMoves(t *testing.T) {
 	for name, w := range stores(t) {
 		for _, tc := range tests {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
-				for _, tbl := range orderTables {
-					require.NoError(t, w.S.Exec(ctx, "TRUNCATE TABLE "+tbl))
-				}
-				enr, err := enrich.New(ctx, w, nil)
-				require.NoError(t, err)
-				p := correlate.DefaultPolicy()
-				live, err := NewLive(ctx, w, p, LiveOptions{})
-				require.NoError(t, err)
-				ip := p
-				ip.Grace += 2 // ingest --correlate's own version
-				step := func(b *ingest.Batch) {
-					require.NoError(t, enr.Enrich(ctx, b))
-					_, err := w.Write(ctx, b)
-					require.NoError(t, err)
-					_, err = live.Poll(ctx)
-					require.NoError(t, err)
-					// ingest --correlate, as cmd/keytrail runs it: from the
-					// batch's earliest event, or the earliest row whose
-					// person the identities now name when that is earlier.
-					since := slices.MinFunc(batchTimes(b), time.Time.Compare)
-					_, first, err := enrich.ResolveOwners(ctx, w)
-					require.NoError(t, err)
-					if !first.IsZero() && first.Before(since) {
-						since = first
-					}
-					il, err := NewLive(ctx, w, ip, LiveOptions{})
-					require.NoError(t, err)
-					require.NoError(t, il.Preload(ctx, since.Add(-ip.ClockSkew)))
-					require.NoError(t, il.Close(ctx))
-				}
+				x := newThreeWays(t, w)
+				step := x.step
 				hw := model.Bool(true)
 				// 0. the person is known by email already (another account,
 				// long before): the Airflow action's person is settled.
@@ -186,14 +139,7 @@ func TestProvisionalAssertionMoves(t *testing.T) {
 				step(&ingest.Batch{Auth: []model.AuthEvent{{Source: tc.source, Instance: "acme", EventID: "auth-2", TS: t0.Add(2 * time.Hour),
 					Subject: tc.subject, Email: email, Principal: model.PrincipalUser, Category: model.CategoryLogin,
 					Outcome: model.OutcomeSuccess, Factor: model.FactorPassword, Hardware: model.Bool(false)}}})
-				require.NoError(t, live.Close(ctx))
-
-				streamed := stored(t, w, p.Version())
-				bp := p
-				bp.Grace++ // its own version
-				_, err = Correlate(ctx, w, bp, CorrelateOptions{})
-				require.NoError(t, err)
-				batch := stored(t, w, bp.Version())
+				streamed, ingested, batch := x.verdicts()
 				require.Len(t, batch, 1)
 				c, s := batch["prod:7"], streamed["prod:7"]
 				require.Equal(t, email, c.Person)
@@ -201,10 +147,75 @@ func TestProvisionalAssertionMoves(t *testing.T) {
 				require.Equal(t, string(tc.source)+"/acme/auth-1", c.AssertionID)
 				require.Equal(t, model.VerdictVerified, s.Verdict, "streaming: %s", s.Reason)
 				require.Equal(t, c.AssertionID, s.AssertionID)
-				ic := stored(t, w, ip.Version())["prod:7"]
+				ic := ingested["prod:7"]
 				require.Equal(t, model.VerdictVerified, ic.Verdict, "ingest --correlate: %s", ic.Reason)
 				require.Equal(t, c.AssertionID, ic.AssertionID)
 			})
 		}
 	}
+}
+
+// threeWays takes a test's records, step by step, through the three ways
+// verdicts are made, on a store emptied first: each step stores a batch as
+// a sink does (enrich, write); a streaming Live polls after it; and
+// ingest --correlate runs as cmd/keytrail runs it (ResolveOwners, then a
+// Live preloaded from the batch's earliest event, or from the earliest row
+// whose person the identities now name when that is earlier). Each way
+// writes under its own policy version.
+type threeWays struct {
+	t    *testing.T
+	w    *warehouse.Warehouse
+	enr  *enrich.Enricher
+	live *Live
+	p    correlate.Policy // streaming; ingest --correlate and batch vary its grace
+}
+
+func newThreeWays(t *testing.T, w *warehouse.Warehouse) *threeWays {
+	ctx := context.Background()
+	for _, tbl := range orderTables {
+		require.NoError(t, w.S.Exec(ctx, "TRUNCATE TABLE "+tbl))
+	}
+	enr, err := enrich.New(ctx, w, nil)
+	require.NoError(t, err)
+	p := correlate.DefaultPolicy()
+	live, err := NewLive(ctx, w, p, LiveOptions{})
+	require.NoError(t, err)
+	return &threeWays{t: t, w: w, enr: enr, live: live, p: p}
+}
+
+// policy returns the policy of a way: 0 streaming, 1 ingest --correlate, 2 batch.
+func (x *threeWays) policy(way int) correlate.Policy {
+	p := x.p
+	p.Grace += time.Duration(way)
+	return p
+}
+
+func (x *threeWays) step(b *ingest.Batch) {
+	t, ctx := x.t, context.Background()
+	require.NoError(t, x.enr.Enrich(ctx, b))
+	_, err := x.w.Write(ctx, b)
+	require.NoError(t, err)
+	_, err = x.live.Poll(ctx)
+	require.NoError(t, err)
+	since := slices.MinFunc(batchTimes(b), time.Time.Compare)
+	_, first, err := enrich.ResolveOwners(ctx, x.w)
+	require.NoError(t, err)
+	if !first.IsZero() && first.Before(since) {
+		since = first
+	}
+	ip := x.policy(1)
+	il, err := NewLive(ctx, x.w, ip, LiveOptions{})
+	require.NoError(t, err)
+	require.NoError(t, il.Preload(ctx, since.Add(-ip.ClockSkew)))
+	require.NoError(t, il.Close(ctx))
+}
+
+// verdicts closes the streaming Live, correlates in batch, and returns each
+// way's correlations by action id.
+func (x *threeWays) verdicts() (streamed, ingested, batch map[string]model.Correlation) {
+	t, ctx := x.t, context.Background()
+	require.NoError(t, x.live.Close(ctx))
+	_, err := Correlate(ctx, x.w, x.policy(2), CorrelateOptions{})
+	require.NoError(t, err)
+	return stored(t, x.w, x.policy(0).Version()), stored(t, x.w, x.policy(1).Version()), stored(t, x.w, x.policy(2).Version())
 }
