@@ -257,7 +257,7 @@ func (l *Live) resolvePending(ctx context.Context) error {
 	var err error
 	for _, ev := range l.unresolved {
 		var ts time.Time
-		open, moved := false, false
+		open, moved, auth := false, false, false
 		reach := horizon
 		switch v := ev.(type) {
 		case model.AirflowEvent:
@@ -271,15 +271,14 @@ func (l *Live) resolvePending(ctx context.Context) error {
 		case model.AuthEvent:
 			was := v.Person
 			ts, open = v.TS, l.people.Auth(&v)
-			ev, moved = v, v.Person != was
+			ev, moved, auth = v, v.Person != was, true
 			reach += l.p.Lookback // an assertion counts for actions up to lookback after it
 		}
-		if moved {
-			if _, auth := ev.(model.AuthEvent); auth && err == nil {
-				err = l.eng.Add(ctx, ev)
-			} else {
-				l.eng.Resolve(ev)
-			}
+		switch {
+		case moved && auth && err == nil:
+			err = l.eng.Add(ctx, ev)
+		case moved && !auth:
+			l.eng.Resolve(ev)
 		}
 		if open && !ts.Add(reach).Before(wm) {
 			keep = append(keep, ev)
