@@ -31,7 +31,7 @@ const clusterXML = `  <interserver_http_host>127.0.0.1</interserver_http_host>
   <interserver_http_port>{{interserver}}</interserver_http_port>
   <zookeeper>
     <node index="1"><host>127.0.0.1</host><port>{{zk}}</port></node>
-    <session_timeout_ms>4000</session_timeout_ms>
+    <session_timeout_ms>{{zksession}}</session_timeout_ms>
     <operation_timeout_ms>3000</operation_timeout_ms>
   </zookeeper>
   <macros><shard>{{shard}}</shard><replica>{{replica}}</replica></macros>
@@ -39,6 +39,14 @@ const clusterXML = `  <interserver_http_host>127.0.0.1</interserver_http_host>
 {{shards}}  </{{cluster}}></remote_servers>
   <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
 `
+
+// zkSessionMillis is the members' ZooKeeper session timeout. A member whose
+// session expires drops its is_active node and fails the inserts it is
+// replicating ("No node …/is_active"); on a machine loaded by parallel test
+// suites a 4 s session expired mid-test, so sessions last 10 s. A killed
+// member that restarts waits out its old session, so this is also about how
+// long its shard's quorum writes wait after a restart.
+const zkSessionMillis = 10000
 
 // StartCluster starts ZooKeeper and shards × replicas servers and waits until
 // every server answers, sees ZooKeeper and knows the whole cluster. On error
@@ -71,7 +79,7 @@ func StartCluster(shards, replicas int) (c *Cluster, err error) {
 	}
 	for sh, row := range c.Shards {
 		for r, s := range row {
-			extra := strings.NewReplacer("{{zk}}", fmt.Sprint(c.ZooKeeper.Port), "{{shard}}", fmt.Sprintf("%02d", sh+1),
+			extra := strings.NewReplacer("{{zk}}", fmt.Sprint(c.ZooKeeper.Port), "{{zksession}}", fmt.Sprint(zkSessionMillis), "{{shard}}", fmt.Sprintf("%02d", sh+1),
 				"{{replica}}", fmt.Sprintf("s%dr%d", sh+1, r+1), "{{cluster}}", c.Name, "{{shards}}", topo.String()).Replace(clusterXML)
 			if err := s.writeConfig(extra); err != nil {
 				return nil, err
