@@ -19,6 +19,9 @@ type Warehouse struct {
 	// Versions stamps the rows the warehouse writes to versioned tables
 	// (nil: store.DefaultVersions, the wall clock). Tests inject a clock.
 	Versions *store.Versions
+
+	cursorsOnce sync.Once
+	cursors     *Cursors // Cursors' store, shared by the process's collectors
 }
 
 // versions is w.Versions or the process default.
