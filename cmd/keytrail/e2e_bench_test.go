@@ -91,7 +91,9 @@ func e2eSettings(bus, pipeline string) collectSettings {
 // (jsoneachrow-ceiling-events/s); x_ceiling is events/s over it.
 // peak_rss_MB is the process's peak resident set during the run, the
 // embedded engine included; records/write and store_write_share (the
-// sink's time in store writes over the run's) say where the time went.
+// sink's time in store writes over the run's) say where the time went;
+// cursor_saves and cursor_inserts count the collectors' cursor saves and
+// the inserts that wrote them (saves share inserts: warehouse.Cursors).
 //
 // Latency (latency-memory-chdb): the emulators' and collectors' clock runs
 // faster than real time so that the organisation's working day (from
@@ -177,7 +179,7 @@ func benchThroughput(b *testing.B, org *demo.Org, bus string, be storetest.Backe
 	var events int
 	var own, ceiling, writeTime, startup, first time.Duration
 	var peak uint64
-	var writes int64
+	var writes, cursorSaves, cursorInserts int64
 	for range b.N {
 		b.StopTimer()
 		es, err := emulator.Start(org, emulator.Options{})
@@ -226,6 +228,9 @@ func benchThroughput(b *testing.B, org *demo.Org, bus string, be storetest.Backe
 		own += took
 		events += int(n)
 		c.close(b)
+		cs := c.w.Cursors().Stats()
+		cursorSaves += cs.Saves
+		cursorInserts += cs.Inserts
 		require.NoError(b, es.Close())
 		served, err := es.EventIDs()
 		require.NoError(b, err)
@@ -258,6 +263,8 @@ func benchThroughput(b *testing.B, org *demo.Org, bus string, be storetest.Backe
 	b.ReportMetric(writeTime.Seconds()/own.Seconds(), "store_write_share")
 	b.ReportMetric(startup.Seconds()/float64(b.N), "startup_s")
 	b.ReportMetric(first.Seconds()/float64(b.N), "first_stored_s")
+	b.ReportMetric(float64(cursorSaves)/float64(b.N), "cursor_saves")
+	b.ReportMetric(float64(cursorInserts)/float64(b.N), "cursor_inserts")
 }
 
 // listedRecords is how many records the emulators list now from the
