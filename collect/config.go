@@ -14,7 +14,10 @@ type PollConfig struct {
 	// returned, so the time the store of its records took is inside the
 	// interval, not added to it (a record the provider lists waits for
 	// the next read, Interval/2 on average, not Interval/2 plus a store
-	// write); when the store took longer, the stream reads again at once.
+	// write). On a bus that sends without waiting (the in-process bus)
+	// the stream reads again at Interval even while its pages are still
+	// being stored or its cursor saved, up to InFlight pages ahead; on one
+	// that does not, it reads again at once when the store took longer.
 	Interval time.Duration `yaml:"interval"`
 	// Timeout bounds each HTTP request to the provider (default 30s).
 	Timeout time.Duration `yaml:"timeout"`

@@ -191,17 +191,24 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	// store holds, written at savedAt (or loaded).
 	var cursor, saved string
 	var savedAt time.Time
-	// On the way out, save the cursor of the last page taken (its records
-	// are stored) if it was left for SaveInterval: a stop then reads
-	// nothing again.
+	sent := &sentPages{}
+	// On the way out, take the pages sent whose records the sink stores
+	// within stopSaveTimeout, and save the cursor of the last page taken
+	// (its records are stored) if it was left for SaveInterval: a stop
+	// then reads nothing again.
 	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSaveTimeout)
+		defer cancel()
+		for p := range sent.settle(sctx, sr, true) {
+			if !sr.stored(sctx, p, &saved, &savedAt) {
+				break
+			}
+		}
 		if sr.saving != nil {
 			<-sr.saving
 			sr.saveDone(&saved, &savedAt)
 		}
 		if sr.unsaved && sr.taken != saved {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSaveTimeout)
-			defer cancel()
 			if err := r.cursors.Save(sctx, model.Cursor{Collector: sr.name, Position: sr.taken, UpdatedAt: model.Millis(r.clock.Now())}); err != nil {
 				r.log.Warn("cursor not saved at stop; its pages will be read again", "stream", s.Name(), "err", err)
 			}
@@ -220,7 +227,6 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	r.update(st, func(st *Status) { st.Cursor = cursor })
 	sr.recovered()
 
-	sent := &sentPages{}
 	for ctx.Err() == nil {
 		r.update(st, func(st *Status) { st.State = StateReading })
 		page, err := s.Next(ctx, cursor)
@@ -252,16 +258,18 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 			sr.dedupe.add(keys)
 			cursor = page.Cursor
 			sent.add(p)
-			// A page that caught up, or that names a wait, settles every
-			// page sent before the stream waits; otherwise only those
-			// already stored, and the oldest while too many are in flight.
-			all := !page.More || !page.NotBefore.IsZero()
-			for p := range sent.settle(ctx, sr, all) {
-				if !sr.stored(ctx, p, &saved, &savedAt) {
-					return false
+			// A page that names a wait settles every page sent before
+			// the stream waits; otherwise only those already stored, and
+			// the oldest while too many are in flight.
+			settle := func(all bool) bool {
+				for p := range sent.settle(ctx, sr, all) {
+					if !sr.stored(ctx, p, &saved, &savedAt) {
+						return false
+					}
 				}
+				return ctx.Err() == nil
 			}
-			if ctx.Err() != nil {
+			if !settle(!page.NotBefore.IsZero()) {
 				return false
 			}
 			if !page.NotBefore.IsZero() {
@@ -270,9 +278,18 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 					return false
 				}
 			}
-			if next != nil {
+			// A stream that caught up takes its pages as the sink stores
+			// them while it waits for its interval, and reads again when
+			// the interval ends even if some are still being stored (up
+			// to InFlight): a slow store write does not delay the read.
+			for next != nil {
 				select {
 				case <-next.Chan():
+					next = nil
+				case <-sent.headDone():
+					if !settle(false) {
+						return false
+					}
 				case <-ctx.Done():
 					return false
 				}
@@ -321,6 +338,15 @@ func (sr *streamRun) send(ctx context.Context, p *sentPage) bool {
 type sentPages struct{ q []*sentPage }
 
 func (s *sentPages) add(p *sentPage) { s.q = append(s.q, p) }
+
+// headDone is closed once the oldest page's records are stored (or can no
+// longer be); nil, which never fires, when no page waits.
+func (s *sentPages) headDone() <-chan struct{} {
+	if len(s.q) == 0 || s.q[0].pending == nil {
+		return nil
+	}
+	return s.q[0].pending.Done()
+}
 
 // settle yields the oldest pages in order once their records are stored:
 // those already stored, then — while more than InFlight are in flight, or
@@ -379,11 +405,11 @@ func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, sav
 	}
 	busy := false
 	if sr.saving != nil {
-		// Caught up, the stream waits anyway; catching up, it takes
-		// at most InFlight pages past the saved cursor before it waits
-		// for the save under way, so a crash reads again at most
-		// PollConfig.CrashReread pages.
-		if !page.More || sr.seq-sr.savedSeq > r.cfg.InFlight {
+		// A stream takes at most InFlight pages past the saved cursor
+		// before it waits for the save under way, so a crash reads
+		// again at most PollConfig.CrashReread pages; a later page
+		// saves the newer cursor.
+		if sr.seq-sr.savedSeq > r.cfg.InFlight {
 			<-sr.saving
 		}
 		select {

@@ -498,3 +498,92 @@ func TestRunnerCrashReread(t *testing.T) {
 		})
 	}
 }
+
+// TestRunnerCaughtUpReadsAhead: a stream that caught up, sending on a
+// bus.Sender (the in-process bus), reads again at its interval while its
+// pages are still being stored or its cursor is still being saved — up to
+// InFlight pages past the saved cursor, then it waits — and every page's
+// records are stored and its cursor saved in the end.
+func TestRunnerCaughtUpReadsAhead(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		store    time.Duration // each batch's store write
+		hangSave bool          // the first cursor save hangs until the end
+	}{
+		{name: "store longer than the interval", store: 10 * interval},
+		{name: "cursor save hangs", hangSave: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b := memory.New(0)
+			sub := b.Subscribe()
+			var stored sync.Map
+			go func() {
+				for {
+					batch, err := sub.Fetch(ctx, 1000)
+					if err != nil {
+						return
+					}
+					time.Sleep(tc.store)
+					for _, r := range batch.Records {
+						stored.Store(string(r.Raw), true)
+					}
+					_ = batch.Commit(ctx)
+				}
+			}()
+			clock := clockwork.NewRealClock()
+			k := &ticker{clock: clock}
+			var cursors collect.CursorStore = &collect.MemCursors{}
+			gate := make(chan struct{})
+			if tc.hangSave {
+				cursors = &gatedCursors{gate: gate}
+			}
+			poll := collect.PollConfig{Interval: interval, SaveInterval: interval, InFlight: 4}
+			col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{k}, Poll: poll}
+			r := collect.NewRunner(col, b, cursors, collect.Options{Logger: collecttest.Quiet()})
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+
+			reads := func() []time.Time {
+				k.mu.Lock()
+				defer k.mu.Unlock()
+				return slices.Clone(k.at)
+			}
+			if tc.hangSave {
+				// Reads go on past the hanging save, InFlight pages past
+				// the saved (loaded) cursor at most, then wait.
+				require.Eventually(t, func() bool {
+					n := len(reads())
+					time.Sleep(5 * interval)
+					return n >= 2 && len(reads()) == n
+				}, 10*time.Second, 10*time.Millisecond)
+				require.LessOrEqual(t, len(reads()), poll.CrashRereadPages())
+				close(gate)
+			}
+			require.Eventually(t, func() bool { return len(reads()) >= 20 }, 20*time.Second, 10*time.Millisecond)
+			at := reads()
+			gaps := make([]time.Duration, 0, len(at)-1)
+			for i := 1; i < len(at); i++ {
+				gaps = append(gaps, at[i].Sub(at[i-1]))
+			}
+			slices.Sort(gaps)
+			// Waiting for each page to be stored before the next read
+			// would make the gaps tc.store (500 ms) at least.
+			require.Less(t, gaps[len(gaps)/2], 5*interval, "the median gap, of %v", gaps)
+			cancel()
+			require.NoError(t, <-done)
+			pos, ok, err := cursors.Load(context.Background(), "okta/t/ticker")
+			require.NoError(t, err)
+			require.True(t, ok)
+			var saved int
+			fmt.Sscan(pos, &saved)
+			require.Greater(t, saved, 0)
+			for i := range saved {
+				_, ok := stored.Load(fmt.Sprintf(`{"n":%d}`, i))
+				require.True(t, ok, "record %d behind the saved cursor %d is stored", i, saved)
+			}
+		})
+	}
+}
