@@ -199,7 +199,10 @@ func (r *Runner) runStream(ctx context.Context, s Stream, st *Status) {
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSaveTimeout)
 		defer cancel()
-		for p := range sent.settle(sctx, sr, true) {
+		for _, p := range sent.q {
+			if p.pending != nil && p.pending.Wait(sctx) != nil {
+				break // not stored (in time): read again after a restart
+			}
 			if !sr.stored(sctx, p, &saved, &savedAt) {
 				break
 			}
