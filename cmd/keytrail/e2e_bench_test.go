@@ -23,6 +23,7 @@ import (
 
 	"github.com/keytrail/keytrail/alert"
 	"github.com/keytrail/keytrail/bus/kafka/kafkatest"
+	"github.com/keytrail/keytrail/collect"
 	"github.com/keytrail/keytrail/collect/collecttest"
 	"github.com/keytrail/keytrail/config"
 	"github.com/keytrail/keytrail/correlate"
@@ -103,7 +104,9 @@ func e2eSettings(bus, pipeline string) collectSettings {
 // record (an audit row, a DAG run's first version) to the streaming
 // correlator's first verdict on it; alert_p50/p99_ms to the webhook
 // receiving its alert; verdicts_missing counts listed actions without a
-// verdict by the end (5 s after the last listing).
+// verdict by the end (5 s after the last listing); collect, store and
+// correlate_p50/p99_ms split an audit action's time (latencyBreakdown);
+// cursor_saves and cursor_inserts as in the throughput mode.
 //
 // Run: KEYTRAIL_REQUIRE_ENGINES=1 go test -run '^$' -bench EndToEnd
 // -benchtime 1x ./cmd/keytrail/
@@ -430,6 +433,7 @@ func benchLatency(b *testing.B, org *demo.Org, freshURL func() string) {
 	var verdictLat, alertLat []time.Duration
 	var peak uint64
 	var listedN, missing int
+	var cursorSaves, cursorInserts int64
 	parts := map[string][]time.Duration{}
 	for range b.N {
 		b.StopTimer()
@@ -476,7 +480,13 @@ alerts:
   targets:
     - name: bench
       webhook: {url: %q}`, hook.URL))
-		settings.poll = "{interval: 250ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"
+		// The collectors' clock is the paced one: their save_interval and
+		// idle_save, timed on it, are scaled so that in real time they are
+		// the defaults (1s, 30s) — unscaled, every page would save its
+		// cursor.
+		scaled := func(d time.Duration) time.Duration { return time.Duration(float64(d) * clock.speed).Round(time.Millisecond) }
+		settings.poll = fmt.Sprintf("{interval: 250ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s, save_interval: %s, idle_save: %s}",
+			scaled(collect.DefaultSaveInterval), scaled(collect.DefaultIdleSave))
 		settings.start = day0
 		cfgPath := emulatorConfigWith(b, es, org, settings)
 		e := benchEnv(url)
@@ -492,6 +502,9 @@ alerts:
 		b.StopTimer()
 		peak = max(peak, storetest.PeakRSS(b))
 		c.close(b)
+		cs := c.w.Cursors().Stats()
+		cursorSaves += cs.Saves
+		cursorInserts += cs.Inserts
 		require.NoError(b, es.Close())
 		hook.Close()
 
@@ -535,6 +548,8 @@ alerts:
 		b.ReportMetric(ms(alertLat[len(alertLat)*99/100]), "alert_p99_ms")
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak_rss_MB")
+	b.ReportMetric(float64(cursorSaves)/float64(b.N), "cursor_saves")
+	b.ReportMetric(float64(cursorInserts)/float64(b.N), "cursor_inserts")
 	for _, k := range slices.Sorted(maps.Keys(parts)) {
 		d := parts[k]
 		slices.Sort(d)
