@@ -76,7 +76,11 @@ func e2eSettings(bus, pipeline string) collectSettings {
 // it: the real collectors, bus, sink and streaming correlator) against the
 // provider emulators serving a generated organisation of
 // KEYTRAIL_BENCH_E2E_PEOPLE people over one day, collectors polling every
-// 100 ms (250 ms in the latency mode), other settings collect's defaults.
+// 100 ms (250 ms in the latency mode: with the default 30 s interval, set
+// for the providers' rate limits, collection alone would average 15 s),
+// other settings collect's defaults (the latency mode scales the cursor
+// save intervals to its paced clock so that they are the defaults in real
+// time).
 //
 // Throughput (memory-chdb: the in-process bus into chDB; kafka-clickhouse:
 // Kafka (kfake, driven by kafka-go) into the ClickHouse server): every
