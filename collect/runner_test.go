@@ -489,12 +489,7 @@ func TestRunnerCrashReread(t *testing.T) {
 			require.Eventually(t, func() bool { return s.served() > n+50 }, 10*time.Second, 10*time.Millisecond)
 			cancel()
 			require.NoError(t, <-done)
-			pos, ok, err := cursors.Load(context.Background(), "okta/t/endless")
-			require.NoError(t, err)
-			require.True(t, ok)
-			var saved int
-			fmt.Sscan(pos, &saved)
-			require.Greater(t, saved, n)
+			require.Greater(t, savedPage(t, cursors, "okta/t/endless"), n)
 		})
 	}
 }
@@ -574,11 +569,7 @@ func TestRunnerCaughtUpReadsAhead(t *testing.T) {
 			require.Less(t, gaps[len(gaps)/2], 5*interval, "the median gap, of %v", gaps)
 			cancel()
 			require.NoError(t, <-done)
-			pos, ok, err := cursors.Load(context.Background(), "okta/t/ticker")
-			require.NoError(t, err)
-			require.True(t, ok)
-			var saved int
-			fmt.Sscan(pos, &saved)
+			saved := savedPage(t, cursors, "okta/t/ticker")
 			require.Greater(t, saved, 0)
 			for i := range saved {
 				_, ok := stored.Load(fmt.Sprintf(`{"n":%d}`, i))
@@ -586,4 +577,16 @@ func TestRunnerCaughtUpReadsAhead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// savedPage is the page number a stream of numbered pages (endless,
+// ticker) saved as its cursor under name.
+func savedPage(t *testing.T, cursors collect.CursorStore, name string) int {
+	t.Helper()
+	pos, ok, err := cursors.Load(context.Background(), name)
+	require.NoError(t, err)
+	require.True(t, ok)
+	var saved int
+	fmt.Sscan(pos, &saved)
+	return saved
 }
