@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,15 @@ func waitDrained(t testing.TB, c *kafka.Consumer, what string) {
 			return
 		}
 	}
-	t.Fatalf("%s: the group did not commit every message in 2 minutes (position %s, backlog %d, err %v)", what, pos, pos.Backlog, err)
+	var behind []string
+	for topic, parts := range pos.End {
+		for p, end := range parts {
+			if c := pos.Committed[topic][p]; c < end {
+				behind = append(behind, fmt.Sprintf("%s/%d committed %d of %d", topic, p, c, end))
+			}
+		}
+	}
+	t.Fatalf("%s: the group did not commit every message in 2 minutes (backlog %d: %v; err %v)", what, pos.Backlog, behind, err)
 }
 
 // sourceTopics are the topics of every source.
