@@ -47,9 +47,9 @@ type PollConfig struct {
 	// after a crash the unsaved records are read again, and storage drops
 	// what it already holds.
 	SaveInterval time.Duration `yaml:"save_interval"`
-	// InFlight is how many pages a stream reads ahead of the ones stored,
-	// on a bus that can send without waiting (the in-process bus; on Kafka
-	// a page is acknowledged before the next is read; default
+	// InFlight is how many pages a stream reads ahead of the ones stored
+	// (the in-process bus) or acknowledged by every in-sync replica
+	// (Kafka), on a bus that can send without waiting (default
 	// DefaultInFlight). More lets the sink write batches of many
 	// pages and overlaps reading the provider with storing, at two costs:
 	// memory (up to InFlight pages per stream wait on the bus) and what a

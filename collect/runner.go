@@ -31,7 +31,8 @@ const (
 // For every page: read it (Stream.Next) from the last page's cursor,
 // publish its records (skipping bytes this runner published recently), and
 // only once they are stored save the page's cursor. On a bus.Sender (the
-// in-process bus) a stream sends up to PollConfig.InFlight pages
+// in-process bus; Kafka, where stored means acknowledged by every in-sync
+// replica) a stream sends up to PollConfig.InFlight pages
 // ahead of the ones stored, so reading the provider overlaps storing; a
 // page is taken (its cursor saved, its status reported) only after every
 // page before it, once its records are stored. A cursor that did not move

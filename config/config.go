@@ -47,6 +47,7 @@ const (
 	DefaultBatchSize          = 5000
 	DefaultMaxWaitKafka       = time.Second
 	DefaultMaxWaitMemory      = 50 * time.Millisecond
+	DefaultIdleKafka          = 100 * time.Millisecond
 	DefaultFlushTimeout       = 10 * time.Second
 	DefaultBackoffInitial     = 200 * time.Millisecond
 	DefaultBackoffMax         = 30 * time.Second
@@ -239,6 +240,12 @@ type Sink struct {
 	// written. Default 1s with Kafka, 50ms with the in-process bus (whose
 	// collectors wait for the write).
 	MaxWait time.Duration `yaml:"max_wait"`
+	// Idle hands a batch over before max_wait once the bus brought nothing
+	// new for idle while the store is free: the backlog is drained and the
+	// records at hand need not wait. Default 100ms with Kafka; off (0) with
+	// the in-process bus, whose collectors send their next pages only after
+	// a write. A value of max_wait or more turns it off.
+	Idle time.Duration `yaml:"idle"`
 	// FlushTimeout bounds the last write at shutdown. Default 10s.
 	FlushTimeout time.Duration `yaml:"flush_timeout"`
 	// Backoff paces retries while the store is down.
@@ -424,6 +431,7 @@ func (c *Config) ApplyDefaults() {
 	c.Sink.BatchSize = or(c.Sink.BatchSize, DefaultBatchSize)
 	if c.Bus == BusKafka {
 		c.Sink.MaxWait = or(c.Sink.MaxWait, DefaultMaxWaitKafka)
+		c.Sink.Idle = or(c.Sink.Idle, DefaultIdleKafka)
 	} else {
 		c.Sink.MaxWait = or(c.Sink.MaxWait, DefaultMaxWaitMemory)
 	}
@@ -535,6 +543,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			at(key, "must be positive, got %s", d)
 		}
+	}
+	if c.Sink.Idle < 0 {
+		at("sink.idle", "must not be negative, got %s", c.Sink.Idle)
 	}
 	if c.Sink.Backoff.Max < c.Sink.Backoff.Initial {
 		at("sink.backoff.max", "(%s) must be at least initial (%s)", c.Sink.Backoff.Max, c.Sink.Backoff.Initial)

@@ -22,6 +22,7 @@ func TestExample(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, BusKafka, c.Bus)
 	require.Equal(t, time.Second, c.Sink.MaxWait)
+	require.Equal(t, 100*time.Millisecond, c.Sink.Idle)
 	require.Len(t, c.Sources, 7)
 	require.Equal(t, []string{"airflow-prod", "entra-corp", "entra-eventhubs", "google-acme", "keycloak-corp", "okta-acme", "okta-hook"}, c.SourceNames())
 
@@ -64,6 +65,7 @@ sources:
 	require.NoError(t, err)
 	require.Equal(t, BusMemory, c.Bus)
 	require.Equal(t, DefaultMaxWaitMemory, c.Sink.MaxWait)
+	require.Zero(t, c.Sink.Idle, "the in-process bus waits max_wait")
 	require.True(t, c.Correlator.On())
 	s := c.Sources["okta"]
 	require.Equal(t, "okta", s.Instance, "the instance defaults to the source's name")

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +20,12 @@ import (
 	"github.com/keytrail/keytrail/warehouse"
 )
 
-// runSink starts a sink on a new member of the "sink" group over every
+// runSink starts a sink on a new member c of the "sink" group over every
 // source topic, storing into w; stop cancels it and returns Run's error.
-func runSink(t testing.TB, conn kafka.Conn, w *warehouse.Warehouse, log *logBuffer) (s *pipeline.Sink, stop func() error) {
+func runSink(t testing.TB, conn kafka.Conn, w *warehouse.Warehouse, log *logBuffer) (s *pipeline.Sink, c *kafka.Consumer, stop func() error) {
 	t.Helper()
 	s, c, cancel, wait := startSink(t, conn, pipeline.SinkConfig{BatchSize: 500, FlushTimeout: time.Second}, newWriter(t, w), pipeline.Options{Logger: log.logger()})
-	return s, func() error {
+	return s, c, func() error {
 		cancel()
 		err := wait()
 		require.NoError(t, c.Close())
@@ -51,6 +52,33 @@ func startSink(t testing.TB, conn kafka.Conn, cfg pipeline.SinkConfig, wr *pipel
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	return s, c, cancel, func() error { return <-done }
+}
+
+// waitDrained waits until c's group committed every message of its
+// topics: every batch the sink fetched was written and its write returned
+// (a raw record is visible before its write's read-back ends), so a stop
+// has nothing left to flush.
+func waitDrained(t testing.TB, c *kafka.Consumer, what string) {
+	t.Helper()
+	var pos kafka.Position
+	var err error
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		pos, err = c.Position(ctx)
+		cancel()
+		if err == nil && pos.Backlog == 0 {
+			return
+		}
+	}
+	var behind []string
+	for topic, parts := range pos.End {
+		for p, end := range parts {
+			if c := pos.Committed[topic][p]; c < end {
+				behind = append(behind, fmt.Sprintf("%s/%d committed %d of %d", topic, p, c, end))
+			}
+		}
+	}
+	t.Fatalf("%s: the group did not commit every message in 2 minutes (backlog %d: %v; err %v)", what, pos.Backlog, behind, err)
 }
 
 // sourceTopics are the topics of every source.
@@ -94,7 +122,7 @@ func TestKafkaFaults(t *testing.T) {
 	// Phase 1: the first half, with the server killed mid-stream.
 	var log logBuffer
 	publish(all[:half])
-	sink, stop := runSink(t, conn, w, &log)
+	sink, _, stop := runSink(t, conn, w, &log)
 	require.Eventually(t, func() bool { return sink.Stats().Accepted > 500 }, time.Minute, 10*time.Millisecond)
 	srv.Kill()
 	require.Eventually(t, func() bool { return sink.Stats().StoreFailures >= 3 }, time.Minute, 10*time.Millisecond)
@@ -118,12 +146,13 @@ func TestKafkaFaults(t *testing.T) {
 	require.Eventually(t, func() bool { return sink.Stats().StoreFailures >= 5 }, time.Minute, 10*time.Millisecond)
 	require.ErrorIs(t, stop(), pipeline.ErrUnflushed)
 	require.NoError(t, srv.Start())
-	sink2, stop2 := runSink(t, conn, w, &log) // a new member takes the uncommitted records over
+	sink2, c2, stop2 := runSink(t, conn, w, &log) // a new member takes the uncommitted records over
 	require.Eventually(t, func() bool {
 		n, err := countE(w, "SELECT count() FROM raw_records FINAL")
 		return err == nil && n >= int64(o.manifest.Expected.Stored)
 	}, 2*time.Minute, 100*time.Millisecond)
-	require.NoError(t, stop2())
+	waitDrained(t, c2, "the new member")
+	require.NoError(t, stop2(), "nothing left to flush")
 	requireStoredOnce(t, w, o)
 	require.Positive(t, sink2.Stats().Accepted, "the new member stored what the stopped one held")
 	t.Logf("%d records; first sink %+v; second sink %+v", len(all), sink.Stats(), sink2.Stats())
@@ -174,7 +203,7 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	require.NoError(t, p.Publish(ctx, all[:half]...))
 
 	var log logBuffer
-	sink, stop := runSink(t, conn, w, &log)
+	sink, c, stop := runSink(t, conn, w, &log)
 	require.Eventually(t, func() bool { return sink.Stats().Records >= int64(half) && sink.Stats().Commits > 0 }, time.Minute, 20*time.Millisecond)
 
 	cluster.Close()
@@ -192,6 +221,7 @@ func TestKafkaBrokerRestart(t *testing.T) {
 		n, err := countE(w, "SELECT count() FROM raw_records FINAL")
 		return err == nil && n >= int64(o.manifest.Expected.Stored)
 	}, 2*time.Minute, 100*time.Millisecond, "log: %s", log.String())
-	require.NoError(t, stop())
+	waitDrained(t, c, "the sink")
+	require.NoError(t, stop(), "nothing left to flush")
 	requireStoredOnce(t, w, o)
 }

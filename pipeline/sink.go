@@ -32,6 +32,13 @@ type SinkConfig struct {
 	// keeps gathering (up to BatchSize) until the store is free. Default
 	// DefaultMaxWait.
 	MaxWait time.Duration
+	// Idle, when set, hands a batch over before MaxWait once the bus
+	// delivered nothing new for Idle (and the writer is free): the bus is
+	// drained, and waiting longer only delays the records at hand (the
+	// tail of a backlog waited the whole MaxWait). Zero waits MaxWait
+	// (the in-process bus, whose collectors send their next pages only
+	// after a write). BatchSize and MaxWait still bound every batch.
+	Idle time.Duration
 	// Backoff paces retries while the store (or the bus) is unavailable.
 	Backoff Backoff
 	// FlushTimeout bounds the last write and commit once Run is asked to
@@ -132,7 +139,8 @@ var ErrUnflushed = errors.New("records fetched but not stored at shutdown")
 // during every store write and the store waits for no fetch. A gathered
 // batch is handed over once it holds BatchSize records, or once the
 // writer is free and MaxWait has passed since the batch's first record
-// (and, when the writer was busy, since it became free); while a write is
+// (and, when the writer was busy, since it became free) or, with Idle
+// set, the bus delivered nothing for Idle; while a write is
 // under way the batch keeps growing, so batches grow with the store's
 // latency (a group commit). At most one batch waits while another is
 // written.
@@ -226,11 +234,18 @@ func (s *Sink) gather(ctx context.Context, ready chan<- gathered, free <-chan st
 		// after a write, for MaxWait more (on the in-process bus the
 		// collectors whose pages that write stored send their next ones
 		// now: without the wait they would start a batch of their own).
+		// With Idle set, a fetch that brought nothing for Idle ends the
+		// wait early: the bus has no more for now.
 		fill := func() {
 			wctx, wcancel := withDeadline(ctx, s.o.Clock, s.cfg.MaxWait)
 			defer wcancel()
 			for g.n < s.cfg.BatchSize {
-				b, err := s.sub.Fetch(wctx, s.cfg.BatchSize-g.n)
+				fctx, fcancel := wctx, context.CancelFunc(func() {})
+				if s.cfg.Idle > 0 {
+					fctx, fcancel = withDeadline(wctx, s.o.Clock, s.cfg.Idle)
+				}
+				b, err := s.sub.Fetch(fctx, s.cfg.BatchSize-g.n)
+				fcancel()
 				if err != nil {
 					return
 				}

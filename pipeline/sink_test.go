@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/bus"
@@ -178,4 +179,51 @@ func TestSinkPipelined(t *testing.T) {
 	require.ErrorIs(t, <-done, pipeline.ErrUnflushed)
 	require.False(t, j.has("commit 4") || j.has("commit 5"), "%v", j.all())
 	require.EqualValues(t, 3, sink.Stats().Commits)
+}
+
+// TestSinkIdle: with Idle set, a batch short of BatchSize is written once
+// the bus brought nothing new for Idle, long before MaxWait; without it,
+// the batch waits MaxWait.
+func TestSinkIdle(t *testing.T) {
+	o := smallOrg(t)
+	recs := o.all()[:10]
+	for _, tc := range []struct {
+		name    string
+		idle    time.Duration
+		waiters int           // timers the gatherer waits on while it fills
+		written time.Duration // fake time after which the batch is written
+	}{
+		{"idle 50ms", 50 * time.Millisecond, 2, 50 * time.Millisecond},
+		{"no idle: max_wait", 0, 1, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := clockwork.NewFakeClock()
+			b := memory.New(0)
+			defer b.Close()
+			sub := b.Subscribe()
+			defer sub.Close()
+			sink := pipeline.NewSink(pipeline.SinkConfig{BatchSize: 1000, MaxWait: time.Hour, Idle: tc.idle},
+				sub, newWriter(t, embedded(t)), pipeline.Options{Clock: clock})
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- sink.Run(ctx) }()
+			p, err := b.Send(ctx, recs...)
+			require.NoError(t, err)
+
+			bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			require.NoError(t, clock.BlockUntilContext(bctx, tc.waiters), "the gatherer waits for more")
+			if tc.written > 50*time.Millisecond {
+				clock.Advance(50 * time.Millisecond)
+				time.Sleep(200 * time.Millisecond)
+				require.Zero(t, sink.Stats().Writes, "nothing written before max_wait")
+			}
+			clock.Advance(tc.written)
+			require.NoError(t, p.Wait(bctx), "the batch is written")
+			require.EqualValues(t, 1, sink.Stats().Writes)
+			require.EqualValues(t, len(recs), sink.Stats().Records)
+			stop()
+			require.NoError(t, <-done)
+		})
+	}
 }

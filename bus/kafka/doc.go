@@ -7,7 +7,9 @@
 // one partition, with the record's instance, received time and origin in
 // headers and its bytes, unchanged, as the value. Publish returns nil only
 // when every message is acknowledged by all in-sync replicas
-// (RequiredAcks=all).
+// (RequiredAcks=all). The Producer is a bus.Sender: Send queues records
+// and returns at once, and its Pending is done once they are acknowledged,
+// so a collector reads its next pages while the last are produced.
 //
 // A Consumer is one member of a consumer group over one or more topics; its
 // batches are committed only when the sink calls Commit, after the store

@@ -276,3 +276,29 @@ func waitMembers(t *testing.T, conn kafka.Conn, group string, n int) {
 		return true
 	}, 20*time.Second, 50*time.Millisecond, "group %s has %d members with partitions", group, n)
 }
+
+// TestPositionBacklog: a group that committed nothing is behind by every
+// message of its topics and by nothing else — an empty partition adds
+// none (it counted one when only the last offsets were asked for).
+func TestPositionBacklog(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		published int
+	}{
+		{"one message, three partitions empty", 1},
+		{"seven messages of one key, three partitions empty", 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			_, conn := kafkatest.Start(t)
+			topic := kafka.DefaultTopic(model.SourceOkta)
+			require.NoError(t, kafka.EnsureTopics(ctx, conn, []string{topic}, kafkatest.Partitions, 1))
+			require.NoError(t, newProducer(t, conn).Publish(ctx, records(model.SourceOkta, 0, tc.published, 1)...), "one key: one partition")
+			c := newConsumer(t, kafka.ConsumerConfig{Conn: conn, GroupID: "sink", Topics: []string{topic}})
+			drain(t, c, 1, false) // the group exists once a member fetched
+			pos, err := c.Position(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, tc.published, pos.Backlog)
+		})
+	}
+}

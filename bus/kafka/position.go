@@ -56,7 +56,9 @@ func (c *Consumer) Position(ctx context.Context) (Position, error) {
 		}
 		for _, p := range tp.Partitions {
 			parts[tp.Name] = append(parts[tp.Name], p.ID)
-			ends[tp.Name] = append(ends[tp.Name], kafkago.LastOffsetOf(p.ID))
+			// Both ends: a partition without a committed offset is
+			// behind from its first offset (-1 when not asked for).
+			ends[tp.Name] = append(ends[tp.Name], kafkago.FirstOffsetOf(p.ID), kafkago.LastOffsetOf(p.ID))
 		}
 	}
 	committed, err := cl.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: c.cfg.GroupID, Topics: parts})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -47,14 +48,20 @@ type ProducerConfig struct {
 	MaxAttempts int
 }
 
-// Producer publishes records to Kafka. It implements bus.Publisher and is
+// Producer publishes records to Kafka. It implements bus.Sender and is
 // safe for concurrent use.
+//
+// Messages are produced asynchronously (kafka-go's Writer with Async and a
+// Completion callback): Send queues a call's messages behind every message
+// queued before (kafka-go writes each partition's batches in order) and
+// returns at once; its Pending is done when every message is acknowledged
+// by all in-sync replicas. Publish is Send, then Wait.
 type Producer struct {
 	w     *kafkago.Writer
 	topic func(bus.Record) string
 }
 
-var _ bus.Publisher = (*Producer)(nil)
+var _ bus.Sender = (*Producer)(nil)
 
 // NewProducer returns a Producer; it connects on first Publish.
 func NewProducer(cfg ProducerConfig) (*Producer, error) {
@@ -80,6 +87,8 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		Transport:    t,
 		Logger:       cfg.Conn.logger(),
 		ErrorLogger:  cfg.Conn.logger(),
+		Async:        true,
+		Completion:   complete,
 	}
 	return &Producer{w: w, topic: topic}, nil
 }
@@ -108,32 +117,96 @@ func Message(topic string, r bus.Record) kafkago.Message {
 }
 
 // Publish sends recs and returns nil once all are acknowledged by every
-// in-sync replica. On error none may be assumed delivered.
+// in-sync replica. On error none may be assumed delivered (when ctx ends
+// first, they may still be written later).
 func (p *Producer) Publish(ctx context.Context, recs ...bus.Record) error {
 	if len(recs) == 0 {
 		return ctx.Err()
 	}
+	pd, err := p.Send(ctx, recs...)
+	if err != nil {
+		return err
+	}
+	return pd.Wait(ctx)
+}
+
+// Send queues recs behind every record sent before and returns their
+// Pending: done once every record is acknowledged by all in-sync replicas.
+// Its Wait returns an error once one of them failed (kafka-go gave up
+// after MaxAttempts); none may then be assumed delivered.
+func (p *Producer) Send(ctx context.Context, recs ...bus.Record) (bus.Pending, error) {
+	pd := &pending{left: len(recs), done: make(chan struct{}), failed: make(chan struct{})}
+	if len(recs) == 0 {
+		close(pd.done)
+		return pd, ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	msgs := make([]kafkago.Message, len(recs))
 	for i, r := range recs {
 		msgs[i] = Message(p.topic(r), r)
+		msgs[i].WriterData = pd
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
-		var we kafkago.WriteErrors
-		if errors.As(err, &we) {
-			return fmt.Errorf("kafka publish: %d of %d messages failed: %w", we.Count(), len(msgs), firstErr(we))
-		}
-		return fmt.Errorf("kafka publish: %w", err)
+		return nil, fmt.Errorf("kafka publish: %w", err)
 	}
-	return nil
+	return pd, nil
 }
 
-func firstErr(we kafkago.WriteErrors) error {
-	for _, e := range we {
-		if e != nil {
-			return e
+// pending is the messages of one Send.
+type pending struct {
+	done   chan struct{} // closed once every message is acknowledged
+	failed chan struct{} // closed once one failed
+
+	mu    sync.Mutex
+	left  int // messages not yet acknowledged
+	nfail int
+	err   error // the first failure
+}
+
+// complete is the Writer's Completion: msgs, written to one partition
+// (unless err), are counted against the pending of the Send each came
+// from.
+func complete(msgs []kafkago.Message, err error) {
+	for _, m := range msgs {
+		pd, ok := m.WriterData.(*pending)
+		if !ok {
+			continue
 		}
+		pd.mu.Lock()
+		switch {
+		case err != nil:
+			pd.nfail++
+			if pd.err == nil {
+				pd.err = err
+				close(pd.failed)
+			}
+		case pd.left > 0:
+			pd.left--
+			if pd.left == 0 && pd.err == nil {
+				close(pd.done)
+			}
+		}
+		pd.mu.Unlock()
 	}
-	return errors.New("unknown error")
+}
+
+// Done implements bus.Pending.
+func (pd *pending) Done() <-chan struct{} { return pd.done }
+
+// Wait implements bus.Pending.
+func (pd *pending) Wait(ctx context.Context) error {
+	select {
+	case <-pd.done:
+		return nil
+	case <-pd.failed:
+		pd.mu.Lock()
+		defer pd.mu.Unlock()
+		return fmt.Errorf("kafka publish: %d of the messages sent failed: %w", pd.nfail, pd.err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close flushes and closes the producer.

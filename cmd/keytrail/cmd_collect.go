@@ -463,7 +463,7 @@ func newBusProducer(cfg *config.Config, conn kafka.Conn) (*kafka.Producer, error
 
 // sinkConfig is the config's sink settings for the sink called name.
 func sinkConfig(cfg *config.Config, name string) pipeline.SinkConfig {
-	return pipeline.SinkConfig{Name: name, BatchSize: cfg.Sink.BatchSize, MaxWait: cfg.Sink.MaxWait, FlushTimeout: cfg.Sink.FlushTimeout,
+	return pipeline.SinkConfig{Name: name, BatchSize: cfg.Sink.BatchSize, MaxWait: cfg.Sink.MaxWait, Idle: cfg.Sink.Idle, FlushTimeout: cfg.Sink.FlushTimeout,
 		Backoff: pipeline.Backoff(cfg.Sink.Backoff)}
 }
 

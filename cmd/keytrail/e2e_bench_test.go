@@ -89,7 +89,9 @@ func e2eSettings(bus, pipeline string) collectSettings {
 // inventory snapshot) is stored, the correlator off — less the one-time
 // opening and migrating of the fresh store, which is reported on its own
 // as startup_s (a service pays it once, not per batch); first_stored_s is
-// from the start (after startup) to the first record stored. Its peer, in the same
+// from the start (after startup) to the first record stored, half_stored_s
+// to half of them, last_write_gap_s from the store's last progress before
+// the end to the end (the tail: the last batch's wait and write). Its peer, in the same
 // run, is ClickHouse's own ceiling: the very rows stored, read back and
 // inserted as INSERT … FORMAT JSONEachRow (the JSON built beforehand, in
 // batches of the sink's size) into a fresh database of the same engine
@@ -184,7 +186,7 @@ func benchEnv(url string) *env {
 func benchThroughput(b *testing.B, org *demo.Org, bus string, be storetest.Backend, freshURL func() string) {
 	ctx := context.Background()
 	var events int
-	var own, ceiling, writeTime, startup, first time.Duration
+	var own, ceiling, writeTime, startup, first, half, lastStep time.Duration
 	var peak uint64
 	var writes, cursorSaves, cursorInserts int64
 	for range b.N {
@@ -208,23 +210,38 @@ func benchThroughput(b *testing.B, org *demo.Org, bus string, be storetest.Backe
 			return n
 		}
 		deadline := time.Now().Add(10 * time.Minute)
-		var firstAt time.Time
-		for stored() < int64(target+snapshots(es)) {
-			if firstAt.IsZero() && stored() > 0 {
+		var firstAt, halfAt, prevStep, lastAt time.Time
+		var seen int64
+		for n := stored(); n < int64(target+snapshots(es)); n = stored() {
+			if n > seen {
+				prevStep, seen = time.Now(), n
+			}
+			if firstAt.IsZero() && n > 0 {
 				firstAt = time.Now()
+			}
+			if halfAt.IsZero() && n >= int64(target/2) {
+				halfAt = time.Now()
 			}
 			if time.Now().After(deadline) {
 				b.Fatalf("stored %d records in 10 min, want %d listed and %d inventory snapshots", stored(), target, snapshots(es))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		took := time.Since(start) - c.startup
+		lastAt = time.Now()
+		took := lastAt.Sub(start) - c.startup
 		b.StopTimer()
 		startup += c.startup
 		if firstAt.IsZero() {
 			firstAt = time.Now()
 		}
 		first += firstAt.Sub(start) - c.startup
+		if halfAt.IsZero() {
+			halfAt = lastAt
+		}
+		half += halfAt.Sub(start) - c.startup
+		if !prevStep.IsZero() {
+			lastStep += lastAt.Sub(prevStep)
+		}
 		peak = max(peak, storetest.PeakRSS(b))
 		n := stored()
 		for _, s := range c.r.sinks {
@@ -272,6 +289,8 @@ func benchThroughput(b *testing.B, org *demo.Org, bus string, be storetest.Backe
 	b.ReportMetric(first.Seconds()/float64(b.N), "first_stored_s")
 	b.ReportMetric(float64(cursorSaves)/float64(b.N), "cursor_saves")
 	b.ReportMetric(float64(cursorInserts)/float64(b.N), "cursor_inserts")
+	b.ReportMetric(half.Seconds()/float64(b.N), "half_stored_s")
+	b.ReportMetric(lastStep.Seconds()/float64(b.N), "last_write_gap_s")
 }
 
 // listedRecords is how many records the emulators list now from the
