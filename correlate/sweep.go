@@ -42,11 +42,7 @@ func Sweep(ctx context.Context, p Policy, in Input, emit func(model.Correlation)
 	if err != nil {
 		return fmt.Errorf("sweep correlate: %w", err)
 	}
-	w := &sweeper{s: newState(r), emit: emit, seenAudit: map[string]struct{}{}, seenRun: map[string]struct{}{}}
-	for _, d := range r.maxAge {
-		w.maxAge = max(w.maxAge, d)
-	}
-	w.every = max(w.maxAge/4, int64(time.Minute))
+	w := newSweeper(r, emit)
 
 	srcs := []*sweepSource{
 		pullSource(in.Authenticators, func(e *model.Authenticator) time.Time { return e.TS }, w.addAuthenticator),
@@ -85,6 +81,16 @@ func Sweep(ctx context.Context, p Policy, in Input, emit func(model.Correlation)
 		return fmt.Errorf("sweep correlate: %w", err)
 	}
 	return nil
+}
+
+// newSweeper returns an empty sweeper under r emitting to emit.
+func newSweeper(r *rules, emit func(model.Correlation) error) *sweeper {
+	w := &sweeper{s: newState(r), emit: emit, seenAudit: map[string]struct{}{}, seenRun: map[string]struct{}{}}
+	for _, d := range r.maxAge {
+		w.maxAge = max(w.maxAge, d)
+	}
+	w.every = max(w.maxAge/4, int64(time.Minute))
+	return w
 }
 
 // sweepSource is one input stream being merged: its current event, read
@@ -229,6 +235,9 @@ func (w *sweeper) finalise(due func(*item) bool) error {
 			q.q.pop()
 			delete(q.seen, it.base.ActionID)
 			w.s.judge(it)
+			if it.done != nil {
+				close(it.done)
+			}
 			if err := w.emit(it.c); err != nil {
 				return err
 			}

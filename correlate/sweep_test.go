@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,14 +34,33 @@ func sortedByTS[T any](s []T, rng *rand.Rand, ts func(*T) time.Time) []T {
 
 // sweep runs Sweep over h (which must be ordered) and returns its
 // correlations sorted like Batch's, and the most authentications, credential
-// events and enabling actions it held at any compaction.
+// events and enabling actions it held at any compaction. It runs
+// SweepParallel over h too, on 2 and 3 workers, and requires the same
+// correlations of it, and each worker to hold no more than Sweep.
 func sweep(tb testing.TB, p Policy, h *history) ([]model.Correlation, int) {
 	tb.Helper()
+	out, held := sweepOn(tb, p, h, 1)
+	for _, workers := range []int{2, 3} {
+		got, wheld := sweepOn(tb, p, h, workers)
+		require.Equal(tb, out, got, "%d workers", workers)
+		require.LessOrEqual(tb, wheld, max(held, 16), "%d workers: one worker's state", workers)
+	}
+	return out, held
+}
+
+// sweepOn runs SweepParallel on workers over h, as sweep describes.
+func sweepOn(tb testing.TB, p Policy, h *history, workers int) ([]model.Correlation, int) {
+	tb.Helper()
 	var out []model.Correlation
+	var mu sync.Mutex
 	held := 0
-	sweepHook = func(w *sweeper) { held = max(held, w.held()) }
+	sweepHook = func(w *sweeper) {
+		mu.Lock()
+		defer mu.Unlock()
+		held = max(held, w.held())
+	}
 	defer func() { sweepHook = nil }()
-	require.NoError(tb, Sweep(context.Background(), p, h.input(), func(c model.Correlation) error {
+	require.NoError(tb, SweepParallel(context.Background(), p, h.input(), workers, func(c model.Correlation) error {
 		out = append(out, c)
 		return nil
 	}))
@@ -138,13 +158,17 @@ func TestSweepErrors(t *testing.T) {
 			if tc.p.MaxAge.Privileged == 0 && name != "invalid policy" {
 				tc.p = DefaultPolicy()
 			}
-			err := Sweep(tc.ctx, tc.p, tc.h.input(), func(model.Correlation) error { return tc.emit })
-			require.ErrorIs(t, err, tc.want)
+			for _, workers := range []int{1, 2} {
+				err := SweepParallel(tc.ctx, tc.p, tc.h.input(), workers, func(model.Correlation) error { return tc.emit })
+				require.ErrorIs(t, err, tc.want, "%d workers", workers)
+			}
 		})
 	}
 	// an ignored event without a time (a failed sign-in) is no error, as in Batch.
 	h := &history{auth: []model.AuthEvent{{Source: model.SourceOkta, EventID: "x", Outcome: model.OutcomeFailure}}}
-	require.NoError(t, Sweep(context.Background(), DefaultPolicy(), h.input(), func(model.Correlation) error { return nil }))
+	for _, workers := range []int{1, 2} {
+		require.NoError(t, SweepParallel(context.Background(), DefaultPolicy(), h.input(), workers, func(model.Correlation) error { return nil }))
+	}
 }
 
 // TestSweepIgnoresCopies: an action delivered twice at its time is judged once.
