@@ -63,6 +63,7 @@ func SweepParallel(ctx context.Context, p Policy, in Input, workers int, emit fu
 
 	out := make(chan []model.Correlation, 2*workers)
 	ins := make([]chan *sweepBatch, workers)
+	free := make(chan *sweepBatch, 6*workers) // batches done with, for reuse
 	var wg sync.WaitGroup
 	for i := range ins {
 		ins[i] = make(chan *sweepBatch, 4)
@@ -71,7 +72,7 @@ func SweepParallel(ctx context.Context, p Policy, in Input, workers int, emit fu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := w.work(ctx, ins[i], out); err != nil {
+			if err := w.work(ctx, ins[i], out, free); err != nil {
 				fail(err)
 			}
 		}()
@@ -88,7 +89,7 @@ func SweepParallel(ctx context.Context, p Policy, in Input, workers int, emit fu
 				close(in)
 			}
 		}()
-		if err := dispatch(ctx, r, in, ins); err != nil {
+		if err := dispatch(ctx, r, in, ins, free); err != nil {
 			fail(err)
 		}
 	}()
@@ -128,6 +129,12 @@ type sweepBatch struct {
 	closed bool
 }
 
+// reset empties b for reuse.
+func (b *sweepBatch) reset() {
+	clear(b.items)
+	*b = sweepBatch{ops: b.ops[:0], auth: b.auth[:0], authn: b.authn[:0], audit: b.audit[:0], items: b.items[:0], owned: b.owned[:0], runs: b.runs[:0]}
+}
+
 type sweepOp struct {
 	ts    int64
 	timed bool
@@ -150,11 +157,19 @@ const dispatchEvery = 2048
 // dispatch merges in's streams in time order, as Sweep does, and routes
 // each event to its worker's batch, each batch sent every dispatchEvery
 // events.
-func dispatch(ctx context.Context, r *rules, in Input, ins []chan *sweepBatch) error {
+func dispatch(ctx context.Context, r *rules, in Input, ins []chan *sweepBatch, free chan *sweepBatch) error {
 	n := uint32(len(ins))
 	bs := make([]*sweepBatch, n)
+	fresh := func() *sweepBatch {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return &sweepBatch{}
+		}
+	}
 	for i := range bs {
-		bs[i] = &sweepBatch{}
+		bs[i] = fresh()
 	}
 	var (
 		wm, timedWM = int64(0), false
@@ -169,7 +184,7 @@ func dispatch(ctx context.Context, r *rules, in Input, ins []chan *sweepBatch) e
 			case <-ctx.Done():
 				return context.Cause(ctx)
 			}
-			bs[i] = &sweepBatch{}
+			bs[i] = fresh()
 		}
 		taken = 0
 		return nil
@@ -306,7 +321,7 @@ func personHash(person string) uint32 {
 // work applies the batches of in to w in order, advancing w before each
 // timed event as Sweep does, and sends w's correlations to out; at the end
 // of the input it flushes w.
-func (w *sweeper) work(ctx context.Context, in <-chan *sweepBatch, out chan<- []model.Correlation) error {
+func (w *sweeper) work(ctx context.Context, in <-chan *sweepBatch, out chan<- []model.Correlation, free chan<- *sweepBatch) error {
 	var buf []model.Correlation
 	w.emit = func(c model.Correlation) error {
 		buf = append(buf, c)
@@ -371,6 +386,11 @@ func (w *sweeper) work(ctx context.Context, in <-chan *sweepBatch, out chan<- []
 			if err := w.flush(); err != nil {
 				return err
 			}
+		}
+		b.reset()
+		select {
+		case free <- b:
+		default:
 		}
 		if ctx.Err() != nil {
 			return nil // a judged run may have stopped waiting: emit none of it
