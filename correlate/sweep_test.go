@@ -233,3 +233,39 @@ func TestSweepCompactionEdges(t *testing.T) {
 	require.Equal(t, unpause, m[sched].InheritedFrom)
 	require.Equal(t, backfill, m[bf].InheritedFrom)
 }
+
+// TestSweepParallelInheritsAcrossWorkers: runs owned by one worker take the
+// verdicts of enabling actions another worker judges — a scheduled run its
+// unpause, a backfill run its request, a manual run without a person its
+// trigger — each a verdict that needed the enabler's person's assertions.
+func TestSweepParallelInheritsAcrossWorkers(t *testing.T) {
+	p := DefaultPolicy()
+	// two people on different workers of two, the runs' worker a third.
+	alice, bob := "alice", "bob"
+	for personHash(alice)%2 == personHash(bob)%2 {
+		bob += "+"
+	}
+	b := &builder{}
+	key := b.auth("key", alice, t0)
+	b.auth("pw", bob, t0, factor(model.FactorPassword), hwUnset())
+	unpause := b.act(alice, t0.Add(time.Minute), model.ActionUnpause, dagID("rep"))
+	backfill := b.act(alice, t0.Add(time.Minute), model.ActionBackfill, dagID("bf"))
+	trig := b.act(alice, t0.Add(2*time.Minute), model.ActionTrigger, dagID("etl"))
+	weak := b.act(bob, t0.Add(2*time.Minute), model.ActionUnpause, dagID("rep2"))
+	sched := b.run("rep", "scheduled__1", model.RunScheduled, t0.Add(3*time.Minute), "", bob)
+	bf := b.run("bf", "backfill__1", model.RunBackfill, t0.Add(3*time.Minute), "", bob)
+	manual := b.run("etl", "manual__1", model.RunManual, t0.Add(3*time.Minute), "", "")
+	sched2 := b.run("rep2", "scheduled__1", model.RunScheduled, t0.Add(3*time.Minute), "", alice)
+	got, _ := sweep(t, p, ordered(&b.h, rand.New(rand.NewPCG(9, 9))))
+	require.Equal(t, batch(t, p, &b.h), got)
+	m := byID(got)
+	for run, src := range map[string]string{sched: unpause, bf: backfill} {
+		require.Equal(t, src, m[run].InheritedFrom, run)
+		require.Equal(t, model.VerdictVerified, m[run].InheritedVerdict, run)
+		require.Equal(t, key, m[run].AssertionID, run)
+	}
+	require.Equal(t, trig, m[manual].TriggerActionID)
+	require.Equal(t, model.VerdictVerified, m[manual].Verdict)
+	require.Equal(t, weak, m[sched2].InheritedFrom)
+	require.Equal(t, model.VerdictWeakFactor, m[sched2].InheritedVerdict)
+}
