@@ -61,7 +61,7 @@ func SweepParallel(ctx context.Context, p Policy, in Input, workers int, emit fu
 		return first
 	}
 
-	out := make(chan []model.Correlation, 2*workers)
+	out := make(chan []*item, 2*workers)
 	ins := make([]chan *sweepBatch, workers)
 	free := make(chan *sweepBatch, 6*workers) // batches done with, for reuse
 	var wg sync.WaitGroup
@@ -93,12 +93,12 @@ func SweepParallel(ctx context.Context, p Policy, in Input, workers int, emit fu
 			fail(err)
 		}
 	}()
-	for cs := range out {
+	for its := range out {
 		if failed() != nil || ctx.Err() != nil {
 			continue // drain: the workers are stopping
 		}
-		for _, c := range cs {
-			if err := emit(c); err != nil {
+		for _, it := range its {
+			if err := emit(it.c); err != nil {
 				fail(err)
 				break
 			}
@@ -319,14 +319,11 @@ func personHash(person string) uint32 {
 }
 
 // work applies the batches of in to w in order, advancing w before each
-// timed event as Sweep does, and sends w's correlations to out; at the end
-// of the input it flushes w.
-func (w *sweeper) work(ctx context.Context, in <-chan *sweepBatch, out chan<- []model.Correlation, free chan<- *sweepBatch) error {
-	var buf []model.Correlation
-	w.emit = func(c model.Correlation) error {
-		buf = append(buf, c)
-		return nil
-	}
+// timed event as Sweep does, and sends the items w judges to out (their
+// verdicts final, read-only); at the end of the input it flushes w.
+func (w *sweeper) work(ctx context.Context, in <-chan *sweepBatch, out chan<- []*item, free chan<- *sweepBatch) error {
+	var buf []*item
+	w.emitItem = func(it *item) { buf = append(buf, it) }
 	ship := func() error {
 		if len(buf) == 0 {
 			return nil
@@ -336,7 +333,7 @@ func (w *sweeper) work(ctx context.Context, in <-chan *sweepBatch, out chan<- []
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-		buf = make([]model.Correlation, 0, 2*len(buf))
+		buf = make([]*item, 0, 2*len(buf))
 		return nil
 	}
 	for {

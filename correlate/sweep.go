@@ -152,10 +152,13 @@ func pullSource[T any](seq iter.Seq[T], tsOf func(*T) time.Time, add func(*T) er
 // sweeper is Sweep's state: the shared indexed state, plus the actions
 // awaiting their deadline in time order.
 type sweeper struct {
-	s      *state
-	emit   func(model.Correlation) error
-	audits queue // pending audit actions, by time (= deadline order)
-	runs   queue // pending runs, by time
+	s    *state
+	emit func(model.Correlation) error
+	// emitItem, when set, is handed each judged item instead of emit
+	// (SweepParallel's workers).
+	emitItem func(*item)
+	audits   queue // pending audit actions, by time (= deadline order)
+	runs     queue // pending runs, by time
 	// ids of pending actions, for ignoring copies.
 	seenAudit, seenRun map[string]struct{}
 	wm                 int64 // the latest event time taken
@@ -238,7 +241,9 @@ func (w *sweeper) finalise(due func(*item) bool) error {
 			if it.done != nil {
 				close(it.done)
 			}
-			if err := w.emit(it.c); err != nil {
+			if w.emitItem != nil {
+				w.emitItem(it)
+			} else if err := w.emit(it.c); err != nil {
 				return err
 			}
 		}
