@@ -64,14 +64,8 @@ func BenchmarkSweep(b *testing.B) {
 	n := actions(h)
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			var mu sync.Mutex
-			held := 0
-			sweepHook = func(w *sweeper) {
-				mu.Lock()
-				defer mu.Unlock()
-				held = max(held, w.held())
-			}
-			defer func() { sweepHook = nil }()
+			held, stop := trackHeld()
+			defer stop()
 			cpu0 := cpuTime(b)
 			start := time.Now()
 			for b.Loop() {
@@ -83,7 +77,7 @@ func BenchmarkSweep(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/el.Seconds(), "actions/s")
 			b.ReportMetric(float64(len(h.auth)+len(h.authn)+len(h.airflow)+len(h.runs))*float64(b.N)/el.Seconds(), "events/s")
 			b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N), "cpu_s")
-			b.ReportMetric(float64(held), "held")
+			b.ReportMetric(float64(held()), "held")
 		})
 	}
 }

@@ -267,12 +267,7 @@ func dispatch(ctx context.Context, r *rules, in Input, ins []chan *sweepBatch, f
 		if k&0xfff == 0 && ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		var next *sweepSource
-		for _, s := range srcs {
-			if s.ok && (next == nil || s.ts < next.ts) {
-				next = s
-			}
-		}
+		next := earliest(srcs)
 		if next == nil {
 			break
 		}

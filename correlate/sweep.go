@@ -59,12 +59,7 @@ func Sweep(ctx context.Context, p Policy, in Input, emit func(model.Correlation)
 		if n&0xfff == 0 && ctx.Err() != nil {
 			return fmt.Errorf("sweep correlate: %w", ctx.Err())
 		}
-		var next *sweepSource
-		for _, s := range srcs {
-			if s.ok && (next == nil || s.ts < next.ts) {
-				next = s
-			}
-		}
+		next := earliest(srcs)
 		if next == nil {
 			break
 		}
@@ -102,6 +97,18 @@ type sweepSource struct {
 	err   error // reading it found the stream out of order
 	take  func() error
 	stop  func()
+}
+
+// earliest returns the source whose current event is the earliest (the
+// first of equals), nil when every source has ended.
+func earliest(srcs []*sweepSource) *sweepSource {
+	var next *sweepSource
+	for _, s := range srcs {
+		if s.ok && (next == nil || s.ts < next.ts) {
+			next = s
+		}
+	}
+	return next
 }
 
 // pullSource wraps seq (nil is empty) as a sweepSource: take hands the

@@ -52,20 +52,33 @@ func sweep(tb testing.TB, p Policy, h *history) ([]model.Correlation, int) {
 func sweepOn(tb testing.TB, p Policy, h *history, workers int) ([]model.Correlation, int) {
 	tb.Helper()
 	var out []model.Correlation
-	var mu sync.Mutex
-	held := 0
-	sweepHook = func(w *sweeper) {
-		mu.Lock()
-		defer mu.Unlock()
-		held = max(held, w.held())
-	}
-	defer func() { sweepHook = nil }()
+	held, stop := trackHeld()
+	defer stop()
 	require.NoError(tb, SweepParallel(context.Background(), p, h.input(), workers, func(c model.Correlation) error {
 		out = append(out, c)
 		return nil
 	}))
 	sortCorrelations(out)
-	return out, held
+	return out, held()
+}
+
+// trackHeld sets sweepHook to note the most events one worker held at a
+// compaction (workers call it concurrently), returned by held; stop unsets it.
+func trackHeld() (held func() int, stop func()) {
+	var mu sync.Mutex
+	most := 0
+	sweepHook = func(w *sweeper) {
+		mu.Lock()
+		defer mu.Unlock()
+		most = max(most, w.held())
+	}
+	return func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return most
+		}, func() {
+			sweepHook = nil
+		}
 }
 
 // TestSweepMatchesBatch is the differential test of the one-pass
