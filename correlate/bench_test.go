@@ -2,8 +2,10 @@ package correlate
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,27 +52,43 @@ func BenchmarkBatch(b *testing.B) {
 
 // BenchmarkSweep reports one-pass correlation throughput over the same 1M
 // generated events as BenchmarkBatch, each stream in time order
-// (actions/s), and the most events it held at once.
+// (actions/s), on 1 worker (Sweep) and on 2 (SweepParallel), with the
+// process's CPU time per pass (cpu_s, user and system: what the split
+// costs beside what it saves in wall time) and the most events one worker
+// held at once.
 func BenchmarkSweep(b *testing.B) {
 	h, _ := benchData()
 	o := ordered(h, rngFor(2026))
 	in := o.input()
 	p := DefaultPolicy()
 	n := actions(h)
-	held := 0
-	sweepHook = func(w *sweeper) { held = max(held, w.held()) }
-	defer func() { sweepHook = nil }()
-	b.ResetTimer()
-	start := time.Now()
-	for b.Loop() {
-		if err := Sweep(context.Background(), p, in, func(model.Correlation) error { return nil }); err != nil {
-			b.Fatal(err)
-		}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			held, stop := trackHeld()
+			defer stop()
+			cpu0 := cpuTime(b)
+			start := time.Now()
+			for b.Loop() {
+				if err := SweepParallel(context.Background(), p, in, workers, func(model.Correlation) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			el := time.Since(start)
+			b.ReportMetric(float64(n)*float64(b.N)/el.Seconds(), "actions/s")
+			b.ReportMetric(float64(len(h.auth)+len(h.authn)+len(h.airflow)+len(h.runs))*float64(b.N)/el.Seconds(), "events/s")
+			b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N), "cpu_s")
+			b.ReportMetric(float64(held()), "held")
+		})
 	}
-	el := time.Since(start)
-	b.ReportMetric(float64(n)*float64(b.N)/el.Seconds(), "actions/s")
-	b.ReportMetric(float64(len(h.auth)+len(h.authn)+len(h.airflow)+len(h.runs))*float64(b.N)/el.Seconds(), "events/s")
-	b.ReportMetric(float64(held), "held")
+}
+
+// cpuTime is the user and system CPU time the process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkEngine reports streaming throughput over 1M generated events in

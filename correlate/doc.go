@@ -94,7 +94,8 @@
 // Batch correlates in-memory events in any order; Sweep correlates events
 // read in time order in one pass, emitting each final verdict as soon as no
 // later event can change it, with state bounded by the policy's max_age and
-// lookback (a stored period of any length); Engine correlates events one at
+// lookback (a stored period of any length), and SweepParallel does the same
+// on several goroutines, split by person; Engine correlates events one at
 // a time, in any order within the policy's grace, and emits provisional,
 // changed and final verdicts to a Sink. All three evaluate with the same
 // code over the same indexed state, so for every action whose events all

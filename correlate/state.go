@@ -56,6 +56,9 @@ type item struct {
 	final    bool
 	linked   bool // in a dag's enabling lists
 	heapIdx  int
+	// SweepParallel: closed once the owning worker has judged it, for the
+	// runs other workers attribute to it.
+	done chan struct{}
 
 	// audit
 	class  model.ActionClass
@@ -87,6 +90,8 @@ type state struct {
 	persons map[string]*person
 	creds   map[string][]credEvent // by credKey, sorted by (ts, id)
 	dags    map[dagKey]*dag
+	// stop ends a wait for another worker's verdict (SweepParallel).
+	stop <-chan struct{}
 }
 
 func newState(r *rules) *state {
@@ -160,7 +165,10 @@ func auditID(e *model.AirflowEvent) string {
 
 func runID(r *model.DagRun) string { return r.Instance + ":" + r.DagID + ":" + r.RunID }
 
-func (s *state) newAuditItem(e *model.AirflowEvent) *item {
+func (s *state) newAuditItem(e *model.AirflowEvent) *item { return newAuditItem(s.r, e) }
+
+// newAuditItem makes the item of audit action e under r.
+func newAuditItem(r *rules, e *model.AirflowEvent) *item {
 	class := e.Action
 	if class == "" {
 		class = model.ActionOther
@@ -175,20 +183,19 @@ func (s *state) newAuditItem(e *model.AirflowEvent) *item {
 			Kind:          model.KindAudit,
 			Channel:       e.Channel,
 			Action:        class,
-			Privileged:    s.r.privileged[class],
+			Privileged:    r.privileged[class],
 			DagID:         e.DagID,
 			RunID:         e.RunID,
 			Actor:         e.Actor,
 			Person:        e.Person,
-			PolicyVersion: s.r.version,
+			PolicyVersion: r.version,
 		},
 	}
-	it.deadline = it.ts + s.r.skew + s.r.grace
+	it.deadline = it.ts + r.skew + r.grace
 	if class == model.ActionTrigger && e.DagID != "" && e.TaskID == "" {
 		it.runIDs = triggerRunIDs(e)
 	}
-	it.linked = e.DagID != "" && (class == model.ActionUnpause || class == model.ActionBackfill ||
-		(class == model.ActionTrigger && e.TaskID == ""))
+	it.linked = enabling(e)
 	return it
 }
 
@@ -500,6 +507,7 @@ func (s *state) judgeRun(it *item, c *model.Correlation) {
 	switch it.run.runType {
 	case model.RunManual:
 		if src := s.matchTrigger(d, it); src != nil {
+			s.await(src)
 			triggeredBy(c, src)
 			return
 		}
@@ -512,6 +520,7 @@ func (s *state) judgeRun(it *item, c *model.Correlation) {
 		c.Reason = fmt.Sprintf("manual run with no triggering user and no trigger audit event within %s before it", time.Duration(s.r.trigWin))
 	case model.RunBackfill:
 		if src := latestAtOrBefore(d, func(d *dag) []*item { return d.backfills }, t+s.r.skew); src != nil {
+			s.await(src)
 			inherit(c, src, fmt.Sprintf("backfill run requested by %s", src.base.ActionID))
 			return
 		}
@@ -519,11 +528,23 @@ func (s *state) judgeRun(it *item, c *model.Correlation) {
 		c.Reason = "backfill run with no backfill request of the DAG before it"
 	default:
 		if src := latestAtOrBefore(d, func(d *dag) []*item { return d.unpauses }, t+s.r.skew); src != nil {
+			s.await(src)
 			inherit(c, src, fmt.Sprintf("%s run enabled by unpause %s", runTypeName(it.run.runType), src.base.ActionID))
 			return
 		}
 		c.Verdict = model.VerdictUnattributed
 		c.Reason = fmt.Sprintf("%s run with no unpause of the DAG before it", runTypeName(it.run.runType))
+	}
+}
+
+// await waits until src's verdict is final when another worker judges it
+// (SweepParallel), or until s.stop.
+func (s *state) await(src *item) {
+	if src.done != nil {
+		select {
+		case <-src.done:
+		case <-s.stop:
+		}
 	}
 }
 

@@ -42,11 +42,7 @@ func Sweep(ctx context.Context, p Policy, in Input, emit func(model.Correlation)
 	if err != nil {
 		return fmt.Errorf("sweep correlate: %w", err)
 	}
-	w := &sweeper{s: newState(r), emit: emit, seenAudit: map[string]struct{}{}, seenRun: map[string]struct{}{}}
-	for _, d := range r.maxAge {
-		w.maxAge = max(w.maxAge, d)
-	}
-	w.every = max(w.maxAge/4, int64(time.Minute))
+	w := newSweeper(r, emit)
 
 	srcs := []*sweepSource{
 		pullSource(in.Authenticators, func(e *model.Authenticator) time.Time { return e.TS }, w.addAuthenticator),
@@ -63,12 +59,7 @@ func Sweep(ctx context.Context, p Policy, in Input, emit func(model.Correlation)
 		if n&0xfff == 0 && ctx.Err() != nil {
 			return fmt.Errorf("sweep correlate: %w", ctx.Err())
 		}
-		var next *sweepSource
-		for _, s := range srcs {
-			if s.ok && (next == nil || s.ts < next.ts) {
-				next = s
-			}
-		}
+		next := earliest(srcs)
 		if next == nil {
 			break
 		}
@@ -87,6 +78,16 @@ func Sweep(ctx context.Context, p Policy, in Input, emit func(model.Correlation)
 	return nil
 }
 
+// newSweeper returns an empty sweeper under r emitting to emit.
+func newSweeper(r *rules, emit func(model.Correlation) error) *sweeper {
+	w := &sweeper{s: newState(r), emit: emit, seenAudit: map[string]struct{}{}, seenRun: map[string]struct{}{}}
+	for _, d := range r.maxAge {
+		w.maxAge = max(w.maxAge, d)
+	}
+	w.every = max(w.maxAge/4, int64(time.Minute))
+	return w
+}
+
 // sweepSource is one input stream being merged: its current event, read
 // ahead, and how to apply it.
 type sweepSource struct {
@@ -96,6 +97,18 @@ type sweepSource struct {
 	err   error // reading it found the stream out of order
 	take  func() error
 	stop  func()
+}
+
+// earliest returns the source whose current event is the earliest (the
+// first of equals), nil when every source has ended.
+func earliest(srcs []*sweepSource) *sweepSource {
+	var next *sweepSource
+	for _, s := range srcs {
+		if s.ok && (next == nil || s.ts < next.ts) {
+			next = s
+		}
+	}
+	return next
 }
 
 // pullSource wraps seq (nil is empty) as a sweepSource: take hands the
@@ -146,10 +159,13 @@ func pullSource[T any](seq iter.Seq[T], tsOf func(*T) time.Time, add func(*T) er
 // sweeper is Sweep's state: the shared indexed state, plus the actions
 // awaiting their deadline in time order.
 type sweeper struct {
-	s      *state
-	emit   func(model.Correlation) error
-	audits queue // pending audit actions, by time (= deadline order)
-	runs   queue // pending runs, by time
+	s    *state
+	emit func(model.Correlation) error
+	// emitItem, when set, is handed each judged item instead of emit
+	// (SweepParallel's workers).
+	emitItem func(*item)
+	audits   queue // pending audit actions, by time (= deadline order)
+	runs     queue // pending runs, by time
 	// ids of pending actions, for ignoring copies.
 	seenAudit, seenRun map[string]struct{}
 	wm                 int64 // the latest event time taken
@@ -229,7 +245,12 @@ func (w *sweeper) finalise(due func(*item) bool) error {
 			q.q.pop()
 			delete(q.seen, it.base.ActionID)
 			w.s.judge(it)
-			if err := w.emit(it.c); err != nil {
+			if it.done != nil {
+				close(it.done)
+			}
+			if w.emitItem != nil {
+				w.emitItem(it)
+			} else if err := w.emit(it.c); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,19 +34,51 @@ func sortedByTS[T any](s []T, rng *rand.Rand, ts func(*T) time.Time) []T {
 
 // sweep runs Sweep over h (which must be ordered) and returns its
 // correlations sorted like Batch's, and the most authentications, credential
-// events and enabling actions it held at any compaction.
+// events and enabling actions it held at any compaction. It runs
+// SweepParallel over h too, on 2 and 3 workers, and requires the same
+// correlations of it, and each worker to hold no more than Sweep.
 func sweep(tb testing.TB, p Policy, h *history) ([]model.Correlation, int) {
 	tb.Helper()
+	out, held := sweepOn(tb, p, h, 1)
+	for _, workers := range []int{2, 3} {
+		got, wheld := sweepOn(tb, p, h, workers)
+		require.Equal(tb, out, got, "%d workers", workers)
+		require.LessOrEqual(tb, wheld, max(held, 16), "%d workers: one worker's state", workers)
+	}
+	return out, held
+}
+
+// sweepOn runs SweepParallel on workers over h, as sweep describes.
+func sweepOn(tb testing.TB, p Policy, h *history, workers int) ([]model.Correlation, int) {
+	tb.Helper()
 	var out []model.Correlation
-	held := 0
-	sweepHook = func(w *sweeper) { held = max(held, w.held()) }
-	defer func() { sweepHook = nil }()
-	require.NoError(tb, Sweep(context.Background(), p, h.input(), func(c model.Correlation) error {
+	held, stop := trackHeld()
+	defer stop()
+	require.NoError(tb, SweepParallel(context.Background(), p, h.input(), workers, func(c model.Correlation) error {
 		out = append(out, c)
 		return nil
 	}))
 	sortCorrelations(out)
-	return out, held
+	return out, held()
+}
+
+// trackHeld sets sweepHook to note the most events one worker held at a
+// compaction (workers call it concurrently), returned by held; stop unsets it.
+func trackHeld() (held func() int, stop func()) {
+	var mu sync.Mutex
+	most := 0
+	sweepHook = func(w *sweeper) {
+		mu.Lock()
+		defer mu.Unlock()
+		most = max(most, w.held())
+	}
+	return func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return most
+		}, func() {
+			sweepHook = nil
+		}
 }
 
 // TestSweepMatchesBatch is the differential test of the one-pass
@@ -138,13 +171,17 @@ func TestSweepErrors(t *testing.T) {
 			if tc.p.MaxAge.Privileged == 0 && name != "invalid policy" {
 				tc.p = DefaultPolicy()
 			}
-			err := Sweep(tc.ctx, tc.p, tc.h.input(), func(model.Correlation) error { return tc.emit })
-			require.ErrorIs(t, err, tc.want)
+			for _, workers := range []int{1, 2} {
+				err := SweepParallel(tc.ctx, tc.p, tc.h.input(), workers, func(model.Correlation) error { return tc.emit })
+				require.ErrorIs(t, err, tc.want, "%d workers", workers)
+			}
 		})
 	}
 	// an ignored event without a time (a failed sign-in) is no error, as in Batch.
 	h := &history{auth: []model.AuthEvent{{Source: model.SourceOkta, EventID: "x", Outcome: model.OutcomeFailure}}}
-	require.NoError(t, Sweep(context.Background(), DefaultPolicy(), h.input(), func(model.Correlation) error { return nil }))
+	for _, workers := range []int{1, 2} {
+		require.NoError(t, SweepParallel(context.Background(), DefaultPolicy(), h.input(), workers, func(model.Correlation) error { return nil }))
+	}
 }
 
 // TestSweepIgnoresCopies: an action delivered twice at its time is judged once.
@@ -208,4 +245,40 @@ func TestSweepCompactionEdges(t *testing.T) {
 	require.Equal(t, trig, m[manual].TriggerActionID) // a manual run carries its trigger's verdict
 	require.Equal(t, unpause, m[sched].InheritedFrom)
 	require.Equal(t, backfill, m[bf].InheritedFrom)
+}
+
+// TestSweepParallelInheritsAcrossWorkers: runs owned by one worker take the
+// verdicts of enabling actions another worker judges — a scheduled run its
+// unpause, a backfill run its request, a manual run without a person its
+// trigger — each a verdict that needed the enabler's person's assertions.
+func TestSweepParallelInheritsAcrossWorkers(t *testing.T) {
+	p := DefaultPolicy()
+	// two people on different workers of two, the runs' worker a third.
+	alice, bob := "alice", "bob"
+	for personHash(alice)%2 == personHash(bob)%2 {
+		bob += "+"
+	}
+	b := &builder{}
+	key := b.auth("key", alice, t0)
+	b.auth("pw", bob, t0, factor(model.FactorPassword), hwUnset())
+	unpause := b.act(alice, t0.Add(time.Minute), model.ActionUnpause, dagID("rep"))
+	backfill := b.act(alice, t0.Add(time.Minute), model.ActionBackfill, dagID("bf"))
+	trig := b.act(alice, t0.Add(2*time.Minute), model.ActionTrigger, dagID("etl"))
+	weak := b.act(bob, t0.Add(2*time.Minute), model.ActionUnpause, dagID("rep2"))
+	sched := b.run("rep", "scheduled__1", model.RunScheduled, t0.Add(3*time.Minute), "", bob)
+	bf := b.run("bf", "backfill__1", model.RunBackfill, t0.Add(3*time.Minute), "", bob)
+	manual := b.run("etl", "manual__1", model.RunManual, t0.Add(3*time.Minute), "", "")
+	sched2 := b.run("rep2", "scheduled__1", model.RunScheduled, t0.Add(3*time.Minute), "", alice)
+	got, _ := sweep(t, p, ordered(&b.h, rand.New(rand.NewPCG(9, 9))))
+	require.Equal(t, batch(t, p, &b.h), got)
+	m := byID(got)
+	for run, src := range map[string]string{sched: unpause, bf: backfill} {
+		require.Equal(t, src, m[run].InheritedFrom, run)
+		require.Equal(t, model.VerdictVerified, m[run].InheritedVerdict, run)
+		require.Equal(t, key, m[run].AssertionID, run)
+	}
+	require.Equal(t, trig, m[manual].TriggerActionID)
+	require.Equal(t, model.VerdictVerified, m[manual].Verdict)
+	require.Equal(t, weak, m[sched2].InheritedFrom)
+	require.Equal(t, model.VerdictWeakFactor, m[sched2].InheritedVerdict)
 }

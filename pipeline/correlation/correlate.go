@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,9 @@ type CorrelateOptions struct {
 	WriteRows int
 	// PageRows bounds the rows of one event read. Default DefaultLoadPageRows.
 	PageRows int64
+	// Workers is how many goroutines correlate, each the people of a hash
+	// range (correlate.SweepParallel). Default runtime.GOMAXPROCS(0).
+	Workers int
 }
 
 // CorrelateResult summarises a Correlate run.
@@ -73,8 +77,8 @@ type CorrelateResult struct {
 // version is the current policy (CurrentPolicy).
 //
 // It streams: the events are read in time order (see loader) through
-// correlate.Sweep, and each correlation is written, in batches, as soon as
-// no later event can change it. Memory is bounded by the policy's max_age
+// correlate.SweepParallel on o.Workers goroutines, and each correlation is
+// written, in batches, as soon as no later event can change it. Memory is bounded by the policy's max_age
 // and lookback and the number of people active in them, not by the length
 // of the period; reading, correlating and writing run concurrently.
 func Correlate(ctx context.Context, w Store, p correlate.Policy, o CorrelateOptions) (CorrelateResult, error) {
@@ -106,7 +110,11 @@ func Correlate(ctx context.Context, w Store, p correlate.Policy, o CorrelateOpti
 			return res, fmt.Errorf("correlate: %w", err)
 		}
 		cw := newCorrelationWriter(ctx, w, model.Millis(now()), o, total, &res)
-		err = correlate.Sweep(ctx, p, l.input(), func(c model.Correlation) error {
+		workers := o.Workers
+		if workers <= 0 {
+			workers = runtime.GOMAXPROCS(0)
+		}
+		err = correlate.SweepParallel(ctx, p, l.input(), workers, func(c model.Correlation) error {
 			if l.failed.Load() {
 				// A stream ended early: this verdict may lack its events.
 				// Those emitted before were final with every stream open.
@@ -166,7 +174,7 @@ func newCorrelationWriter(ctx context.Context, w Store, stamp time.Time, o Corre
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	return &correlationWriter{w: w, o: o, res: res, total: total, stamp: stamp, size: size,
-		ctx: ctx, cancel: cancel, sem: make(chan struct{}, 2)}
+		buf: make([]model.Correlation, 0, size), ctx: ctx, cancel: cancel, sem: make(chan struct{}, 2)}
 }
 
 func (cw *correlationWriter) add(c model.Correlation) error {

@@ -351,7 +351,8 @@ func randomEvents(rng *rand.Rand, n int, base time.Time, span time.Duration) *st
 
 // TestCorrelateMatchesBatch is the differential test of the store path:
 // random events with every column filled are stored, and Correlate (time
-// windows, narrow projections, row filters, correlate.Sweep) must write, for
+// windows, narrow projections, row filters, correlate.SweepParallel on 1
+// and on 3 workers) must write, for
 // each action of a period in their middle, exactly the correlation
 // correlate.Batch gives over every stored event read back with every column.
 // A correlator that starts reading a column the projections leave out
@@ -368,9 +369,6 @@ func TestCorrelateMatchesBatch(t *testing.T) {
 			p.TriggerWindow = 2 * time.Hour
 			p.AAGUID.Deny = []string{"00000000-0000-0000-0000-000000000001"}
 			from, to := base.Add(30*time.Hour), base.Add(54*time.Hour)
-			res, err := Correlate(ctx, w, p, CorrelateOptions{From: from, To: to, WriteRows: 100, PageRows: 200})
-			require.NoError(t, err)
-
 			all, err := correlate.Batch(ctx, p, storedInput(t, w))
 			require.NoError(t, err)
 			want := map[string]model.Correlation{}
@@ -385,13 +383,19 @@ func TestCorrelateMatchesBatch(t *testing.T) {
 			for _, v := range model.Verdicts {
 				require.Positive(t, counts[v], "the random history covers %s", v)
 			}
-			got := stored(t, w, p.Version())
-			require.Equal(t, len(want), res.Actions)
-			require.Len(t, got, len(want))
-			for id, c := range want {
-				g := got[id]
-				g.ComputedAt = time.Time{}
-				require.Equal(t, c, g, id)
+			// one worker, and more workers than the machine's cores: each
+			// run rewrites every row, the later run's rows are read.
+			for _, workers := range []int{1, 3} {
+				res, err := Correlate(ctx, w, p, CorrelateOptions{From: from, To: to, WriteRows: 100, PageRows: 200, Workers: workers})
+				require.NoError(t, err)
+				got := stored(t, w, p.Version())
+				require.Equal(t, len(want), res.Actions)
+				require.Len(t, got, len(want))
+				for id, c := range want {
+					g := got[id]
+					g.ComputedAt = time.Time{}
+					require.Equal(t, c, g, "%d workers: %s", workers, id)
+				}
 			}
 		})
 	}
