@@ -2,6 +2,7 @@ package correlation
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -104,7 +105,9 @@ ASOF LEFT JOIN (
 // correlation writes dropped) and write_only_rows/s (the first writeSample
 // of its correlations written again alone, in its batch size) beside
 // engine_copy_rows/s (the engine inserting those rows from the table
-// itself: the insert's cost without Go).
+// itself: the insert's cost without Go). KEYTRAIL_BENCH_WORKERS sets
+// CorrelateOptions.Workers (default: GOMAXPROCS), for A/B runs of the sweep
+// on one core and on both.
 func BenchmarkCorrelate(b *testing.B) {
 	ctx := context.Background()
 	n := storetest.BenchEvents(b)
@@ -116,6 +119,13 @@ func BenchmarkCorrelate(b *testing.B) {
 	storetest.Settle(b, s)
 	b.Logf("seeded %d events over %s in %s", n, to.Sub(from), time.Since(t0).Round(time.Millisecond))
 	p := correlate.DefaultPolicy()
+	workers := 0
+	if v := os.Getenv("KEYTRAIL_BENCH_WORKERS"); v != "" {
+		var err error
+		if workers, err = strconv.Atoi(v); err != nil || workers < 0 {
+			b.Fatalf("KEYTRAIL_BENCH_WORKERS=%q: want a count of workers", v)
+		}
+	}
 
 	var batchDur, sqlDur, readDur, noWriteDur, writeDur time.Duration
 	var written int
@@ -132,7 +142,7 @@ func BenchmarkCorrelate(b *testing.B) {
 		rssBefore = max(rssBefore, storetest.ResetPeakRSS(b))
 		stop := correlateHeapPeak()
 		start := time.Now()
-		res, err := Correlate(ctx, w, p, CorrelateOptions{From: from, To: to})
+		res, err := Correlate(ctx, w, p, CorrelateOptions{From: from, To: to, Workers: workers})
 		batchDur += time.Since(start)
 		peak = max(peak, stop())
 		peakRSS = max(peakRSS, storetest.PeakRSS(b))
@@ -152,7 +162,7 @@ func BenchmarkCorrelate(b *testing.B) {
 		readDur += time.Since(start)
 		start = time.Now()
 		kept := &discardWrites{Store: w, keep: writeSample}
-		_, err = Correlate(ctx, kept, p, CorrelateOptions{From: from, To: to})
+		_, err = Correlate(ctx, kept, p, CorrelateOptions{From: from, To: to, Workers: workers})
 		noWriteDur += time.Since(start)
 		require.NoError(b, err)
 		// The writes alone: a sample of the run's correlations written
