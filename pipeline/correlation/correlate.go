@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"maps"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +49,11 @@ type CorrelateOptions struct {
 	// PageRows bounds the rows of one event read. Default DefaultLoadPageRows.
 	PageRows int64
 	// Workers is how many goroutines correlate, each the people of a hash
-	// range (correlate.SweepParallel). Default runtime.GOMAXPROCS(0).
+	// range (correlate.SweepParallel). Default 1: on 2 cores the engine's
+	// reads and inserts run beside the sweep, and a second sweep worker
+	// made the sweep faster (no-write run 4.4–4.9 s → 3.2–4.6 s at 1M
+	// events) but the whole run slower (7.0–7.7 s → 7.4–9.8 s, quiet
+	// machine, docs/benchmarks.md); more pays where cores are spare.
 	Workers int
 }
 
@@ -110,10 +113,7 @@ func Correlate(ctx context.Context, w Store, p correlate.Policy, o CorrelateOpti
 			return res, fmt.Errorf("correlate: %w", err)
 		}
 		cw := newCorrelationWriter(ctx, w, model.Millis(now()), o, total, &res)
-		workers := o.Workers
-		if workers <= 0 {
-			workers = runtime.GOMAXPROCS(0)
-		}
+		workers := max(o.Workers, 1)
 		err = correlate.SweepParallel(ctx, p, l.input(), workers, func(c model.Correlation) error {
 			if l.failed.Load() {
 				// A stream ended early: this verdict may lack its events.
