@@ -51,7 +51,10 @@ type LiveOptions struct {
 	// then reads only from the floor taken before its previous read — the
 	// rows stored since, about once each — and re-reads PollOverlap back at
 	// most every PollOverlap/2, for rows other processes stored (a row
-	// whose insert committed up to PollOverlap/2 late is still read).
+	// whose insert committed up to PollOverlap/2 late is still read). After
+	// the first, that re-read runs beside the polls: the Poll that finds
+	// it done hands its rows over, so the rows this process stores meanwhile
+	// do not wait for it.
 	Floor func() uint64
 	// Logger receives alert hand-off failures. Default discard.
 	Logger *slog.Logger
@@ -116,6 +119,7 @@ type Live struct {
 	mark     uint64              // newest row version seen by Poll
 	visible  uint64              // with Floor: the floor taken before the last read (0: none yet)
 	swept    time.Time           // with Floor: when Poll last re-read PollOverlap back
+	sweeping chan sweepRead      // with Floor: the re-read under way, if any (receives once)
 	closed   bool
 
 	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
@@ -385,20 +389,30 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	sweep := true
 	if l.o.Floor != nil {
 		floor = l.o.Floor() // before the read: what it reads includes every row below
-		if now := time.Now(); visible > 0 && now.Sub(swept) < l.o.PollOverlap/2 {
+		if visible > 0 {
+			// The re-read of PollOverlap back runs beside the polls;
+			// this one reads what was stored since the last floor.
+			if now := time.Now(); now.Sub(swept) >= l.o.PollOverlap/2 && l.startSweep(ctx, from) {
+				l.mu.Lock()
+				l.swept = now
+				l.mu.Unlock()
+			}
 			from, sweep = visible, false
 		} else {
-			swept = now
+			swept = time.Now()
 		}
 	}
-	var evs []timed
-	newest := mark
-	see := func(ts time.Time, ev any, v uint64) {
-		evs = append(evs, timed{ts, ev})
-		newest = max(newest, v)
-	}
-	if err := l.w.EventsSince(ctx, from, see); err != nil {
+	var r sweepRead
+	r.newest = mark
+	if err := l.w.EventsSince(ctx, from, r.see); err != nil {
 		return 0, fmt.Errorf("live poll: %w", err)
+	}
+	evs, newest := r.evs, r.newest
+	if sr, ok := l.sweepDone(); ok {
+		if sr.err != nil {
+			return 0, fmt.Errorf("live poll: re-read %v back: %w", l.o.PollOverlap, sr.err)
+		}
+		evs, newest, sweep = append(evs, sr.evs...), max(newest, sr.newest), true
 	}
 	slices.SortStableFunc(evs, func(a, b timed) int { return a.ts.Compare(b.ts) })
 	// The identities stored with (before) the rows just read name the
@@ -438,13 +452,71 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	l.mark = max(l.mark, newest)
 	if l.o.Floor != nil {
 		l.visible = max(l.visible, floor)
-		if sweep {
+		if visible == 0 {
 			l.swept = swept
 		}
 	}
 	l.polled += int64(len(evs))
 	l.mu.Unlock()
 	return len(evs), l.Sync(ctx)
+}
+
+// sweepRead is the rows of one read of the store and their newest version.
+type sweepRead struct {
+	evs      []timed
+	newest   uint64
+	err      error
+	canceled bool // err came from the read's context ending
+}
+
+func (r *sweepRead) see(ts time.Time, ev any, v uint64) {
+	r.evs = append(r.evs, timed{ts, ev})
+	r.newest = max(r.newest, v)
+}
+
+// startSweep starts the re-read of the rows from version from on in the
+// background, unless one is under way; it reports whether it started one.
+// It reads on ctx: a Poll after ctx ended finds it failed and starts
+// another.
+func (l *Live) startSweep(ctx context.Context, from uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sweeping != nil {
+		return false
+	}
+	done := make(chan sweepRead, 1)
+	l.sweeping = done
+	go func() {
+		var r sweepRead
+		r.err = l.w.EventsSince(ctx, from, r.see)
+		r.canceled = r.err != nil && ctx.Err() != nil
+		done <- r
+	}()
+	return true
+}
+
+// sweepDone takes the background re-read's rows once it ended. A re-read
+// that failed is started again by a later Poll (swept is reset); one whose
+// context ended is dropped without an error.
+func (l *Live) sweepDone() (sweepRead, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sweeping == nil {
+		return sweepRead{}, false
+	}
+	select {
+	case r := <-l.sweeping:
+		l.sweeping = nil
+		if r.err != nil {
+			l.swept = time.Time{}
+			if r.canceled {
+				return sweepRead{}, false
+			}
+		}
+		return r, true
+	default:
+		return sweepRead{}, false
+	}
 }
 
 // ownerless reports whether ev is an Airflow row or run stored without a
