@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/pipeline"
 	"github.com/keytrail/keytrail/pipeline/correlation"
+	"github.com/keytrail/keytrail/store"
+	"github.com/keytrail/keytrail/warehouse"
 )
 
 // held is an ingest.Sink that holds each Write until released, then writes
@@ -92,7 +95,8 @@ func TestWritesFloor(t *testing.T) {
 
 // gatedEvents is a correlation.Store whose EventsSince calls from below a
 // version the test sets (the Live's overlap re-reads) wait until the test
-// opens the gate.
+// opens the gate (and fail when the test is not there to see them start
+// within 10 s: the poll itself is waiting for them).
 type gatedEvents struct {
 	correlation.Store
 	below   atomic.Uint64
@@ -102,7 +106,11 @@ type gatedEvents struct {
 
 func (g *gatedEvents) EventsSince(ctx context.Context, v uint64, fn func(time.Time, any, uint64)) error {
 	if v < g.below.Load() {
-		g.waiting <- struct{}{}
+		select {
+		case g.waiting <- struct{}{}:
+		case <-time.After(10 * time.Second):
+			return errors.New("the re-read was not started beside the poll (the poll waited for it)")
+		}
 		<-g.open
 	}
 	return g.Store.EventsSince(ctx, v, fn)
@@ -117,10 +125,13 @@ func TestLiveSweepBeside(t *testing.T) {
 	ctx := context.Background()
 	for name, w := range engines(t) {
 		t.Run(name, func(t *testing.T) {
-			writes, other := pipeline.NewWrites(w.NextVersion), pipeline.NewWrites(w.NextVersion)
+			writes := pipeline.NewWrites(w.NextVersion)
 			fast := writes.Sink(w)
-			slow := held{Sink: w, started: make(chan struct{}), release: make(chan struct{})}
-			otherSink := other.Sink(slow) // another process's writer: this Live's Floor does not see it
+			// Another process's writer, whose rows are stamped with the
+			// time the test began: they commit below this Live's floor,
+			// as a write that took long to commit does.
+			began := time.Now()
+			other := &warehouse.Warehouse{S: w.S, Versions: store.NewVersions(func() time.Time { return began })}
 			var lastFloor atomic.Uint64
 			floor := func() uint64 { f := writes.Floor(); lastFloor.Store(f); return f }
 			g := &gatedEvents{Store: w, waiting: make(chan struct{}), open: make(chan struct{})}
@@ -135,14 +146,11 @@ func TestLiveSweepBeside(t *testing.T) {
 			require.Zero(t, poll(), "the first poll reads an empty store")
 			swept := time.Now()
 
-			done := make(chan error)
-			go func() { _, err := otherSink.Write(ctx, floorAction(1)); done <- err }()
-			<-slow.started // action 1 has its version; its insert waits
 			_, err = fast.Write(ctx, floorAction(2))
 			require.NoError(t, err)
 			require.Equal(t, 1, poll(), "action 2")
-			close(slow.release)
-			require.NoError(t, <-done)
+			_, err = other.Write(ctx, floorAction(1))
+			require.NoError(t, err)
 			require.Zero(t, poll(), "action 1 committed below the floor: only a re-read finds it")
 
 			time.Sleep(time.Until(swept.Add(overlap / 2))) // the next poll re-reads
