@@ -273,8 +273,8 @@ type Correlator struct {
 	// PollOverlap is how far back each poll re-reads rows, for inserts
 	// that committed late. On the in-process bus the correlator reads the
 	// rows this process's sink stored since its last poll and re-reads the
-	// overlap only every PollOverlap/2, for rows other processes wrote.
-	// Default 30s.
+	// overlap only every PollOverlap/2, for rows other processes wrote,
+	// beside its polls. Default 30s.
 	PollOverlap time.Duration `yaml:"poll_overlap"`
 }
 
