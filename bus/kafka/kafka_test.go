@@ -66,6 +66,16 @@ func newProducer(t *testing.T, conn kafka.Conn) *kafka.Producer {
 	return p
 }
 
+// topicProducer starts a broker with src's topic of partitions partitions
+// and returns its connection, the topic and a producer to it.
+func topicProducer(t *testing.T, src model.Source, partitions int) (kafka.Conn, string, *kafka.Producer) {
+	t.Helper()
+	_, conn := kafkatest.Start(t)
+	topic := kafka.DefaultTopic(src)
+	require.NoError(t, kafka.EnsureTopics(context.Background(), conn, []string{topic}, partitions, 1))
+	return conn, topic, newProducer(t, conn)
+}
+
 // drain fetches until n records arrived (committing each batch when commit
 // is set) and returns them in delivery order.
 func drain(t *testing.T, c bus.Subscriber, n int, commit bool) []bus.Record {
@@ -143,10 +153,7 @@ func TestPublishConsume(t *testing.T) {
 // ones are not delivered again.
 func TestRedeliveryAfterRestart(t *testing.T) {
 	ctx := context.Background()
-	_, conn := kafkatest.Start(t)
-	topic := kafka.DefaultTopic(model.SourceOkta)
-	require.NoError(t, kafka.EnsureTopics(ctx, conn, []string{topic}, 1, 1)) // one partition: a total order to check
-	p := newProducer(t, conn)
+	conn, topic, p := topicProducer(t, model.SourceOkta, 1) // one partition: a total order to check
 	sent := records(model.SourceOkta, 0, 100, 3)
 	require.NoError(t, p.Publish(ctx, sent...))
 
@@ -183,10 +190,7 @@ func TestRedeliveryAfterRestart(t *testing.T) {
 // key is consumed by one member only.
 func TestGroupSplitsKeys(t *testing.T) {
 	ctx := context.Background()
-	_, conn := kafkatest.Start(t)
-	topic := kafka.DefaultTopic(model.SourceEntra)
-	require.NoError(t, kafka.EnsureTopics(ctx, conn, []string{topic}, kafkatest.Partitions, 1))
-	p := newProducer(t, conn)
+	conn, topic, p := topicProducer(t, model.SourceEntra, kafkatest.Partitions)
 	cfg := kafka.ConsumerConfig{Conn: conn, GroupID: "correlators", Topics: []string{topic}}
 	type got struct {
 		who string

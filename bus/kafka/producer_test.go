@@ -18,10 +18,7 @@ import (
 // of one key arrive in send order.
 func TestSendAhead(t *testing.T) {
 	ctx := context.Background()
-	_, conn := kafkatest.Start(t)
-	topic := kafka.DefaultTopic(model.SourceOkta)
-	require.NoError(t, kafka.EnsureTopics(ctx, conn, []string{topic}, kafkatest.Partitions, 1))
-	p := newProducer(t, conn)
+	conn, topic, p := topicProducer(t, model.SourceOkta, kafkatest.Partitions)
 	var s bus.Sender = p
 	sent := records(model.SourceOkta, 0, 1000, 7)
 	var pending []bus.Pending
