@@ -507,7 +507,9 @@ alerts:
 		// idle_save, timed on it, are scaled so that in real time they are
 		// the defaults (1s, 30s) — unscaled, every page would save its
 		// cursor.
-		scaled := func(d time.Duration) time.Duration { return time.Duration(float64(d) * clock.speed).Round(time.Millisecond) }
+		scaled := func(d time.Duration) time.Duration {
+			return time.Duration(float64(d) * clock.speed).Round(time.Millisecond)
+		}
 		settings.poll = fmt.Sprintf("{interval: 250ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s, save_interval: %s, idle_save: %s}",
 			scaled(collect.DefaultSaveInterval), scaled(collect.DefaultIdleSave))
 		settings.start = day0
