@@ -181,6 +181,22 @@ func TestCorrelateExportCLI(t *testing.T) {
 			require.Equal(t, "prod:7", rows["prod:etl:scheduled__1"]["inherited_from"])
 			require.Equal(t, "verified", rows["prod:etl:scheduled__1"]["inherited_verdict"])
 
+			// The same run on three sweep workers writes the same verdicts
+			// and links (a run's enabler may be another worker's).
+			code, _, errs = cli(t, "", "--store", url, "correlate", "--quiet", "--workers", "3", "--from", "2026-05-04", "--to", "2026-05-05")
+			require.Equal(t, 0, code, errs)
+			again := exportJSONL(t, url)
+			require.Len(t, again, len(want))
+			for id, v := range want {
+				require.Equal(t, string(v), again[id]["verdict"], id)
+				for _, k := range []string{"reason", "inherited_from", "inherited_verdict", "trigger_action_id", "assertion_ts"} {
+					require.Equal(t, rows[id][k], again[id][k], "%s %s", id, k)
+				}
+			}
+			code, _, errs = cli(t, "", "--store", url, "correlate", "--workers", "0")
+			require.Equal(t, 2, code)
+			require.Contains(t, errs, "--workers must be at least 1")
+
 			// alerts reached the webhook with the secret, and the alerts table.
 			body, auths := hook.all()
 			for id, v := range want {
