@@ -119,7 +119,7 @@ type Live struct {
 	mark     uint64              // newest row version seen by Poll
 	visible  uint64              // with Floor: the floor taken before the last read (0: none yet)
 	swept    time.Time           // with Floor: when Poll last re-read PollOverlap back
-	sweeping chan sweepRead      // with Floor: the re-read under way, if any (receives once)
+	sweeping chan rowsRead      // with Floor: the re-read under way, if any (receives once)
 	closed   bool
 
 	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
@@ -392,17 +392,15 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 		if visible > 0 {
 			// The re-read of PollOverlap back runs beside the polls;
 			// this one reads what was stored since the last floor.
-			if now := time.Now(); now.Sub(swept) >= l.o.PollOverlap/2 && l.startSweep(ctx, from) {
-				l.mu.Lock()
-				l.swept = now
-				l.mu.Unlock()
+			if now := time.Now(); now.Sub(swept) >= l.o.PollOverlap/2 {
+				l.startSweep(ctx, from, now)
 			}
 			from, sweep = visible, false
 		} else {
 			swept = time.Now()
 		}
 	}
-	var r sweepRead
+	var r rowsRead
 	r.newest = mark
 	if err := l.w.EventsSince(ctx, from, r.see); err != nil {
 		return 0, fmt.Errorf("live poll: %w", err)
@@ -461,48 +459,48 @@ func (l *Live) Poll(ctx context.Context) (int, error) {
 	return len(evs), l.Sync(ctx)
 }
 
-// sweepRead is the rows of one read of the store and their newest version.
-type sweepRead struct {
+// rowsRead is the rows of one read of the store (a poll's or a re-read's)
+// and their newest version.
+type rowsRead struct {
 	evs      []timed
 	newest   uint64
 	err      error
 	canceled bool // err came from the read's context ending
 }
 
-func (r *sweepRead) see(ts time.Time, ev any, v uint64) {
+func (r *rowsRead) see(ts time.Time, ev any, v uint64) {
 	r.evs = append(r.evs, timed{ts, ev})
 	r.newest = max(r.newest, v)
 }
 
 // startSweep starts the re-read of the rows from version from on in the
-// background, unless one is under way; it reports whether it started one.
-// It reads on ctx: a Poll after ctx ended finds it failed and starts
-// another.
-func (l *Live) startSweep(ctx context.Context, from uint64) bool {
+// background, unless one is under way, and notes now as its start. It
+// reads on ctx: a Poll after ctx ended finds it failed and starts another.
+func (l *Live) startSweep(ctx context.Context, from uint64, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.sweeping != nil {
-		return false
+		return
 	}
-	done := make(chan sweepRead, 1)
+	l.swept = now
+	done := make(chan rowsRead, 1)
 	l.sweeping = done
 	go func() {
-		var r sweepRead
+		var r rowsRead
 		r.err = l.w.EventsSince(ctx, from, r.see)
 		r.canceled = r.err != nil && ctx.Err() != nil
 		done <- r
 	}()
-	return true
 }
 
 // sweepDone takes the background re-read's rows once it ended. A re-read
 // that failed is started again by a later Poll (swept is reset); one whose
 // context ended is dropped without an error.
-func (l *Live) sweepDone() (sweepRead, bool) {
+func (l *Live) sweepDone() (rowsRead, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.sweeping == nil {
-		return sweepRead{}, false
+		return rowsRead{}, false
 	}
 	select {
 	case r := <-l.sweeping:
@@ -510,12 +508,12 @@ func (l *Live) sweepDone() (sweepRead, bool) {
 		if r.err != nil {
 			l.swept = time.Time{}
 			if r.canceled {
-				return sweepRead{}, false
+				return rowsRead{}, false
 			}
 		}
 		return r, true
 	default:
-		return sweepRead{}, false
+		return rowsRead{}, false
 	}
 }
 
