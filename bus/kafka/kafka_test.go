@@ -11,6 +11,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/keytrail/keytrail/bus"
 	"github.com/keytrail/keytrail/bus/kafka"
@@ -67,13 +68,13 @@ func newProducer(t *testing.T, conn kafka.Conn) *kafka.Producer {
 }
 
 // topicProducer starts a broker with src's topic of partitions partitions
-// and returns its connection, the topic and a producer to it.
-func topicProducer(t *testing.T, src model.Source, partitions int) (kafka.Conn, string, *kafka.Producer) {
+// and returns the cluster, its connection, the topic and a producer to it.
+func topicProducer(t *testing.T, src model.Source, partitions int) (*kfake.Cluster, kafka.Conn, string, *kafka.Producer) {
 	t.Helper()
-	_, conn := kafkatest.Start(t)
+	cl, conn := kafkatest.Start(t)
 	topic := kafka.DefaultTopic(src)
 	require.NoError(t, kafka.EnsureTopics(context.Background(), conn, []string{topic}, partitions, 1))
-	return conn, topic, newProducer(t, conn)
+	return cl, conn, topic, newProducer(t, conn)
 }
 
 // drain fetches until n records arrived (committing each batch when commit
@@ -153,7 +154,7 @@ func TestPublishConsume(t *testing.T) {
 // ones are not delivered again.
 func TestRedeliveryAfterRestart(t *testing.T) {
 	ctx := context.Background()
-	conn, topic, p := topicProducer(t, model.SourceOkta, 1) // one partition: a total order to check
+	_, conn, topic, p := topicProducer(t, model.SourceOkta, 1) // one partition: a total order to check
 	sent := records(model.SourceOkta, 0, 100, 3)
 	require.NoError(t, p.Publish(ctx, sent...))
 
@@ -190,7 +191,7 @@ func TestRedeliveryAfterRestart(t *testing.T) {
 // key is consumed by one member only.
 func TestGroupSplitsKeys(t *testing.T) {
 	ctx := context.Background()
-	conn, topic, p := topicProducer(t, model.SourceEntra, kafkatest.Partitions)
+	_, conn, topic, p := topicProducer(t, model.SourceEntra, kafkatest.Partitions)
 	cfg := kafka.ConsumerConfig{Conn: conn, GroupID: "correlators", Topics: []string{topic}}
 	type got struct {
 		who string
@@ -239,10 +240,7 @@ func TestGroupSplitsKeys(t *testing.T) {
 // deadline (a collector then keeps its cursor), and so does Fetch.
 func TestBrokerUnavailable(t *testing.T) {
 	ctx := context.Background()
-	cl, conn := kafkatest.Start(t)
-	topic := kafka.DefaultTopic(model.SourceOkta)
-	require.NoError(t, kafka.EnsureTopics(ctx, conn, []string{topic}, 1, 1))
-	p := newProducer(t, conn)
+	cl, conn, topic, p := topicProducer(t, model.SourceOkta, 1)
 	require.NoError(t, p.Publish(ctx, records(model.SourceOkta, 0, 1, 1)...))
 	cl.Close()
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)

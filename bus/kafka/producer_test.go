@@ -18,7 +18,7 @@ import (
 // of one key arrive in send order.
 func TestSendAhead(t *testing.T) {
 	ctx := context.Background()
-	conn, topic, p := topicProducer(t, model.SourceOkta, kafkatest.Partitions)
+	_, conn, topic, p := topicProducer(t, model.SourceOkta, kafkatest.Partitions)
 	var s bus.Sender = p
 	sent := records(model.SourceOkta, 0, 1000, 7)
 	var pending []bus.Pending
@@ -63,10 +63,7 @@ func TestSendAhead(t *testing.T) {
 // cursor and sends them again.
 func TestSendBrokerGone(t *testing.T) {
 	ctx := context.Background()
-	cl, conn := kafkatest.Start(t)
-	topic := kafka.DefaultTopic(model.SourceOkta)
-	require.NoError(t, kafka.EnsureTopics(ctx, conn, []string{topic}, 1, 1))
-	p := newProducer(t, conn)
+	cl, _, _, p := topicProducer(t, model.SourceOkta, 1)
 	require.NoError(t, p.Publish(ctx, records(model.SourceOkta, 0, 1, 1)...), "the writer knows the topic's partitions")
 	cl.Close()
 	pd, err := p.Send(ctx, records(model.SourceOkta, 1, 5, 1)...)
