@@ -119,7 +119,7 @@ type Live struct {
 	mark     uint64              // newest row version seen by Poll
 	visible  uint64              // with Floor: the floor taken before the last read (0: none yet)
 	swept    time.Time           // with Floor: when Poll last re-read PollOverlap back
-	sweeping chan rowsRead      // with Floor: the re-read under way, if any (receives once)
+	sweeping chan rowsRead       // with Floor: the re-read under way, if any (receives once)
 	closed   bool
 
 	people     enrich.People // the identities stored, as of NewLive or the last Poll that needed them
