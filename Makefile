@@ -67,14 +67,16 @@ status: build
 # out/bench.md (copy it into docs/benchmarks.md when you publish figures).
 # Normalizers run for BENCHTIME_FAST, store-backed benchmarks once each.
 # KEYTRAIL_BENCH_EVENTS sizes the correlate and report benchmarks;
-# KEYTRAIL_BENCH_E2E_PEOPLE the organisation of the end-to-end benchmark
-# (cmd/keytrail BenchmarkEndToEnd: emulators → collectors → bus → store),
+# KEYTRAIL_BENCH_E2E_PEOPLE and KEYTRAIL_BENCH_E2E_DAYS the organisation of the
+# end-to-end benchmark's throughput rows (cmd/keytrail BenchmarkEndToEnd:
+# emulators → collectors → bus → store; 7 days of 8 people are 214,696 events),
 # KEYTRAIL_BENCH_E2E_RATE and KEYTRAIL_BENCH_E2E_SECONDS its latency mode's
 # pace (records/s) and length; ./pipeline/ BenchmarkSink is the bus and sink
 # alone.
 BENCHTIME_FAST ?= 1s
 export KEYTRAIL_BENCH_EVENTS ?= 1000000
 export KEYTRAIL_BENCH_E2E_PEOPLE ?= 8
+export KEYTRAIL_BENCH_E2E_DAYS ?= 7
 bench: setup-test
 	@mkdir -p out
 	@set -o pipefail; { \

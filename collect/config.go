@@ -49,18 +49,22 @@ type PollConfig struct {
 	SaveInterval time.Duration `yaml:"save_interval"`
 	// InFlight is how many pages a stream reads ahead of the ones stored
 	// (the in-process bus) or acknowledged by every in-sync replica
-	// (Kafka), on a bus that can send without waiting (default
-	// DefaultInFlight). More lets the sink write batches of many
-	// pages and overlaps reading the provider with storing, at two costs:
-	// memory (up to InFlight pages per stream wait on the bus) and what a
-	// crash reads again — up to CrashRereadPages pages per stream, since a
-	// stream also takes up to InFlight stored pages past its saved cursor
-	// while a cursor save is under way. Re-reading is harmless (storage
-	// drops what it already holds); cursors still move only past stored
-	// records. BenchmarkEndToEnd memory-chdb on a loaded machine (load
-	// 20–30): 1,567–2,160 events/s with 1, 2,294–4,635 with 4,
-	// 2,641–2,925 with 8, 2,392–3,011 with 16; peak RSS 342–350, 366–370,
-	// 379–408 and 388–401 MB.
+	// (Kafka), on a bus that can send without waiting. Its default
+	// depends on the source's page size (ForPages): the pages that hold
+	// DefaultInFlightRecords records, at least DefaultInFlight (8, the
+	// providers' 1,000-record pages) and at most MaxDefaultInFlight (32,
+	// Airflow's and Keycloak's 100-record pages). More lets the sink
+	// write batches of many pages and overlaps reading the provider with
+	// storing, at two costs: memory (up to InFlight pages per stream wait
+	// on the bus) and what a crash reads again — up to CrashRereadPages
+	// pages per stream, since a stream also takes up to InFlight stored
+	// pages past its saved cursor while a cursor save is under way.
+	// Re-reading is harmless (storage drops what it already holds);
+	// cursors still move only past stored records. BenchmarkEndToEnd
+	// memory-chdb over 178,080 events, Airflow's 100-row pages (quiet
+	// machine, 2026-12-02): 10,237 events/s with 8, 16,051 with 16,
+	// 20,259–22,109 with 32, 25,631 with 64; peak RSS 455, 486, 508–512
+	// and 557 MB.
 	InFlight int `yaml:"in_flight"`
 }
 
@@ -68,7 +72,7 @@ type PollConfig struct {
 // most after a crash (SIGKILL, power loss): the InFlight pages sent and
 // not yet stored, the page being read, and the InFlight pages at most
 // taken past the saved cursor while a save was under way — 2×InFlight+1
-// (c with its defaults). A stream that caught up reads again at most
+// (c with its defaults; a source's, after ForPages). A stream that caught up reads again at most
 // SaveInterval of polls instead; a stream stopped by its context saves
 // the cursor of the last page taken, reading again only the pages in
 // flight.
@@ -86,8 +90,31 @@ const (
 	DefaultDedupe           = 20000
 	DefaultIdleSave         = 30 * time.Second
 	DefaultSaveInterval     = time.Second
-	DefaultInFlight         = 8 // see PollConfig.InFlight
+	// DefaultInFlight is the least default InFlight: 8 pages of a
+	// provider's 1,000 records (Okta, Entra, Google) are more than the
+	// sink writes at once.
+	DefaultInFlight = 8
+	// DefaultInFlightRecords is what a stream's pages in flight hold by
+	// default: half the sink's batch (pipeline.DefaultBatchSize, 5,000),
+	// so that two streams catching up fill the sink's writes on the
+	// in-process bus, where a page is in flight until it is stored.
+	DefaultInFlightRecords = 2500
+	// MaxDefaultInFlight caps the default InFlight of small pages, and
+	// with it what a crash reads again (2×32+1 pages).
+	MaxDefaultInFlight = 32
 )
+
+// ForPages returns c with InFlight, when unset, its default for pages that
+// bring records new records each (a source's page size, less the rows it
+// reads again on purpose): the pages that hold DefaultInFlightRecords,
+// between DefaultInFlight and MaxDefaultInFlight. Collectors set their
+// Poll with it; WithDefaults then keeps the value.
+func (c PollConfig) ForPages(records int) PollConfig {
+	if c.InFlight == 0 && records > 0 {
+		c.InFlight = min(max((DefaultInFlightRecords+records-1)/records, DefaultInFlight), MaxDefaultInFlight)
+	}
+	return c
+}
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c PollConfig) WithDefaults() PollConfig {

@@ -47,6 +47,19 @@ func e2eBenchPeople() int {
 	return 8
 }
 
+// e2eBenchDays is how many days the throughput rows' organisation spans:
+// KEYTRAIL_BENCH_E2E_DAYS (default 7: 214,696 events of 8 people, the
+// fault tests' scale). A day (28,051 events) is a 2–3 s run in which the
+// one-time costs — each stream's first pages, the consumer group's join,
+// the last batch's wait — are a third of the time; a service pays them
+// once.
+func e2eBenchDays() int {
+	if v, err := strconv.Atoi(os.Getenv("KEYTRAIL_BENCH_E2E_DAYS")); err == nil && v >= 1 {
+		return v
+	}
+	return 7
+}
+
 // e2eBenchRate is the latency mode's pace, in records listed per second:
 // KEYTRAIL_BENCH_E2E_RATE (default 300).
 func e2eBenchRate() float64 {
@@ -75,7 +88,8 @@ func e2eSettings(bus, pipeline string) collectSettings {
 // BenchmarkEndToEnd measures `keytrail collect` (wired as the command wires
 // it: the real collectors, bus, sink and streaming correlator) against the
 // provider emulators serving a generated organisation of
-// KEYTRAIL_BENCH_E2E_PEOPLE people over one day, collectors polling every
+// KEYTRAIL_BENCH_E2E_PEOPLE people over KEYTRAIL_BENCH_E2E_DAYS days (the
+// throughput rows) or one day (the latency row), collectors polling every
 // 100 ms (250 ms in the latency mode: with the default 30 s interval, set
 // for the providers' rate limits, collection alone would average 15 s),
 // other settings collect's defaults (the latency mode scales the cursor
@@ -118,7 +132,8 @@ func e2eSettings(bus, pipeline string) collectSettings {
 // -benchtime 1x ./cmd/keytrail/
 func BenchmarkEndToEnd(b *testing.B) {
 	people := e2eBenchPeople()
-	org, err := demo.Generate(demo.Config{People: people, Days: 1, Seed: 41, Start: time.Now().UTC().Add(-72 * time.Hour)})
+	days := e2eBenchDays()
+	org, err := demo.Generate(demo.Config{People: people, Days: days, Seed: 41, Start: time.Now().UTC().Add(-time.Duration(days+2) * 24 * time.Hour)})
 	require.NoError(b, err)
 	srv := storetest.SharedServer(b)
 	b.Run("memory-chdb", func(b *testing.B) {

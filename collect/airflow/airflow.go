@@ -175,10 +175,10 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	}
 	root := base.String() + "/api/" + api
 	split := collect.Splitter{Source: model.SourceAirflow, Instance: c.Instance, Envelopes: ingestairflow.New().Envelopes()}
-	limit := or(c.PageSize, DefaultPageSize)
-	col := &collect.Collector{Source: model.SourceAirflow, Instance: c.Instance, Poll: c.Poll}
+	limit, reread := or(c.PageSize, DefaultPageSize), or(c.Reread, DefaultReread)
+	col := &collect.Collector{Source: model.SourceAirflow, Instance: c.Instance, Poll: c.Poll.ForPages(limit - reread)}
 	col.Streams = append(col.Streams, &eventLogs{url: root + "/eventLogs", v2: api == APIv2, client: client, split: split,
-		limit: limit, reread: or(c.Reread, DefaultReread), lag: or(c.Lag, DefaultLogLag), clock: opts.Clock})
+		limit: limit, reread: reread, lag: or(c.Lag, DefaultLogLag), clock: opts.Clock})
 	if !c.Runs.Disabled {
 		win := collect.WindowConfig{Start: c.Runs.StartConfig.From(opts.Clock.Now(), collect.DefaultBackfill), Lag: or(c.Runs.Lag, DefaultRunsLag)}
 		col.Streams = append(col.Streams, collect.NewWindowStream("dag_runs",

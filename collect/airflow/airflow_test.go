@@ -43,6 +43,9 @@ func runners(t *testing.T, e *collecttest.Env, cfgs []Config, pub *collecttest.R
 	for _, cfg := range cfgs {
 		col, err := New(cfg, e.Opts)
 		require.NoError(t, err)
+		// Pages of 50 rows, 10 of them read again, bring 40 new rows:
+		// the default in_flight of pages that hold 2,500 is capped.
+		require.Equal(t, collect.MaxDefaultInFlight, col.Poll.InFlight, "the default in_flight of the source's pages")
 		out = append(out, e.Runner(col, pub, cursors))
 	}
 	return out

@@ -166,7 +166,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	start := c.StartConfig.From(opts.Clock.Now(), collect.DefaultBackfill)
 	win := collect.WindowConfig{Start: start, Lag: lag}
 	split := collect.Splitter{Source: model.SourceEntra, Instance: instance, Envelopes: ingestentra.New().Envelopes(), Key: subjectOf}
-	col := &collect.Collector{Source: model.SourceEntra, Instance: instance, Poll: c.Poll}
+	col := &collect.Collector{Source: model.SourceEntra, Instance: instance, Poll: c.Poll.ForPages(pageSize)}
 	types := c.SignInEventTypes
 	if len(types) == 0 {
 		types = []string{Interactive, NonInteractive}

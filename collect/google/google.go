@@ -161,7 +161,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	r := &activities{base: base, client: client, customer: c.CustomerID, max: pageSize, clock: opts.Clock,
 		split: collect.Splitter{Source: model.SourceGoogle, Instance: instance, Envelopes: ingestgoogle.New().Envelopes(), Key: profileID}}
 	win := collect.WindowConfig{Start: c.StartConfig.From(opts.Clock.Now(), collect.DefaultBackfill), Lag: lag}
-	return &collect.Collector{Source: model.SourceGoogle, Instance: instance, Poll: c.Poll,
+	return &collect.Collector{Source: model.SourceGoogle, Instance: instance, Poll: c.Poll.ForPages(pageSize),
 		Streams: []collect.Stream{collect.NewWindowStream("login", r, win, opts.Clock)}}, nil
 }
 

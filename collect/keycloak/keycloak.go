@@ -134,7 +134,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	admin := base.String() + "/admin/realms/" + url.PathEscape(c.Realm)
 	split := collect.Splitter{Source: model.SourceKeycloak, Instance: instance, Envelopes: ingestkeycloak.New().Envelopes(), Key: subjectOf}
 	win := collect.WindowConfig{Start: c.StartConfig.From(opts.Clock.Now(), collect.DefaultBackfill), Lag: lag}
-	col := &collect.Collector{Source: model.SourceKeycloak, Instance: instance, Poll: c.Poll}
+	col := &collect.Collector{Source: model.SourceKeycloak, Instance: instance, Poll: c.Poll.ForPages(pageSize)}
 	col.Streams = append(col.Streams, collect.NewWindowStream("events",
 		&events{url: admin + "/events", client: client, split: split, max: pageSize, datesOnly: c.DatesOnly, clock: opts.Clock}, win, opts.Clock))
 	if c.AdminEvents == nil || *c.AdminEvents {

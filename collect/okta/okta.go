@@ -169,7 +169,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	if pageSize == 0 {
 		pageSize = DefaultPageSize
 	}
-	col := &collect.Collector{Source: model.SourceOkta, Instance: instance, Poll: c.Poll}
+	col := &collect.Collector{Source: model.SourceOkta, Instance: instance, Poll: c.Poll.ForPages(pageSize)}
 	lag := c.Lag
 	if lag == 0 {
 		lag = DefaultLag
