@@ -393,11 +393,12 @@ func (s *sentPages) settle(ctx context.Context, sr *streamRun, all bool) func(fu
 }
 
 // stored takes p, whose records are stored: it saves p's cursor when it
-// moved — in the background, once the previous save ended, when records
-// moved it and the stream is catching up (p has more), at most every
-// SaveInterval when records moved it and the
-// stream caught up, at most every IdleSave when only pages without records
-// did — and reports p in the status. It returns false when ctx ended.
+// moved — in the background, once the previous save ended: when records
+// moved it and the stream is catching up (p has more), once p is
+// CatchUpSavePages past the saved cursor; at most every SaveInterval when
+// records moved it and the stream caught up; at most every IdleSave when
+// only pages without records did — and reports p in the status. It
+// returns false when ctx ended.
 func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, savedAt *time.Time) bool {
 	r := sr.r
 	page := p.page
@@ -424,7 +425,8 @@ func (sr *streamRun) stored(ctx context.Context, p *sentPage, saved *string, sav
 		}
 	}
 	since := r.clock.Since(*savedAt)
-	due := since >= r.cfg.IdleSave || (sr.unsaved && (page.More || since >= r.cfg.SaveInterval))
+	catchingUp := page.More && sr.seq-sr.savedSeq >= r.cfg.CatchUpSavePages()
+	due := since >= r.cfg.IdleSave || (sr.unsaved && (catchingUp || since >= r.cfg.SaveInterval))
 	if page.Cursor != *saved && due && !busy {
 		sr.saveAsync(ctx, page.Cursor)
 	}

@@ -416,6 +416,59 @@ func (e *endless) served() int {
 	return e.reads
 }
 
+// TestRunnerCatchUpSaves: a stream catching up saves its cursor once it is
+// PollConfig.CatchUpSavePages pages past the saved one — half its
+// in_flight, at least every page — not with every page taken.
+func TestRunnerCatchUpSaves(t *testing.T) {
+	for _, inFlight := range []int{1, 8, 32} {
+		t.Run(fmt.Sprintf("in_flight %d", inFlight), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s := &endless{}
+			cursors := &listedCursors{}
+			poll := collect.PollConfig{InFlight: inFlight}
+			every := poll.CatchUpSavePages()
+			require.Equal(t, max(inFlight/2, 1), every)
+			col := &collect.Collector{Source: model.SourceOkta, Instance: "t", Streams: []collect.Stream{s}, Poll: poll}
+			r := collect.NewRunner(col, &collecttest.Recorder{}, cursors, collect.Options{Logger: collecttest.Quiet()})
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+			require.Eventually(t, func() bool { return s.served() > 400 }, 10*time.Second, time.Millisecond)
+			cancel()
+			require.NoError(t, <-done)
+			saved := cursors.list()
+			require.Greater(t, len(saved), 2)
+			// The last save is the stopping stream's, of the page it left.
+			for i := 1; i < len(saved)-1; i++ {
+				require.GreaterOrEqual(t, saved[i]-saved[i-1], every, "save %d: pages between saves while catching up", i)
+			}
+			require.LessOrEqual(t, len(saved), s.served()/every+2)
+		})
+	}
+}
+
+// listedCursors is a CursorStore that lists the page numbers it saved.
+type listedCursors struct {
+	collect.MemCursors
+	mu    sync.Mutex
+	saved []int
+}
+
+func (l *listedCursors) Save(ctx context.Context, c model.Cursor) error {
+	var n int
+	fmt.Sscan(c.Position, &n)
+	l.mu.Lock()
+	l.saved = append(l.saved, n)
+	l.mu.Unlock()
+	return l.MemCursors.Save(ctx, c)
+}
+
+func (l *listedCursors) list() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.saved)
+}
+
 // gatedCursors is a CursorStore whose saves wait until the gate opens.
 type gatedCursors struct {
 	collect.MemCursors
