@@ -83,10 +83,10 @@ func (c PollConfig) CatchUpSavePages() int {
 // most after a crash (SIGKILL, power loss): the InFlight pages sent and
 // not yet stored, the page being read, and the InFlight pages at most
 // taken past the saved cursor while a save was under way — 2×InFlight+1
-// (c with its defaults; a source's, after ForPages). A stream that caught up reads again at most
-// SaveInterval of polls instead; a stream stopped by its context saves
-// the cursor of the last page taken, reading again only the pages in
-// flight.
+// (c with its defaults; a source's after ForPages). A stream that caught
+// up reads again at most SaveInterval of polls instead; a stream stopped
+// by its context saves the cursor of the last page taken, reading again
+// only the pages in flight.
 func (c PollConfig) CrashRereadPages() int {
 	return 2*c.WithDefaults().InFlight + 1
 }
@@ -115,11 +115,11 @@ const (
 	MaxDefaultInFlight = 32
 )
 
-// ForPages returns c with InFlight, when unset, its default for pages that
-// bring records new records each (a source's page size, less the rows it
-// reads again on purpose): the pages that hold DefaultInFlightRecords,
-// between DefaultInFlight and MaxDefaultInFlight. Collectors set their
-// Poll with it; WithDefaults then keeps the value.
+// ForPages returns c with InFlight, when unset, its default for a source
+// whose pages each bring the given number of new records (its page size,
+// less the rows it reads again on purpose): the pages that hold
+// DefaultInFlightRecords, between DefaultInFlight and MaxDefaultInFlight.
+// Collectors set their Poll with it; WithDefaults then keeps the value.
 func (c PollConfig) ForPages(records int) PollConfig {
 	if c.InFlight == 0 && records > 0 {
 		c.InFlight = min(max((DefaultInFlightRecords+records-1)/records, DefaultInFlight), MaxDefaultInFlight)
