@@ -115,6 +115,7 @@ var transientCodes = map[int32]bool{
 	210: true, // NETWORK_ERROR
 	225: true, // NO_ZOOKEEPER
 	242: true, // TABLE_IS_READ_ONLY: a replica lost its ZooKeeper session
+	244: true, // UNEXPECTED_ZOOKEEPER_ERROR: a replica's nodes changed under a quorum insert (a killed replica's is_active gone; seen in TestCluster)
 	279: true, // ALL_CONNECTION_TRIES_FAILED
 	285: true, // TOO_FEW_LIVE_REPLICAS: fewer live replicas than insert_quorum
 	286: true, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
