@@ -196,7 +196,7 @@ func auditRereads(srv *emulator.Server, org *demo.Org, before map[string]map[int
 // maxRereads bounds, per Airflow instance, the audit log rows a restarted
 // poller reads again, from its settings in the collect config at path: the
 // pages a crash reads again at most (poll.in_flight — its default for the
-// source's pages, collect.PollConfig.ForPages — ahead of the store, the
+// source's pages, airflow.Config.PollConfig — ahead of the store, the
 // one being read and poll.in_flight taken past the saved cursor:
 // collect.PollConfig.CrashRereadPages), each bringing page_size − reread
 // rows not read before, and the reread rows its first page starts early —
@@ -209,7 +209,7 @@ func maxRereads(t *testing.T, path string) map[string]int {
 	for _, s := range cfg.Sources {
 		if a := s.Airflow; a != nil {
 			size, reread := cmp.Or(a.PageSize, airflow.DefaultPageSize), cmp.Or(a.Reread, airflow.DefaultReread)
-			out[a.Instance] = a.Poll.ForPages(size-reread).CrashRereadPages()*(size-reread) + reread
+			out[a.Instance] = a.PollConfig().CrashRereadPages()*(size-reread) + reread
 		}
 	}
 	require.NotEmpty(t, out, "Airflow sources in %s", path)

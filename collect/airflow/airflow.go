@@ -152,6 +152,13 @@ func or[T comparable](v, def T) T {
 	return v
 }
 
+// PollConfig is c.Poll with the in_flight default of c's pages, which
+// bring page_size less reread new rows each (collect.PollConfig.ForPages):
+// what New's collector runs with.
+func (c Config) PollConfig() collect.PollConfig {
+	return c.Poll.ForPages(or(c.PageSize, DefaultPageSize) - or(c.Reread, DefaultReread))
+}
+
 // New returns the collector of c: "event_logs" and "dag_runs" (unless
 // turned off). It reads its secret now.
 func New(c Config, opts collect.Options) (*collect.Collector, error) {
@@ -176,7 +183,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	root := base.String() + "/api/" + api
 	split := collect.Splitter{Source: model.SourceAirflow, Instance: c.Instance, Envelopes: ingestairflow.New().Envelopes()}
 	limit, reread := or(c.PageSize, DefaultPageSize), or(c.Reread, DefaultReread)
-	col := &collect.Collector{Source: model.SourceAirflow, Instance: c.Instance, Poll: c.Poll.ForPages(limit - reread)}
+	col := &collect.Collector{Source: model.SourceAirflow, Instance: c.Instance, Poll: c.PollConfig()}
 	col.Streams = append(col.Streams, &eventLogs{url: root + "/eventLogs", v2: api == APIv2, client: client, split: split,
 		limit: limit, reread: reread, lag: or(c.Lag, DefaultLogLag), clock: opts.Clock})
 	if !c.Runs.Disabled {
