@@ -13,11 +13,7 @@ import (
 	"github.com/keytrail/keytrail/store/storetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	storetest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 func openOn(srv *storetest.Server) func(tb testing.TB, db string) store.Store {
 	return func(tb testing.TB, db string) store.Store {

@@ -3,9 +3,11 @@ package clickhouse_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/keytrail/keytrail/schema"
 	"github.com/keytrail/keytrail/store"
 	"github.com/keytrail/keytrail/store/storetest"
 )
@@ -82,4 +84,43 @@ func TestClusterURL(t *testing.T) {
 			require.NotContains(t, err.Error(), "s3cret")
 		})
 	}
+}
+
+// TestClusterHeals: a member that exits on its own (a crash, not a test's
+// Kill) is restarted by the harness, and a migration's ON CLUSTER
+// statements complete again — a crash in one test does not hold every
+// statement of the tests after it for distributed_ddl_task_timeout.
+func TestClusterHeals(t *testing.T) {
+	c := storetest.SharedCluster(t)
+	victim := c.Shards[1][1]
+	uptime := func() (uint64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := store.Open(ctx, victim.URL("default"))
+		if err != nil {
+			return 0, err
+		}
+		defer s.Close()
+		n, err := store.CountRows(ctx, s, "SELECT toUInt64(uptime())")
+		return uint64(n), err
+	}
+	before, err := uptime()
+	require.NoError(t, err)
+	if before < 3 {
+		time.Sleep(3 * time.Second)
+		before += 3
+	}
+	victim.Crash()
+	require.Eventually(t, func() bool {
+		n, err := uptime()
+		return err == nil && n < before
+	}, time.Minute, 200*time.Millisecond, "the crashed member is restarted")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := store.Open(ctx, c.URL(storetest.FreshDB(t)))
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = schema.Migrate(ctx, s)
+	require.NoError(t, err, "ON CLUSTER statements reach every member again")
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +26,11 @@ type Cluster struct {
 	ZooKeeper *ZooKeeper
 	// Shards holds the servers, Shards[shard][replica].
 	Shards [][]*Server
+
+	// starting serializes starting members: the healer's and Restart's.
+	starting sync.Mutex
+	// stopHeal ends the healer; healDone is closed when it has ended.
+	stopHeal, healDone chan struct{}
 }
 
 // clusterXML is what a cluster member adds to the single-server config.
@@ -109,7 +116,40 @@ func StartCluster(shards, replicas int) (c *Cluster, err error) {
 	if _, err := c.heal(); err != nil {
 		return nil, err
 	}
+	c.stopHeal, c.healDone = make(chan struct{}), make(chan struct{})
+	go c.healer(c.stopHeal, c.healDone)
 	return c, nil
+}
+
+// healInterval is how often the healer looks for members that exited on
+// their own.
+const healInterval = 250 * time.Millisecond
+
+// healer restarts, until stop is closed, every member that exits on its own
+// (18.16 crashes when its ZooKeeper session is refused, which a machine loaded
+// by parallel test suites provokes). A dead member holds every ON CLUSTER
+// statement for distributed_ddl_task_timeout (180 s on 18.16), so a crash in
+// the middle of a test would otherwise stall every test after it; the healer
+// reports each restart on stderr with the end of the member's error log.
+func (c *Cluster) healer(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(healInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		restarted, err := c.heal()
+		for _, s := range restarted {
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log"))
+			fmt.Fprintf(os.Stderr, "storetest: cluster member %s exited on its own and was restarted; the end of its error log:\n%s\n", s.Addr(), tail(string(log), 1500))
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
+		}
+	}
 }
 
 // startMember starts s and waits until it sees ZooKeeper and every member of
@@ -135,11 +175,15 @@ func (c *Cluster) startMember(s *Server) error {
 
 // Restart starts a killed member again and waits until it is a working
 // member of the cluster.
-func (c *Cluster) Restart(s *Server) error { return c.startMember(s) }
+func (c *Cluster) Restart(s *Server) error {
+	c.starting.Lock()
+	defer c.starting.Unlock()
+	return c.startMember(s)
+}
 
 // httpQuery runs q over the HTTP interface and returns the trimmed answer.
 func (s *Server) httpQuery(q string) (string, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/?query=%s", s.HTTPPort, url.QueryEscape(q)))
+	resp, err := probe.Get(fmt.Sprintf("http://127.0.0.1:%d/?query=%s", s.HTTPPort, url.QueryEscape(q)))
 	if err != nil {
 		return "", err
 	}
@@ -175,6 +219,11 @@ func (c *Cluster) URL(db string) string {
 
 // Stop kills every process and removes their directories.
 func (c *Cluster) Stop() {
+	if c.stopHeal != nil {
+		close(c.stopHeal)
+		<-c.healDone
+		c.stopHeal = nil
+	}
 	for _, s := range c.Servers() {
 		s.Stop()
 	}
@@ -200,11 +249,19 @@ func SharedCluster(tb testing.TB) *Cluster {
 	return c
 }
 
-// heal starts again every member that exited on its own (not through
-// Kill): a dead member would hold every ON CLUSTER statement of the tests
+// heal starts again ZooKeeper and every member that exited on its own (not
+// through Kill): a dead member would hold every ON CLUSTER statement of the tests
 // that follow for its whole timeout. It returns the members it restarted.
 func (c *Cluster) heal() ([]*Server, error) {
+	c.starting.Lock()
+	defer c.starting.Unlock()
 	var restarted []*Server
+	if z := c.ZooKeeper; z != nil && z.proc.crashed() {
+		if err := z.proc.start(60 * time.Second); err != nil {
+			return nil, fmt.Errorf("restart crashed ZooKeeper: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "storetest: ZooKeeper %s exited on its own and was restarted (logs in %s)\n", z.Addr(), z.Dir)
+	}
 	for _, s := range c.Servers() {
 		if !s.proc.crashed() {
 			continue

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"flag"
 	"os"
 	"testing"
 )
@@ -12,13 +13,20 @@ var embeddedDir string
 // Main runs a package's tests with a temporary directory for the embedded
 // databases, then stops the shared ClickHouse server and cluster and
 // removes the directory. A TestMain calls os.Exit(storetest.Main(m)).
+// Shortly before -test.timeout it ends the binary with the engines' state
+// (startWatchdog).
 func Main(m *testing.M) int {
 	d, err := os.MkdirTemp("", "keytrail-test-")
 	if err != nil {
 		panic(err)
 	}
 	embeddedDir = d
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	stop := startWatchdog()
 	code := m.Run()
+	stop()
 	StopShared()
 	os.RemoveAll(d)
 	return code

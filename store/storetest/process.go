@@ -90,6 +90,32 @@ func (p *process) crashed() bool {
 	}
 }
 
+// state says whether the process runs, for the watchdog's report.
+func (p *process) state() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return "not running (killed or never started)"
+	}
+	select {
+	case <-p.done:
+		return "exited on its own"
+	default:
+		return fmt.Sprintf("running (pid %d)", p.cmd.Process.Pid)
+	}
+}
+
+// crash kills the process with SIGKILL without marking it stopped, so it
+// counts as crashed: what a segmentation fault would do.
+func (p *process) crash() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = p.cmd.Process.Kill()
+	}
+}
+
 // kill stops the process with SIGKILL, as a crash would.
 func (p *process) kill() {
 	p.mu.Lock()

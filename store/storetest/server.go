@@ -13,6 +13,11 @@ import (
 	"time"
 )
 
+// probe is the client of the harness's own checks (is a server up, which
+// members does it see): a server that accepts a connection and never answers
+// fails the check instead of holding the test binary until its timeout.
+var probe = &http.Client{Timeout: 5 * time.Second}
+
 // Required reports whether missing engines must fail tests rather than skip them.
 func Required() bool {
 	return os.Getenv("CI") == "true" || os.Getenv("KEYTRAIL_REQUIRE_ENGINES") == "1"
@@ -114,7 +119,7 @@ func newServer(prefix string) (*Server, error) {
 		argv:   []string{bin, "--config-file=" + filepath.Join(dir, "config.xml")},
 		errLog: filepath.Join(dir, "server.err.log"),
 		ready: func() bool {
-			resp, err := http.Get(ping)
+			resp, err := probe.Get(ping)
 			if err != nil {
 				return false
 			}
@@ -140,8 +145,14 @@ func (s *Server) writeConfig(extra string) error {
 // waits until it answers.
 func (s *Server) Start() error { return s.proc.start(30 * time.Second) }
 
-// Kill stops the server with SIGKILL, as a crash would.
+// Kill stops the server with SIGKILL, as a crash would; it stays down
+// until Start.
 func (s *Server) Kill() { s.proc.kill() }
+
+// Crash kills the server with SIGKILL behind the harness's back, as a
+// segmentation fault would: it counts as exited on its own, which a
+// cluster's healer restarts.
+func (s *Server) Crash() { s.proc.crash() }
 
 // Stop kills the server and removes its directory.
 func (s *Server) Stop() {
@@ -160,16 +171,31 @@ type shared[T any] struct {
 	once sync.Once
 	v    T
 	err  error
+
+	mu      sync.Mutex // guards started, for readers outside get (the watchdog)
+	started bool
 }
 
 // get starts the engine on first use; a failed start is Missing.
 func (s *shared[T]) get(tb testing.TB, what string, start func() (T, error)) T {
 	tb.Helper()
-	s.once.Do(func() { s.v, s.err = start() })
+	s.once.Do(func() {
+		s.v, s.err = start()
+		s.mu.Lock()
+		s.started = s.err == nil
+		s.mu.Unlock()
+	})
 	if s.err != nil {
 		Missing(tb, "%s: %v", what, s.err)
 	}
 	return s.v
+}
+
+// current returns the engine if it was started.
+func (s *shared[T]) current() (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.v, s.started
 }
 
 var sharedServer shared[*Server]
@@ -183,10 +209,10 @@ func SharedServer(tb testing.TB) *Server {
 
 // StopShared stops the shared server and cluster if they were started.
 func StopShared() {
-	if sharedServer.v != nil {
-		sharedServer.v.Stop()
+	if s, ok := sharedServer.current(); ok {
+		s.Stop()
 	}
-	if sharedCluster.v != nil {
-		sharedCluster.v.Stop()
+	if c, ok := sharedCluster.current(); ok {
+		c.Stop()
 	}
 }
