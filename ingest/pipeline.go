@@ -198,8 +198,9 @@ type group struct {
 	norm     Normalizer
 	src      model.Source
 	instance string
-	// scope is the first group of the run with the same source and
-	// instance: records are told apart by scope and id.
+	// scope numbers the group's source and instance (the same for every
+	// group of the run, or of a Session, with the same source and
+	// instance): records are told apart by scope and id.
 	scope int
 }
 
@@ -226,7 +227,7 @@ func (r *run) addGroup(n Normalizer, instance string) int {
 	k := RecordID{Source: src, Instance: instance}
 	scope, ok := r.scopes[k]
 	if !ok {
-		scope = len(r.groups)
+		scope = len(r.scopes)
 		r.scopes[k] = scope
 	}
 	r.groups = append(r.groups, group{norm: n, src: src, instance: instance, scope: scope})
@@ -327,7 +328,7 @@ func (in *Ingester) ingest(ctx context.Context, r *run) ([]Result, error) {
 			received := model.Millis(now())
 			go func(start int) {
 				nb := in.normalize(r, spans, received, times)
-				nb.start = start
+				nb.start, nb.seq = start, start
 				c <- nb
 			}(start)
 			for _, s := range spans {
@@ -351,7 +352,7 @@ func (in *Ingester) ingest(ctx context.Context, r *run) ([]Result, error) {
 					writerFailed.Store(true)
 				}
 			}
-			close(cb.written)
+			cb.wrote()
 		}
 	}()
 	// finish waits for the writer and returns the first error: the
@@ -424,7 +425,7 @@ type conflictKey struct {
 }
 
 // settledID is the digest of the record stored (or being stored) under an
-// id, and the batch that stores it (-1: found stored).
+// id, and the batch (its seq) that stores it (-1: found stored).
 type settledID struct {
 	sum   digest
 	batch int
@@ -442,13 +443,19 @@ type checker struct {
 // checkedBatch is a batch classified and enriched, ready to be written.
 type checkedBatch struct {
 	start, end int // its pieces
+	seq        int // tells the batch apart within its run or Session
 	b          *Batch
 	origins    []string // of b.Raw
 	groups     []int    // of b.Raw
 	st         []Result // its counts per group, before the write
-	// written is closed when the writer is done with the batch.
+	// written is closed when the writer is done with the batch (its first
+	// attempt, in a Session); wrote closes it.
 	written chan struct{}
+	once    sync.Once
 }
+
+// wrote closes written, once.
+func (cb *checkedBatch) wrote() { cb.once.Do(func() { close(cb.written) }) }
 
 // check asks the store which ids of nb are stored, classifies its records
 // (new, duplicate, conflict) and enriches the new ones. prev is the batch
@@ -456,7 +463,7 @@ type checkedBatch struct {
 // waits for that write, which may find another ingest's copy first.
 func (in *Ingester) check(ctx context.Context, r *run, nb normalizedBatch, ck *checker, prev *checkedBatch) (*checkedBatch, error) {
 	b, outs := nb.b, nb.outs
-	cb := &checkedBatch{start: nb.start, end: nb.start + nb.n, b: b, st: make([]Result, len(r.groups)), written: make(chan struct{})}
+	cb := &checkedBatch{start: nb.start, end: nb.start + nb.n, seq: nb.seq, b: b, st: make([]Result, len(r.groups)), written: make(chan struct{})}
 	var ask []RecordID
 	asked := map[scopedID]bool{}
 	waitPrev := false
@@ -465,7 +472,7 @@ func (in *Ingester) check(ctx context.Context, r *run, nb normalizedBatch, ck *c
 		g := &r.groups[p.group]
 		k := scopedID{g.scope, p.out.Raw.EventID}
 		if s, ok := ck.settled[k]; ok {
-			waitPrev = waitPrev || prev != nil && s.batch == prev.start
+			waitPrev = waitPrev || prev != nil && s.batch == prev.seq
 			continue
 		}
 		if !asked[k] {
@@ -488,7 +495,11 @@ func (in *Ingester) check(ctx context.Context, r *run, nb normalizedBatch, ck *c
 		ck.mu.Unlock()
 	}
 	if waitPrev {
-		<-prev.written
+		select {
+		case <-prev.written:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
 	}
 	b.grow(outs)
 	ck.mu.Lock()
@@ -499,7 +510,7 @@ func (in *Ingester) check(ctx context.Context, r *run, nb normalizedBatch, ck *c
 		have, ok := ck.settled[k]
 		switch sum := parseDigest(raw.SHA256); {
 		case !ok:
-			ck.settled[k] = settledID{sum, cb.start}
+			ck.settled[k] = settledID{sum, cb.seq}
 			b.add(p.out)
 			cb.origins = append(cb.origins, p.origin)
 			cb.groups = append(cb.groups, p.group)
@@ -527,7 +538,9 @@ func (in *Ingester) check(ctx context.Context, r *run, nb normalizedBatch, ck *c
 // store writes cb, settles the records another ingest stored first, adds
 // its counts to res and calls Stored.
 func (in *Ingester) store(ctx context.Context, r *run, cb *checkedBatch, ck *checker, res []Result) error {
-	b, st := cb.b, cb.st
+	// The counts change on a copy, kept once the write succeeded: a
+	// Session stores a batch again after a failed attempt.
+	b, st := cb.b, slices.Clone(cb.st)
 	fail := func(err error) error { return storeFailure(err, cb.start, cb.end, r.total, sum(res)) }
 	if b.Len() > 0 {
 		preempted, err := in.Sink.Write(ctx, b)
@@ -565,6 +578,7 @@ func (in *Ingester) store(ctx context.Context, r *run, cb *checkedBatch, ck *che
 			}
 		}
 	}
+	cb.st = st
 	in.count(cb, res)
 	if in.Stored != nil {
 		return in.Stored(ctx, b)
@@ -591,6 +605,7 @@ func (in *Ingester) count(cb *checkedBatch, res []Result) {
 // asked about them: the dead letters are in b, the rest in outs.
 type normalizedBatch struct {
 	start, n   int // the batch's first piece and its number of pieces
+	seq        int // tells the batch apart (checkedBatch.seq)
 	b          *Batch
 	outs       []pending
 	deadGroups []int // the group of each of b.DeadLetters

@@ -83,6 +83,8 @@ type memSink struct {
 	times     TimeRange
 	// known, if set, runs before Known answers (to line up concurrent ingests).
 	known func()
+	// write, if set, runs before Write stores (to hold a write under way).
+	write func()
 }
 
 // prod is the id of the toy record id of instance "prod".
@@ -111,6 +113,9 @@ func (m *memSink) Known(_ context.Context, ids []RecordID) (map[RecordID]string,
 }
 
 func (m *memSink) Write(_ context.Context, b *Batch) (map[RecordID]string, error) {
+	if m.write != nil {
+		m.write()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes++

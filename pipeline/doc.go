@@ -11,8 +11,10 @@
 //
 // The Sink fetches records from a bus.Subscriber and batches them by size
 // and time; the Writer splits each record's bytes and runs them through
-// ingest.Ingester (normalize, drop duplicates, enrich with ingest/enrich,
-// store), exactly as `keytrail ingest` does for a file; the Sink commits a
+// the ingest code (normalize, drop duplicates, enrich with ingest/enrich,
+// store), exactly as `keytrail ingest` does for a file, through an
+// ingest.Session so that one batch's duplicate look-up and enrichment
+// overlap the store write of the batch before it; the Sink commits a
 // batch only after the write succeeded, retries a failed write with capped
 // backoff (committing and dropping nothing, one log line per outage), and at
 // shutdown stores and commits what it holds within a bound. The Correlator

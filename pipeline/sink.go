@@ -73,12 +73,15 @@ func (o Options) withDefaults() Options {
 
 // SinkStats are a Sink's counters since it started.
 type SinkStats struct {
-	Records       int64 // fetched from the bus
-	Accepted      int64 // stored new
-	Duplicates    int64 // already stored
-	Conflicts     int64 // an id already stored with other bytes (kept in the conflicts table)
-	DeadLetters   int64 // stored as dead letters
-	Writes        int64 // store writes that succeeded
+	Records     int64 // fetched from the bus
+	Accepted    int64 // stored new
+	Duplicates  int64 // already stored
+	Conflicts   int64 // an id already stored with other bytes (kept in the conflicts table)
+	DeadLetters int64 // stored as dead letters
+	Writes      int64 // store writes that succeeded
+	// WriteTime sums each successful write's time preparing (look-up,
+	// enrichment) and storing it. One write's preparing overlaps the
+	// store of the write before, so it can exceed the time that passed.
 	WriteTime     time.Duration
 	StoreFailures int64 // store writes that failed (and were retried)
 	Commits       int64
@@ -134,34 +137,38 @@ var ErrUnflushed = errors.New("records fetched but not stored at shutdown")
 // stop, ErrUnflushed when the last batch could not be stored in time, and
 // an error when the subscriber is closed under it.
 //
-// Fetching overlaps storing: one goroutine gathers the next batch while
-// this one writes the current batch and commits it, so the bus is read
-// during every store write and the store waits for no fetch. A gathered
-// batch is handed over once it holds BatchSize records, or once the
-// writer is free and MaxWait has passed since the batch's first record
-// (and, when the writer was busy, since it became free) or, with Idle
-// set, the bus delivered nothing for Idle; while a write is
-// under way the batch keeps growing, so batches grow with the store's
-// latency (a group commit). At most one batch waits while another is
-// written.
+// Fetching, checking and storing overlap: one goroutine gathers the next
+// batch from the bus; this one prepares a batch (Writer.Prepare: normalize,
+// look up the stored ids, classify, enrich) while a third stores the batch
+// before it (Writer.Store: the inserts and the read-back) and commits it. A
+// gathered batch is handed over once it holds BatchSize records, or once
+// the preparer is free — the batch before it handed to the store stage, and
+// the one before that stored — and MaxWait has passed since the batch's
+// first record (and, when the preparer was busy, since it became free) or,
+// with Idle set, the bus delivered nothing for Idle; while a write is under
+// way the batch keeps growing, so batches grow with the store's latency (a
+// group commit). At most one batch waits while another is prepared and a
+// third is stored.
 //
 // Exactly once (with idempotent storage) holds as in a sequential sink:
-//   - a batch is committed only by the writer, after its own write
-//     returned nil, and batches are written and committed one at a time in
+//   - a batch is committed only by the store stage, after its own store
+//     returned nil, and batches are stored and committed one at a time in
 //     the order they were fetched, so no commit precedes its write nor the
-//     commit of an earlier batch; a write that fails is retried (the
+//     commit of an earlier batch; a store that fails is retried (the
 //     batches behind it wait, uncommitted) until it succeeds or the
 //     shutdown's bound passes, and then nothing after it is committed;
-//   - a batch's duplicate look-up happens inside its write (Writer.Write
-//     asks the store which ids it holds), which starts only after the
-//     write before it returned, so it sees every row of earlier batches:
-//     fetching ahead reads only the bus, never the store.
+//   - a batch's duplicate look-up (in Prepare) starts only after every
+//     batch but the one being stored was stored, and that one's ids are
+//     settled by it, not looked up (ingest.Session): the look-up sees every
+//     row of earlier batches. Fetching ahead reads only the bus.
 func (s *Sink) Run(ctx context.Context) error {
 	gctx, cancel := withGrace(ctx, s.o.Clock, s.cfg.FlushTimeout)
 	defer cancel()
-	ready := make(chan gathered)   // the gatherer's batches, taken by the writer when it is free
-	free := make(chan struct{}, 1) // holds a token while the writer waits for a batch
-	quit := make(chan struct{})    // closed when the writer returns
+	// Batches prepared and not stored are delivered again, checked again.
+	defer s.w.Reset()
+	ready := make(chan gathered)   // the gatherer's batches, taken by the preparer when it is free
+	free := make(chan struct{}, 1) // holds a token while the preparer waits for a batch
+	quit := make(chan struct{})    // closed when the preparer returns
 	gatherErr := make(chan error, 1)
 	gatherDone := make(chan struct{})
 	go func() {
@@ -169,6 +176,30 @@ func (s *Sink) Run(ctx context.Context) error {
 		gatherErr <- s.gather(ctx, ready, free, quit)
 	}()
 	defer func() { close(quit); <-gatherDone }()
+
+	// The store stage: stores and commits prepared batches in order.
+	toStore := make(chan prepared)
+	storeErr := make(chan error, 1)
+	storeDone := make(chan struct{})
+	go func() {
+		defer close(storeDone)
+		for p := range toStore {
+			if err := s.storeBatch(ctx, gctx, p); err != nil {
+				storeErr <- err // the preparer stops at it
+				return
+			}
+		}
+	}()
+	stopStore := func(err error) error {
+		close(toStore)
+		<-storeDone
+		select {
+		case serr := <-storeErr:
+			return serr // the first failure
+		default:
+			return err
+		}
+	}
 	for {
 		select {
 		case free <- struct{}{}:
@@ -180,13 +211,33 @@ func (s *Sink) Run(ctx context.Context) error {
 			case <-free: // a token the gatherer did not take is stale now
 			default:
 			}
-			if err := s.flush(ctx, gctx, g.batches, g.n); err != nil {
+			p, err := s.prepare(ctx, gctx, g)
+			if err != nil {
+				return stopStore(err)
+			}
+			select {
+			case toStore <- p: // once the store stage finished the batch before
+			case err := <-storeErr:
+				close(toStore)
+				<-storeDone
 				return err
 			}
 		case err := <-gatherErr:
+			return stopStore(err)
+		case err := <-storeErr:
+			close(toStore)
+			<-storeDone
 			return err
 		}
 	}
+}
+
+// prepared is a gathered batch prepared for the store stage.
+type prepared struct {
+	g    gathered
+	recs []bus.Record
+	p    *Prepared
+	took time.Duration // preparing it
 }
 
 // gathered is batches fetched from the bus, to be stored as one.
@@ -301,23 +352,60 @@ func (s *Sink) fetchWhileBusy(ctx context.Context, max int, free <-chan struct{}
 	return b, err, <-took
 }
 
-// flush stores batches (n records) and commits them in order, retrying the
-// store until it succeeds or gctx ends.
-func (s *Sink) flush(ctx, gctx context.Context, batches []bus.Batch, n int) error {
-	recs := make([]bus.Record, 0, n)
-	for _, b := range batches {
+// prepare prepares g's records for the store stage, retrying while the
+// store is unavailable until it succeeds or gctx ends.
+func (s *Sink) prepare(ctx, gctx context.Context, g gathered) (prepared, error) {
+	recs := make([]bus.Record, 0, g.n)
+	for _, b := range g.batches {
 		recs = append(recs, b.Records...)
 	}
 	s.mu.Lock()
-	s.stats.Records += int64(n)
+	s.stats.Records += int64(g.n)
 	s.mu.Unlock()
+	for {
+		start := s.o.Clock.Now()
+		p, err := s.w.Prepare(gctx, recs)
+		if err == nil {
+			return prepared{g: g, recs: recs, p: p, took: s.o.Clock.Since(start)}, nil
+		}
+		if err := s.failed(ctx, gctx, err, g.n); err != nil {
+			return prepared{}, err
+		}
+	}
+}
+
+// failed counts a failed prepare or store of n records and waits out the
+// backoff; it returns the error to stop with when gctx ended.
+func (s *Sink) failed(ctx, gctx context.Context, err error, n int) error {
+	// A write cut short by the shutdown's bound is not an outage of
+	// the store: say only that the records were not stored.
+	stopping := gctx.Err() != nil
+	if !stopping {
+		s.mu.Lock()
+		s.stats.StoreFailures++
+		s.mu.Unlock()
+		s.o.Metrics.storeError(s.cfg.Name)
+		stopping = !sleep(gctx, s.o.Clock, s.store.failed(ctx, err, "records", n))
+	}
+	if stopping {
+		s.o.Logger.Error("stopping with records not stored; they were not committed and will be delivered again",
+			"sink", s.cfg.Name, "records", n, "err", err)
+		return fmt.Errorf("sink %s: %d %w: %w", s.cfg.Name, n, ErrUnflushed, err)
+	}
+	return nil
+}
+
+// storeBatch stores a prepared batch and commits its deliveries in order,
+// retrying the store until it succeeds or gctx ends.
+func (s *Sink) storeBatch(ctx, gctx context.Context, p prepared) error {
+	n := p.g.n
 	var res Results
 	for {
 		start := s.o.Clock.Now()
 		var err error
-		res, err = s.w.Write(gctx, recs)
+		res, err = s.w.Store(gctx, p.p)
 		if err == nil {
-			took := s.o.Clock.Since(start)
+			took := p.took + s.o.Clock.Since(start)
 			s.store.ok(ctx)
 			t := res.Total()
 			s.mu.Lock()
@@ -334,23 +422,11 @@ func (s *Sink) flush(ctx, gctx context.Context, batches []bus.Batch, n int) erro
 			s.o.Status.stored(res, s.o.Clock.Now())
 			break
 		}
-		// A write cut short by the shutdown's bound is not an outage of
-		// the store: say only that the records were not stored.
-		stopping := gctx.Err() != nil
-		if !stopping {
-			s.mu.Lock()
-			s.stats.StoreFailures++
-			s.mu.Unlock()
-			s.o.Metrics.storeError(s.cfg.Name)
-			stopping = !sleep(gctx, s.o.Clock, s.store.failed(ctx, err, "records", n))
-		}
-		if stopping {
-			s.o.Logger.Error("stopping with records not stored; they were not committed and will be delivered again",
-				"sink", s.cfg.Name, "records", n, "err", err)
-			return fmt.Errorf("sink %s: %d %w: %w", s.cfg.Name, n, ErrUnflushed, err)
+		if err := s.failed(ctx, gctx, err, n); err != nil {
+			return err
 		}
 	}
-	for _, b := range batches {
+	for _, b := range p.g.batches {
 		if b.Commit == nil {
 			continue
 		}
@@ -368,7 +444,7 @@ func (s *Sink) flush(ctx, gctx context.Context, batches []bus.Batch, n int) erro
 		s.mu.Unlock()
 	}
 	if s.o.Stored != nil {
-		s.o.Stored(recs, res)
+		s.o.Stored(p.recs, res)
 	}
 	return nil
 }

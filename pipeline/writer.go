@@ -17,19 +17,22 @@ type NormalizerFunc func(model.Source) (ingest.Normalizer, error)
 
 // Writer is the sink's store stage: it splits each record's bytes the way
 // `keytrail ingest` splits a file (ingest.Split with the source's
-// normalizer), and pushes them through the same ingest.Ingester —
-// normalize, drop duplicates, enrich, store — all source instances of a
-// write in one batch (ingest.Ingester.IngestGroups). A Writer is safe for
-// concurrent use; writes are serialised (the Enricher's state is one
-// process's).
+// normalizer), and pushes them through the same ingest code — normalize,
+// drop duplicates, enrich, store — all source instances of a write in one
+// batch, through one ingest.Session: Prepare (normalize, look up, classify,
+// enrich) of one write may overlap Store of the write before it, which is
+// how the sink hides the store's look-up behind its inserts. Write does
+// both in turn. A Writer is safe for concurrent use: Prepare, Store and
+// Write wait for their turn (see ingest.Session).
 type Writer struct {
 	store      ingest.Sink
-	enricher   ingest.Enricher
 	normalizer NormalizerFunc
 	now        func() time.Time
 
-	mu    sync.Mutex
-	norms map[model.Source]ingest.Normalizer
+	session *ingest.Session
+	write   sync.Mutex // Write's Prepare and Store, as one
+	mu      sync.Mutex // norms
+	norms   map[model.Source]ingest.Normalizer
 }
 
 // NewWriter returns a Writer storing into store (required), completing
@@ -40,7 +43,9 @@ func NewWriter(store ingest.Sink, enricher ingest.Enricher, normalizer Normalize
 	if now == nil {
 		now = time.Now
 	}
-	return &Writer{store: store, enricher: enricher, normalizer: normalizer, now: now, norms: map[model.Source]ingest.Normalizer{}}
+	in := &ingest.Ingester{Sink: store, Enricher: enricher, Now: now}
+	return &Writer{store: store, normalizer: normalizer, now: now, norms: map[model.Source]ingest.Normalizer{},
+		session: in.Session()}
 }
 
 // Key names the source instance records belong to.
@@ -71,6 +76,18 @@ func (r Results) Total() ingest.Result {
 // dead-lettered.
 var ErrNoSource = errors.New("no normalizer for the record's source")
 
+// Prepared is a write checked against the store, for Store.
+type Prepared struct {
+	n       int
+	keys    []Key
+	lost    []model.DeadLetter // records of no known source
+	lostRes Results
+	checked *ingest.Checked // nil: no record of a known source
+}
+
+// Records is the number of records of the write.
+func (p *Prepared) Records() int { return p.n }
+
 // Write stores recs and returns only when all of them are stored (or
 // dead-lettered); an error means the store failed and the whole of recs
 // must be written again (storage is idempotent: what was stored before the
@@ -81,49 +98,87 @@ var ErrNoSource = errors.New("no normalizer for the record's source")
 // together: one look-up of stored ids, one insert per table and one
 // read-back for the whole of recs.
 func (w *Writer) Write(ctx context.Context, recs []bus.Record) (Results, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	res := Results{}
-	var keys []Key
+	w.write.Lock()
+	defer w.write.Unlock()
+	p, err := w.Prepare(ctx, recs)
+	if err != nil {
+		return nil, err
+	}
+	res, err := w.Store(ctx, p)
+	if err != nil {
+		w.session.Reset() // the caller writes recs again, checked again
+	}
+	return res, err
+}
+
+// Prepare normalizes recs, looks their ids up in the store, classifies and
+// enriches them, ready for Store. It waits until every write prepared
+// before the last one is stored. An error means the store (or the
+// enricher) failed; prepare recs again.
+func (w *Writer) Prepare(ctx context.Context, recs []bus.Record) (*Prepared, error) {
+	p := &Prepared{n: len(recs), lostRes: Results{}}
 	var groups []ingest.Group
 	index := map[Key]int{}
-	var lost []model.DeadLetter
+	w.mu.Lock()
 	for _, r := range recs {
 		k := Key{r.Source, r.Instance}
 		n, err := w.normalizerLocked(r.Source)
 		if err != nil {
-			lost = append(lost, model.DeadLetter{Source: r.Source, Instance: r.Instance, Origin: r.Origin,
+			p.lost = append(p.lost, model.DeadLetter{Source: r.Source, Instance: r.Instance, Origin: r.Origin,
 				ReceivedAt: w.received(r), Error: err.Error(), Raw: r.Raw, SHA256: model.SHA256Hex(r.Raw)})
-			res.add(k, ingest.Result{Records: 1, DeadLetters: 1})
+			p.lostRes.add(k, ingest.Result{Records: 1, DeadLetters: 1})
 			continue
 		}
 		i, ok := index[k]
 		if !ok {
 			i = len(groups)
 			index[k] = i
-			keys = append(keys, k)
+			p.keys = append(p.keys, k)
 			groups = append(groups, ingest.Group{Normalizer: n, Instance: r.Instance})
 		}
 		groups[i].Inputs = append(groups[i].Inputs, ingest.Input{Origin: r.Origin, Data: r.Raw, ReceivedAt: w.received(r)})
 	}
-	if len(lost) > 0 {
-		if _, err := w.store.Write(ctx, &ingest.Batch{DeadLetters: lost}); err != nil {
+	w.mu.Unlock()
+	if len(groups) == 0 {
+		return p, nil
+	}
+	c, err := w.session.Check(ctx, groups)
+	if err != nil {
+		return nil, fmt.Errorf("%d source instances (%s/%s first): %w", len(p.keys), p.keys[0].Source, p.keys[0].Instance, err)
+	}
+	p.checked = c
+	return p, nil
+}
+
+// Store writes p, after every write prepared before it, and returns what
+// it did per source instance. An error means the store failed: store p
+// again (or, giving up on it, Reset before preparing again).
+func (w *Writer) Store(ctx context.Context, p *Prepared) (Results, error) {
+	res := Results{}
+	for k, r := range p.lostRes {
+		res.add(k, r)
+	}
+	if len(p.lost) > 0 {
+		if _, err := w.store.Write(ctx, &ingest.Batch{DeadLetters: p.lost}); err != nil {
 			return nil, fmt.Errorf("%w: dead letters: %w", ingest.ErrStore, err)
 		}
 	}
-	if len(groups) == 0 {
+	if p.checked == nil {
 		return res, nil
 	}
-	in := &ingest.Ingester{Sink: w.store, Enricher: w.enricher, Now: w.now}
-	got, err := in.IngestGroups(ctx, groups)
+	got, err := w.session.Store(ctx, p.checked)
 	if err != nil {
-		return nil, fmt.Errorf("%d source instances (%s/%s first): %w", len(keys), keys[0].Source, keys[0].Instance, err)
+		return nil, fmt.Errorf("%d source instances (%s/%s first): %w", len(p.keys), p.keys[0].Source, p.keys[0].Instance, err)
 	}
-	for i, k := range keys {
+	for i, k := range p.keys {
 		res.add(k, got[i])
 	}
 	return res, nil
 }
+
+// Reset forgets the writes prepared and not stored: for a caller that
+// gives up on them.
+func (w *Writer) Reset() { w.session.Reset() }
 
 func (w *Writer) normalizerLocked(src model.Source) (ingest.Normalizer, error) {
 	if n, ok := w.norms[src]; ok {

@@ -113,7 +113,9 @@ func e2eSettings(bus, pipeline string) collectSettings {
 // ceiling_slowest/fastest_events/s; x_ceiling is events/s over the median.
 // peak_rss_MB is the process's peak resident set during the run, the
 // embedded engine included; records/write and store_write_share (the
-// sink's time in store writes over the run's) say where the time went;
+// sink's time preparing and storing writes over the run's: above 1 where
+// one write's look-up overlapped the store of the one before) say where
+// the time went;
 // cursor_saves and cursor_inserts count the collectors' cursor saves and
 // the inserts that wrote them (saves share inserts: warehouse.Cursors).
 //
