@@ -271,6 +271,14 @@ func (in *Ingester) Ingest(ctx context.Context, origin string, data []byte) (Res
 // whole of groups.
 func (in *Ingester) IngestGroups(ctx context.Context, groups []Group) ([]Result, error) {
 	r := &run{scopes: map[RecordID]int{}}
+	if batch := r.addGroups(groups); len(batch) > 0 {
+		r.batches = [][]span{batch}
+	}
+	return in.ingest(ctx, r)
+}
+
+// addGroups adds groups to r and returns their inputs split, as one batch.
+func (r *run) addGroups(groups []Group) []span {
 	var batch []span
 	for _, gr := range groups {
 		g := r.addGroup(gr.Normalizer, gr.Instance)
@@ -281,10 +289,7 @@ func (in *Ingester) IngestGroups(ctx context.Context, groups []Group) ([]Result,
 			batch = append(batch, span{group: g, origin: input.Origin, received: input.ReceivedAt, pieces: pieces})
 		}
 	}
-	if len(batch) > 0 {
-		r.batches = [][]span{batch}
-	}
-	return in.ingest(ctx, r)
+	return batch
 }
 
 // ingest runs r's batches through normalize → check → enrich → store and

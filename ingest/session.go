@@ -94,16 +94,7 @@ func (s *Session) Check(ctx context.Context, groups []Group) (*Checked, error) {
 	s.ck.mu.Unlock()
 
 	r := &run{scopes: s.scopes}
-	var spans []span
-	for _, gr := range groups {
-		g := r.addGroup(gr.Normalizer, gr.Instance)
-		env := gr.Normalizer.Envelopes()
-		for _, input := range gr.Inputs {
-			pieces := Split(input.Data, env)
-			r.total += len(pieces)
-			spans = append(spans, span{group: g, origin: input.Origin, received: input.ReceivedAt, pieces: pieces})
-		}
-	}
+	spans := r.addGroups(groups)
 	res := make([]Result, len(r.groups))
 	for _, sp := range spans {
 		res[sp.group].Records += len(sp.pieces)

@@ -110,20 +110,22 @@ func (p *process) state() string {
 func (p *process) crash() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd != nil && p.cmd.Process != nil {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		_ = p.cmd.Process.Kill()
-	}
+	p.sigkill()
 }
 
 // kill stops the process with SIGKILL, as a crash would.
 func (p *process) kill() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.sigkill()
+	p.cmd = nil
+}
+
+// sigkill sends SIGKILL to the process's group; p.mu is held.
+func (p *process) sigkill() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		_ = p.cmd.Process.Kill()
-		p.cmd = nil
 	}
 }
 
