@@ -78,15 +78,11 @@ var ErrNoSource = errors.New("no normalizer for the record's source")
 
 // Prepared is a write checked against the store, for Store.
 type Prepared struct {
-	n       int
 	keys    []Key
 	lost    []model.DeadLetter // records of no known source
 	lostRes Results
 	checked *ingest.Checked // nil: no record of a known source
 }
-
-// Records is the number of records of the write.
-func (p *Prepared) Records() int { return p.n }
 
 // Write stores recs and returns only when all of them are stored (or
 // dead-lettered); an error means the store failed and the whole of recs
@@ -116,7 +112,7 @@ func (w *Writer) Write(ctx context.Context, recs []bus.Record) (Results, error) 
 // before the last one is stored. An error means the store (or the
 // enricher) failed; prepare recs again.
 func (w *Writer) Prepare(ctx context.Context, recs []bus.Record) (*Prepared, error) {
-	p := &Prepared{n: len(recs), lostRes: Results{}}
+	p := &Prepared{lostRes: Results{}}
 	var groups []ingest.Group
 	index := map[Key]int{}
 	w.mu.Lock()
