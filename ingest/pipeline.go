@@ -277,6 +277,21 @@ func (in *Ingester) IngestGroups(ctx context.Context, groups []Group) ([]Result,
 	return in.ingest(ctx, r)
 }
 
+// countRecords adds the records of spans to their groups' counts.
+func countRecords(res []Result, spans []span) {
+	for _, s := range spans {
+		res[s.group].Records += len(s.pieces)
+	}
+}
+
+// clock is in.Now, or time.Now.
+func (in *Ingester) clock() func() time.Time {
+	if in.Now == nil {
+		return time.Now
+	}
+	return in.Now
+}
+
 // addGroups adds groups to r and returns their inputs split, as one batch.
 func (r *run) addGroups(groups []Group) []span {
 	var batch []span
@@ -297,14 +312,9 @@ func (r *run) addGroups(groups []Group) []span {
 func (in *Ingester) ingest(ctx context.Context, r *run) ([]Result, error) {
 	res := make([]Result, len(r.groups))
 	for _, b := range r.batches {
-		for _, s := range b {
-			res[s.group].Records += len(s.pieces)
-		}
+		countRecords(res, b)
 	}
-	now := in.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := in.clock()
 	times := in.Sink.TimeRange()
 	// Normalizing the next batches overlaps storing this one, on every
 	// core: a goroutine starts one normalizer per batch, at most

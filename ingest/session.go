@@ -3,8 +3,8 @@ package ingest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
-	"time"
 
 	"github.com/keytrail/keytrail/model"
 )
@@ -96,14 +96,8 @@ func (s *Session) Check(ctx context.Context, groups []Group) (*Checked, error) {
 	r := &run{scopes: s.scopes}
 	spans := r.addGroups(groups)
 	res := make([]Result, len(r.groups))
-	for _, sp := range spans {
-		res[sp.group].Records += len(sp.pieces)
-	}
-	now := s.in.Now
-	if now == nil {
-		now = time.Now
-	}
-	nb := s.in.normalize(r, spans, model.Millis(now()), s.in.Sink.TimeRange())
+	countRecords(res, spans)
+	nb := s.in.normalize(r, spans, model.Millis(s.in.clock()()), s.in.Sink.TimeRange())
 	nb.seq = s.seq
 	s.seq++
 	cb, err := s.in.check(ctx, r, nb, &s.ck, prev)
@@ -150,8 +144,7 @@ func (s *Session) Store(ctx context.Context, c *Checked) ([]Result, error) {
 			return nil, context.Cause(ctx)
 		}
 	}
-	res := make([]Result, len(c.res))
-	copy(res, c.res)
+	res := slices.Clone(c.res)
 	err := s.in.store(ctx, c.r, c.cb, &s.ck, res)
 	// A batch checked after c waits for c's first attempt only to learn
 	// which of its ids another writer stored first; c stays its settler

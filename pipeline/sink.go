@@ -190,12 +190,14 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// stopStore ends the store stage and returns its failure, if it had
+	// one still unread, else err.
 	stopStore := func(err error) error {
 		close(toStore)
 		<-storeDone
 		select {
 		case serr := <-storeErr:
-			return serr // the first failure
+			return serr
 		default:
 			return err
 		}
@@ -218,16 +220,12 @@ func (s *Sink) Run(ctx context.Context) error {
 			select {
 			case toStore <- p: // once the store stage finished the batch before
 			case err := <-storeErr:
-				close(toStore)
-				<-storeDone
-				return err
+				return stopStore(err)
 			}
 		case err := <-gatherErr:
 			return stopStore(err)
 		case err := <-storeErr:
-			close(toStore)
-			<-storeDone
-			return err
+			return stopStore(err)
 		}
 	}
 }

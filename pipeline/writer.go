@@ -76,6 +76,11 @@ func (r Results) Total() ingest.Result {
 // dead-lettered.
 var ErrNoSource = errors.New("no normalizer for the record's source")
 
+// wrap says which source instances a failed prepare or store was of.
+func (p *Prepared) wrap(err error) error {
+	return fmt.Errorf("%d source instances (%s/%s first): %w", len(p.keys), p.keys[0].Source, p.keys[0].Instance, err)
+}
+
 // Prepared is a write checked against the store, for Store.
 type Prepared struct {
 	keys    []Key
@@ -140,7 +145,7 @@ func (w *Writer) Prepare(ctx context.Context, recs []bus.Record) (*Prepared, err
 	}
 	c, err := w.session.Check(ctx, groups)
 	if err != nil {
-		return nil, fmt.Errorf("%d source instances (%s/%s first): %w", len(p.keys), p.keys[0].Source, p.keys[0].Instance, err)
+		return nil, p.wrap(err)
 	}
 	p.checked = c
 	return p, nil
@@ -164,7 +169,7 @@ func (w *Writer) Store(ctx context.Context, p *Prepared) (Results, error) {
 	}
 	got, err := w.session.Store(ctx, p.checked)
 	if err != nil {
-		return nil, fmt.Errorf("%d source instances (%s/%s first): %w", len(p.keys), p.keys[0].Source, p.keys[0].Instance, err)
+		return nil, p.wrap(err)
 	}
 	for i, k := range p.keys {
 		res.add(k, got[i])

@@ -156,7 +156,14 @@ func or[T comparable](v, def T) T {
 // bring page_size less reread new rows each (collect.PollConfig.ForPages):
 // what New's collector runs with.
 func (c Config) PollConfig() collect.PollConfig {
-	return c.Poll.ForPages(or(c.PageSize, DefaultPageSize) - or(c.Reread, DefaultReread))
+	limit, reread := c.pages()
+	return c.Poll.ForPages(limit - reread)
+}
+
+// pages is c's page size and the rows each page reads again, defaults
+// applied.
+func (c Config) pages() (limit, reread int) {
+	return or(c.PageSize, DefaultPageSize), or(c.Reread, DefaultReread)
 }
 
 // New returns the collector of c: "event_logs" and "dag_runs" (unless
@@ -182,7 +189,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	}
 	root := base.String() + "/api/" + api
 	split := collect.Splitter{Source: model.SourceAirflow, Instance: c.Instance, Envelopes: ingestairflow.New().Envelopes()}
-	limit, reread := or(c.PageSize, DefaultPageSize), or(c.Reread, DefaultReread)
+	limit, reread := c.pages()
 	col := &collect.Collector{Source: model.SourceAirflow, Instance: c.Instance, Poll: c.PollConfig()}
 	col.Streams = append(col.Streams, &eventLogs{url: root + "/eventLogs", v2: api == APIv2, client: client, split: split,
 		limit: limit, reread: reread, lag: or(c.Lag, DefaultLogLag), clock: opts.Clock})

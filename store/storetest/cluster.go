@@ -239,6 +239,9 @@ var sharedCluster shared[*Cluster]
 func SharedCluster(tb testing.TB) *Cluster {
 	tb.Helper()
 	c := sharedCluster.get(tb, "ClickHouse cluster", func() (*Cluster, error) { return StartCluster(2, 2) })
+	// The healer restarts a crashed member within healInterval; healing
+	// here too makes a test start on a whole cluster, not one a crash of
+	// the last quarter second left a member short (a no-op otherwise).
 	restarted, err := c.heal()
 	for _, s := range restarted {
 		tb.Logf("cluster member %s had crashed (logs in %s); restarted", s.Addr(), s.Dir)
