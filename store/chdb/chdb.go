@@ -468,7 +468,10 @@ func (st *stream) send(m streamed) bool {
 // stream (io.EOF, or the error); a zero message when the stream was closed.
 // It fetches chunks from the engine while a second goroutine decodes the
 // chunks before them (decoding does not hold up the engine), and cancels
-// what is left of an abandoned result and frees it.
+// what is left of an abandoned result and frees it. A fetched chunk stays in
+// the engine's memory until the decoder has copied it into its own buffer,
+// so the Go heap holds one copy of the undecoded bytes, not one per chunk in
+// flight.
 func (st *stream) pump(s *Store, c *pconn, p store.Params) streamed {
 	if err := s.prepare(st.ctx, c, true); err != nil {
 		return streamed{err: err}
@@ -480,7 +483,7 @@ func (st *stream) pump(s *Store, c *pconn, p store.Params) streamed {
 	if err := res.err(); err != nil {
 		return streamed{err: store.ParseError(err.Error())}
 	}
-	d := &chunkDecoder{st: st, chunks: make(chan []byte, chunksAhead), free: make(chan []byte, chunksAhead+2), done: make(chan streamed, 1)}
+	d := &chunkDecoder{st: st, chunks: make(chan cresult, chunksAhead), done: make(chan streamed, 1)}
 	go d.run()
 	final := streamed{err: io.EOF}
 fetching:
@@ -500,21 +503,14 @@ fetching:
 			final = streamed{err: store.ParseError(err.Error())}
 			break
 		}
-		chunk := part.view()
-		if len(chunk) == 0 {
+		if len(part.view()) == 0 {
 			part.free()
 			break
 		}
-		var buf []byte
 		select {
-		case buf = <-d.free:
-		default:
-		}
-		buf = append(buf[:0], chunk...)
-		part.free()
-		select {
-		case d.chunks <- buf:
+		case d.chunks <- part:
 		case <-st.stop:
+			part.free()
 			final = streamed{}
 			c.c.cancel(res)
 			break fetching
@@ -538,26 +534,23 @@ const chunksAhead = 2
 // and hands them to the consumer in order.
 type chunkDecoder struct {
 	st     *stream
-	chunks chan []byte   // fetched chunks, closed after the last
-	free   chan []byte   // decoded chunks' buffers, for the fetcher to reuse
+	chunks chan cresult  // fetched chunks, the decoder's to free; closed after the last
 	done   chan streamed // the decoder's end: io.EOF, a decode error, or zero when closed
 	failed atomic.Bool   // the decoder has stopped: the fetcher cancels the rest
 }
 
 // run decodes until the chunks end; after a failure or a close it drains
-// them, so the fetcher never blocks.
+// and frees them, so the fetcher never blocks.
 func (d *chunkDecoder) run() {
 	var dec native.Decoder
 	end := streamed{err: io.EOF}
-	for chunk := range d.chunks {
+	for part := range d.chunks {
 		if d.failed.Load() {
+			part.free()
 			continue
 		}
-		dec.Feed(chunk)
-		select {
-		case d.free <- chunk:
-		default:
-		}
+		dec.Feed(part.view())
+		part.free()
 		for {
 			b, err := dec.Next()
 			if errors.Is(err, native.ErrShort) || (err == nil && b == nil) {
