@@ -19,9 +19,12 @@ type Authorizer interface {
 	// Authorize sets req's credentials, fetching a token when it has none
 	// or the one it has expired.
 	Authorize(ctx context.Context, req *http.Request) error
-	// Invalidate drops a token the provider refused (401), so that the
-	// next Authorize fetches a new one.
-	Invalidate()
+	// Invalidate drops a token the provider refused (401, or 403: Airflow
+	// 3 answers 403 "Invalid JWT token" for a token signed with a key it no
+	// longer has), so that the next Authorize fetches a new one. It reports
+	// whether it will: a fixed credential cannot be refreshed, and sending
+	// it again would only repeat the refusal.
+	Invalidate() bool
 }
 
 // HTTPError is a provider answer that was not a success.
@@ -113,12 +116,13 @@ func (c *Client) Get(ctx context.Context, url string, header http.Header) (*Resp
 	})
 }
 
-// Do sends the request build makes (build is called again for the retry
-// after a 401) and returns a 2xx answer.
+// Do sends the request build makes and returns a 2xx answer. A 401 or 403
+// with a token that can be refreshed is sent once more with a new token
+// (build is called again): a token the provider no longer honours is
+// refused before it expires when the provider's signing key changed.
 func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.Request, error)) (*Response, error) {
 	resp, err := c.do(ctx, build)
-	if StatusOf(err) == http.StatusUnauthorized && c.Auth != nil {
-		c.Auth.Invalidate()
+	if s := StatusOf(err); (s == http.StatusUnauthorized || s == http.StatusForbidden) && c.Auth != nil && c.Auth.Invalidate() {
 		resp, err = c.do(ctx, build)
 	}
 	return resp, err
@@ -176,7 +180,7 @@ func (c *Client) do(ctx context.Context, build func(ctx context.Context) (*http.
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		he := &HTTPError{Method: req.Method, URL: redactURL(req.URL.String()), Status: res.StatusCode,
-			RetryAt: retryAt(res.Header, clock.Now()), Body: snippet(body)}
+			RetryAt: retryAt(res.StatusCode, res.Header, clock.Now()), Body: snippet(body)}
 		if res.StatusCode == http.StatusTooManyRequests && !he.RetryAt.IsZero() {
 			c.mu.Lock()
 			if he.RetryAt.After(c.limited) {
@@ -189,11 +193,17 @@ func (c *Client) do(ctx context.Context, build func(ctx context.Context) (*http.
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: body}, nil
 }
 
-// retryAt reads when a provider says to try again: Retry-After (seconds or
-// an HTTP date; Microsoft Graph, RFC 9110) and X-Rate-Limit-Reset (Unix
-// seconds; Okta). The later wins.
-func retryAt(h http.Header, now time.Time) time.Time {
+// retryAt reads when a provider says to try again after an answer of
+// status: Retry-After (seconds or an HTTP date; Microsoft Graph, RFC 9110)
+// on a 429 or 503, and X-Rate-Limit-Reset (Unix seconds; Okta) on a 429.
+// The later wins. Okta sends its rate-limit headers on every answer, so on
+// any other error the reset says nothing about when to retry: that error
+// takes the caller's own backoff.
+func retryAt(status int, h http.Header, now time.Time) time.Time {
 	var at time.Time
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
+		return at
+	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
 			at = now.Add(time.Duration(secs) * time.Second)
@@ -201,7 +211,7 @@ func retryAt(h http.Header, now time.Time) time.Time {
 			at = t
 		}
 	}
-	if v := strings.TrimSpace(h.Get("X-Rate-Limit-Reset")); v != "" {
+	if v := strings.TrimSpace(h.Get("X-Rate-Limit-Reset")); v != "" && status == http.StatusTooManyRequests {
 		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs > 0 {
 			if t := time.Unix(secs, 0); t.After(at) {
 				at = t

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/collect"
+	"github.com/keytrail/keytrail/collect/oauth"
 )
 
 // tokens is an Authorizer handing out numbered tokens.
@@ -22,7 +23,7 @@ func (a *tokens) Authorize(_ context.Context, req *http.Request) error {
 	req.Header.Set("Authorization", "Bearer t"+string(rune('0'+a.n.Load())))
 	return nil
 }
-func (a *tokens) Invalidate() { a.n.Add(1) }
+func (a *tokens) Invalidate() bool { a.n.Add(1); return true }
 
 func TestClient(t *testing.T) {
 	now := time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)
@@ -60,6 +61,28 @@ func TestClient(t *testing.T) {
 			w.Write([]byte(`{}`))
 		}, calls: 2},
 		{name: "401 twice", handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401) }, status: 401, calls: 2},
+		{name: "403 once: a fresh token", handler: func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "Bearer t0" {
+				w.WriteHeader(403)
+				w.Write([]byte(`{"detail":"Invalid JWT token"}`))
+				return
+			}
+			w.Write([]byte(`{}`))
+		}, calls: 2},
+		{name: "Okta's reset on a 500 is not a rate limit", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Rate-Limit-Reset", "1741003300")
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(500)
+		}, status: 500, calls: 1},
+		{name: "Okta's reset on a 403 is not a rate limit", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Rate-Limit-Reset", "1741003300")
+			w.WriteHeader(403)
+		}, status: 403, calls: 2},
+		{name: "Retry-After on a 503, not Okta's reset", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Rate-Limit-Reset", "1741003300")
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(503)
+		}, status: 503, retryAt: now.Add(30 * time.Second), calls: 1},
 		{name: "500", handler: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(500)
 			w.Write([]byte(`{"errorCode":"E0000009"}`))
@@ -85,6 +108,23 @@ func TestClient(t *testing.T) {
 			require.Equal(t, !tc.retryAt.IsZero(), ok)
 			require.True(t, at.Equal(tc.retryAt), "retry at %s, want %s", at, tc.retryAt)
 		})
+	}
+}
+
+// TestClientFixedCredentialRefused: a refused API token or password is not
+// sent again: it cannot be refreshed, and the refusal is the answer.
+func TestClientFixedCredentialRefused(t *testing.T) {
+	for _, status := range []int{401, 403} {
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(status)
+		}))
+		c := &collect.Client{HTTP: srv.Client(), Auth: oauth.Static{Header: "Authorization", Value: "SSWS secret"}}
+		_, err := c.Get(context.Background(), srv.URL, nil)
+		srv.Close()
+		require.Equal(t, status, collect.StatusOf(err))
+		require.EqualValues(t, 1, calls.Load(), "status %d", status)
 	}
 }
 

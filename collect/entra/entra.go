@@ -216,7 +216,10 @@ type lister struct {
 func (l *lister) ReadWindow(ctx context.Context, from, to time.Time, page string) ([]bus.Record, string, error) {
 	link := page
 	if link == "" {
-		f := l.timeProp + " ge " + graphTime(from) + " and " + l.timeProp + " lt " + graphTime(to)
+		// Graph documents eq, le and ge on the audit logs' times (not lt):
+		// [from, to] is asked, and an event at to itself, read again by
+		// the next window, is stored once.
+		f := l.timeProp + " ge " + graphTime(from) + " and " + l.timeProp + " le " + graphTime(to)
 		if l.filter != "" {
 			f += " and " + l.filter
 		}

@@ -185,11 +185,14 @@ type activities struct {
 // reportsTime formats t as RFC 3339 with milliseconds.
 func reportsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// ReadWindow implements collect.WindowReader. startTime and endTime are
-// inclusive, so [from, to) asks up to to − 1 ms; the page token is
-// nextPageToken.
+// ReadWindow implements collect.WindowReader; the page token is
+// nextPageToken. The Reports API documents activities "from startTime until
+// endTime" without saying whether endTime is included, so [from, to) asks
+// up to and including to: an activity at to itself is then read by this
+// window and the next (the store keeps it once), and is never missed if
+// endTime is exclusive.
 func (a *activities) ReadWindow(ctx context.Context, from, to time.Time, page string) ([]bus.Record, string, error) {
-	q := url.Values{"startTime": {reportsTime(from)}, "endTime": {reportsTime(to.Add(-time.Millisecond))}, "maxResults": {strconv.Itoa(a.max)}}
+	q := url.Values{"startTime": {reportsTime(from)}, "endTime": {reportsTime(to)}, "maxResults": {strconv.Itoa(a.max)}}
 	if a.customer != "" {
 		q.Set("customerId", a.customer)
 	}

@@ -67,11 +67,13 @@ func (b *Bearer) Authorize(ctx context.Context, req *http.Request) error {
 	return nil
 }
 
-// Invalidate implements collect.Authorizer.
-func (b *Bearer) Invalidate() {
+// Invalidate implements collect.Authorizer: the next Authorize fetches a
+// new token.
+func (b *Bearer) Invalidate() bool {
 	b.mu.Lock()
 	b.tok = Token{}
 	b.mu.Unlock()
+	return true
 }
 
 func (b *Bearer) now() time.Time {
@@ -96,7 +98,7 @@ func (s Static) Authorize(_ context.Context, req *http.Request) error {
 
 // Invalidate implements collect.Authorizer: a static credential cannot be
 // refreshed.
-func (Static) Invalidate() {}
+func (Static) Invalidate() bool { return false }
 
 // ErrToken is wrapped by every failure to get a token.
 var ErrToken = errors.New("get token")

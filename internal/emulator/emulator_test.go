@@ -114,10 +114,13 @@ func TestParseGraphFilter(t *testing.T) {
 		err      bool
 	}{
 		{"", -1 << 62, 1 << 62, nil, false},
-		{"createdDateTime ge 2025-03-03T00:00:00Z and createdDateTime lt 2025-03-04T00:00:00Z", ms("2025-03-03T00:00:00Z"), ms("2025-03-04T00:00:00Z"), nil, false},
-		{"createdDateTime gt 2025-03-03T00:00:00Z and createdDateTime le 2025-03-04T00:00:00Z", ms("2025-03-03T00:00:00Z") + 1, ms("2025-03-04T00:00:00Z") + 1, nil, false},
+		{"createdDateTime ge 2025-03-03T00:00:00Z and createdDateTime le 2025-03-04T00:00:00Z", ms("2025-03-03T00:00:00Z"), ms("2025-03-04T00:00:00Z") + 1, nil, false},
+		{"createdDateTime eq 2025-03-03T00:00:00Z", ms("2025-03-03T00:00:00Z"), ms("2025-03-03T00:00:00Z") + 1, nil, false},
+		// Graph documents eq, le and ge on the audit logs' times.
+		{"createdDateTime ge 2025-03-03T00:00:00Z and createdDateTime lt 2025-03-04T00:00:00Z", 0, 0, nil, true},
+		{"createdDateTime gt 2025-03-03T00:00:00Z", 0, 0, nil, true},
 		{"createdDateTime ge 2025-03-03T00:00:00.000Z and (signInEventTypes/any(t: t eq 'nonInteractiveUser'))", ms("2025-03-03T00:00:00Z"), 1 << 62, []string{"nonInteractiveUser"}, false},
-		{"signInEventTypes/any(x:x eq 'servicePrincipal') AND createdDateTime lt 2025-03-03T00:00:00Z", -1 << 62, ms("2025-03-03T00:00:00Z"), []string{"servicePrincipal"}, false},
+		{"signInEventTypes/any(x:x eq 'servicePrincipal') AND createdDateTime le 2025-03-03T00:00:00Z", -1 << 62, ms("2025-03-03T00:00:00Z") + 1, []string{"servicePrincipal"}, false},
 		{"startsWith(appDisplayName,'Azure')", 0, 0, nil, true},
 		{"activityDateTime ge 2025-03-03T00:00:00Z", 0, 0, nil, true},
 		{"createdDateTime ge yesterday", 0, 0, nil, true},

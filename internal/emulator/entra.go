@@ -132,7 +132,8 @@ var (
 )
 
 // parseGraphFilter reads $filter: clauses joined by "and", each on the time
-// property (ge, gt, le, lt, eq) or signInEventTypes/any(t: t eq '…').
+// property (ge, le, eq: what Graph documents for the audit logs' times; gt
+// and lt are refused) or signInEventTypes/any(t: t eq '…').
 func parseGraphFilter(s, timeProp string) (graphFilter, error) {
 	f := graphFilter{from: -1 << 62, to: 1 << 62}
 	s = strings.TrimSpace(s)
@@ -163,12 +164,12 @@ func parseGraphFilter(s, timeProp string) (graphFilter, error) {
 		switch m[2] {
 		case "ge":
 			f.from = max(f.from, ms)
-		case "gt":
-			f.from = max(f.from, ms+1)
 		case "le":
 			f.to = min(f.to, ms+1)
-		case "lt":
-			f.to = min(f.to, ms)
+		case "lt", "gt":
+			// Graph documents eq, le and ge on createdDateTime and
+			// activityDateTime; a client must not rely on the others.
+			return f, fmt.Errorf("invalid filter clause: %s: operator %s is not supported on this property", c, m[2])
 		case "eq":
 			f.from, f.to = max(f.from, ms), min(f.to, ms+1)
 		}
