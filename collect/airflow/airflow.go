@@ -14,6 +14,11 @@
 // search on event_log_id. A row committed later than Reread rows is missed;
 // the evidence pack shows it as a gap in the event_log_id ranges.
 //
+// Airflow lowers a limit above its [api] maximum_page_limit (default 100)
+// without a word, so a page shorter than the limit is not the last: both
+// streams tell the end of a listing by total_entries, and the audit log
+// rereads at most half the rows a capped page holds (see eventLogs.rereadNow).
+//
 // DAG runs (GET /dags/~/dagRuns) change state after they are first seen, so
 // the stream walks windows of updated_at (updated_at_gte, updated_at_lte,
 // order_by=updated_at) and publishes the version of each run it finds:
@@ -22,7 +27,9 @@
 // starts one row early and checks that row is the one the last page ended
 // with; when a run updated during the walk has shifted the rows, the window
 // is read again from its start. Each window is read again once it is Lag
-// old, for rows committed late.
+// old, for rows committed late. The updated_at filters are new in Airflow
+// 2.6; older releases refuse them, and the stream fails with
+// ErrRunsNeedAirflow26 without asking again.
 package airflow
 
 import (
@@ -32,6 +39,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -72,6 +80,8 @@ type Config struct {
 	PageSize int `yaml:"page_size"`
 	// Reread is how many rows before the cursor each audit-log page reads
 	// again, for rows committed late (default 20; less than PageSize).
+	// When the server caps its pages below PageSize (maximum_page_limit),
+	// at most half the rows a page brings, so that pages still move on.
 	Reread int `yaml:"reread"`
 	// Lag is how long after its time an audit-log row may still commit
 	// (default 1m): the log counts as complete only up to now − Lag, which
@@ -192,7 +202,7 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	limit, reread := c.pages()
 	col := &collect.Collector{Source: model.SourceAirflow, Instance: c.Instance, Poll: c.PollConfig()}
 	col.Streams = append(col.Streams, &eventLogs{url: root + "/eventLogs", v2: api == APIv2, client: client, split: split,
-		limit: limit, reread: reread, lag: or(c.Lag, DefaultLogLag), clock: opts.Clock})
+		limit: limit, reread: reread, lag: or(c.Lag, DefaultLogLag), clock: opts.Clock, log: opts.Logger.With("collector", col.Name())})
 	if !c.Runs.Disabled {
 		win := collect.WindowConfig{Start: c.Runs.StartConfig.From(opts.Clock.Now(), collect.DefaultBackfill), Lag: or(c.Runs.Lag, DefaultRunsLag)}
 		col.Streams = append(col.Streams, collect.NewWindowStream("dag_runs",
@@ -269,7 +279,8 @@ type logCursor struct {
 	Seen []int64 `json:"seen,omitempty"`
 }
 
-// eventLogs reads GET /eventLogs by offset in event_log_id order.
+// eventLogs reads GET /eventLogs by offset in event_log_id order. Only
+// the Runner's goroutine of the stream calls Next, so capped needs no lock.
 type eventLogs struct {
 	url    string
 	v2     bool
@@ -279,6 +290,52 @@ type eventLogs struct {
 	reread int
 	lag    time.Duration // how late a row may commit
 	clock  clockwork.Clock
+	log    *slog.Logger
+	// capped is how many rows the last page shorter than limit brought
+	// though total_entries said more rows followed: the server caps its
+	// pages (maximum_page_limit) at that. 0 while no page was capped, or
+	// since a page brought the whole limit.
+	capped int
+}
+
+// rereadNow is how many rows before the cursor the next page reads again:
+// Reread, unless the server caps its pages below limit and Reread is more
+// than half the rows a capped page brings, then that half (at least one,
+// the row that shows where the cursor is). A Reread at or above the cap
+// would make every page hold only rows read before: the cursor would never
+// move (or, the last row read not on the page, be sought again and again).
+// Half keeps as much of the protection against late commits as the cap
+// allows while every page still brings at least as many new rows as it
+// reads again, so a backlog is read at no less than half the speed the cap
+// allows. Learning the cap from the pages, rather than refusing a Reread
+// above it in Validate, works whatever the server's maximum_page_limit,
+// which the collector cannot ask for, and follows it when it changes.
+func (e *eventLogs) rereadNow() int {
+	if e.capped == 0 {
+		return e.reread
+	}
+	return min(e.reread, max(e.capped/2, 1))
+}
+
+// noteCap learns the server's page cap from a page of n rows asked for with
+// limit; more is whether total_entries says rows follow it. A short page
+// with rows behind it was capped; one that brought the whole limit shows
+// there is no cap below limit. A short page that only rows deleted between
+// the server's count and its page made short is corrected by the next
+// page. It logs when the cap lowers the rows read again, which narrows the
+// late commits caught.
+func (e *eventLogs) noteCap(n int, more bool) {
+	switch {
+	case n >= e.limit:
+		e.capped = 0
+	case more && n > 0:
+		before := e.rereadNow()
+		e.capped = n
+		if now := e.rereadNow(); now < before {
+			e.log.Warn("Airflow serves fewer audit-log rows a page than page_size (its [api] maximum_page_limit): reading fewer rows again",
+				"page_size", e.limit, "rows_served", n, "reread", e.reread, "reread_now", now)
+		}
+	}
 }
 
 func (e *eventLogs) Name() string { return "event_logs" }
@@ -289,8 +346,9 @@ type logRow struct {
 }
 
 // page reads limit rows at offset: the records, each row's id and time (0
-// when a row cannot be read) and the page's body.
-func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, []logRow, []byte, error) {
+// when a row cannot be read) and the page's total_entries (-1 when it has
+// none).
+func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, []logRow, int, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset)}}
 	if e.v2 {
 		q.Set("order_by", "event_log_id") // 2.x orders by it when asked for nothing
@@ -298,7 +356,7 @@ func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, 
 	link := e.url + "?" + q.Encode()
 	resp, err := e.client.Get(ctx, link, nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, 0, err
 	}
 	recs := e.split.Split(resp.Body, link, e.clock.Now())
 	rows := make([]logRow, len(recs))
@@ -311,18 +369,33 @@ func (e *eventLogs) page(ctx context.Context, offset, limit int) ([]bus.Record, 
 			rows[i] = logRow{row.ID, row.When}
 		}
 	}
-	return recs, rows, resp.Body, nil
+	return recs, rows, totalEntries(resp.Body), nil
 }
 
-// total reads a page's total_entries.
-func total(body []byte) (int, error) {
-	var env struct {
-		Total int `json:"total_entries"`
+// totalEntries reads a list page's total_entries: how many rows match the
+// request's filters, not how many the page holds. -1 when the page has none
+// (or is not a JSON object): the callers then take a page shorter than the
+// limit asked for as the last, as before Airflow capped limits. Airflow
+// writes total_entries after the list, so it is read from what follows the
+// page's last ']' without decoding the rows again (decoding the whole page
+// cost a quarter of BenchmarkEventLogs' throughput); from the whole page
+// when that finds none.
+func totalEntries(body []byte) int {
+	decode := func(doc []byte) int {
+		var env struct {
+			Total *int `json:"total_entries"`
+		}
+		if json.Unmarshal(doc, &env) != nil || env.Total == nil || *env.Total < 0 {
+			return -1
+		}
+		return *env.Total
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return 0, fmt.Errorf("decode eventLogs page: %w", err)
+	if i := bytes.LastIndexByte(body, ']'); i >= 0 {
+		if n := decode(append([]byte{'{'}, bytes.TrimLeft(body[i+1:], " \t\r\n,")...)); n >= 0 {
+			return n
+		}
 	}
-	return env.Total, nil
+	return decode(body)
 }
 
 // Next implements collect.Stream.
@@ -333,10 +406,19 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 			return collect.Page{}, fmt.Errorf("event log cursor %q: %w", cursor, err)
 		}
 	}
-	from := max(0, c.Offset-e.reread)
-	recs, rows, body, err := e.page(ctx, from, e.limit)
+	reread := e.rereadNow()
+	from := max(0, c.Offset-reread)
+	recs, rows, total, err := e.page(ctx, from, e.limit)
 	if err != nil {
 		return collect.Page{}, err
+	}
+	// Whether rows follow this page: by total_entries, since the server
+	// lowers a limit above its maximum_page_limit without a word and a
+	// short page is not the last; by the page's length (below) only when
+	// it has no total_entries.
+	end := from + len(rows)
+	if total >= 0 {
+		e.noteCap(len(rows), end < total)
 	}
 	at := -1 // index of the last row read before, in this page
 	if c.Offset > 0 {
@@ -344,12 +426,29 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 			at = k
 		} else if j := slices.IndexFunc(rows, func(r logRow) bool { return r.id == c.Last }); j >= 0 {
 			at = j // rows before it were inserted or deleted
+		} else if e.rereadNow() < reread {
+			// The page ended before the last row read: the server caps
+			// its pages at fewer rows than this one read again. Read
+			// again with fewer.
+			return collect.Page{Cursor: cursor, More: true, Position: e.clock.Now()}, nil
 		} else {
-			n, err := total(body)
-			if err != nil {
-				return collect.Page{}, err
+			if total < 0 {
+				return collect.Page{}, fmt.Errorf("event_log_id %d not at offset %d, and the page has no total_entries to search by", c.Last, c.Offset-1)
 			}
-			return e.seek(ctx, c, n)
+			return e.seek(ctx, c, total)
+		}
+	}
+	more := len(rows) >= e.limit && len(rows) > at+1
+	if total >= 0 {
+		more = end < total
+		if more && len(rows) <= at+1 && end <= c.Offset && e.rereadNow() >= reread {
+			// No row past those read before though more follow, and
+			// the cursor would not move: the server served no more rows
+			// than the page reads again (or none at all). Fail rather
+			// than stall while Complete moves on; a page that taught a
+			// lower cap is fine, the next one reads fewer again.
+			return collect.Page{}, fmt.Errorf("event log page at offset %d brought %d rows, none after event_log_id %d, though total_entries is %d: reread %d must be below the server's page cap",
+				from, len(rows), c.Last, total, reread)
 		}
 	}
 	var out []bus.Record
@@ -363,8 +462,9 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 	}
 	next := c
 	if len(rows) > 0 {
-		next = logCursor{Offset: from + len(rows), Last: rows[len(rows)-1].id}
-		for _, r := range rows[max(0, len(rows)-e.reread):] {
+		next = logCursor{Offset: end, Last: rows[len(rows)-1].id}
+		// the rows the next page reads again, at most reread
+		for _, r := range rows[max(0, len(rows)-reread):] {
 			next.Seen = append(next.Seen, r.id)
 		}
 	}
@@ -372,16 +472,15 @@ func (e *eventLogs) Next(ctx context.Context, cursor string) (collect.Page, erro
 	if err != nil {
 		return collect.Page{}, err
 	}
-	page := collect.Page{Records: out, Cursor: string(b), More: len(rows) >= e.limit && len(rows) > at+1, Position: e.clock.Now()}
+	page := collect.Page{Records: out, Cursor: string(b), More: more, Position: e.clock.Now()}
 	if page.More && !rows[len(rows)-1].when.IsZero() {
 		page.Position = rows[len(rows)-1].when
 	}
-	if len(rows) <= at+1 {
-		// Caught up: no row after the last one read. Not a short page: a
-		// server may cap the page below the limit asked for. Rows are
-		// listed by id, not by time, so no earlier page says how complete
-		// the log is; a row committing now may still carry a time up to
-		// lag back.
+	if !more && (total >= 0 || len(rows) <= at+1) {
+		// Caught up: every row the server counts is read (or, without
+		// total_entries, no row after the last one read). Rows are listed
+		// by id, not by time, so no earlier page says how complete the log
+		// is; a row committing now may still carry a time up to lag back.
 		page.Complete = page.Position.Add(-e.lag)
 	}
 	return page, nil
@@ -429,13 +528,37 @@ func (e *eventLogs) seek(ctx context.Context, c logCursor, total int) (collect.P
 	return collect.Page{Cursor: string(b), More: true, Position: e.clock.Now()}, nil
 }
 
-// dagRuns reads GET /dags/~/dagRuns by windows of updated_at.
+// dagRuns reads GET /dags/~/dagRuns by windows of updated_at. Only the
+// Runner's goroutine of the stream calls ReadWindow, so refused needs no
+// lock.
 type dagRuns struct {
 	url    string
 	client *collect.Client
 	split  collect.Splitter
 	limit  int
 	clock  clockwork.Clock
+	// refused is the error of a server too old for the updated_at filters,
+	// returned from then on without asking again.
+	refused error
+}
+
+// ErrRunsNeedAirflow26 is the dag_runs stream's error on Airflow 2.5 and
+// older, whose dagRuns endpoint has no updated_at_gte/updated_at_lte: no
+// retry can succeed, so the stream stops asking. The collect package has
+// no permanent error, so the Runner keeps the stream in backoff with this
+// as its last error (keytrail status) while event_logs goes on.
+var ErrRunsNeedAirflow26 = errors.New("DAG-run collection needs Airflow ≥ 2.6 (updated_at_gte/updated_at_lte on dagRuns); " +
+	"set runs.disabled: true to collect only the audit log, or upgrade Airflow and restart the collector")
+
+// before26 reports whether err is Airflow 2.5 or older refusing the
+// updated_at filters: its API validates query parameters strictly against
+// a spec that does not name them yet, answering 400 "Extra query
+// parameter(s) updated_at_gte, updated_at_lte not in spec". Other 400s (a
+// time it cannot parse) are not taken for it.
+func before26(err error) bool {
+	var he *collect.HTTPError
+	return errors.As(err, &he) && he.Status == http.StatusBadRequest &&
+		strings.Contains(he.Body, "not in spec") && strings.Contains(he.Body, "updated_at_")
 }
 
 // runTime formats t for updated_at_gte/lte.
@@ -445,6 +568,9 @@ func runTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.00
 // "<offset>:<digest of the last row read>"; a page after the first starts
 // one row early to check that row is still the one read last.
 func (d *dagRuns) ReadWindow(ctx context.Context, from, to time.Time, page string) ([]bus.Record, string, error) {
+	if d.refused != nil {
+		return nil, "", d.refused
+	}
 	offset, last := 0, ""
 	if page != "" {
 		o, digest, ok := strings.Cut(page, ":")
@@ -462,6 +588,10 @@ func (d *dagRuns) ReadWindow(ctx context.Context, from, to time.Time, page strin
 		"order_by": {"updated_at"}, "limit": {strconv.Itoa(d.limit)}, "offset": {strconv.Itoa(start)}}
 	link := d.url + "?" + q.Encode()
 	resp, err := d.client.Get(ctx, link, nil)
+	if before26(err) {
+		d.refused = fmt.Errorf("%w: %w", ErrRunsNeedAirflow26, err)
+		return nil, "", d.refused
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -474,8 +604,22 @@ func (d *dagRuns) ReadWindow(ctx context.Context, from, to time.Time, page strin
 		}
 		recs = recs[1:]
 	}
+	// Whether rows follow: by total_entries, the runs the window holds,
+	// since the server lowers a limit above its maximum_page_limit
+	// without a word and a short page is not the last; by the page's
+	// length only when it has no total_entries.
+	more := len(recs)+(offset-start) >= d.limit
+	if total := totalEntries(resp.Body); total >= 0 {
+		more = offset+len(recs) < total
+		if more && len(recs) == 0 {
+			// Runs left the window between the server's count and its
+			// page, or the server serves no row past the one read
+			// again: ask again after a backoff rather than loop at once.
+			return nil, "", fmt.Errorf("dagRuns offset %d: no rows though total_entries is %d", offset, total)
+		}
+	}
 	next := ""
-	if len(recs) > 0 && len(recs)+(offset-start) >= d.limit {
+	if more && len(recs) > 0 {
 		next = strconv.Itoa(offset+len(recs)) + ":" + digest(recs[len(recs)-1].Raw)
 	}
 	return recs, next, nil

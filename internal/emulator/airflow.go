@@ -17,14 +17,16 @@ import (
 // Airflow imitates one Airflow deployment's REST API: 2.x at /api/v1 with
 // HTTP basic auth, 3.x at /api/v2 with a JWT from POST /auth/token (JSON
 // username and password, answered 201 {"access_token": …}). GET
-// /eventLogs pages the audit log by offset and limit (at most 100, the
-// default maximum_page_limit) ordered by event_log_id, with after/before on
-// when; rows whose transaction commits late appear after rows with higher
-// ids. GET /dags/~/dagRuns lists each run's current version: runs change
-// state (queued, running, success or failed) as the clock passes, filtered
-// by updated_at_gte/lte (and _gt/_lt on /api/v2) and ordered by
-// order_by (id by default, updated_at). Every list is {"<name>": […],
-// "total_entries": n}.
+// /eventLogs pages the audit log by offset and limit ordered by
+// event_log_id (order_by event_log_id; id too on /api/v2), with
+// after/before on when; rows whose transaction commits late appear after
+// rows with higher ids. GET /dags/~/dagRuns lists each run's current
+// version: runs change state (queued, running, success or failed) as the
+// clock passes, filtered by updated_at_gte/lte (and _gt/_lt on /api/v2) and
+// ordered by order_by (id by default, updated_at). A limit above the
+// deployment's maximum_page_limit (AirflowConfig) is lowered to it without
+// a word, as Airflow does. Every list is {"<name>": […], "total_entries":
+// n}, n counting every row the filters match, not the page.
 type Airflow struct {
 	*core
 	Prefix string
@@ -35,6 +37,42 @@ type Airflow struct {
 	late    []int32 // audit rows committed late, by event_log_id
 	created []int32 // per run version: the index of its run's first version
 	cleaned int64   // audit rows before this time (ms) are deleted
+	cfg     AirflowConfig
+}
+
+// AirflowConfig is what a deployment's airflow.cfg and release change in
+// its API, for tests of a collector against deployments other than the
+// default one.
+type AirflowConfig struct {
+	// MaximumPageLimit is [api] maximum_page_limit (default 100, Airflow's
+	// default): a larger limit is lowered to it without an error, on
+	// /api/v1 (check_limit in airflow/api_connexion/parameters.py) and on
+	// /api/v2 alike, and total_entries still counts every matching row. A
+	// collector that takes a page shorter than its limit for the last one
+	// stops early.
+	MaximumPageLimit int
+	// Before26 serves /api/v1 as Airflow 2.5 and older do: dagRuns has no
+	// updated_at_gte/updated_at_lte (new in 2.6.0), and the API's strict
+	// validation answers 400 "Extra query parameter(s) … not in spec".
+	Before26 bool
+}
+
+// Configure sets c, for the requests after it.
+func (a *Airflow) Configure(c AirflowConfig) {
+	a.mu.Lock()
+	a.cfg = c
+	a.mu.Unlock()
+}
+
+// config is the deployment's AirflowConfig with its defaults applied.
+func (a *Airflow) config() AirflowConfig {
+	a.mu.Lock()
+	c := a.cfg
+	a.mu.Unlock()
+	if c.MaximumPageLimit <= 0 {
+		c.MaximumPageLimit = 100
+	}
+	return c
 }
 
 // Clean deletes the audit rows whose time is before before, as `airflow db
@@ -161,8 +199,11 @@ func (a *Airflow) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"access_token": tok})
 }
 
-// page reads limit and offset: limit defaults to and is capped at 100.
-func page(r *http.Request) (limit, offset int, err error) {
+// page reads limit and offset. limit defaults to 100 (the API's default and
+// fallback_page_limit, which 0 also asks for) and is silently lowered to
+// maximum_page_limit, as Airflow's check_limit does: only total_entries
+// tells a client that a short page is not the last.
+func (a *Airflow) page(r *http.Request) (limit, offset int, err error) {
 	q := r.URL.Query()
 	limit = 100
 	if v := q.Get("limit"); v != "" {
@@ -171,9 +212,10 @@ func page(r *http.Request) (limit, offset int, err error) {
 			return 0, 0, fmt.Errorf("limit %q: not a non-negative integer", v)
 		}
 		if n > 0 {
-			limit = min(n, 100)
+			limit = n
 		}
 	}
+	limit = min(limit, a.config().MaximumPageLimit)
 	if v := q.Get("offset"); v != "" {
 		n, e := strconv.Atoi(v)
 		if e != nil || n < 0 {
@@ -194,11 +236,19 @@ func parseAirflowTime(v string) (int64, error) {
 
 func (a *Airflow) eventLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if ob := q.Get("order_by"); ob != "" && ob != "event_log_id" && ob != "id" {
+	switch ob := q.Get("order_by"); {
+	case ob == "", ob == "event_log_id":
+	case ob == "id" && a.Version == demo.Airflow210:
+		// 2.x sorts by the API's names only (apply_sorting's allowed
+		// attributes); 3.x takes the column's name as well.
+		airflowErr(w, http.StatusBadRequest, "Ordering with 'id' is disallowed or the attribute does not exist on the model")
+		return
+	case ob == "id":
+	default:
 		airflowErr(w, http.StatusBadRequest, "Ordering with '"+strings.TrimPrefix(ob, "-")+"' is not served by the emulator: use event_log_id")
 		return
 	}
-	limit, offset, err := page(r)
+	limit, offset, err := a.page(r)
 	if err != nil {
 		airflowErr(w, http.StatusBadRequest, err.Error())
 		return
@@ -270,7 +320,20 @@ func (a *Airflow) eventLogs(w http.ResponseWriter, r *http.Request) {
 
 func (a *Airflow) dagRuns(w http.ResponseWriter, r *http.Request, dagID string) {
 	q := r.URL.Query()
-	limit, offset, err := page(r)
+	if a.Version == demo.Airflow210 && a.config().Before26 {
+		var extra []string
+		for _, p := range []string{"updated_at_gte", "updated_at_lte"} {
+			if q.Has(p) {
+				extra = append(extra, p)
+			}
+		}
+		if len(extra) > 0 {
+			// connexion's strict validation, before the endpoint runs
+			airflowErr(w, http.StatusBadRequest, "Extra query parameter(s) "+strings.Join(extra, ", ")+" not in spec")
+			return
+		}
+	}
+	limit, offset, err := a.page(r)
 	if err != nil {
 		airflowErr(w, http.StatusBadRequest, err.Error())
 		return
