@@ -14,7 +14,7 @@ import (
 // WindowReader reads a provider's records by their time, for APIs that
 // filter by a time range and page inside it (Graph $filter on
 // createdDateTime with @odata.nextLink, Google startTime/endTime with
-// pageToken, Keycloak dateFrom/dateTo with first/max, Airflow
+// pageToken, Keycloak dateFrom with first/max, no dateTo, Airflow
 // updated_at_gte/lte with offset/limit).
 type WindowReader interface {
 	// ReadWindow reads one page of the records whose time lies in

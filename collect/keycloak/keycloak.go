@@ -4,15 +4,14 @@
 // credentials (GET /admin/realms/{realm}/users/{id}/credentials), whose
 // WebAuthn entries carry the AAGUID and credential id.
 //
-// The event endpoints filter by dateFrom and dateTo (both inclusive; epoch
-// milliseconds in current releases, yyyy-MM-dd only in older ones) and page
-// by first and max; they list the newest first unless direction=asc (in
-// releases that take it). A stream walks time windows that lie in the past,
-// so no event can join a window ahead of the offset being read: the set is
-// fixed, and an event recorded late can only push others towards later
-// offsets, which reads some twice and skips none. With DatesOnly the
-// request asks for whole days and keeps the window's events. Every window
-// is read again once it is Lag old (collect.NewWindowStream).
+// The event endpoints filter by dateFrom and dateTo (epoch milliseconds in
+// releases from 26.2, yyyy-MM-dd only before) and page by first and max;
+// they list the newest first unless direction=asc (26.2 on). The stream
+// walks time windows that lie in the past; each window is read from a
+// dateFrom, never with a dateTo, which releases read differently and
+// some drop events by (see events). With DatesOnly the request takes whole
+// days, newest first, and the window keeps its events. Every window is
+// read again once it is Lag old (collect.NewWindowStream).
 //
 // Credentials: a confidential client with a service account holding the
 // realm-management roles view-events and view-users, using the client
@@ -55,8 +54,11 @@ type Config struct {
 	TokenRealm string `yaml:"token_realm"`
 	// AdminEvents turns the admin event stream off when false (default on).
 	AdminEvents *bool `yaml:"admin_events"`
-	// DatesOnly sends dateFrom and dateTo as yyyy-MM-dd, for Keycloak
-	// releases that take no epoch milliseconds (default false).
+	// DatesOnly sends dateFrom as yyyy-MM-dd and reads newest first, for
+	// Keycloak releases before 26.2, which take no epoch milliseconds and
+	// no direction (default false). Each window then pages past the
+	// events recorded after it, listed first: a few for the fresh pass,
+	// Lag's worth for the settling one.
 	DatesOnly bool `yaml:"dates_only"`
 	// Lag is how late Keycloak may list an event; each window is read
 	// again once it is Lag old (default 2m).
@@ -148,7 +150,41 @@ func New(c Config, opts collect.Options) (*collect.Collector, error) {
 	return col, nil
 }
 
-// events reads an event endpoint by window, paging by first and max.
+// events reads an event endpoint by window.
+//
+// It never sends dateTo: releases read it differently and several drop
+// events silently. Up to 25 a dateTo keeps events up to 00:00 of its day
+// in the server's zone (keycloak#30414), so a window inside one day lists
+// nothing; 26.0–26.1 fixed /events but not /admin-events (keycloak#38442);
+// 26.2.0 lists nothing at all for any dateTo (keycloak#38911). It sends
+// dateFrom only, and ends the window on its side: it keeps the events of
+// [from, to), and stops at the first event past the window in the order
+// the events come in. Keycloak orders them by time alone, so that is
+// sound, but events of the same millisecond come in any order, a different
+// one on each request: a page boundary must never fall among them.
+//
+// In the default mode a page asks for the events from a dateFrom on (epoch
+// milliseconds), oldest first (direction=asc), and the window ends at the
+// first event at or after to. The next page starts at the millisecond of
+// the page's last event, by dateFrom, not by offset: that millisecond's
+// events are left out of this page and all listed again on the next,
+// whatever their order, and events dropped from the start of the list
+// (Keycloak expires old ones) shift nothing.
+//
+// With DatesOnly (releases before 26.2, which take neither epoch
+// milliseconds nor direction) a page asks for the days from the UTC day
+// before from's, which starts before from in any server zone, newest
+// first, by offset; the window ends at the first event before from, and
+// the events at or after to, listed first, are skipped. Events recorded
+// while it pages come at the top, pushing the rest towards later offsets:
+// some are read twice, none skipped. The next page starts at the offset of
+// the page's last millisecond, whose events it lists again.
+//
+// A full page of a single millisecond is asked for again twice as long.
+// A window's walk is over, and the stream's cursor moves to its end, only
+// once a page ends the window (or the list): every event listed before
+// then that the window holds was read. Events listed later than their
+// time, behind the page being read, are the settling pass's (Lag).
 type events struct {
 	url       string
 	client    *collect.Client
@@ -158,25 +194,58 @@ type events struct {
 	clock     clockwork.Clock
 }
 
-// ReadWindow implements collect.WindowReader: the page token is the offset
-// of the next page.
-func (e *events) ReadWindow(ctx context.Context, from, to time.Time, page string) ([]bus.Record, string, error) {
-	first := 0
-	if page != "" {
-		n, err := strconv.Atoi(page)
-		if err != nil || n < 0 {
-			return nil, "", fmt.Errorf("events page %q: not an offset", page)
-		}
-		first = n
+// eventsPage is where a window's next page starts: from (epoch
+// milliseconds, oldest first) or first (the offset, newest first), and
+// max when the page asked for is longer than the configured one.
+type eventsPage struct {
+	from  int64
+	first int
+	max   int
+}
+
+// parsePage reads a page token, "" or one that is not eventsPage's (an
+// older release's offset) meaning the window's first page: read again,
+// the window loses nothing.
+func (e *events) parsePage(page string, from time.Time) eventsPage {
+	p := eventsPage{from: from.UnixMilli(), max: e.max}
+	v, err := url.ParseQuery(page)
+	if err != nil {
+		return p
 	}
-	last := to.Add(-time.Millisecond) // dateTo is inclusive
-	q := url.Values{"first": {strconv.Itoa(first)}, "max": {strconv.Itoa(e.max)}}
-	if e.datesOnly {
-		q.Set("dateFrom", from.UTC().Format("2006-01-02"))
-		q.Set("dateTo", last.UTC().Format("2006-01-02"))
+	if n, err := strconv.ParseInt(v.Get("from"), 10, 64); err == nil && !e.datesOnly && n >= p.from {
+		p.from = n
+	} else if n, err := strconv.Atoi(v.Get("first")); err == nil && e.datesOnly && n >= 0 {
+		p.first = n
 	} else {
-		q.Set("dateFrom", strconv.FormatInt(from.UnixMilli(), 10))
-		q.Set("dateTo", strconv.FormatInt(last.UnixMilli(), 10))
+		return p
+	}
+	if n, err := strconv.Atoi(v.Get("max")); err == nil && n > e.max {
+		p.max = n
+	}
+	return p
+}
+
+func (e *events) token(p eventsPage) string {
+	v := url.Values{}
+	if e.datesOnly {
+		v.Set("first", strconv.Itoa(p.first))
+	} else {
+		v.Set("from", strconv.FormatInt(p.from, 10))
+	}
+	if p.max > e.max {
+		v.Set("max", strconv.Itoa(p.max))
+	}
+	return v.Encode()
+}
+
+// ReadWindow implements collect.WindowReader.
+func (e *events) ReadWindow(ctx context.Context, from, to time.Time, page string) ([]bus.Record, string, error) {
+	p := e.parsePage(page, from)
+	q := url.Values{"first": {strconv.Itoa(p.first)}, "max": {strconv.Itoa(p.max)}}
+	if e.datesOnly {
+		q.Set("dateFrom", from.UTC().AddDate(0, 0, -1).Format("2006-01-02"))
+	} else {
+		q.Set("dateFrom", strconv.FormatInt(p.from, 10))
 		q.Set("direction", "asc")
 	}
 	link := e.url + "?" + q.Encode()
@@ -185,21 +254,50 @@ func (e *events) ReadWindow(ctx context.Context, from, to time.Time, page string
 		return nil, "", err
 	}
 	recs := e.split.Split(resp.Body, link, e.clock.Now())
-	next := ""
-	if len(recs) >= e.max && len(recs) > 0 {
-		next = strconv.Itoa(first + len(recs))
-	}
-	if e.datesOnly {
-		// whole days were asked for: keep the window's events
-		kept := recs[:0]
-		for _, r := range recs {
-			if t, ok := eventTime(r.Raw); !ok || (!t.Before(from) && t.Before(to)) {
-				kept = append(kept, r)
-			}
+	times := make([]time.Time, len(recs)) // zero: no time (not an event)
+	end, done := len(recs), len(recs) < p.max
+	for i, r := range recs {
+		t, ok := eventTime(r.Raw)
+		if !ok {
+			continue
 		}
-		recs = kept
+		times[i] = t
+		if e.datesOnly && t.Before(from) || !e.datesOnly && !t.Before(to) {
+			end, done = i, true // the rest lie past the window too
+			break
+		}
 	}
-	return recs, next, nil
+	next := ""
+	if !done {
+		// A full page inside the window: the events of its last
+		// millisecond start at cut and go to the next page.
+		cut := -1
+		for i := end - 1; i >= 0; i-- {
+			if times[i].IsZero() {
+				continue
+			}
+			if cut >= 0 && !times[i].Equal(times[cut]) {
+				break
+			}
+			cut = i
+		}
+		switch {
+		case cut >= 0 && !e.datesOnly && times[cut].UnixMilli() > p.from:
+			next, end = e.token(eventsPage{from: times[cut].UnixMilli()}), cut
+		case cut > 0 && e.datesOnly:
+			next, end = e.token(eventsPage{first: p.first + cut}), cut
+		default: // one millisecond fills the page: ask for a longer one
+			p.max *= 2
+			next, end = e.token(p), 0
+		}
+	}
+	kept := make([]bus.Record, 0, end)
+	for i, r := range recs[:end] {
+		if t := times[i]; t.IsZero() || !t.Before(from) && t.Before(to) {
+			kept = append(kept, r) // records with no time are the sink's to judge
+		}
+	}
+	return kept, next, nil
 }
 
 // eventTime reads an event's time (epoch milliseconds).
