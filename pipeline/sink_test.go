@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keytrail/keytrail/bus"
@@ -93,10 +95,20 @@ func (g *gated) Write(ctx context.Context, b *ingest.Batch) (map[ingest.RecordID
 		return nil, ctx.Err()
 	}
 	pre, err := g.Sink.Write(ctx, b)
-	if err == nil {
+	if err != nil {
+		// Not a failure the test asked for: the journal says so (the
+		// retry then waits for a word the test does not give).
+		g.j.add("store error: %v", err)
+	} else {
 		g.j.add("stored")
 	}
 	return pre, err
+}
+
+// stacks is every goroutine's stack, for a test that waited in vain.
+func stacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
 
 // TestSinkPipelined: the sink fetches the next batch while it writes the
@@ -118,9 +130,12 @@ func TestSinkPipelined(t *testing.T) {
 	defer b.Close()
 	sub := &journaled{Subscriber: b.Subscribe(), j: j}
 	defer sub.Close()
-	sink := pipeline.NewSink(pipeline.SinkConfig{BatchSize: 100000, MaxWait: 10 * time.Millisecond, FlushTimeout: 300 * time.Millisecond,
+	// MaxWait is long enough for the test to send delivery 3 after it saw
+	// delivery 2 fetched, however slow the machine: both make batch 2.
+	var log logBuffer
+	sink := pipeline.NewSink(pipeline.SinkConfig{BatchSize: 100000, MaxWait: 500 * time.Millisecond, FlushTimeout: 300 * time.Millisecond,
 		Backoff: pipeline.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}},
-		sub, pipeline.NewWriter(store, enr, sources.Normalizer, nil), pipeline.Options{})
+		sub, pipeline.NewWriter(store, enr, sources.Normalizer, nil), pipeline.Options{Logger: log.logger()})
 
 	recs := o.all()
 	require.Greater(t, len(recs), 100)
@@ -135,12 +150,14 @@ func TestSinkPipelined(t *testing.T) {
 		select {
 		case <-store.started:
 		case <-time.After(30 * time.Second):
-			t.Fatalf("no store write started: %v", j.all())
+			t.Fatalf("no store write started: %v\nsink log:\n%s\ngoroutines:\n%s", j.all(), log.String(), stacks())
 		}
 	}
 	eventually := func(event string) {
 		t.Helper()
-		require.Eventually(t, func() bool { return j.has(event) }, 30*time.Second, 5*time.Millisecond, "%s: %v", event, j.all())
+		if !assert.Eventually(t, func() bool { return j.has(event) }, 30*time.Second, 5*time.Millisecond) {
+			t.Fatalf("%s: %v\nsink log:\n%s\ngoroutines:\n%s", event, j.all(), log.String(), stacks())
+		}
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
