@@ -49,7 +49,8 @@ type collectSettings struct {
 	bus  string // the bus and kafka keys
 	poll string // each source's poll setting, a YAML flow map
 	// start is where the collectors start; zero is the organisation's
-	// first day.
+	// first day, and its first IdP record for the IdP collectors (see
+	// collecttest.IdPFirst).
 	start time.Time
 	// pipeline are the sink, correlator, status_interval and
 	// shutdown_timeout keys, and any others (alerts).
@@ -59,11 +60,15 @@ type collectSettings struct {
 // emulatorConfigWith is emulatorConfig with settings s.
 func emulatorConfigWith(t testing.TB, srv *emulator.Server, org *demo.Org, s collectSettings) string {
 	t.Helper()
-	path, err := srv.WriteCollectConfig(t.TempDir(), emulator.CollectConfig{
+	c := emulator.CollectConfig{
 		Head:  s.bus + "\n" + cmp.Or(s.pipeline, "sink: {max_wait: 100ms, flush_timeout: 10s}\ncorrelator: {window: 720h, interval: 500ms}\nstatus_interval: 500ms\nshutdown_timeout: 2m"),
 		Poll:  cmp.Or(s.poll, "{interval: 300ms, timeout: 10s, initial_backoff: 100ms, max_backoff: 1s}"),
 		Start: cmp.Or(s.start, org.Config().Start),
-	})
+	}
+	if s.start.IsZero() {
+		c.IdPStart = collecttest.IdPFirst(org)
+	}
+	path, err := srv.WriteCollectConfig(t.TempDir(), c)
 	require.NoError(t, err)
 	return path
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/keytrail/keytrail/bus"
 	"github.com/keytrail/keytrail/demo"
 	"github.com/keytrail/keytrail/internal/emulator"
+	"github.com/keytrail/keytrail/model"
 	"github.com/keytrail/keytrail/store"
 )
 
@@ -181,4 +182,27 @@ func Served(tb testing.TB, srv *emulator.Server) (ids map[string]int, snapshots 
 		}
 	}
 	return ids, snapshots
+}
+
+// IdPFirst is the time of the organisation's first IdP record, to the
+// second below it: the registration of its longest-held key, made before
+// its period. IdP collectors that start there read what the generator's
+// intent counts on; collectors that start at the period read no
+// registration of a key enrolled before it, and a key that is also
+// removed within the period is in no inventory snapshot either: nothing
+// shows its sign-ins hardware-backed (weak_factor), as for a real key
+// enrolled before a collector's start.
+func IdPFirst(org *demo.Org) time.Time {
+	first := org.Config().Start
+	for _, f := range org.Feeds() {
+		if f.Source == model.SourceAirflow {
+			continue
+		}
+		for i := range f.Items {
+			if t := f.Items[i].Time(); t.Before(first) {
+				first = t
+			}
+		}
+	}
+	return first.Truncate(time.Second)
 }

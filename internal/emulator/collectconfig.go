@@ -25,6 +25,11 @@ type CollectConfig struct {
 	Poll string
 	// Start is where every collector starts reading. Required.
 	Start time.Time
+	// IdPStart, when set, is where the IdP collectors start instead: before
+	// Start, to read the key registrations made before the organisation's
+	// period (a key enrolled then and removed within the period is in no
+	// inventory snapshot; only its registration shows it hardware-backed).
+	IdPStart time.Time
 	// Lag, when set, is every IdP source's lag: how late the provider may
 	// list a record (Entra, Google and Keycloak re-read a window that old;
 	// Okta counts itself complete only that far back). Default none (each
@@ -56,6 +61,10 @@ func (s *Server) WriteCollectConfig(dir string, c CollectConfig) (string, error)
 	}
 	file := func(name string) string { return fmt.Sprintf("{file: %q}", filepath.Join(dir, name)) }
 	start := c.Start.UTC().Format(time.RFC3339)
+	idpStart := start
+	if !c.IdPStart.IsZero() {
+		idpStart = c.IdPStart.UTC().Format(time.RFC3339)
+	}
 	poll, lag := "", ""
 	if c.Poll != "" {
 		poll = "\n    poll: " + c.Poll
@@ -98,10 +107,10 @@ sources:
     client_secret: %s
     start: %s%s%s
 `,
-		demo.IdPInstance(model.SourceOkta), s.OktaURL(), file("okta-token"), start, poll, lag,
-		demo.IdPInstance(model.SourceEntra), cr.Tenant, cr.ClientID, file("client-secret"), s.EntraLoginURL(), s.GraphURL(), start, poll, lag,
-		demo.IdPInstance(model.SourceGoogle), file("google-sa.json"), cr.Admin, s.GoogleURL(), start, poll, lag,
-		demo.IdPInstance(model.SourceKeycloak), s.KeycloakURL(), cr.Realm, cr.ClientID, file("client-secret"), start, poll, lag)
+		demo.IdPInstance(model.SourceOkta), s.OktaURL(), file("okta-token"), idpStart, poll, lag,
+		demo.IdPInstance(model.SourceEntra), cr.Tenant, cr.ClientID, file("client-secret"), s.EntraLoginURL(), s.GraphURL(), idpStart, poll, lag,
+		demo.IdPInstance(model.SourceGoogle), file("google-sa.json"), cr.Admin, s.GoogleURL(), idpStart, poll, lag,
+		demo.IdPInstance(model.SourceKeycloak), s.KeycloakURL(), cr.Realm, cr.ClientID, file("client-secret"), idpStart, poll, lag)
 	for _, in := range s.Data.Org.Config().Instances {
 		api := "v2"
 		if in.Version == demo.Airflow210 {
