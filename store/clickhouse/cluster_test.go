@@ -2,6 +2,8 @@ package clickhouse_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -91,6 +93,28 @@ func TestClusterURL(t *testing.T) {
 // statements complete again — a crash in one test does not hold every
 // statement of the tests after it for distributed_ddl_task_timeout.
 func TestClusterHeals(t *testing.T) {
+	testClusterHeals(t, func(victim *storetest.Server) { victim.Crash() })
+}
+
+// TestClusterHealsDeafMember: a member whose DDL worker stopped, the
+// process running on (18.16 logs "DDLWorker: Unexpected ZooKeeper error:
+// … Terminating." and executes no ON CLUSTER statement after it), is
+// restarted too. The worker's end is staged by its log line, which is
+// what the harness reads: the race in 18.16 that ends it cannot be
+// provoked at will.
+func TestClusterHealsDeafMember(t *testing.T) {
+	testClusterHeals(t, func(victim *storetest.Server) {
+		f, err := os.OpenFile(filepath.Join(victim.Dir, "server.err.log"), os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteString("2026.12.03 04:11:32.867195 [ 3 ] {} <Error> DDLWorker: Unexpected ZooKeeper error: Code: 999, e.displayText() = Coordination::Exception: Node exists, path: /clickhouse/task_queue/ddl/query-0000000164/shards/x/executed\n0. stack\n. Terminating.\n")
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	})
+}
+
+// testClusterHeals stops a member with stop and checks the harness
+// restarted it and ON CLUSTER statements complete again.
+func testClusterHeals(t *testing.T, stop func(victim *storetest.Server)) {
 	c := storetest.SharedCluster(t)
 	victim := c.Shards[1][1]
 	uptime := func() (uint64, error) {
@@ -110,7 +134,7 @@ func TestClusterHeals(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		before += 3
 	}
-	victim.Crash()
+	stop(victim)
 	require.Eventually(t, func() bool {
 		n, err := uptime()
 		return err == nil && n < before

@@ -155,6 +155,10 @@ func (c *Cluster) healer(stop <-chan struct{}, done chan<- struct{}) {
 // startMember starts s and waits until it sees ZooKeeper and every member of
 // the cluster in system.clusters.
 func (c *Cluster) startMember(s *Server) error {
+	s.errLogFrom = 0
+	if fi, err := os.Stat(filepath.Join(s.Dir, "server.err.log")); err == nil {
+		s.errLogFrom = fi.Size()
+	}
 	if err := s.Start(); err != nil {
 		return err
 	}
@@ -253,8 +257,9 @@ func SharedCluster(tb testing.TB) *Cluster {
 }
 
 // heal starts again ZooKeeper and every member that exited on its own (not
-// through Kill): a dead member would hold every ON CLUSTER statement of the tests
-// that follow for its whole timeout. It returns the members it restarted.
+// through Kill) or whose DDL worker stopped: such a member would hold every ON
+// CLUSTER statement of the tests that follow for its whole timeout. It returns
+// the members it restarted.
 func (c *Cluster) heal() ([]*Server, error) {
 	c.starting.Lock()
 	defer c.starting.Unlock()
@@ -266,6 +271,15 @@ func (c *Cluster) heal() ([]*Server, error) {
 		fmt.Fprintf(os.Stderr, "storetest: ZooKeeper %s exited on its own and was restarted (logs in %s)\n", z.Addr(), z.Dir)
 	}
 	for _, s := range c.Servers() {
+		if s.proc.running() && s.ddlWorkerDied() {
+			// Alive but deaf to the DDL queue: as bad as dead. Crash it
+			// and restart it below; it executes what queued meanwhile.
+			fmt.Fprintf(os.Stderr, "storetest: cluster member %s: its DDL worker stopped (logs in %s); restarting it\n", s.Addr(), s.Dir)
+			s.proc.crash()
+			for deadline := time.Now().Add(10 * time.Second); !s.proc.crashed() && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
 		if !s.proc.crashed() {
 			continue
 		}
@@ -275,4 +289,29 @@ func (c *Cluster) heal() ([]*Server, error) {
 		restarted = append(restarted, s)
 	}
 	return restarted, nil
+}
+
+// ddlWorkerDied reports whether the member's DDL worker thread ended since
+// the process started, the process still running: 18.16's worker returns on
+// a ZooKeeper error it does not expect ("Unexpected ZooKeeper error: …
+// Node exists … Terminating.", when two replicas of a shard both ran an
+// ALTER of a replicated table and both marked it executed), and from then
+// on the member executes no ON CLUSTER statement; each one waits out
+// distributed_ddl_task_timeout (180 s), and CI once spent 24 minutes so.
+func (s *Server) ddlWorkerDied() bool {
+	f, err := os.Open(filepath.Join(s.Dir, "server.err.log"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(s.errLogFrom, io.SeekStart); err != nil {
+		return false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return false
+	}
+	log := string(b)
+	i := strings.Index(log, "DDLWorker: Unexpected")
+	return i >= 0 && strings.Contains(log[i:], "Terminating.")
 }

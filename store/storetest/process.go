@@ -90,6 +90,22 @@ func (p *process) crashed() bool {
 	}
 }
 
+// running reports whether the process was started, not killed, and has
+// not exited.
+func (p *process) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // state says whether the process runs, for the watchdog's report.
 func (p *process) state() string {
 	p.mu.Lock()

@@ -43,6 +43,9 @@ type Server struct {
 	InterserverPort int
 
 	proc process
+	// errLogFrom is the size server.err.log had when the process last
+	// started: what it logs from there is this run's (see ddlWorkerDied).
+	errLogFrom int64
 }
 
 // URL is the store URL for database db on this server.
