@@ -156,7 +156,7 @@ func (c *Cluster) healer(stop <-chan struct{}, done chan<- struct{}) {
 // the cluster in system.clusters.
 func (c *Cluster) startMember(s *Server) error {
 	s.errLogFrom = 0
-	if fi, err := os.Stat(filepath.Join(s.Dir, "server.err.log")); err == nil {
+	if fi, err := os.Stat(s.proc.errLog); err == nil {
 		s.errLogFrom = fi.Size()
 	}
 	if err := s.Start(); err != nil {
@@ -299,7 +299,7 @@ func (c *Cluster) heal() ([]*Server, error) {
 // on the member executes no ON CLUSTER statement; each one waits out
 // distributed_ddl_task_timeout (180 s), and CI once spent 24 minutes so.
 func (s *Server) ddlWorkerDied() bool {
-	f, err := os.Open(filepath.Join(s.Dir, "server.err.log"))
+	f, err := os.Open(s.proc.errLog)
 	if err != nil {
 		return false
 	}

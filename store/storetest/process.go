@@ -77,32 +77,30 @@ func (p *process) start(timeout time.Duration) error {
 // crashed reports whether the process was started and exited without
 // being killed through kill (e.g. a segmentation fault).
 func (p *process) crashed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	started, exited := p.status()
+	return started && exited
 }
 
 // running reports whether the process was started, not killed, and has
 // not exited.
 func (p *process) running() bool {
+	started, exited := p.status()
+	return started && !exited
+}
+
+// status says whether the process was started (and not killed through
+// kill) and whether it has exited since.
+func (p *process) status() (started, exited bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {
-		return false
+		return false, false
 	}
 	select {
 	case <-p.done:
-		return false
+		return true, true
 	default:
-		return true
+		return true, false
 	}
 }
 
